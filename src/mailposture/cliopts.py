@@ -1,0 +1,51 @@
+"""Options shared by every command that talks to DNS (`check`, `scan`, `survey run`, `demo`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+
+Nameserver = Annotated[
+    list[str] | None,
+    typer.Option("--nameserver", "-n", help="Resolver IP[:PORT] (IPv6 as [addr]:port); repeatable. "
+                 "Default: the system's resolvers. Every lookup goes through these."),
+]
+Timeout = Annotated[float, typer.Option("--timeout", min=0.05, help="Seconds to wait for one answer.")]
+Retries = Annotated[int, typer.Option("--retries", min=0, max=10, help="Retries after a timeout or SERVFAIL.")]
+Concurrency = Annotated[int, typer.Option("--concurrency", min=1, max=20000, help="Queries in flight at once.")]
+Qps = Annotated[float | None, typer.Option("--qps", min=1, help="Global limit on queries per second.")]
+Lang = Annotated[str | None, typer.Option("--lang", help="ja or en (default: from the locale).")]
+
+
+@dataclass(slots=True)
+class DnsOptions:
+    nameservers: list[str] | None = None
+    timeout: float = 2.0
+    retries: int = 2
+    concurrency: int = 200
+    qps: float | None = None
+
+    def engine(self):  # -> mailposture.dns.engine.Engine
+        from mailposture.dns.engine import Engine
+
+        return Engine(self.nameservers or None, timeout=self.timeout, retries=self.retries,
+                      concurrency=self.concurrency, qps=self.qps)
+
+
+def default_lang(lang: str | None) -> str:
+    """--lang wins; otherwise Japanese when the locale says ja, else English."""
+    import locale
+    import os
+
+    if lang:
+        if lang not in ("ja", "en"):
+            raise typer.BadParameter("--lang must be 'ja' or 'en'")
+        return lang
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        val = os.environ.get(var)
+        if val:
+            return "ja" if val.lower().startswith("ja") else "en"
+    loc = (locale.getlocale()[0] or "").lower()
+    return "ja" if loc.startswith("ja") else "en"

@@ -1,0 +1,9 @@
+"""Commands of mailposture.guard (placeholder until the module's commands land)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to the root app."""
