@@ -296,6 +296,27 @@ define("DMARC_DNS_ERROR", "error", "RFC 7489 §6.6.3",
 define("DMARC_PSD_MISUSE", "warning", "RFC 9989 §4.7",
        "psd=y declares a public suffix domain; this is only for PSD operators.",
        "psd=y は公開サフィックス (PSD) 運用者向けの指定です。")
+define("DMARC_TEST_MODE", "warning", "RFC 9989 §4.7",
+       "t=y: the domain owner asks receivers not to apply the policy (test mode).",
+       "t=y: ポリシーを適用しないよう受信側に求めています (テストモード)。",
+       "Remove 't=y' once the reports show all legitimate mail passes.", "正規のメールが認証に合格することを確認したら 't=y' を削除してください。")
+define("DMARC_FALLBACK_NONE", "warning", "RFC 7489 §6.6.3, RFC 9989 §4.10.1",
+       "No usable policy ({reason}); because 'rua' lists a valid URI, receivers act as if p=none.",
+       "有効なポリシーがありません ({reason})。'rua' に有効な URI があるため、受信側は p=none として扱います。")
+define("DMARC_NOT_APPLIED", "error", "RFC 7489 §6.6.3, RFC 9989 §4.10.1",
+       "No usable policy ({reason}) and no valid 'rua': receivers apply no DMARC processing.",
+       "有効なポリシーがなく ({reason})、有効な 'rua' もないため、受信側は DMARC を適用しません。")
+define("DMARC_URI_UNSUPPORTED", "warning", "RFC 7489 §6.2",
+       "'{uri}' in {tag} uses the scheme '{scheme}'; receivers only have to support mailto: and ignore others.",
+       "{tag} の '{uri}' はスキーム '{scheme}' です。受信側が対応必須なのは mailto: のみで、他は無視されます。")
+define("DMARC_FO_WITHOUT_RUF", "info", "RFC 7489 §6.3",
+       "'fo' is ignored because no 'ruf' is given.", "'ruf' がないため 'fo' は無視されます。")
+define("DMARC_ORG_DOMAIN_MISMATCH", "info", "RFC 7489 §3.2, RFC 9989 §4.10.2",
+       "The Public Suffix List gives the organizational domain {psl}, the DNS tree walk gives {tree_walk}.",
+       "公開サフィックスリストによる組織ドメインは {psl}、DNS ツリーウォークによる組織ドメインは {tree_walk} です。")
+define("DMARC_REPORT_DNS_ERROR", "warning", "RFC 7489 §7.1",
+       "DNS lookup for {name} failed ({error}): whether reports to {dest} are accepted is unknown.",
+       "{name} の DNS 参照に失敗しました ({error})。{dest} へのレポート送付が受け付けられるかは不明です。")
 
 # ---------------------------------------------------------------------------------------------------------------
 # MX (RFC 5321, RFC 7505)
@@ -317,6 +338,16 @@ define("MX_NO_ADDRESS", "error", "RFC 5321 §5.1",
        "MX ホスト {host} に A/AAAA レコードがなく、配送できません。")
 define("MX_DNS_ERROR", "error", "RFC 5321 §5.1",
        "DNS lookup for {name} {type} failed ({error}).", "{name} の {type} 参照に失敗しました ({error})。")
+define("MX_NO_MAIL", "warning", "RFC 5321 §5.1, RFC 7505 §3",
+       "{domain} has no MX and no A/AAAA record: it cannot receive mail (not even bounces or reports).",
+       "{domain} には MX も A/AAAA もなく、メール (エラー通知やレポートを含む) を受信できません。",
+       "If the domain should receive no mail, say so with a null MX ('MX 0 .').",
+       "メールを受信しないドメインであれば Null MX ('MX 0 .') を公開してください。")
+define("MX_NULL_PREFERENCE", "warning", "RFC 7505 §3",
+       "The null MX has preference {preference}; RFC 7505 defines it with preference 0.",
+       "Null MX の優先度が {preference} です。RFC 7505 では優先度 0 と定められています。")
+define("MX_HOSTS_LIMIT", "info", "RFC 5321 §5.1",
+       "Only the first {checked} of {count} MX hosts were resolved.", "{count} 個の MX ホストのうち先頭 {checked} 個のみを確認しました。")
 
 # ---------------------------------------------------------------------------------------------------------------
 # Posture (combined verdicts)
