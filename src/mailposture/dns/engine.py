@@ -1,0 +1,491 @@
+"""The network DNS engine: an asyncio stub resolver built for bulk surveys.
+
+* UDP with EDNS0 (1,232-octet buffer, RFC 6891 §6.2.5 / DNS Flag Day 2020), TCP when the answer is truncated
+  (TC bit, RFC 7766 §5 / RFC 1035 §4.2.1).
+* Bounded concurrency (a semaphore around each exchange) and an optional global rate limit (token bucket).
+* Retries on timeout, SERVFAIL, REFUSED and malformed answers, rotating over the configured nameservers, with a
+  short jittered exponential backoff after a failure answer (a timeout already waited, so the next server is
+  tried at once: an unreachable server costs at most ``timeout * (retries + 1)``).
+* One shared cache of positive and negative answers honouring TTLs (negative TTL = min(SOA TTL, SOA MINIMUM),
+  RFC 2308 §5), LRU-bounded, plus in-flight de-duplication: concurrent identical lookups share one exchange.
+* CNAME chains the server did not complete (an authoritative server does not chase into other zones) are followed
+  by the engine, each hop through the cache (RFC 1034 §3.6.2), at most :data:`MAX_CNAME_HOPS` hops.
+* Spoofing hygiene (RFC 5452 §9): a fresh UDP socket per exchange, so a random kernel-chosen source port, a random
+  16-bit ID, and responses are accepted only from the queried address with the same ID and question.
+
+A lookup that still fails is an :class:`~mailposture.dns.types.Answer` with ``status="error"`` and ``error`` set
+("timeout", "servfail", "refused", "malformed", "network: …", "cname-loop", …): never NXDOMAIN or NODATA.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import ipaddress
+import random
+import re
+import secrets
+import socket
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from mailposture.dns.cache import MAX_NEGATIVE_TTL, MAX_POSITIVE_TTL, TokenBucket, TtlCache
+from mailposture.dns.types import RCODES, RDTYPES, Answer
+from mailposture.dns.wire import (
+    FLAG_TC,
+    T_CNAME,
+    T_NS,
+    T_SOA,
+    Message,
+    WireError,
+    decode,
+    encode_name,
+    encode_query,
+)
+
+__all__ = ["MAX_CNAME_HOPS", "DnsConfigError", "Engine", "EngineStats", "interpret", "parse_nameserver",
+           "rdtype_code", "run", "system_nameservers"]
+
+MAX_CNAME_HOPS = 8
+_T = TypeVar("_T")
+_U16 = 2
+_BACKOFF_BASE = 0.05
+_BACKOFF_MAX = 1.0
+
+
+class DnsConfigError(ValueError):
+    """A nameserver setting that cannot be used (bad address, none configured)."""
+
+
+# ------------------------------------------------------------------------------------------------ configuration
+
+def parse_nameserver(text: str) -> tuple[str, int]:
+    """``"192.0.2.1"``, ``"192.0.2.1:5353"``, ``"[2001:db8::1]:53"`` or ``"2001:db8::1"`` -> (ip, port)."""
+    t = text.strip()
+    hint = "give an IP address, e.g. 192.0.2.1, 192.0.2.1:5353, 2001:db8::1 or [2001:db8::1]:5353"
+    if not t:
+        raise DnsConfigError(f"empty nameserver ({hint})")
+    port_text: str | None = None
+    if t.startswith("["):
+        m = re.fullmatch(r"\[([^\]]+)\](?::([^:]*))?", t)
+        if not m:
+            raise DnsConfigError(f"nameserver {text!r}: bad bracketed address ({hint})")
+        host, port_text = m.group(1), m.group(2)
+    elif t.count(":") == 1:
+        host, port_text = t.split(":")
+    else:
+        host = t
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        raise DnsConfigError(f"nameserver {text!r}: {host!r} is not an IP address ({hint})") from None
+    port = 53
+    if port_text is not None:
+        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+            raise DnsConfigError(f"nameserver {text!r}: port {port_text!r} is not a number from 1 to 65535")
+        port = int(port_text)
+    return str(ip), port
+
+
+def format_nameserver(server: tuple[str, int]) -> str:
+    ip, port = server
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def system_nameservers(path: str | Path = "/etc/resolv.conf") -> list[tuple[str, int]]:
+    """The ``nameserver`` lines of resolv.conf (resolv.conf(5)); unusable lines are skipped."""
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        raise DnsConfigError(f"cannot read {path} ({e.strerror}); give a resolver with --nameserver IP[:PORT]") \
+            from None
+    out: list[tuple[str, int]] = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "nameserver":
+            try:
+                out.append(parse_nameserver(parts[1]))
+            except DnsConfigError:
+                continue
+    if not out:
+        raise DnsConfigError(f"no usable 'nameserver' line in {path}; give a resolver with --nameserver IP[:PORT]")
+    return out
+
+
+def rdtype_code(rdtype: str) -> int:
+    """``"MX"`` -> 15; ``"TYPE65"`` (RFC 3597 §5) -> 65."""
+    code = RDTYPES.get(rdtype)
+    if code is not None:
+        return code
+    if rdtype.startswith("TYPE") and rdtype[4:].isdigit() and 0 < int(rdtype[4:]) < 65536:
+        return int(rdtype[4:])
+    raise ValueError(f"unknown DNS record type {rdtype!r}")
+
+
+def run(coro: Coroutine[Any, Any, _T], *, use_uvloop: bool | None = None) -> _T:
+    """Run a coroutine on a new event loop: uvloop when installed (``mailposture[fast]``) unless
+    ``use_uvloop=False``; ``use_uvloop=True`` insists on it. The global event-loop policy is left alone."""
+    factory = None
+    if use_uvloop is not False:
+        try:
+            import uvloop
+        except ImportError:
+            if use_uvloop:
+                raise RuntimeError("uvloop was requested but is not installed (pip install 'mailposture[fast]')") \
+                    from None
+        else:
+            factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(coro)
+
+
+# ------------------------------------------------------------------------------------------------ interpretation
+
+@dataclass(slots=True)
+class EngineStats:
+    sent: int = 0                 # datagrams and TCP queries sent
+    received: int = 0             # responses accepted (right source, ID and question)
+    timeouts: int = 0
+    retries: int = 0
+    servfails: int = 0
+    tcp_fallbacks: int = 0
+    cache_hits: int = 0           # every answer served from the cache (positive and negative)
+    cache_negative_hits: int = 0  # ... of which NXDOMAIN/NODATA
+    inflight_dedup: int = 0       # lookups that joined an identical exchange already in flight
+    ignored: int = 0              # datagrams dropped: wrong source, ID or question (RFC 5452 §9.1)
+    malformed: int = 0            # responses that were not valid DNS
+    refused: int = 0
+    network_errors: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """The meaning of one response for (name, type): a final answer, or a CNAME chain to follow to ``target``."""
+
+    answer: Answer
+    target: str | None = None
+
+
+def _neg_ttl(msg: Message) -> int:
+    # RFC 2308 §5: the negative TTL is the minimum of the SOA's own TTL and its MINIMUM field; a negative answer
+    # without an SOA should not be cached (ttl 0).
+    for rr in msg.authority:
+        if rr.rtype == T_SOA and isinstance(rr.data, tuple):
+            return min(rr.ttl, rr.data[6], MAX_NEGATIVE_TTL)
+    return 0
+
+
+def interpret(msg: Message, qname: str, rdtype: str, code: int, server: str | None = None) -> tuple[_Step, int]:
+    """Classify a response (pure). Returns the step and how long it may be cached (0: not at all)."""
+    rcode = RCODES.get(msg.rcode, f"RCODE{msg.rcode}")
+    ad = msg.ad
+    chain: list[str] = []
+    seen = {qname}
+    cur = qname
+    ttl: int | None = None
+    for _hop in range(MAX_CNAME_HOPS + 1):
+        recs = [rr for rr in msg.answer if rr.rtype == code and rr.name == cur and rr.rclass == 1]
+        if recs:
+            # RFC 2181 §5.2: TTLs in an RRset should agree; use the smallest.
+            rttl = min(rr.ttl for rr in recs)
+            ttl = rttl if ttl is None else min(ttl, rttl)
+            ans = Answer(qname, rdtype, "ok", tuple(rr.data for rr in recs), rcode, ttl, tuple(chain),
+                         server=server, ad=ad)
+            return _Step(ans), min(ttl, MAX_POSITIVE_TTL)
+        if code == T_CNAME:
+            break
+        cname = next((rr for rr in msg.answer if rr.rtype == T_CNAME and rr.name == cur), None)
+        if cname is None:
+            break
+        ttl = cname.ttl if ttl is None else min(ttl, cname.ttl)
+        cur = cname.data
+        if cur in seen:
+            return _Step(Answer(qname, rdtype, "error", (), rcode, 0, tuple(chain), "cname-loop", server, ad)), 0
+        seen.add(cur)
+        chain.append(cur)
+    else:
+        return _Step(Answer(qname, rdtype, "error", (), rcode, 0, tuple(chain), "cname-loop", server, ad)), 0
+
+    soa = next((rr for rr in msg.authority if rr.rtype == T_SOA), None)
+    if chain and msg.rcode == 0:
+        # The chain ends at a name the response says nothing about unless an SOA of the target's zone (the
+        # target or an ancestor) vouches for NODATA; otherwise the engine continues the chain itself.
+        if soa is None or not (soa.name == "" or cur == soa.name or cur.endswith("." + soa.name)):
+            ans = Answer(qname, rdtype, "ok", (), rcode, ttl or 0, tuple(chain), server=server, ad=ad)
+            return _Step(ans, target=cur), min(ttl or 0, MAX_POSITIVE_TTL)
+    if msg.rcode == 0 and soa is None and not msg.aa and any(rr.rtype == T_NS for rr in msg.authority):
+        # A referral from an authoritative server that is not authoritative for the name: no answer at all.
+        ans = Answer(qname, rdtype, "error", (), rcode, 0, tuple(chain), "referral", server, ad)
+        return _Step(ans), 0
+    status = "nxdomain" if msg.rcode == 3 else "nodata"  # RFC 2308 §2.1 / §2.2; with a chain, RFC 6604 §2
+    neg = _neg_ttl(msg)
+    if ttl is not None:
+        neg = min(neg, ttl)
+    return _Step(Answer(qname, rdtype, status, (), rcode, neg, tuple(chain), server=server, ad=ad)), neg
+
+
+def _norm_name(name: str) -> str:
+    n = name.strip()
+    if n.endswith(".") and not n.endswith("\\."):
+        n = n[:-1]
+    if not n.isascii():
+        n = n.encode("idna").decode("ascii")  # UnicodeError handled by the caller
+    return n.lower()
+
+
+# ------------------------------------------------------------------------------------------------ the engine
+
+class Engine:
+    """Asynchronous stub resolver; implements the Resolver protocol of :mod:`mailposture.dns.types`."""
+
+    def __init__(self, nameservers: list[str] | None = None, *, timeout: float = 2.0, retries: int = 2,
+                 concurrency: int = 200, qps: float | None = None, cache_size: int = 200_000,
+                 edns_bufsize: int = 1232, want_ad: bool = False) -> None:
+        if nameservers is None:
+            self.nameservers = system_nameservers()
+        else:
+            self.nameservers = [parse_nameserver(n) for n in nameservers]
+            if not self.nameservers:
+                raise DnsConfigError("no nameserver given")
+        if timeout <= 0:
+            raise ValueError("timeout must be > 0")
+        if retries < 0:
+            raise ValueError("retries must be >= 0")
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        self._server_text = [format_nameserver(s) for s in self.nameservers]
+        self._families = [socket.AF_INET6 if ":" in ip else socket.AF_INET for ip, _ in self.nameservers]
+        self.timeout = float(timeout)
+        self.retries = int(retries)
+        self.concurrency = int(concurrency)
+        self.edns_bufsize = int(edns_bufsize)
+        self.want_ad = want_ad
+        self.stats = EngineStats()
+        self.cache = TtlCache(cache_size)
+        self._sem = asyncio.Semaphore(self.concurrency)
+        self._bucket = TokenBucket(qps) if qps else None
+        self._inflight: dict[tuple[str, int], asyncio.Task[_Step]] = {}
+        self._closed = False
+
+    async def __aenter__(self) -> Engine:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        tasks = list(self._inflight.values())
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._inflight.clear()
+
+    # -------------------------------------------------------------------------------------------- lookups
+
+    async def query(self, name: str, rdtype: str) -> Answer:
+        rdtype = rdtype.upper()
+        code = rdtype_code(rdtype)
+        try:
+            qname = _norm_name(name)
+            encode_name(qname)
+        except (UnicodeError, WireError) as e:
+            return Answer(name, rdtype, "error", rcode="", error=f"bad-name: {e}")
+        if self._closed:
+            return Answer(qname, rdtype, "error", rcode="", error="engine closed")
+        chain: list[str] = []
+        seen = {qname}
+        cur = qname
+        ttl: int | None = None
+        all_cached = True
+        ad = True
+        for _hop in range(MAX_CNAME_HOPS + 1):
+            step, cached = await self._step(cur, rdtype, code)
+            a = step.answer
+            all_cached = all_cached and cached
+            ad = ad and a.ad
+            ttl = a.ttl if ttl is None else min(ttl, a.ttl)
+            for n in a.cname_chain:
+                if n in seen:
+                    return Answer(qname, rdtype, "error", (), a.rcode, 0, (*chain, n), "cname-loop", a.server, False,
+                                  all_cached)
+                seen.add(n)
+                chain.append(n)
+            if step.target is None:
+                if cur == qname:
+                    return a if not cached else dataclasses.replace(a, from_cache=True)
+                return Answer(qname, rdtype, a.status, a.records, a.rcode, ttl, tuple(chain), a.error, a.server,
+                              ad, all_cached)
+            cur = step.target
+            if len(chain) > MAX_CNAME_HOPS:
+                break
+        return Answer(qname, rdtype, "error", (), "NOERROR", 0, tuple(chain), "cname-loop", None, False, all_cached)
+
+    async def _step(self, name: str, rdtype: str, code: int) -> tuple[_Step, bool]:
+        key = (name, code)
+        hit = self.cache.get(key)
+        if hit is not None:
+            step, left = hit
+            self.stats.cache_hits += 1
+            if step.answer.status != "ok":
+                self.stats.cache_negative_hits += 1
+            return _Step(dataclasses.replace(step.answer, ttl=int(left), from_cache=True), step.target), True
+        task = self._inflight.get(key)
+        if task is not None:
+            self.stats.inflight_dedup += 1
+        else:
+            task = asyncio.ensure_future(self._resolve(name, rdtype, code))
+            self._inflight[key] = task
+            task.add_done_callback(lambda _t, k=key: self._inflight.pop(k, None))
+        try:
+            return await asyncio.shield(task), False
+        except asyncio.CancelledError:
+            if task.cancelled() and not self._closed:
+                # the shared exchange was cancelled, not this caller: report it as an error, never as absent
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
+                return _Step(Answer(name, rdtype, "error", rcode="", error="cancelled")), False
+            raise
+
+    async def _resolve(self, name: str, rdtype: str, code: int) -> _Step:
+        qwire = encode_name(name)
+        n = len(self.nameservers)
+        edns: int | None = self.edns_bufsize or None
+        last_error, last_rcode, last_server = "timeout", "", None
+        for attempt in range(self.retries + 1):
+            idx = attempt % n
+            server, stext = self.nameservers[idx], self._server_text[idx]
+            if attempt:
+                self.stats.retries += 1
+                if last_error != "timeout":
+                    await asyncio.sleep(min(_BACKOFF_MAX, _BACKOFF_BASE * 2 ** (attempt - 1))
+                                        * (0.5 + random.random()))
+            if self._bucket is not None:
+                await self._bucket.acquire()
+            async with self._sem:
+                qid = secrets.randbits(16)
+                query = encode_query(qid, name, code, ad=self.want_ad, edns_bufsize=edns)
+                try:
+                    self.stats.sent += 1
+                    data = await self._udp(server, self._families[idx], query, qid, qwire, code)
+                    if data is not None and data[2] << 8 & FLAG_TC:
+                        self.stats.tcp_fallbacks += 1
+                        self.stats.sent += 1
+                        data = await self._tcp(server, self._families[idx], query, qid, qwire, code)
+                except OSError as e:
+                    self.stats.network_errors += 1
+                    last_error, last_rcode, last_server = f"network: {e.strerror or e}", "", stext
+                    continue
+            if data is None:
+                self.stats.timeouts += 1
+                last_error, last_rcode, last_server = "timeout", "", stext
+                continue
+            self.stats.received += 1
+            try:
+                msg = decode(data)
+                if msg.tc:
+                    raise WireError("truncated answer over TCP")
+            except WireError:
+                self.stats.malformed += 1
+                last_error, last_rcode, last_server = "malformed", "", stext
+                continue
+            last_server = stext
+            rc = msg.rcode
+            if rc == 2:  # SERVFAIL: another try, maybe another server (RFC 1035 §7.2; RFC 2308 §7.1)
+                self.stats.servfails += 1
+                last_error, last_rcode = "servfail", "SERVFAIL"
+                continue
+            if rc == 5:
+                self.stats.refused += 1
+                last_error, last_rcode = "refused", "REFUSED"
+                continue
+            if rc == 1 and edns is not None:
+                edns = None  # RFC 6891 §7: a FORMERR to an EDNS query may mean no EDNS support; retry without
+                last_error, last_rcode = "formerr", "FORMERR"
+                continue
+            if rc not in (0, 3):
+                rtext = RCODES.get(rc, f"RCODE{rc}")
+                last_error, last_rcode = rtext.lower(), rtext
+                continue
+            step, cache_ttl = interpret(msg, name, rdtype, code, stext)
+            if cache_ttl > 0:
+                self.cache.put((name, code), step, cache_ttl)
+            return step
+        return _Step(Answer(name, rdtype, "error", (), last_rcode, 0, (), last_error, last_server))
+
+    # -------------------------------------------------------------------------------------------- transports
+
+    def _matches(self, data: bytes, qid: int, qwire: bytes, code: int) -> bool:
+        # RFC 5452 §9.1: accept only a response with our ID and our question (name compared case-insensitively)
+        ln = len(qwire)
+        return (len(data) >= 16 + ln and data[0] << 8 | data[1] == qid and data[2] & 0x80
+                and data[4] == 0 and data[5] == 1
+                and data[12:12 + ln].lower() == qwire
+                and data[12 + ln] << 8 | data[13 + ln] == code)
+
+    async def _udp(self, server: tuple[str, int], family: int, query: bytes, qid: int, qwire: bytes,
+                   code: int) -> bytes | None:
+        loop = asyncio.get_running_loop()
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.setblocking(False)
+            # unconnected socket: ICMP errors are not reported, an unreachable server is a timeout
+            sock.sendto(query, server)
+            fut: asyncio.Future[bytes | None] = loop.create_future()
+            ip, port = server
+            stats = self.stats
+
+            def on_read() -> None:
+                while not fut.done():
+                    try:
+                        data, addr = sock.recvfrom(65535)
+                    except (BlockingIOError, InterruptedError):
+                        return
+                    except OSError:
+                        return
+                    if addr[1] != port or addr[0] != ip or not self._matches(data, qid, qwire, code):
+                        stats.ignored += 1
+                        continue
+                    fut.set_result(data)
+
+            def on_timeout() -> None:
+                if not fut.done():
+                    fut.set_result(None)
+
+            fd = sock.fileno()
+            loop.add_reader(fd, on_read)
+            handle = loop.call_later(self.timeout, on_timeout)
+            try:
+                return await fut
+            finally:
+                handle.cancel()
+                loop.remove_reader(fd)
+        finally:
+            sock.close()
+
+    async def _tcp(self, server: tuple[str, int], family: int, query: bytes, qid: int, qwire: bytes,
+                   code: int) -> bytes | None:
+        writer = None
+        try:
+            async with asyncio.timeout(self.timeout):
+                reader, writer = await asyncio.open_connection(server[0], server[1], family=family)
+                writer.write(len(query).to_bytes(_U16, "big") + query)  # RFC 1035 §4.2.2 length prefix
+                await writer.drain()
+                ln = int.from_bytes(await reader.readexactly(2), "big")
+                data = await reader.readexactly(ln)
+                if not self._matches(data, qid, qwire, code):
+                    self.stats.ignored += 1
+                    return None
+                return data
+        except (TimeoutError, OSError, asyncio.IncompleteReadError):
+            return None
+        finally:
+            if writer is not None:
+                writer.close()
