@@ -357,3 +357,240 @@ define("POSTURE_PROTECTED", "info", "RFC 7489 §6.3",
        "The domain is protected against spoofing (DMARC p={policy}).",
        "このドメインはなりすましから保護されています (DMARC p={policy})。")
 # Issue-3 checks (DKIM, BIMI, MTA-STS, TLS-RPT, DNSSEC, parked posture) add their codes below this line.
+# DKIM (RFC 6376, RFC 8301, RFC 8463, RFC 8020)
+define("DKIM_FOUND", "info", "RFC 6376 §3.6.2",
+       "DKIM keys found for selector(s): {selectors}.", "DKIM 公開鍵が見つかりました (セレクタ: {selectors})。")
+define("DKIM_NONE", "warning", "RFC 6376 §3.6.2, RFC 8020 §2",
+       "No DKIM key exists: _domainkey.{domain} does not exist (NXDOMAIN), so no selector can exist below it.",
+       "DKIM 公開鍵がありません。_domainkey.{domain} が存在しない (NXDOMAIN) ため、その下のセレクタも存在しません。",
+       "Sign outgoing mail with DKIM and publish the key at <selector>._domainkey.{domain} (not needed if the "
+       "domain sends no mail).",
+       "送信メールに DKIM 署名を付け、<セレクタ>._domainkey.{domain} に公開鍵を公開してください"
+       "(メールを送らないドメインは不要)。")
+define("DKIM_NOT_FOUND", "info", "RFC 6376 §3.6.2",
+       "None of the {count} common selectors probed has a DKIM key; selectors cannot be listed, so the domain may "
+       "still use another one.",
+       "よく使われる {count} 個のセレクタに DKIM 公開鍵はありませんでした。セレクタは列挙できないため、"
+       "別のセレクタを使っている可能性があります。")
+define("DKIM_WILDCARD", "warning", "RFC 4592 §2, RFC 6376 §3.6.2",
+       "A wildcard answers every name under _domainkey.{domain} (a random selector got a record); answers equal "
+       "to it are not counted as keys.",
+       "_domainkey.{domain} 配下にワイルドカードがあり、任意のセレクタに応答します。ワイルドカードと同じ応答は"
+       "鍵として数えません。")
+define("DKIM_DNS_ERROR", "error", "RFC 6376 §6.1.2",
+       "DNS lookup of {name} failed ({error}): the DKIM state is unknown, not absent.",
+       "{name} の DNS 参照に失敗しました ({error})。DKIM の状態は「なし」ではなく「不明」です。")
+define("DKIM_SYNTAX", "error", "RFC 6376 §3.2",
+       "Selector {selector}: the key record is not a valid tag-list ({reason}).",
+       "セレクタ {selector}: 鍵レコードがタグリストとして正しくありません ({reason})。")
+define("DKIM_VERSION", "error", "RFC 6376 §3.6.1",
+       "Selector {selector}: v= must be 'DKIM1' and the first tag (found '{found}'); verifiers discard the record.",
+       "セレクタ {selector}: v= は先頭にあり 'DKIM1' である必要があります ('{found}')。検証側はこのレコードを破棄します。")
+define("DKIM_NO_KEY", "error", "RFC 6376 §3.6.1",
+       "Selector {selector}: the required tag p= (public key) is missing.",
+       "セレクタ {selector}: 必須タグ p= (公開鍵) がありません。")
+define("DKIM_REVOKED", "info", "RFC 6376 §3.6.1",
+       "Selector {selector}: the key is revoked (empty p=).", "セレクタ {selector}: 鍵は失効しています (空の p=)。")
+define("DKIM_KEY_INVALID", "error", "RFC 6376 §3.6.1, RFC 8463 §4.2",
+       "Selector {selector}: the public key cannot be read ({reason}); signatures will fail.",
+       "セレクタ {selector}: 公開鍵を読み取れません ({reason})。署名検証は失敗します。")
+define("DKIM_KEY_TYPE_UNKNOWN", "error", "RFC 6376 §3.6.1",
+       "Selector {selector}: unknown key type k={k} (rsa or ed25519 expected).",
+       "セレクタ {selector}: 未知の鍵種別 k={k} です (rsa または ed25519)。")
+define("DKIM_KEY_TOO_SHORT", "error", "RFC 8301 §3.2",
+       "Selector {selector}: the RSA key has {bits} bits; keys under 1024 bits MUST NOT be used and are rejected.",
+       "セレクタ {selector}: RSA 鍵が {bits} ビットです。1024 ビット未満の鍵は使用禁止で、検証されません。",
+       "Publish a 2048-bit key and sign with it.", "2048 ビットの鍵を生成して公開し、署名に使ってください。")
+define("DKIM_KEY_WEAK", "warning", "RFC 8301 §3.2",
+       "Selector {selector}: the RSA key has {bits} bits; at least 2048 bits SHOULD be used.",
+       "セレクタ {selector}: RSA 鍵が {bits} ビットです。2048 ビット以上を使用すべきです (SHOULD)。",
+       "Rotate to a 2048-bit key.", "2048 ビットの鍵に更新してください。")
+define("DKIM_KEY_TOO_LONG", "warning", "RFC 8301 §3.2",
+       "Selector {selector}: the RSA key has {bits} bits; verifiers need only support up to 4096.",
+       "セレクタ {selector}: RSA 鍵が {bits} ビットです。検証側が対応を求められるのは 4096 ビットまでです。")
+define("DKIM_TESTING", "warning", "RFC 6376 §3.6.1",
+       "Selector {selector}: t=y marks the key as testing; verifiers may treat its signatures as unsigned.",
+       "セレクタ {selector}: t=y (テスト中) のため、検証側は署名なしと同等に扱う場合があります。",
+       "Remove t=y once signing works.", "署名が正しく動作したら t=y を削除してください。")
+define("DKIM_SHA1_ONLY", "warning", "RFC 8301 §3.1",
+       "Selector {selector}: h={h} allows only SHA-1, which signers MUST NOT use.",
+       "セレクタ {selector}: h={h} は SHA-1 のみを許可しています。SHA-1 での署名は禁止されています (MUST NOT)。",
+       "Remove h= or set h=sha256.", "h= を削除するか h=sha256 にしてください。")
+define("DKIM_SERVICE_NOT_EMAIL", "warning", "RFC 6376 §3.6.1",
+       "Selector {selector}: s={s} does not include 'email' or '*', so the key is not valid for mail.",
+       "セレクタ {selector}: s={s} に 'email' も '*' も含まれないため、この鍵はメールに使えません。")
+define("DKIM_OBSOLETE_TAG", "info", "RFC 6376 Appendix C.2",
+       "Selector {selector}: tag {tag}= was removed from DKIM and is ignored.",
+       "セレクタ {selector}: タグ {tag}= は DKIM から削除され、無視されます。")
+define("DKIM_MULTIPLE_RECORDS", "warning", "RFC 6376 §3.6.2.2",
+       "Selector {selector}: {count} TXT records; verifiers may pick any one of them.",
+       "セレクタ {selector}: TXT レコードが {count} 個あります。検証側はどれを使うか決まっていません。")
+define("DKIM_LEGACY_RECORD", "info", "RFC 6376 Appendix C.2",
+       "_domainkey.{domain} holds a TXT record (an old DomainKeys policy); DKIM ignores it.",
+       "_domainkey.{domain} に TXT レコード (旧 DomainKeys のポリシー) があります。DKIM では無視されます。")
+
+# BIMI (draft-brand-indicators-for-message-identification, draft-svg-tiny-ps-abrotman)
+define("BIMI_NONE", "info", "draft-brand-indicators-for-message-identification §4",
+       "No BIMI record at {name}.", "{name} に BIMI レコードがありません。")
+define("BIMI_DNS_ERROR", "error", "draft-brand-indicators-for-message-identification §7.3",
+       "DNS lookup of {name} failed ({error}): the BIMI state is unknown.",
+       "{name} の DNS 参照に失敗しました ({error})。BIMI の状態は不明です。")
+define("BIMI_INHERITED", "info", "draft-brand-indicators-for-message-identification §7.3",
+       "No record at the domain; the BIMI record of the organizational domain {name} applies.",
+       "ドメインにはレコードがなく、組織ドメインの BIMI レコード ({name}) が適用されます。")
+define("BIMI_MULTIPLE_RECORDS", "error", "draft-brand-indicators-for-message-identification §7.3",
+       "{count} BIMI records at {name}: receivers then show no logo.",
+       "{name} に BIMI レコードが {count} 個あり、ロゴは表示されません。", "Keep one 'v=BIMI1' record.",
+       "'v=BIMI1' のレコードを 1 つだけにしてください。")
+define("BIMI_SYNTAX", "error", "draft-brand-indicators-for-message-identification §4.2",
+       "BIMI syntax error in '{term}': {reason}.", "BIMI の構文エラー ('{term}'): {reason}。")
+define("BIMI_VERSION", "error", "draft-brand-indicators-for-message-identification §4.2",
+       "The record must start with 'v=BIMI1' (found '{found}').", "レコードは 'v=BIMI1' で始まる必要があります ('{found}')。")
+define("BIMI_DUPLICATE_TAG", "error", "draft-brand-indicators-for-message-identification §4.2",
+       "Tag '{tag}' appears more than once.", "タグ '{tag}' が複数回現れます。")
+define("BIMI_UNKNOWN_TAG", "info", "draft-brand-indicators-for-message-identification §4.2",
+       "Unknown tag '{tag}' is ignored.", "未知のタグ '{tag}' は無視されます。")
+define("BIMI_DECLINED", "info", "draft-brand-indicators-for-message-identification §4.2",
+       "The record declines to publish a logo (empty l=).", "ロゴを公開しないことを宣言しています (空の l=)。")
+define("BIMI_NO_LOCATION", "error", "draft-brand-indicators-for-message-identification §4.2",
+       "The record has no l= (logo location) tag.", "l= (ロゴの場所) タグがありません。")
+define("BIMI_BAD_URL", "error", "draft-brand-indicators-for-message-identification §4.2",
+       "{tag}= '{url}' is not a valid HTTPS URL ({reason}).", "{tag}= '{url}' は正しい HTTPS URL ではありません ({reason})。",
+       "Publish the file on an https:// URL.", "https:// の URL で公開してください。")
+define("BIMI_NO_EVIDENCE", "info", "draft-brand-indicators-for-message-identification §4.2",
+       "No a= (evidence document, VMC/CMC): many mailbox providers show the logo only with one.",
+       "a= (VMC/CMC などの証明書) がありません。多くのメールサービスは証明書がないとロゴを表示しません。")
+define("BIMI_DMARC_NOT_ENFORCING", "error", "draft-brand-indicators-for-message-identification §3.1",
+       "BIMI needs an enforcing DMARC policy (quarantine or reject); the effective policy is {policy}.",
+       "BIMI には強制的な DMARC ポリシー (quarantine か reject) が必要ですが、実効ポリシーは {policy} です。",
+       "Move DMARC to p=quarantine or p=reject.", "DMARC を p=quarantine か p=reject にしてください。")
+define("BIMI_DMARC_PCT", "error", "draft-brand-indicators-for-message-identification §3.1",
+       "BIMI needs DMARC applied to all mail; pct={pct} is below 100.",
+       "BIMI では DMARC をすべてのメールに適用する必要がありますが、pct={pct} です。", "Remove pct= (default 100).",
+       "pct= を削除してください (既定値 100)。")
+define("BIMI_DMARC_ORG_NONE", "error", "draft-brand-indicators-for-message-identification §3.1",
+       "The organizational domain's DMARC policy is p=none, which disqualifies BIMI.",
+       "組織ドメインの DMARC ポリシーが p=none のため、BIMI の条件を満たしません。")
+define("BIMI_DMARC_UNKNOWN", "warning", "draft-brand-indicators-for-message-identification §3.1",
+       "The DMARC state is unknown, so the BIMI precondition cannot be checked.",
+       "DMARC の状態が不明なため、BIMI の前提条件を確認できません。")
+define("BIMI_SVG_FETCH_FAILED", "error", "draft-brand-indicators-for-message-identification §5",
+       "The logo {url} could not be retrieved ({error}).", "ロゴ {url} を取得できませんでした ({error})。")
+define("BIMI_SVG_CONTENT_TYPE", "warning", "draft-brand-indicators-for-message-identification §5",
+       "The logo is served as '{content_type}' instead of image/svg+xml.",
+       "ロゴが image/svg+xml ではなく '{content_type}' として配信されています。")
+define("BIMI_SVG_TOO_LARGE", "error", "draft-svg-tiny-ps-abrotman §2",
+       "The logo is larger than {limit} bytes.", "ロゴが {limit} バイトを超えています。")
+define("BIMI_SVG_NOT_XML", "error", "draft-svg-tiny-ps-abrotman §2",
+       "The logo is not well-formed XML ({reason}).", "ロゴが整形式の XML ではありません ({reason})。")
+define("BIMI_SVG_PROFILE", "error", "draft-svg-tiny-ps-abrotman §2",
+       "The logo is not SVG Tiny PS: {reason}.", "ロゴが SVG Tiny PS ではありません: {reason}。",
+       "Export the logo as SVG Tiny 1.2 Portable/Secure (version=\"1.2\" baseProfile=\"tiny-ps\").",
+       "ロゴを SVG Tiny 1.2 PS 形式 (version=\"1.2\" baseProfile=\"tiny-ps\") で書き出してください。")
+define("BIMI_SVG_NO_TITLE", "error", "draft-svg-tiny-ps-abrotman §2",
+       "The logo has no <title> element.", "ロゴに <title> 要素がありません。")
+define("BIMI_SVG_FORBIDDEN", "error", "draft-svg-tiny-ps-abrotman §2",
+       "The logo contains forbidden content: {what}.", "ロゴに禁止された要素があります: {what}。")
+define("BIMI_SVG_EXTERNAL_REF", "error", "draft-svg-tiny-ps-abrotman §2",
+       "The logo references an external resource ({ref}).", "ロゴが外部リソースを参照しています ({ref})。")
+define("BIMI_SVG_NOT_SQUARE", "warning", "draft-brand-indicators-for-message-identification §5",
+       "The logo's viewBox is not square ({viewbox}); BIMI logos must have a 1:1 aspect ratio.",
+       "ロゴの viewBox が正方形ではありません ({viewbox})。BIMI のロゴは縦横比 1:1 である必要があります。")
+define("BIMI_SVG_VALID", "info", "draft-svg-tiny-ps-abrotman §2",
+       "The logo ({size} bytes) passes the SVG Tiny PS checks.", "ロゴ ({size} バイト) は SVG Tiny PS の検査に合格しました。")
+
+# MTA-STS (RFC 8461)
+define("MTASTS_NONE", "info", "RFC 8461 §3.1",
+       "No MTA-STS record at _mta-sts.{domain}: senders may deliver without TLS when attacked.",
+       "_mta-sts.{domain} に MTA-STS レコードがありません。攻撃時に TLS なしで配送される可能性があります。")
+define("MTASTS_DNS_ERROR", "error", "RFC 8461 §3.1",
+       "DNS lookup of {name} failed ({error}): the MTA-STS state is unknown.",
+       "{name} の DNS 参照に失敗しました ({error})。MTA-STS の状態は不明です。")
+define("MTASTS_MULTIPLE_RECORDS", "error", "RFC 8461 §3.1",
+       "{count} 'v=STSv1' records at {name}: senders then assume no MTA-STS policy.",
+       "{name} に 'v=STSv1' レコードが {count} 個あり、送信側は MTA-STS ポリシーなしとみなします。",
+       "Keep exactly one record.", "レコードを 1 つだけにしてください。")
+define("MTASTS_SYNTAX", "error", "RFC 8461 §3.1",
+       "MTA-STS record syntax error in '{term}': {reason}; senders assume no policy.",
+       "MTA-STS レコードの構文エラー ('{term}'): {reason}。送信側はポリシーなしとみなします。")
+define("MTASTS_POLICY_FETCH_FAILED", "error", "RFC 8461 §3.3",
+       "The policy {url} could not be retrieved ({error}).", "ポリシー {url} を取得できませんでした ({error})。")
+define("MTASTS_POLICY_REDIRECT", "error", "RFC 8461 §3.3",
+       "The policy URL answers with a redirect ({status} to {location}); redirects MUST NOT be followed.",
+       "ポリシーの URL がリダイレクト ({status} → {location}) を返します。リダイレクトは追跡されません (MUST NOT)。",
+       "Serve the policy directly at https://mta-sts.{domain}/.well-known/mta-sts.txt.",
+       "https://mta-sts.{domain}/.well-known/mta-sts.txt で直接ポリシーを返してください。")
+define("MTASTS_POLICY_HTTP_STATUS", "error", "RFC 8461 §3.3",
+       "The policy URL answers HTTP {status} (200 expected).", "ポリシーの URL が HTTP {status} を返します (200 が必要)。")
+define("MTASTS_POLICY_CONTENT_TYPE", "error", "RFC 8461 §3.2",
+       "The policy is served as '{content_type}'; it must be text/plain.",
+       "ポリシーが '{content_type}' として配信されています。text/plain である必要があります。")
+define("MTASTS_POLICY_TOO_LARGE", "error", "RFC 8461 §3.3",
+       "The policy is larger than {limit} bytes; the rest was not read.",
+       "ポリシーが {limit} バイトを超えています (残りは読み込みません)。")
+define("MTASTS_POLICY_SYNTAX", "error", "RFC 8461 §3.2",
+       "Policy line {line} ('{text}'): {reason}.", "ポリシー {line} 行目 ('{text}'): {reason}。")
+define("MTASTS_POLICY_FIELD_MISSING", "error", "RFC 8461 §3.2",
+       "The policy lacks the required field '{field}'.", "ポリシーに必須フィールド '{field}' がありません。")
+define("MTASTS_POLICY_BAD_VALUE", "error", "RFC 8461 §3.2",
+       "Policy field '{field}' has an invalid value '{value}'{expected}.",
+       "ポリシーのフィールド '{field}' の値 '{value}' は正しくありません{expected}。")
+define("MTASTS_POLICY_DUPLICATE_FIELD", "warning", "RFC 8461 §3.2",
+       "Policy field '{field}' appears more than once; only the first is used.",
+       "ポリシーのフィールド '{field}' が複数回現れます。最初のものだけが使われます。")
+define("MTASTS_MAX_AGE_SHORT", "warning", "RFC 8461 §3.2",
+       "max_age={max_age} is under one day; the policy protects little between fetches (weeks are advised).",
+       "max_age={max_age} が 1 日未満です。ポリシーの効果が弱くなります (数週間以上を推奨)。",
+       "Use max_age of at least 604800 (one week).", "max_age を 604800 (1 週間) 以上にしてください。")
+define("MTASTS_MODE_TESTING", "info", "RFC 8461 §5",
+       "mode: testing: failures are only reported, mail is still delivered without TLS.",
+       "mode: testing: 失敗は報告のみで、TLS なしでも配送されます。")
+define("MTASTS_MODE_NONE", "info", "RFC 8461 §5",
+       "mode: none: the policy is withdrawn.", "mode: none: ポリシーは取り下げられています。")
+define("MTASTS_NO_MX_PATTERN", "error", "RFC 8461 §3.2, §4.1",
+       "The policy has no 'mx' pattern: in mode {mode} no MX host can be valid.",
+       "ポリシーに 'mx' がありません。mode {mode} ではどの MX ホストも有効になりません。")
+define("MTASTS_MX_NOT_COVERED", "error", "RFC 8461 §4.1",
+       "MX host {host} matches no 'mx' pattern of the policy: senders refuse to deliver to it (mode {mode}).",
+       "MX ホスト {host} はポリシーのどの 'mx' にも一致しません。送信側はこのホストへ配送しません (mode {mode})。",
+       "Add 'mx: {host}' (or a matching wildcard) to the policy and change the id.",
+       "ポリシーに 'mx: {host}' (または一致するワイルドカード) を追加し、id を更新してください。")
+
+# SMTP TLS Reporting (RFC 8460)
+define("TLSRPT_NONE", "info", "RFC 8460 §3",
+       "No TLS-RPT record at _smtp._tls.{domain}: TLS delivery failures are not reported to the domain.",
+       "_smtp._tls.{domain} に TLS-RPT レコードがなく、TLS 配送失敗の報告を受け取れません。")
+define("TLSRPT_DNS_ERROR", "error", "RFC 8460 §3",
+       "DNS lookup of {name} failed ({error}): the TLS-RPT state is unknown.",
+       "{name} の DNS 参照に失敗しました ({error})。TLS-RPT の状態は不明です。")
+define("TLSRPT_MULTIPLE_RECORDS", "error", "RFC 8460 §3",
+       "{count} 'v=TLSRPTv1' records at {name}: senders then send no reports.",
+       "{name} に 'v=TLSRPTv1' レコードが {count} 個あり、レポートは送られません。", "Keep exactly one record.",
+       "レコードを 1 つだけにしてください。")
+define("TLSRPT_SYNTAX", "error", "RFC 8460 §3",
+       "TLS-RPT record syntax error in '{term}': {reason}.", "TLS-RPT レコードの構文エラー ('{term}'): {reason}。")
+define("TLSRPT_NO_RUA", "error", "RFC 8460 §3",
+       "The record has no rua= (report destination).", "rua= (レポート送付先) がありません。")
+define("TLSRPT_BAD_URI", "error", "RFC 8460 §3",
+       "'{uri}' is not a valid report destination (mailto: or https: expected): {reason}.",
+       "'{uri}' は正しいレポート送付先ではありません (mailto: か https: が必要): {reason}。")
+
+# DNSSEC (RFC 4035)
+define("DNSSEC_SECURE", "info", "RFC 4035 §3.2.3",
+       "The answers for {domain} are DNSSEC-validated (AD bit from {resolver}).",
+       "{domain} の応答は DNSSEC で検証済みです ({resolver} の AD ビット)。")
+define("DNSSEC_INSECURE", "info", "RFC 4035 §4.3",
+       "{domain} is not DNSSEC-signed (validating resolver {resolver} did not set AD): answers can be forged.",
+       "{domain} は DNSSEC 署名されていません (検証リゾルバ {resolver} が AD を立てません)。応答は偽造され得ます。")
+define("DNSSEC_UNKNOWN", "info", "RFC 4035 §3.2.3",
+       "The DNSSEC state of {domain} is unknown: {reason}.", "{domain} の DNSSEC の状態は不明です: {reason}。")
+
+# Non-sending (parked) domains (RFC 7208 §10.1.2, RFC 7489, RFC 7505)
+define("PARKED_PROTECTED", "info", "RFC 7208 §10.1.2, RFC 7489 §6.3",
+       "The domain sends no mail ({why}) and is protected: 'v=spf1 -all' and DMARC p=reject.",
+       "このドメインはメールを送信せず ({why})、'v=spf1 -all' と DMARC p=reject で保護されています。")
+define("PARKED_SPOOFABLE", "error", "RFC 7208 §10.1.2, RFC 7489 §6.3",
+       "The domain sends no mail ({why}) but can be spoofed: {missing}.",
+       "このドメインはメールを送信しません ({why}) が、なりすましが可能です: {missing}。",
+       "Publish TXT 'v=spf1 -all' at the domain and 'v=DMARC1; p=reject;' at _dmarc.",
+       "ドメインに TXT 'v=spf1 -all'、_dmarc に 'v=DMARC1; p=reject;' を公開してください。")
