@@ -1,0 +1,169 @@
+"""Japanese and English texts of the web pages, language choice and date formatting."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+JST = timezone(timedelta(hours=9), "JST")
+LANGS = ("ja", "en")
+
+TEXT: dict[str, tuple[str, str]] = {
+    # key: (ja, en)
+    "site": ("国外からのメール送信設定", "Sending mail from abroad"),
+    "skip": ("本文へ移動", "Skip to content"),
+    "lang_other": ("English", "日本語"),
+    "login_title": ("ログイン", "Log in"),
+    "admin_login_title": ("管理者ログイン", "Administrator log in"),
+    "login_intro": ("メールアドレスとメールのパスワードでログインしてください。",
+                    "Log in with your mail address and mail password."),
+    "username": ("メールアドレス", "Mail address"),
+    "admin_username": ("管理者名", "Administrator name"),
+    "password": ("パスワード", "Password"),
+    "login_button": ("ログイン", "Log in"),
+    "logout": ("ログアウト", "Log out"),
+    "logged_out": ("ログアウトしました。", "You have logged out."),
+    "bad_login": ("メールアドレスまたはパスワードが正しくありません。",
+                  "The mail address or password is not correct."),
+    "try_later": ("ログインの失敗が続いたため、しばらく受け付けません。15 分ほど後にもう一度お試しください。",
+                  "Too many failed log-ins. Please try again in about 15 minutes."),
+    "auth_unavailable": ("認証サービスに接続できません。しばらくしてからもう一度お試しください。",
+                         "The authentication service cannot be reached. Please try again later."),
+    "session_expired": ("セッションの有効期限が切れました。もう一度ログインしてください。",
+                        "Your session has expired. Please log in again."),
+    "csrf_failed": ("フォームの有効期限が切れたか、不正な送信です。ページを開き直してください。",
+                    "The form has expired or was not sent from this site. Please reload the page."),
+    "form_error": ("送信された内容を処理できません。", "The form could not be processed."),
+    "account": ("アカウント", "Account"),
+    "current_state": ("現在の設定", "Current setting"),
+    "state_restricted": ("国外からの送信: 停止中", "Sending from abroad: off"),
+    "state_abroad_until": ("国外からの送信: 許可中", "Sending from abroad: allowed"),
+    "state_abroad_always": ("国外からの送信: 常に許可 (管理者設定)", "Sending from abroad: always allowed (set by the administrator)"),
+    "state_locked": ("このアカウントは管理者により停止されています", "This account has been locked by the administrator"),
+    "short_restricted": ("停止中", "restricted"),
+    "short_abroad_until": ("期間許可", "allowed until"),
+    "short_abroad_always": ("常に許可", "always allowed"),
+    "short_locked": ("停止 (ロック)", "locked"),
+    "restricted_help": ("日本国内からの送信のみ受け付けています。海外へ行かれる場合は、期間を指定して許可してください。",
+                        "Mail is accepted only when sent from Japan. If you travel abroad, allow sending for a "
+                        "number of days."),
+    "locked_help": ("不正利用が疑われるため送信を止めています。サポート窓口へご連絡ください。",
+                    "Sending is stopped because of suspected misuse. Please contact support."),
+    "until": ("終了日時", "Ends"),
+    "allow_title": ("国外からの送信を許可する", "Allow sending from abroad"),
+    "days_label": ("許可する日数 (1〜{max} 日)", "Number of days (1–{max})"),
+    "allow_button": ("許可する", "Allow"),
+    "extend_button": ("期間を変更する", "Change the period"),
+    "off_title": ("国外からの送信を停止する", "Switch off sending from abroad"),
+    "off_button": ("停止する", "Switch off"),
+    "days_error": ("日数は 1 から {max} までの整数で指定してください。",
+                   "The number of days must be a whole number from 1 to {max}."),
+    "done_allowed": ("国外からの送信を {until} まで許可しました。確認のメールをお送りしました。",
+                     "Sending from abroad is allowed until {until}. A confirmation mail is on its way."),
+    "done_off": ("国外からの送信を停止しました。確認のメールをお送りしました。",
+                 "Sending from abroad is switched off. A confirmation mail is on its way."),
+    "locked_no_change": ("ロック中のため変更できません。", "The account is locked; it cannot be changed here."),
+    "refusals_title": ("最近拒否された送信", "Recently refused attempts"),
+    "refusals_none": ("拒否された送信はありません。", "No refused attempts."),
+    "time": ("日時", "Time"),
+    "country": ("国", "Country"),
+    "ip": ("IP アドレス", "IP address"),
+    "reason": ("理由", "Reason"),
+    "unknown": ("不明", "unknown"),
+    "notice_footer": ("設定を変更するたびに、このメールアドレス宛てに通知メールをお送りします。",
+                      "Each change sends a notice mail to this address."),
+    # admin
+    "admin_title": ("管理", "Administration"),
+    "lookup_title": ("利用者の検索", "Look up a user"),
+    "lookup_button": ("表示", "Show"),
+    "users_title": ("制限を解除している利用者", "Users not restricted"),
+    "users_none": ("該当する利用者はいません。", "None."),
+    "state": ("状態", "State"),
+    "updated": ("更新", "Updated"),
+    "by": ("変更者", "By"),
+    "note": ("メモ", "Note"),
+    "actions": ("操作", "Actions"),
+    "allow_always_button": ("常に許可", "Always allow"),
+    "restrict_button": ("制限に戻す", "Restrict"),
+    "lock_button": ("ロックする", "Lock"),
+    "unlock_button": ("ロック解除", "Unlock"),
+    "admin_done": ("{user} を更新しました: {state}", "Updated {user}: {state}"),
+    "allowlist_title": ("許可リスト (CIDR またはホスト名の末尾)", "Allow-list (CIDR or host-name suffix)"),
+    "allowlist_none": ("許可リストは空です。", "The allow-list is empty."),
+    "entry": ("エントリ", "Entry"),
+    "add_button": ("追加", "Add"),
+    "remove_button": ("削除", "Remove"),
+    "entry_error": ("CIDR (例 192.0.2.0/24) またはホスト名の末尾 (例 .google.com) を指定してください。",
+                    "Give a CIDR (e.g. 192.0.2.0/24) or a host-name suffix (e.g. .google.com)."),
+    "entry_added": ("{entry} を追加しました。", "Added {entry}."),
+    "entry_removed": ("{entry} を削除しました。", "Removed {entry}."),
+    "entry_missing": ("{entry} は登録されていません。", "{entry} is not in the list."),
+    "user_error": ("利用者名が正しくありません。", "That user name is not valid."),
+    "stats_country": ("国別の拒否件数 (30 日間)", "Refusals per country (30 days)"),
+    "stats_day": ("日別の拒否件数 (30 日間)", "Refusals per day (30 days)"),
+    "count": ("件数", "Count"),
+    "day": ("日付", "Day"),
+    "no_data": ("データはありません。", "No data."),
+    "geo_title": ("国判定データ", "IP-to-country data"),
+    "geo_source": ("データ源", "Source"),
+    "geo_date": ("データの日付", "Data date"),
+    "geo_kind": ("種類", "Kind"),
+    "geo_version": ("版", "Version"),
+    "geo_path": ("ファイル", "File"),
+    "geo_error": ("エラー", "Error"),
+    "store_error": ("設定を保存できませんでした。しばらくしてからもう一度お試しください。",
+                    "The setting could not be saved. Please try again later."),
+    "not_found": ("ページが見つかりません。", "Page not found."),
+}
+
+
+def t(key: str, lang: str, **params: object) -> str:
+    ja, en = TEXT[key]
+    s = ja if lang == "ja" else en
+    return s.format(**params) if params else s
+
+
+def pick_lang(query: str | None, cookie: str | None, accept_language: str | None) -> str:
+    """?lang= wins, then the remembered cookie, then Accept-Language (q-weighted); Japanese by default."""
+    for v in (query, cookie):
+        if v in LANGS:
+            return v
+    best, best_q = "ja", -1.0
+    for order, part in enumerate((accept_language or "")[:500].split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        primary = tag.strip().lower().split("-")[0]
+        if primary not in LANGS:
+            continue
+        q = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                q = float(params[2:])
+            except ValueError:
+                q = 0.0
+        if q > best_q or (q == best_q and order == 0):
+            best, best_q = primary, q
+    return best if best_q > 0 else "ja"
+
+
+_WD_JA = "月火水木金土日"
+
+
+def fmt_time(dt: datetime | None, lang: str) -> str:
+    """A time for people: JST in Japanese (with the zone shown); JST and UTC in English."""
+    if dt is None:
+        return ""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    j = dt.astimezone(JST)
+    if lang == "ja":
+        return f"{j.year}年{j.month}月{j.day}日({_WD_JA[j.weekday()]}) {j:%H:%M} JST"
+    u = dt.astimezone(UTC)
+    return f"{j:%a} {j.day} {j:%b %Y, %H:%M} JST ({u:%H:%M} UTC)"
+
+
+def fmt_short(dt: datetime | None, lang: str) -> str:
+    if dt is None:
+        return ""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return f"{dt.astimezone(JST):%Y-%m-%d %H:%M} JST"

@@ -1,0 +1,244 @@
+"""Sessions, CSRF tokens, login rate limits, bounded form reading and security headers.
+
+Sessions are server-side (an in-memory table in this process): the cookie carries only a random id signed
+with the site secret, a new id is issued at every login (no fixation), and each session has an idle and an
+absolute lifetime. One process serves the pages (`mailposture web serve`); several workers would each need
+their own login.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import stat
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+
+Clock = Callable[[], float]   # seconds (epoch); tests pass a controllable one
+
+
+class FormError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# --------------------------------------------------------------------------------------------- site secret
+
+def load_or_create_secret(path: str | os.PathLike[str]) -> bytes:
+    """The key that signs session cookies: read from `path`, or created there (0600) when missing."""
+    p = Path(path)
+    try:
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise RuntimeError(f"cannot create web_secret_file {p}: {exc.strerror or exc}") from None
+    else:
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32) + "\n")
+    try:
+        st = p.stat()
+        data = p.read_bytes().strip()
+    except OSError as exc:
+        raise RuntimeError(f"cannot read web_secret_file {p}: {exc.strerror or exc}") from None
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise RuntimeError(f"web_secret_file {p} is readable by others; chmod 600 it")
+    if len(data) < 32:
+        raise RuntimeError(f"web_secret_file {p} holds fewer than 32 bytes; delete it to have a new one made")
+    return data
+
+
+# ----------------------------------------------------------------------------------------------- sessions
+
+@dataclass
+class Session:
+    sid: str
+    realm: str                 # "owner" or "admin": a session of one realm never opens the other's pages
+    csrf: str
+    created: float
+    last_seen: float
+    username: str | None = None   # None before login (the session then only carries the login form's token)
+    flash: list[tuple[str, str]] = field(default_factory=list)   # (kind, message) shown once
+
+
+class SessionStore:
+    """Server-side sessions with idle/absolute timeouts and a size cap (oldest dropped first)."""
+
+    def __init__(self, secret: bytes, clock: Clock, *, idle: float = 900.0, absolute: float = 8 * 3600.0,
+                 anon_idle: float = 1800.0, max_sessions: int = 20000) -> None:
+        self._secret = secret
+        self._clock = clock
+        self.idle, self.absolute, self.anon_idle = idle, absolute, anon_idle
+        self.max_sessions = max_sessions
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+
+    def _sign(self, sid: str) -> str:
+        return hmac.new(self._secret, sid.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def cookie_value(self, sess: Session) -> str:
+        return f"{sess.sid}.{self._sign(sess.sid)}"
+
+    def new(self, realm: str, username: str | None = None) -> Session:
+        now = self._clock()
+        self._prune(now)
+        sess = Session(secrets.token_urlsafe(32), realm, secrets.token_urlsafe(32), now, now, username)
+        self._sessions[sess.sid] = sess
+        while len(self._sessions) > self.max_sessions:
+            self._sessions.popitem(last=False)
+        return sess
+
+    def get(self, cookie: str | None, realm: str) -> Session | None:
+        if not cookie or len(cookie) > 200:
+            return None
+        sid, _, sig = cookie.partition(".")
+        if not hmac.compare_digest(sig.encode(), self._sign(sid).encode()):
+            return None
+        sess = self._sessions.get(sid)
+        if sess is None or sess.realm != realm:
+            return None
+        now = self._clock()
+        if self._expired(sess, now):
+            self._sessions.pop(sid, None)
+            return None
+        sess.last_seen = now
+        self._sessions.move_to_end(sid)
+        return sess
+
+    def rotate(self, old: Session | None, realm: str, username: str) -> Session:
+        """Log in: drop the pre-login session, issue a fresh id and CSRF token (session fixation)."""
+        if old is not None:
+            self._sessions.pop(old.sid, None)
+        return self.new(realm, username)
+
+    def drop(self, sess: Session | None) -> None:
+        if sess is not None:
+            self._sessions.pop(sess.sid, None)
+
+    def _expired(self, sess: Session, now: float) -> bool:
+        idle = self.idle if sess.username else self.anon_idle
+        return now - sess.last_seen > idle or now - sess.created > self.absolute
+
+    def _prune(self, now: float) -> None:
+        # Sessions are kept in least-recently-used order, so expired ones gather at the front.
+        while self._sessions:
+            sid, sess = next(iter(self._sessions.items()))
+            if not self._expired(sess, now):
+                break
+            self._sessions.pop(sid)
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+
+def csrf_ok(sess: Session | None, token: str | None) -> bool:
+    """Constant-time comparison of the form's token with the session's."""
+    if sess is None or not token:
+        return False
+    return hmac.compare_digest(token.encode("utf-8", "replace"), sess.csrf.encode())
+
+
+# ------------------------------------------------------------------------------------------- rate limits
+
+class RateLimiter:
+    """At most `limit` failures per key within `window` seconds (sliding window), bounded memory."""
+
+    def __init__(self, limit: int, window: float, clock: Clock, *, max_keys: int = 100000) -> None:
+        self.limit, self.window = limit, window
+        self._clock = clock
+        self.max_keys = max_keys
+        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def _recent(self, key: str, now: float) -> deque[float] | None:
+        q = self._hits.get(key)
+        if q is None:
+            return None
+        while q and now - q[0] >= self.window:
+            q.popleft()
+        if not q:
+            del self._hits[key]
+            return None
+        return q
+
+    def blocked(self, key: str) -> bool:
+        q = self._recent(key, self._clock())
+        return q is not None and len(q) >= self.limit
+
+    def fail(self, key: str) -> None:
+        now = self._clock()
+        q = self._recent(key, now)
+        if q is None:
+            q = self._hits[key] = deque(maxlen=self.limit)
+        q.append(now)
+        self._hits.move_to_end(key)
+        while len(self._hits) > self.max_keys:
+            self._hits.popitem(last=False)
+
+    def reset(self, key: str) -> None:
+        self._hits.pop(key, None)
+
+
+def monotonic_clock() -> float:
+    return time.time()
+
+
+# ------------------------------------------------------------------------------------------------- forms
+
+MAX_FORM_BYTES = 8192
+MAX_FIELDS = 16
+
+
+async def read_form(request: Request, limit: int = MAX_FORM_BYTES) -> dict[str, str]:
+    """Read an application/x-www-form-urlencoded body of at most `limit` bytes; first value per name."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/x-www-form-urlencoded":
+        raise FormError(415, "form must be sent as application/x-www-form-urlencoded")
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise FormError(413, "form too large")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise FormError(413, "form too large")
+    try:
+        text = bytes(body).decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise FormError(400, "malformed form") from None
+    out: dict[str, str] = {}
+    for k, v in pairs:
+        out.setdefault(k, v)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- headers
+
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; font-src 'self'; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
+
+
+def security_headers(*, https: bool, no_store: bool) -> dict[str, str]:
+    h = {
+        "Content-Security-Policy": CSP,
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Cross-Origin-Resource-Policy": "same-origin",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+    }
+    if no_store:
+        h["Cache-Control"] = "no-store"
+        h["Pragma"] = "no-cache"
+    if https:
+        h["Strict-Transport-Security"] = "max-age=31536000"
+    return h
