@@ -218,6 +218,9 @@ define("SPF_MACRO_P", "warning", "RFC 7208 §7.3",
        "%{{p}} マクロは低速で信頼性が低いため使用すべきではありません (SHOULD NOT)。")
 define("SPF_NON_ASCII", "error", "RFC 7208 §4.5",
        "The record contains non-ASCII characters.", "レコードに ASCII 以外の文字が含まれています。")
+define("SPF_ANALYSIS_TRUNCATED", "info", "RFC 7208 §4.6.4",
+       "The include/redirect tree was not fully expanded ({reason}); counts are lower bounds.",
+       "include/redirect の展開を途中で打ち切りました ({reason})。集計値は下限値です。")
 
 # ---------------------------------------------------------------------------------------------------------------
 # DMARC (RFC 7489, RFC 9989)
