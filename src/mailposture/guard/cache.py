@@ -1,0 +1,129 @@
+"""In-memory mirror of the users' states for the policy server: the hot path never waits for the database.
+
+The mirror holds every user whose state is not the default ``restricted`` (opted-in, always-allowed, locked);
+a user absent from it is ``restricted``. A background task polls ``Store.changes_since`` every
+``poll_interval`` seconds (in a worker thread, with ``store_timeout``) and applies the rows changed since the
+last poll, so a change made on the web page or with the admin CLI is in force within one poll on every node.
+
+Freshness: the state is *confirmed* while the last successful poll is at most ``cache_ttl`` seconds old.
+When the store is unreachable for longer, ``user_state`` still returns the last known record (so a known lock
+stays in force) but marks it unconfirmed, and the decision applies ``on_store_error`` to foreign submissions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+
+from mailposture.guard.decide import AllowList
+from mailposture.guard.geo import GeoSource
+from mailposture.guard.store import Store, StoreError, UserRecord, UserState
+
+log = logging.getLogger("mailposture.guard.cache")
+
+_DEFAULT = UserRecord("", UserState.RESTRICTED)
+
+
+class StateCache:
+    def __init__(self, store: Store | None, *, ttl: float = 5.0, poll_interval: float = 0.5,
+                 store_timeout: float = 2.0, on_allowlist: Callable[[AllowList], None] | None = None,
+                 geo: GeoSource | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.store = store
+        self.ttl = ttl
+        self.poll_interval = poll_interval
+        self.store_timeout = store_timeout
+        self.on_allowlist = on_allowlist
+        self.geo = geo
+        self.clock = clock
+        self.users: dict[str, UserRecord] = {}
+        self.seq = -1
+        self.allow_version = -1
+        self.allow_size = 0
+        self.synced_at: float | None = None
+        self.last_error: str | None = None
+        self.polls = 0
+        self._inflight = False
+        self._last_geo_check = 0.0
+
+    # -- hot path -----------------------------------------------------------------------------------------
+    def user_state(self, username: str) -> tuple[UserRecord, bool]:
+        rec = self.users.get(username, _DEFAULT)
+        synced = self.synced_at
+        return rec, synced is not None and self.clock() - synced <= self.ttl
+
+    # -- sync ---------------------------------------------------------------------------------------------
+    def apply(self, counter: int, changed: list[UserRecord], allow_version: int,
+              allow_entries: list[str] | None) -> None:
+        """Apply one poll's result (event-loop thread only)."""
+        for r in changed:
+            if r.state is UserState.RESTRICTED:
+                self.users.pop(r.username, None)
+            else:
+                self.users[r.username] = r
+        if allow_entries is not None:
+            allow = AllowList.from_entries(allow_entries)
+            self.allow_size = len(allow)
+            if self.on_allowlist:
+                self.on_allowlist(allow)
+            self.allow_version = allow_version
+        self.seq = counter
+        self.synced_at = self.clock()
+        self.polls += 1
+
+    def _fetch(self) -> tuple[int, list[UserRecord], int, list[str] | None]:
+        """Blocking part of a poll (worker thread)."""
+        assert self.store is not None
+        counter, changed, allow_version = self.store.changes_since(self.seq, include_restricted=self.seq >= 0)
+        entries = None
+        if allow_version != self.allow_version:
+            entries = [e for e, _ in self.store.allowlist()]
+        return counter, changed, allow_version, entries
+
+    async def poll(self, executor: Executor | None = None) -> bool:
+        """One poll; False (and ``last_error`` set) when the store failed or was too slow."""
+        if self.store is None:
+            self.synced_at = self.clock()
+            return True
+        if self._inflight:  # a previous poll still hangs in its thread: do not pile up threads
+            return False
+        loop = asyncio.get_running_loop()
+        self._inflight = True
+        fut = loop.run_in_executor(executor, self._fetch)
+        fut.add_done_callback(lambda _f: setattr(self, "_inflight", False))
+        try:
+            result = await asyncio.wait_for(asyncio.shield(fut), self.store_timeout)
+        except TimeoutError:
+            self._fail(f"store did not answer within {self.store_timeout:g}s")
+            return False
+        except StoreError as e:
+            self._fail(str(e))
+            return False
+        except Exception as e:  # never let the poller die
+            self._fail(f"{type(e).__name__}: {e}")
+            return False
+        self.apply(*result)
+        if self.last_error is not None:
+            log.warning("store reachable again")
+            self.last_error = None
+        return True
+
+    def _fail(self, msg: str) -> None:
+        if msg != self.last_error:
+            log.error("store poll failed (serving the last known state): %s", msg)
+        self.last_error = msg
+
+    async def run(self, executor: Executor | None = None, geo_every: float = 5.0) -> None:
+        """Poll until cancelled; also checks the geo file for changes every ``geo_every`` seconds."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await self.poll(executor)
+            if self.geo is not None and self.clock() - self._last_geo_check >= geo_every:
+                self._last_geo_check = self.clock()
+                try:
+                    await loop.run_in_executor(executor, self.geo.maybe_reload)
+                except Exception as e:
+                    log.warning("geo reload check failed: %s", e)
+            await asyncio.sleep(self.poll_interval)

@@ -1,0 +1,95 @@
+"""Audit log and counters, written off the hot path.
+
+Every decision about a foreign address (and every refusal) becomes an ``AuditEntry`` queued in memory and
+written in batches by a background task (worker thread); other decisions are only counted, per day and
+``verdict:reason``, and the counts are added to the store periodically. If the store is unreachable the
+queue is kept (bounded: the oldest entries are dropped and the drop is logged) and retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter, deque
+from concurrent.futures import Executor
+from datetime import UTC, datetime
+
+from mailposture.guard.decide import Decision
+from mailposture.guard.store import AuditEntry, Store, StoreError
+
+log = logging.getLogger("mailposture.guard.audit")
+
+
+class Recorder:
+    def __init__(self, store: Store | None, *, max_queue: int = 100_000, batch: int = 2000,
+                 store_timeout: float = 5.0) -> None:
+        self.store = store
+        self.queue: deque[AuditEntry] = deque()
+        self.max_queue = max_queue
+        self.batch = batch
+        self.store_timeout = store_timeout
+        self.counts: Counter[str] = Counter()
+        self.totals: Counter[str] = Counter()  # since start, for status/diagnostics
+        self.dropped = 0
+        self._count_day = datetime.now(UTC).strftime("%Y-%m-%d")
+
+    def record(self, d: Decision, now: datetime) -> None:
+        key = f"{d.verdict}:{d.reason}"
+        self.totals[key] += 1
+        if d.audit:
+            if len(self.queue) >= self.max_queue:
+                self.queue.popleft()
+                self.dropped += 1
+                if self.dropped in (1, 10, 100, 1000) or self.dropped % 10000 == 0:
+                    log.error("audit queue full (store unreachable?): %d entries dropped so far", self.dropped)
+            self.queue.append(AuditEntry(now, d.username, d.ip, d.country, d.verdict, d.reason))
+        else:
+            self.counts[key] += 1
+
+    async def flush_audit(self, executor: Executor | None = None) -> int:
+        if self.store is None or not self.queue:
+            return 0
+        n = min(len(self.queue), self.batch)
+        batch = [self.queue.popleft() for _ in range(n)]
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wait_for(loop.run_in_executor(executor, self.store.add_audit, batch), self.store_timeout)
+        except (StoreError, TimeoutError, Exception) as e:
+            # Put the batch back in front (unless a full queue would overflow); try again next round.
+            room = self.max_queue - len(self.queue)
+            self.queue.extendleft(reversed(batch[:max(0, room)]))
+            log.error("audit write failed, will retry: %s", e if str(e) else type(e).__name__)
+            return 0
+        return n
+
+    async def flush_counts(self, executor: Executor | None = None) -> None:
+        if self.store is None or not self.counts:
+            return
+        counts, day = dict(self.counts), self._count_day
+        self.counts.clear()
+        self._count_day = datetime.now(UTC).strftime("%Y-%m-%d")
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wait_for(loop.run_in_executor(executor, self.store.add_counts, day, counts),
+                                   self.store_timeout)
+        except (StoreError, TimeoutError, Exception) as e:
+            self.counts.update(counts)
+            log.error("counter write failed, will retry: %s", e if str(e) else type(e).__name__)
+
+    async def run(self, executor: Executor | None, audit_every: float, counts_every: float) -> None:
+        loop = asyncio.get_running_loop()
+        next_counts = loop.time() + counts_every
+        while True:
+            await asyncio.sleep(audit_every)
+            while await self.flush_audit(executor) >= self.batch:
+                pass
+            if loop.time() >= next_counts:
+                next_counts = loop.time() + counts_every
+                await self.flush_counts(executor)
+
+    async def drain(self, executor: Executor | None = None) -> None:
+        """Write everything still queued (shutdown)."""
+        for _ in range(1000):
+            if not self.queue or not await self.flush_audit(executor):
+                break
+        await self.flush_counts(executor)

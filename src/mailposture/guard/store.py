@@ -1,0 +1,455 @@
+"""Guard state: users' sending-abroad state, the operator allow-list and the audit log (SQLAlchemy 2 Core).
+
+SQLite (WAL) by default; PostgreSQL by URL (``postgresql+psycopg://…``) so several MTA nodes share one state.
+Every change to a user or to the allow-list increases one counter (``change_counter()``) and stamps the
+changed user row with the new value (``seq``): policy servers poll the counter and fetch only the rows changed
+since their last poll (``changes_since``), so a change made on the web page reaches every node within a poll.
+The counter row is updated inside the same transaction as the change, which serialises writers on that row,
+so sequence numbers become visible in order (a poller never skips a change).
+
+Times are stored as naive UTC and returned as aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or reached, with a message fit for an operator (no traceback)."""
+
+
+class UserState(StrEnum):
+    RESTRICTED = "restricted"
+    ABROAD_UNTIL = "abroad_until"
+    ABROAD_ALWAYS = "abroad_always"
+    LOCKED = "locked"
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    username: str
+    state: UserState
+    abroad_until: datetime | None = None  # UTC aware
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+    note: str | None = None
+
+    def effective_state(self, now: datetime) -> UserState:
+        """The state in force at ``now``: an ``abroad_until`` period that has ended means RESTRICTED."""
+        if self.state is UserState.ABROAD_UNTIL and (self.abroad_until is None or self.abroad_until <= now):
+            return UserState.RESTRICTED
+        return self.state
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    time: datetime
+    username: str
+    ip: str
+    country: str | None
+    verdict: str
+    reason: str
+
+
+def normalise_username(username: str) -> str:
+    return username.strip().lower()
+
+
+def _naive(dt: datetime) -> datetime:
+    if dt.tzinfo is None:
+        raise ValueError("datetime must be timezone-aware")
+    return dt.astimezone(UTC).replace(tzinfo=None)
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+metadata = sa.MetaData()
+users = sa.Table(
+    "guard_users", metadata,
+    sa.Column("username", sa.String(320), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("abroad_until", sa.DateTime, nullable=True),
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+    sa.Column("updated_by", sa.String(320), nullable=True),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("seq", sa.BigInteger, nullable=False, default=0, index=True),
+)
+allowlist_t = sa.Table(
+    "guard_allowlist", metadata,
+    sa.Column("entry", sa.String(255), primary_key=True),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("added_at", sa.DateTime, nullable=True),
+)
+audit = sa.Table(
+    "guard_audit", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("time", sa.DateTime, nullable=False, index=True),
+    sa.Column("username", sa.String(320), nullable=False),
+    sa.Column("ip", sa.String(64), nullable=False),
+    sa.Column("country", sa.String(8), nullable=True),
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(64), nullable=False),
+    sa.Index("ix_guard_audit_user_time", "username", "time"),
+)
+meta_t = sa.Table(
+    "guard_meta", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+counters = sa.Table(
+    "guard_counters", metadata,
+    sa.Column("day", sa.String(10), primary_key=True),  # YYYY-MM-DD (UTC)
+    sa.Column("name", sa.String(64), primary_key=True),  # e.g. "domestic:home", "foreign:refused"
+    sa.Column("count", sa.BigInteger, nullable=False),
+)
+
+_COUNTER = "counter"
+_ALLOWLIST_VERSION = "allowlist"
+
+
+def _describe_url(url: str) -> str:
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparsable URL>"
+
+
+class Store:
+    def __init__(self, url: str, *, create: bool = True, connect_timeout: float = 5.0) -> None:
+        self.url = url
+        self.safe_url = _describe_url(url)
+        try:
+            parsed = sa.engine.make_url(url)
+        except ArgumentError:
+            raise StoreError(f"bad store URL {url!r}: expected e.g. sqlite:///path/guard.db or "
+                             "postgresql+psycopg://user@host/db") from None
+        kwargs: dict[str, Any] = {"future": True}
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            db = parsed.database
+            if db and db != ":memory:" and not db.startswith("file:"):
+                try:
+                    Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                except OSError as e:
+                    raise StoreError(f"cannot create the directory for {db}: {e.strerror or e}") from None
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": connect_timeout}
+            if not db or db == ":memory:":
+                kwargs["poolclass"] = sa.pool.StaticPool
+        elif parsed.get_backend_name().startswith("postgresql"):
+            kwargs["connect_args"] = {"connect_timeout": max(1, int(connect_timeout))}
+            kwargs["pool_pre_ping"] = True
+        try:
+            self.engine: Engine = sa.create_engine(url, **kwargs)
+        except (NoSuchModuleError, ModuleNotFoundError, ImportError) as e:
+            raise StoreError(f"store URL {self.safe_url}: database driver not available ({e})") from None
+        except (ArgumentError, ValueError, TypeError) as e:
+            raise StoreError(f"bad store URL {self.safe_url}: {e}") from None
+        if self.is_sqlite:
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        if create:
+            self._guard(lambda: metadata.create_all(self.engine), "create the tables")
+            self._guard(self._init_meta, "initialise")
+
+    # -- plumbing ---------------------------------------------------------------------------------------
+    def _guard(self, fn, what: str):
+        try:
+            return fn()
+        except SQLAlchemyError as e:
+            orig = getattr(e, "orig", None) or e
+            msg = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+            raise StoreError(f"store {self.safe_url}: cannot {what}: {msg}") from None
+
+    def _init_meta(self) -> None:
+        with self.engine.begin() as c:
+            have = {r[0] for r in c.execute(sa.select(meta_t.c.key))}
+            for key in (_COUNTER, _ALLOWLIST_VERSION):
+                if key not in have:
+                    c.execute(meta_t.insert().values(key=key, value=0))
+
+    @staticmethod
+    def _bump(c: Connection, allowlist: bool = False) -> int:
+        c.execute(meta_t.update().where(meta_t.c.key == _COUNTER).values(value=meta_t.c.value + 1))
+        if allowlist:
+            c.execute(meta_t.update().where(meta_t.c.key == _ALLOWLIST_VERSION)
+                      .values(value=meta_t.c.value + 1))
+        return int(c.execute(sa.select(meta_t.c.value).where(meta_t.c.key == _COUNTER)).scalar_one())
+
+    @staticmethod
+    def _row(r: Any) -> UserRecord:
+        try:
+            state = UserState(r.state)
+        except ValueError:
+            state = UserState.RESTRICTED  # an unknown state in the table never lets mail through
+        return UserRecord(r.username, state, _aware(r.abroad_until), _aware(r.updated_at), r.updated_by, r.note)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- users ------------------------------------------------------------------------------------------
+    def get_user(self, username: str) -> UserRecord:
+        name = normalise_username(username)
+
+        def q() -> UserRecord:
+            with self.engine.connect() as c:
+                r = c.execute(sa.select(users).where(users.c.username == name)).first()
+            return self._row(r) if r is not None else UserRecord(name, UserState.RESTRICTED)
+        return self._guard(q, "read a user")
+
+    def _set(self, username: str, state: UserState, by: str, until: datetime | None = None,
+             note: str | None = None, keep_note: bool = False) -> UserRecord:
+        name = normalise_username(username)
+        if not name:
+            raise ValueError("empty user name")
+        now = utcnow()
+
+        def q() -> UserRecord:
+            with self.engine.begin() as c:
+                seq = self._bump(c)
+                values: dict[str, Any] = {"state": state.value, "abroad_until": _naive(until) if until else None,
+                                          "updated_at": _naive(now), "updated_by": by, "seq": seq}
+                if not keep_note:
+                    values["note"] = note
+                n = c.execute(users.update().where(users.c.username == name).values(**values)).rowcount
+                if not n:
+                    values.setdefault("note", note)
+                    c.execute(users.insert().values(username=name, **values))
+                r = c.execute(sa.select(users).where(users.c.username == name)).first()
+            return self._row(r)
+        return self._guard(q, "change a user")
+
+    def allow_abroad(self, username: str, until: datetime, by: str) -> UserRecord:
+        if until.tzinfo is None:
+            raise ValueError("until must be timezone-aware")
+        return self._set(username, UserState.ABROAD_UNTIL, by, until=until)
+
+    def restrict(self, username: str, by: str) -> UserRecord:
+        return self._set(username, UserState.RESTRICTED, by)
+
+    def allow_always(self, username: str, by: str) -> UserRecord:
+        return self._set(username, UserState.ABROAD_ALWAYS, by)
+
+    def lock(self, username: str, by: str, note: str | None = None) -> UserRecord:
+        return self._set(username, UserState.LOCKED, by, note=note)
+
+    def unlock(self, username: str, by: str) -> UserRecord:
+        return self._set(username, UserState.RESTRICTED, by)
+
+    def list_users(self, state: UserState | None = None, limit: int = 100, offset: int = 0) -> list[UserRecord]:
+        stmt = sa.select(users).order_by(users.c.username).limit(limit).offset(offset)
+        if state is not None:
+            stmt = stmt.where(users.c.state == UserState(state).value)
+
+        def q() -> list[UserRecord]:
+            with self.engine.connect() as c:
+                return [self._row(r) for r in c.execute(stmt)]
+        return self._guard(q, "list users")
+
+    def count_users(self) -> dict[str, int]:
+        """Stored users per state (users never stored are RESTRICTED and not counted)."""
+        def q() -> dict[str, int]:
+            with self.engine.connect() as c:
+                rows = c.execute(sa.select(users.c.state, sa.func.count()).group_by(users.c.state)).all()
+            out = {s.value: 0 for s in UserState}
+            for state, n in rows:
+                out[str(state)] = int(n)
+            return out
+        return self._guard(q, "count users")
+
+    def count_effective(self, now: datetime | None = None) -> int:
+        """Users whose abroad_until period is still running."""
+        now = now or utcnow()
+
+        def q() -> int:
+            with self.engine.connect() as c:
+                return int(c.execute(sa.select(sa.func.count()).select_from(users).where(
+                    users.c.state == UserState.ABROAD_UNTIL.value, users.c.abroad_until > _naive(now))
+                ).scalar_one())
+        return self._guard(q, "count users")
+
+    def bulk_set(self, records: Iterable[UserRecord], by: str = "import") -> int:
+        """Insert or replace many users in one transaction (imports, benchmarks). Returns the number written."""
+        now = _naive(utcnow())
+        rows = [{"username": normalise_username(r.username), "state": UserState(r.state).value,
+                 "abroad_until": _naive(r.abroad_until) if r.abroad_until else None,
+                 "updated_at": now, "updated_by": by, "note": r.note} for r in records]
+
+        def q() -> int:
+            with self.engine.begin() as c:
+                seq = self._bump(c)
+                names = [r["username"] for r in rows]
+                for i in range(0, len(names), 500):
+                    c.execute(users.delete().where(users.c.username.in_(names[i:i + 500])))
+                for r in rows:
+                    r["seq"] = seq
+                if rows:
+                    c.execute(users.insert(), rows)
+            return len(rows)
+        return self._guard(q, "import users")
+
+    # -- change tracking ----------------------------------------------------------------------------------
+    def change_counter(self) -> int:
+        def q() -> int:
+            with self.engine.connect() as c:
+                return int(c.execute(sa.select(meta_t.c.value).where(meta_t.c.key == _COUNTER)).scalar_one())
+        return self._guard(q, "read the change counter")
+
+    def changes_since(self, seq: int, include_restricted: bool = True) -> tuple[int, list[UserRecord], int]:
+        """(counter, users changed after ``seq``, allow-list version). Read the counter first: every row
+        with a sequence number up to it is committed, so nothing between ``seq`` and it is missed.
+        ``include_restricted=False`` (a first full load) skips rows in the default state."""
+        def q() -> tuple[int, list[UserRecord], int]:
+            with self.engine.connect() as c:
+                vals = dict(c.execute(sa.select(meta_t.c.key, meta_t.c.value)).all())
+                counter = int(vals.get(_COUNTER, 0))
+                changed: list[UserRecord] = []
+                if counter != seq:
+                    stmt = sa.select(users).where(users.c.seq > seq)
+                    if not include_restricted:
+                        stmt = stmt.where(users.c.state != UserState.RESTRICTED.value)
+                    changed = [self._row(r) for r in c.execute(stmt)]
+            return counter, changed, int(vals.get(_ALLOWLIST_VERSION, 0))
+        return self._guard(q, "poll for changes")
+
+    # -- audit --------------------------------------------------------------------------------------------
+    def add_audit(self, entries: list[AuditEntry]) -> None:
+        if not entries:
+            return
+        rows = [{"time": _naive(e.time), "username": normalise_username(e.username)[:320], "ip": e.ip[:64],
+                 "country": (e.country or None) and e.country[:8], "verdict": e.verdict[:16],
+                 "reason": e.reason[:64]} for e in entries]
+
+        def q() -> None:
+            with self.engine.begin() as c:
+                c.execute(audit.insert(), rows)
+        self._guard(q, "write the audit log")
+
+    def _audit_rows(self, stmt) -> list[AuditEntry]:
+        with self.engine.connect() as c:
+            return [AuditEntry(_aware(r.time), r.username, r.ip, r.country, r.verdict, r.reason)  # type: ignore[arg-type]
+                    for r in c.execute(stmt)]
+
+    def recent_audit(self, username: str | None = None, limit: int = 50) -> list[AuditEntry]:
+        stmt = sa.select(audit).order_by(audit.c.time.desc(), audit.c.id.desc()).limit(limit)
+        if username is not None:
+            stmt = stmt.where(audit.c.username == normalise_username(username))
+        return self._guard(lambda: self._audit_rows(stmt), "read the audit log")
+
+    def recent_refusals(self, username: str, limit: int = 10) -> list[AuditEntry]:
+        stmt = (sa.select(audit).where(audit.c.username == normalise_username(username),
+                                       audit.c.verdict == "refused")
+                .order_by(audit.c.time.desc(), audit.c.id.desc()).limit(limit))
+        return self._guard(lambda: self._audit_rows(stmt), "read the audit log")
+
+    def refusals_by_country(self, since: datetime) -> list[tuple[str, int]]:
+        country = sa.func.coalesce(audit.c.country, "??")
+        stmt = (sa.select(country, sa.func.count()).where(audit.c.verdict == "refused",
+                                                          audit.c.time >= _naive(since))
+                .group_by(country).order_by(sa.func.count().desc(), country))
+
+        def q() -> list[tuple[str, int]]:
+            with self.engine.connect() as c:
+                return [(str(cc), int(n)) for cc, n in c.execute(stmt)]
+        return self._guard(q, "read the audit log")
+
+    def refusals_by_day(self, since: datetime) -> list[tuple[str, int]]:
+        def q() -> list[tuple[str, int]]:
+            stmt = (sa.select(audit.c.time).where(audit.c.verdict == "refused", audit.c.time >= _naive(since)))
+            out: dict[str, int] = {}
+            with self.engine.connect() as c:
+                for (t,) in c.execute(stmt):
+                    day = t.strftime("%Y-%m-%d")
+                    out[day] = out.get(day, 0) + 1
+            return sorted(out.items())
+        return self._guard(q, "read the audit log")
+
+    # -- counters (domestic decisions are counted, not logged one by one) --------------------------------
+    def add_counts(self, day: str, counts: dict[str, int]) -> None:
+        def q() -> None:
+            with self.engine.begin() as c:
+                for name, n in counts.items():
+                    upd = c.execute(counters.update().where(counters.c.day == day, counters.c.name == name)
+                                    .values(count=counters.c.count + n)).rowcount
+                    if not upd:
+                        c.execute(counters.insert().values(day=day, name=name, count=n))
+        self._guard(q, "write counters")
+
+    def counts(self, since_day: str) -> dict[str, int]:
+        def q() -> dict[str, int]:
+            with self.engine.connect() as c:
+                rows = c.execute(sa.select(counters.c.name, sa.func.sum(counters.c.count))
+                                 .where(counters.c.day >= since_day).group_by(counters.c.name)).all()
+            return {str(k): int(v) for k, v in rows}
+        return self._guard(q, "read counters")
+
+    # -- allow-list ---------------------------------------------------------------------------------------
+    def allowlist_add(self, entry: str, note: str | None = None) -> None:
+        from mailposture.guard.decide import normalise_allow_entry
+
+        key = normalise_allow_entry(entry)  # ValueError names the problem
+
+        def q() -> None:
+            with self.engine.begin() as c:
+                n = c.execute(allowlist_t.update().where(allowlist_t.c.entry == key).values(note=note)).rowcount
+                if not n:
+                    c.execute(allowlist_t.insert().values(entry=key, note=note, added_at=_naive(utcnow())))
+                self._bump(c, allowlist=True)
+        self._guard(q, "change the allow-list")
+
+    def allowlist_remove(self, entry: str) -> bool:
+        from mailposture.guard.decide import normalise_allow_entry
+
+        try:
+            key = normalise_allow_entry(entry)
+        except ValueError:
+            key = entry.strip().lower()
+
+        def q() -> bool:
+            with self.engine.begin() as c:
+                n = c.execute(allowlist_t.delete().where(allowlist_t.c.entry == key)).rowcount
+                if n:
+                    self._bump(c, allowlist=True)
+            return bool(n)
+        return self._guard(q, "change the allow-list")
+
+    def allowlist(self) -> list[tuple[str, str | None]]:
+        def q() -> list[tuple[str, str | None]]:
+            with self.engine.connect() as c:
+                return [(r.entry, r.note) for r in
+                        c.execute(sa.select(allowlist_t).order_by(allowlist_t.c.entry))]
+        return self._guard(q, "read the allow-list")
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute("PRAGMA journal_mode=WAL")  # readers (policy servers) never wait for the web page's writes
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=5000")
+    finally:
+        cur.close()
+
+
+def open_store(url: str) -> Store:
+    """Open (and create) a store; the URL may use ``~`` and environment variables in a SQLite path."""
+    if url.startswith("sqlite:///") and ("~" in url or "$" in url):
+        url = "sqlite:///" + os.path.expandvars(os.path.expanduser(url[len("sqlite:///"):]))
+    return Store(url)
