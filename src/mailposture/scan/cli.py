@@ -1,9 +1,222 @@
-"""Commands of mailposture.scan (placeholder until the module's commands land)."""
+"""`mailposture scan INPUT -o OUT`: check thousands to millions of domains, streaming results as they finish.
+
+Exit codes: 0 done (invalid names and DNS errors are results, not failures); 2 bad input/output/options (a clear
+message, no traceback); 130 interrupted by Ctrl-C, 143 by SIGTERM (everything finished is written; rerun with
+``--resume``).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Annotated, Any
+
 import typer
 
+from mailposture.cliopts import Concurrency, DnsOptions, Lang, Nameserver, Qps, Retries, Timeout, default_lang
+from mailposture.scan.inputs import InputCounts, InputError, InputReader, InputSpec, select
+from mailposture.scan.outputs import OutputError, OutputSpec, open_output
+from mailposture.scan.progress import make_progress
+from mailposture.scan.runner import CheckFn, Scanner, ScanSettings, ScanSummary
 
-def register(app: typer.Typer) -> None:
-    """Add this area's commands to the root app."""
+#: resolver_factory(dns_options) -> async context manager yielding a Resolver (default: the DNS Engine)
+ResolverFactory = Callable[[DnsOptions], Any]
+#: check_factory(resolver, settings) -> check(domain, attrs) coroutine function (default: check_domain)
+CheckFactory = Callable[[Any, ScanSettings], CheckFn]
+
+
+class OutFormat(StrEnum):
+    jsonl = "jsonl"
+    csv = "csv"
+    parquet = "parquet"
+
+
+class InFormat(StrEnum):
+    auto = "auto"
+    text = "text"
+    csv = "csv"
+
+
+def default_check_factory(resolver: Any, settings: ScanSettings) -> CheckFn:
+    from mailposture.checks.domain import CheckOptions, check_domain
+
+    options = CheckOptions(keep_answers=settings.keep_answers)
+
+    async def check(domain: str, attrs: dict[str, str]) -> dict[str, Any]:
+        return await check_domain(domain, resolver, attrs=attrs, lang=settings.lang, options=options)
+
+    return check
+
+
+async def _no_check(domain: str, attrs: dict[str, str]) -> dict[str, Any]:  # replaced once DNS is up
+    raise RuntimeError("no check configured")
+
+
+def _say(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+def execute(settings: ScanSettings, *, resolver_factory: ResolverFactory | None = None,
+            check_factory: CheckFactory | None = None) -> int:
+    """Run one scan from settings; returns the exit code. Messages and the summary go to stderr."""
+    ja = settings.lang == "ja"
+    err = "エラー" if ja else "error"
+    try:
+        from mailposture.dns.engine import DnsConfigError
+    except ImportError:  # pragma: no cover - the engine is part of the package
+        DnsConfigError = ValueError  # type: ignore[misc,assignment]
+
+    try:
+        resolver_cm = (resolver_factory or (lambda d: d.engine()))(settings.dns)
+    except (DnsConfigError, ValueError) as exc:
+        _say(f"{err}: DNS: {exc}")
+        return 2
+    try:
+        reader = InputReader(settings.input).open()
+    except InputError as exc:
+        _say(f"{err}: {exc}")
+        return 2
+    try:
+        writer, done = open_output(settings.output, reader.header, resume=settings.resume,
+                                   overwrite=settings.overwrite)
+    except OutputError as exc:
+        reader.close()
+        _say(f"{err}: {exc}")
+        return 2
+    for note in writer.notes:
+        _say(note)
+    if settings.resume and done:
+        _say(f"再開: {len(done):,} 件は出力済みのため飛ばします" if ja else
+             f"resuming: {len(done):,} results already in {settings.output.path} are skipped")
+
+    counts = InputCounts()
+    items = select(iter(reader), counts, done=done, limit=settings.limit)
+    progress = make_progress(settings.progress, sys.stderr, settings.lang)
+    scanner = Scanner(_no_check, writer, concurrency=settings.domains_concurrency,
+                      lang=settings.lang, progress=progress, position=lambda: reader.position)
+    terminated = False
+
+    async def main() -> ScanSummary:
+        nonlocal terminated
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+
+        def on_term() -> None:
+            nonlocal terminated
+            terminated = True
+            if task is not None:
+                task.cancel()
+
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGTERM, on_term)
+        try:
+            async with resolver_cm as resolver:
+                scanner.check = (check_factory or default_check_factory)(resolver, settings)
+                try:
+                    return await scanner.run(items, counts)
+                finally:
+                    stats = getattr(resolver, "stats", None)
+                    if stats is not None and hasattr(stats, "to_json"):
+                        scanner.summary.engine = stats.to_json()
+        finally:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGTERM)
+
+    code = 0
+    progress.start(reader.size)
+    try:
+        _run(main())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        code = 143 if terminated else 130
+    except InputError as exc:
+        _say(f"{err}: {exc}")
+        code = 2
+    except (OutputError, OSError) as exc:
+        _say(f"{err}: {settings.output.path}: {exc}")
+        code = 2
+    finally:
+        progress.stop()
+        reader.close()
+        try:
+            writer.close()
+        except (OutputError, OSError) as exc:
+            _say(f"{err}: {exc}")
+            code = code or 2
+    summary = scanner.summary
+    _say(summary.to_text(settings.lang))
+    for note in writer.notes:
+        _say(note)
+    if code in (130, 143):
+        where = settings.output.path
+        if where == "-":
+            _say("中断しました。結果は標準出力に書き出し済みです。" if ja else
+                 "interrupted; the results finished so far were written to standard output")
+        else:
+            _say(f"中断しました。{summary.written:,} 件を {where} に保存済みです。同じコマンドに --resume を付けて"
+                 "再実行すると続きから調査します。" if ja else
+                 f"interrupted; {summary.written:,} results are saved in {where}. Run the same command with "
+                 "--resume to continue where it stopped.")
+    return code
+
+
+def _run(coro: Any) -> Any:
+    try:
+        from mailposture.dns.engine import run
+    except ImportError:  # pragma: no cover
+        return asyncio.run(coro)
+    return run(coro)
+
+
+def register(app: typer.Typer, *, resolver_factory: ResolverFactory | None = None,
+             check_factory: CheckFactory | None = None) -> None:
+    """Add the top-level ``scan`` command. Tests inject a FakeResolver through ``resolver_factory``."""
+
+    @app.command("scan")
+    def scan(
+        input_path: Annotated[str, typer.Argument(
+            metavar="INPUT", help="Domain list: text (one a line) or CSV with a 'domain' column; '-' = stdin; "
+                                  ".gz is decompressed.", show_default=False)],
+        output: Annotated[str, typer.Option("--output", "-o", help="Result file, or '-' for JSON Lines on "
+                                            "stdout.")] = "-",
+        fmt: Annotated[OutFormat | None, typer.Option(
+            "--format", "-f", help="jsonl, csv or parquet (default: from the extension of -o, else jsonl).",
+            show_default=False)] = None,
+        input_format: Annotated[InFormat, typer.Option(
+            "--input-format", help="auto: CSV when .csv/.tsv or the first line is a header naming the column.")
+        ] = InFormat.auto,
+        column: Annotated[str, typer.Option("--column", help="CSV column holding the domain names.")] = "domain",
+        resume: Annotated[bool, typer.Option("--resume", help="Skip domains already in the output and append "
+                                             "(repairs a torn last line).")] = False,
+        overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")] = False,
+        limit: Annotated[int | None, typer.Option("--limit", min=1, help="Stop after N entries (after "
+                                                  "duplicates and already-done ones are skipped).")] = None,
+        domains_concurrency: Annotated[int, typer.Option("--domains-concurrency", min=1, max=100_000,
+                                                         help="Domains checked at once.")] = 500,
+        answers: Annotated[bool, typer.Option("--answers/--no-answers", help="Keep the raw DNS answers in each "
+                                              "result (lets a round be recomputed; larger output).")] = True,
+        lang: Lang = None,
+        no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar (it is also off when "
+                                                  "stderr is not a terminal).")] = False,
+        nameserver: Nameserver = None,
+        timeout: Timeout = 2.0,
+        retries: Retries = 2,
+        concurrency: Concurrency = 200,
+        qps: Qps = None,
+    ) -> None:
+        """Check many domains (SPF, DMARC, MX); one result per domain, written as each finishes.
+        多数のドメインを一括調査します (結果は完了順に逐次書き出し)。"""
+        settings = ScanSettings(
+            input=InputSpec(input_path, format=input_format.value, column=column),
+            output=OutputSpec(output, fmt.value if fmt else None),
+            dns=DnsOptions(nameserver or None, timeout, retries, concurrency, qps),
+            domains_concurrency=domains_concurrency, limit=limit, lang=default_lang(lang), resume=resume,
+            overwrite=overwrite, progress=False if no_progress else None, keep_answers=answers)
+        if resume and overwrite:
+            _say("error: --resume and --overwrite exclude each other")
+            raise typer.Exit(2)
+        code = execute(settings, resolver_factory=resolver_factory, check_factory=check_factory)
+        raise typer.Exit(code)

@@ -1,0 +1,425 @@
+"""Reading domain lists for `mailposture scan`: streaming, one :class:`InputItem` per entry, nothing dropped silently.
+
+Accepted input
+--------------
+* text: one domain a line; blank lines and ``#`` comments (whole line, or after whitespace) are skipped;
+* CSV (``.csv``, ``.tsv``, or a first line that is a CSV header with a ``domain`` column): the ``domain`` column
+  (``column=`` to pick another) is scanned, every other column is carried into the result as ``attrs``;
+* ``-`` reads standard input; gzip input (``.gz`` or gzip magic bytes, also on stdin) is decompressed on the fly;
+* UTF-8 only, with or without BOM; LF or CRLF line ends.  Anything else is an :class:`InputError` naming the
+  problem and the line.
+
+Every function here is pure or reads only the file it is given, and :class:`InputSpec` is a plain picklable
+dataclass, so a worker process (issue 6: ``--workers``) can rebuild the same stream from the spec alone.
+
+Names are normalised by :func:`normalize_domain` (lower case, trailing dot removed, IDN to A-labels); invalid
+names become items with ``error`` set so that the scan writes them out as ``status: "error"`` objects.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import ipaddress
+import os
+import re
+import sys
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Literal
+
+InputFormat = Literal["auto", "text", "csv"]
+
+try:  # UTS #46 mapping + IDNA 2008 when the `idna` package is there; Python's IDNA 2003 codec otherwise
+    import idna as _idna
+except ImportError:  # pragma: no cover - idna comes with httpx
+    _idna = None
+
+
+class InputError(Exception):
+    """The input as a whole cannot be read (missing file, not UTF-8, no domain column …). Message is user-facing."""
+
+
+@dataclass(frozen=True, slots=True)
+class InputSpec:
+    """Where and how to read domains. Picklable: a worker process can open the same input from it."""
+
+    path: str                       # file path, or "-" for stdin
+    format: InputFormat = "auto"
+    column: str = "domain"          # CSV column holding the names
+    delimiter: str | None = None    # CSV delimiter; None: "," (tab for .tsv)
+
+
+@dataclass(frozen=True, slots=True)
+class InputItem:
+    """One entry of the input. ``domain`` is the normalised A-label name, or None when ``error`` says why not."""
+
+    line: int
+    raw: str
+    domain: str | None
+    attrs: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def key(self) -> str:
+        """What identifies this entry in the output (``domain`` of its result object): used for dedup/resume."""
+        return self.domain if self.domain is not None else self.raw
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Domain names
+
+_LDH = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
+_BAD_CHAR = re.compile(r"[^a-z0-9.-]")
+
+
+def _to_alabels(name: str) -> str:
+    """Unicode name -> A-labels (RFC 5891 §4, UTS #46 mapping when the idna package is available)."""
+    if _idna is not None:
+        try:
+            return _idna.encode(name, uts46=True, transitional=False).decode("ascii")
+        except (_idna.IDNAError, UnicodeError, ValueError) as exc:
+            raise ValueError(f"not a valid internationalised name ({exc})") from None
+    try:
+        return name.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise ValueError(f"not a valid internationalised name ({exc})") from None
+
+
+def normalize_domain(raw: str) -> tuple[str | None, str | None]:
+    """Return ``(name, None)`` for a valid domain or ``(None, reason)``; reasons are short English phrases.
+
+    Rules: lower case (DNS names compare case-insensitively, RFC 4343 §2); one trailing dot (the root) removed;
+    Unicode labels converted to A-labels (RFC 5891 §4.4); then the host-name syntax that mail domains must follow
+    (letters, digits, hyphen; no hyphen at either end of a label — RFC 1035 §2.3.1, RFC 1123 §2.1,
+    RFC 5321 §4.1.2), labels of 1-63 octets (RFC 1035 §2.3.4), at most 253 characters in text form (255 octets on
+    the wire, RFC 1035 §2.3.4), and a top-level label that is not all digits (RFC 3696 §2) — which, with the
+    explicit check, also keeps IP addresses out.
+    """
+    name = raw.strip()
+    if not name:
+        return None, "empty name"
+    if any(c.isspace() for c in name):
+        return None, "contains whitespace"
+    bare = name[1:-1] if name.startswith("[") and name.endswith("]") else name
+    try:
+        ipaddress.ip_address(bare)
+        return None, "an IP address, not a domain name"
+    except ValueError:
+        pass
+    if name.endswith(".") and name != ".":
+        name = name[:-1]
+    if not name or name == ".":
+        return None, "empty name (the root)"
+    if not name.isascii():
+        if any(not label for label in re.split(r"[.\u3002\uff0e\uff61]", name)):
+            return None, "empty label"
+        try:
+            name = _to_alabels(name)
+        except ValueError as exc:
+            return None, str(exc)
+    name = name.lower()
+    labels = name.split(".")
+    if any(not label for label in labels):
+        return None, "empty label"
+    bad = sorted(set(_BAD_CHAR.findall(name)))
+    if bad:
+        shown = " ".join(repr(c) for c in bad[:5])
+        return None, f"bad character(s) {shown} (only letters, digits and hyphens are allowed)"
+    for label in labels:
+        if len(label) > 63:
+            return None, f"label longer than 63 octets ({len(label)}: {label[:20]}…)"
+        if not _LDH.match(label):
+            return None, f"label '{label}' starts or ends with a hyphen"
+    if len(name) > 253:
+        return None, f"name longer than 253 characters ({len(name)})"
+    if labels[-1].isdigit():
+        return None, "top-level label is all digits"
+    return name, None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Opening and decoding
+
+class _Counting(io.RawIOBase):
+    """Wraps a binary stream and counts the bytes read from it (progress: share of the file consumed)."""
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        self.inner = inner
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:  # type: ignore[override]
+        data = self.inner.read(len(b))
+        n = len(data)
+        b[:n] = data
+        self.count += n
+        return n
+
+    def close(self) -> None:
+        try:
+            self.inner.close()
+        finally:
+            super().close()
+
+
+class InputReader:
+    """Iterates the items of one input. Use as a context manager; ``header`` (CSV attrs columns) is known after
+    :meth:`open`; ``size``/``position`` give the progress through the (possibly compressed) bytes."""
+
+    def __init__(self, spec: InputSpec) -> None:
+        self.spec = spec
+        self.size: int | None = None
+        self.header: list[str] = []     # attrs columns (CSV header minus the domain column), in order
+        self.kind: Literal["text", "csv"] = "text"
+        self.lines = 0                  # physical lines read so far
+        self._counter: _Counting | None = None
+        self._stream: IO[bytes] | None = None
+        self._first: list[bytes] = []   # lines read ahead while detecting the format
+        self._csv: Iterator[list[str]] = iter(())
+        self._col = 0
+        self._attr_cols: list[str] = []
+
+    # -- opening -------------------------------------------------------------------------------------------
+    def open(self) -> InputReader:
+        spec = self.spec
+        label = "standard input" if spec.path == "-" else spec.path
+        try:
+            if spec.path == "-":
+                raw: IO[bytes] = sys.stdin.buffer
+            else:
+                if os.path.isdir(spec.path):
+                    raise InputError(f"{label}: is a directory, not a file")
+                raw = open(spec.path, "rb")
+                self.size = os.fstat(raw.fileno()).st_size
+        except FileNotFoundError:
+            raise InputError(f"{label}: no such file") from None
+        except PermissionError:
+            raise InputError(f"{label}: permission denied") from None
+        except OSError as exc:
+            raise InputError(f"{label}: cannot open ({exc.strerror or exc})") from None
+        self._counter = _Counting(raw)
+        buffered = io.BufferedReader(self._counter, buffer_size=1 << 16)
+        if buffered.peek(2)[:2] == b"\x1f\x8b":
+            self._stream = gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[assignment]
+        else:
+            self._stream = buffered  # type: ignore[assignment]
+        try:
+            self._detect()
+            if self.kind == "csv":
+                self._start_csv()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __enter__(self) -> InputReader:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._stream is not None and self.spec.path != "-":
+            self._stream.close()
+        self._stream = None
+
+    @property
+    def position(self) -> int:
+        return self._counter.count if self._counter else 0
+
+    @property
+    def label(self) -> str:
+        return "standard input" if self.spec.path == "-" else self.spec.path
+
+    # -- physical lines ------------------------------------------------------------------------------------
+    def _readline(self) -> bytes:
+        assert self._stream is not None
+        try:
+            return self._stream.readline()
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+            raise InputError(f"{self.label}: damaged gzip data after line {self.lines} ({exc or 'truncated'})") \
+                from None
+        except OSError as exc:
+            raise InputError(f"{self.label}: read error after line {self.lines} ({exc.strerror or exc})") from None
+
+    def _decode(self, b: bytes) -> str:
+        if self.lines == 1:
+            if b.startswith(b"\xef\xbb\xbf"):
+                b = b[3:]
+            elif b.startswith((b"\xff\xfe", b"\xfe\xff")):
+                raise InputError(f"{self.label}: the file is UTF-16; save it as UTF-8")
+        try:
+            return b.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{self.label}: line {self.lines} is not UTF-8 (byte 0x{b[exc.start]:02x} at "
+                             f"column {exc.start + 1}); save the file as UTF-8") from None
+
+    def _text_lines(self) -> Iterator[str]:
+        """Decoded physical lines, line ends kept (csv needs them for quoted newlines)."""
+        while self._first:
+            b = self._first.pop(0)
+            self.lines += 1
+            yield self._decode(b)
+        while True:
+            b = self._readline()
+            if not b:
+                return
+            self.lines += 1
+            yield self._decode(b)
+
+    # -- format detection ----------------------------------------------------------------------------------
+    def _detect(self) -> None:
+        spec = self.spec
+        lower = spec.path.lower().removesuffix(".gz")
+        kind = spec.format
+        if kind == "auto":
+            if lower.endswith((".csv", ".tsv")):
+                kind = "csv"
+            elif lower.endswith((".txt", ".list", ".lst")):
+                kind = "text"
+        if kind == "auto":
+            # Look at the first meaningful line: a CSV header names the domain column.
+            saved: list[bytes] = []
+            while True:
+                b = self._readline()
+                if not b:
+                    break
+                saved.append(b)
+                self.lines = len(saved)
+                text = self._decode(b).strip()
+                if text and not text.startswith("#"):
+                    cells = [c.strip().lower() for c in next(csv.reader([text], delimiter=self._delim()))]
+                    kind = "csv" if spec.column.lower() in cells else "text"
+                    break
+            self._first = saved
+            self.lines = 0
+            if kind == "auto":
+                kind = "text"
+        self.kind = kind  # type: ignore[assignment]
+
+    def _delim(self) -> str:
+        if self.spec.delimiter:
+            return self.spec.delimiter
+        return "\t" if self.spec.path.lower().removesuffix(".gz").endswith(".tsv") else ","
+
+    # -- items ---------------------------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[InputItem]:
+        if self._stream is None:
+            self.open()
+        return self._iter_csv() if self.kind == "csv" else self._iter_text()
+
+    def _iter_text(self) -> Iterator[InputItem]:
+        for line in self._text_lines():
+            text = line.strip()
+            if not text or text.startswith("#"):
+                continue
+            text = re.split(r"\s#", text, maxsplit=1)[0].strip()  # trailing comment
+            domain, error = normalize_domain(text)
+            yield InputItem(self.lines, text, domain, {}, error)
+
+    def _start_csv(self) -> None:
+        """Read the header now, so that ``header`` is known before the first item (the CSV output needs it)."""
+        lines = self._text_lines()
+
+        def content() -> Iterator[str]:
+            # comment and blank lines before the header are skipped
+            for line in lines:
+                if line.strip() and not line.lstrip().startswith("#"):
+                    yield line
+                    break
+            yield from lines
+
+        reader = csv.reader(content(), delimiter=self._delim())
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise InputError(f"{self.label}: empty CSV file (no header line)") from None
+        except csv.Error as exc:
+            raise InputError(f"{self.label}: line {self.lines}: malformed CSV header ({exc})") from None
+        names = [h.strip() for h in header]
+        lowered = [n.lower() for n in names]
+        want = self.spec.column.lower()
+        if want not in lowered:
+            shown = ", ".join(repr(n) for n in names[:12]) or "(none)"
+            raise InputError(f"{self.label}: line {self.lines}: the CSV header has no '{self.spec.column}' "
+                             f"column (columns: {shown})")
+        self._col = lowered.index(want)
+        self._attr_cols = _unique([n or f"column_{i + 1}" for i, n in enumerate(names)])
+        self.header = [n for i, n in enumerate(self._attr_cols) if i != self._col]
+        self._csv = reader
+
+    def _iter_csv(self) -> Iterator[InputItem]:
+        col, attr_cols = self._col, self._attr_cols
+        try:
+            for row in self._csv:
+                if not any(c.strip() for c in row):
+                    continue
+                first = row[0].lstrip() if row else ""
+                if first.startswith("#"):
+                    continue
+                raw = row[col].strip() if col < len(row) else ""
+                attrs = {attr_cols[i]: v for i, v in enumerate(row) if i != col and i < len(attr_cols)}
+                for i in range(len(attr_cols), len(row)):   # cells beyond the header are kept, not lost
+                    attrs[f"column_{i + 1}"] = row[i]
+                domain, error = normalize_domain(raw)
+                yield InputItem(self.lines, raw, domain, attrs, error)
+        except csv.Error as exc:
+            raise InputError(f"{self.label}: line {self.lines}: malformed CSV ({exc})") from None
+
+
+def _unique(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        if n in seen:
+            seen[n] += 1
+            out.append(f"{n}_{seen[n]}")
+        else:
+            seen[n] = 1
+            out.append(n)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Duplicates, resume, limit
+
+@dataclass(slots=True)
+class InputCounts:
+    entries: int = 0        # items read (valid + invalid, duplicates included)
+    duplicates: int = 0     # skipped: already seen earlier in this input
+    resumed: int = 0        # skipped: already in the output (--resume)
+    invalid: int = 0        # passed on as input errors
+    passed: int = 0         # handed to the scan (valid + invalid)
+    limited: bool = False   # stopped early because of the limit
+
+
+def select(items: Iterator[InputItem], counts: InputCounts, *, done: set[str] | frozenset[str] = frozenset(),
+           limit: int | None = None) -> Iterator[InputItem]:
+    """Drop duplicates (first occurrence wins) and entries already done, stop after ``limit`` entries passed.
+
+    Memory is one set entry per distinct name passed (the cost of exact dedup); the input itself streams.
+    """
+    seen: set[str] = set()
+    for item in items:
+        counts.entries += 1
+        key = item.key
+        if key in done:
+            counts.resumed += 1
+            continue
+        if key in seen:
+            counts.duplicates += 1
+            continue
+        if limit is not None and counts.passed >= limit:
+            counts.entries -= 1
+            counts.limited = True
+            return
+        seen.add(key)
+        counts.passed += 1
+        if item.error:
+            counts.invalid += 1
+        yield item

@@ -1,0 +1,509 @@
+"""Writing scan results: JSON Lines, CSV and Parquet, each resumable and safe against interruption.
+
+Formats
+-------
+``jsonl`` (default)
+    One JSON object per domain and line, in completion order (not input order). Complete per-domain results.
+``csv``
+    One row per domain with the stable columns of :func:`csv_columns` (``attrs.*`` from the input's extra
+    columns, then :data:`COLUMNS`). Values come from :func:`flatten`: nested dicts joined with ``_``
+    (``spf.dns_lookups`` -> ``spf_dns_lookups``), lists of scalars joined with a space, other lists as JSON;
+    booleans as ``true``/``false``, unknown (None) as an empty cell. Line breaks inside values become spaces,
+    so every row is exactly one line (this is what makes a torn last line detectable).
+``parquet``
+    The same flat columns with fixed types (:func:`parquet_schema`) plus ``result``: the complete result as a
+    JSON string. Streaming-safe design: results are first appended to a JSON Lines *journal*
+    ``<out>.journal.jsonl`` (flushed per batch, like the jsonl format); when the scan ends — normally or by
+    Ctrl-C — the journal is converted in row groups of :data:`ROW_GROUP` rows, merged after the rows of an
+    existing ``<out>`` (``--resume``) into ``<out>.tmp``, fsynced and renamed over ``<out>``, and the journal is
+    removed. A run that is killed outright leaves the journal; ``--resume`` picks it up.
+
+Resume (:func:`open_output` with ``resume=True``) reads back the ``domain`` of every result already written;
+a torn last line (a crash mid-write) is cut off and reported, never a crash. Writes go out in whole lines, one
+``write`` + ``flush`` per batch, and the file is fsynced when closed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO, Any, Literal
+
+OutputFormat = Literal["jsonl", "csv", "parquet"]
+ROW_GROUP = 10_000
+
+#: Stable CSV/Parquet columns after ``domain``/``input``/``status``/errors and ``attrs.*``: (name, type).
+#: Types: "bool", "int", "str". A column absent from a result is empty (None).
+COLUMNS: list[tuple[str, str]] = [
+    ("spf_present", "bool"), ("spf_valid", "bool"), ("spf_record", "str"), ("spf_all", "str"),
+    ("spf_dns_lookups", "int"), ("spf_void_lookups", "int"), ("spf_authorized_ipv4", "int"),
+    ("dmarc_present", "bool"), ("dmarc_valid", "bool"), ("dmarc_record", "str"), ("dmarc_policy", "str"),
+    ("dmarc_subdomain_policy", "str"), ("dmarc_pct", "int"), ("dmarc_source", "str"), ("dmarc_rua", "str"),
+    ("dmarc_ruf", "str"), ("mx_present", "bool"), ("mx_classification", "str"), ("mx_hosts", "str"),
+    ("finding_codes", "str"), ("findings_error", "int"), ("findings_warning", "int"),
+    ("dns_queries", "int"), ("dns_errors", "int"), ("checked_at", "str"),
+]
+HEAD_COLUMNS: list[tuple[str, str]] = [("domain", "str"), ("input", "str"), ("status", "str"), ("error", "str"),
+                                        ("input_error", "str")]
+
+
+class OutputError(Exception):
+    """The output cannot be written or resumed (user-facing message)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutputSpec:
+    """Where and how to write. Picklable (issue 6: each worker process opens its own part)."""
+
+    path: str                               # file path or "-" (stdout, jsonl only)
+    format: OutputFormat | None = None      # None: from the extension, default jsonl
+
+    @property
+    def fmt(self) -> OutputFormat:
+        return self.format or format_from_path(self.path)
+
+
+def format_from_path(path: str) -> OutputFormat:
+    low = path.lower()
+    if low.endswith(".csv"):
+        return "csv"
+    if low.endswith((".parquet", ".pq")):
+        return "parquet"
+    return "jsonl"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Flattening
+
+def _scalar_list(v: list[Any]) -> bool:
+    return all(isinstance(x, str | int | float | bool) or x is None for x in v)
+
+
+def flatten(obj: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts -> one level, keys joined with ``_`` (``attrs`` keys become ``attrs.<name>``).
+
+    Lists of scalars are joined with single spaces; lists holding dicts/lists are kept as JSON text.
+    """
+    out: dict[str, Any] = {}
+    for k, v in obj.items():
+        key = f"{prefix}_{k}" if prefix else str(k)
+        if not prefix and k == "attrs" and isinstance(v, dict):
+            for ak, av in v.items():
+                out[f"attrs.{ak}"] = av if isinstance(av, str | int | float | bool) or av is None else _json(av)
+        elif isinstance(v, dict):
+            out.update(flatten(v, key))
+        elif isinstance(v, list | tuple):
+            out[key] = " ".join("" if x is None else _cell(x) for x in v) if _scalar_list(list(v)) else _json(v)
+        else:
+            out[key] = v
+    return out
+
+
+def all_findings(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Top-level findings plus those of every section (``result[section]["findings"]``)."""
+    found = [f for f in result.get("findings") or () if isinstance(f, dict)]
+    for v in result.values():
+        if isinstance(v, dict):
+            found.extend(f for f in v.get("findings") or () if isinstance(f, dict))
+    return found
+
+
+def flat_row(result: dict[str, Any]) -> dict[str, Any]:
+    """The flat view used for CSV and Parquet: :func:`flatten` plus derived columns."""
+    flat = flatten(result)
+    found = all_findings(result)
+    flat["finding_codes"] = " ".join(sorted({str(f.get("code")) for f in found if f.get("code")}))
+    flat["findings_error"] = sum(1 for f in found if f.get("severity") == "error")
+    flat["findings_warning"] = sum(1 for f in found if f.get("severity") == "warning")
+    dns = result.get("dns")
+    flat["dns_queries"] = dns.get("queries") if isinstance(dns, dict) else None
+    flat["dns_errors"] = len(dns.get("errors") or ()) if isinstance(dns, dict) else None
+    mx = result.get("mx")
+    if isinstance(mx, dict) and isinstance(mx.get("hosts"), list):
+        hosts = [h.get("host") or h.get("exchange") if isinstance(h, dict) else h for h in mx["hosts"]]
+        flat["mx_hosts"] = " ".join(str(h) for h in hosts if h is not None)
+    return flat
+
+
+def csv_columns(attrs: Sequence[str]) -> list[str]:
+    return [n for n, _ in HEAD_COLUMNS] + [f"attrs.{a}" for a in attrs] + [n for n, _ in COLUMNS]
+
+
+def _typed_columns(attrs: Sequence[str]) -> list[tuple[str, str]]:
+    return HEAD_COLUMNS + [(f"attrs.{a}", "str") for a in attrs] + COLUMNS
+
+
+def _json(v: Any) -> str:
+    return json.dumps(v, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    s = v if isinstance(v, str) else _json(v) if isinstance(v, dict | list) else str(v)
+    return s.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+
+
+def _coerce(v: Any, kind: str) -> Any:
+    if v is None or v == "":
+        return None
+    if kind == "bool":
+        return v if isinstance(v, bool) else None
+    if kind == "int":
+        if isinstance(v, bool):
+            return int(v)
+        try:
+            return int(v)
+        except (TypeError, ValueError):
+            return None
+    return v if isinstance(v, str) else _cell(v)
+
+
+def dumps(result: dict[str, Any]) -> str:
+    """One JSON Lines line (no newline): UTF-8 text, never fails on odd values (they become strings)."""
+    return _json(result)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reading back (resume)
+
+@dataclass(slots=True)
+class Existing:
+    done: set[str]
+    rows: int = 0
+    repaired_bytes: int = 0      # bytes cut off a torn tail
+    header: list[str] | None = None
+
+
+def _scan_lines(path: str, parse, *, skip_header: bool = False) -> Existing:
+    """Read ``path`` line by line; ``parse(text) -> domain`` raises ValueError on a bad line.
+
+    A torn or unparseable tail (lines after the last good one) is cut off; a bad line followed by good ones is
+    an :class:`OutputError` naming the line.
+    """
+    ex = Existing(set())
+    good_end = 0
+    bad_line: int | None = None
+    with open(path, "rb") as f:
+        offset = 0
+        for lineno, b in enumerate(f, 1):
+            offset += len(b)
+            complete = b.endswith(b"\n")
+            try:
+                text = b.decode("utf-8")
+                if lineno == 1 and skip_header:
+                    if not complete:
+                        raise ValueError("torn header")
+                    ex.header = next(csv.reader([text]))
+                    good_end = offset
+                    continue
+                if not complete:
+                    raise ValueError("torn line")
+                key = parse(text)
+            except (ValueError, UnicodeDecodeError, csv.Error, StopIteration):
+                if bad_line is None:
+                    bad_line = lineno
+                continue
+            if bad_line is not None:
+                raise OutputError(f"{path}: line {bad_line} is damaged (not a complete result) although later "
+                                  "lines are fine; remove or fix that line, then resume")
+            ex.done.add(key)
+            ex.rows += 1
+            good_end = offset
+        size = offset
+    if good_end < size:
+        with open(path, "r+b") as f:
+            f.truncate(good_end)
+            f.flush()
+            os.fsync(f.fileno())
+        ex.repaired_bytes = size - good_end
+    return ex
+
+
+def _parse_jsonl(text: str) -> str:
+    obj = json.loads(text)
+    if not isinstance(obj, dict) or not isinstance(obj.get("domain"), str):
+        raise ValueError("no domain")
+    return obj["domain"]
+
+
+def read_jsonl(path: str) -> Existing:
+    return _scan_lines(path, _parse_jsonl)
+
+
+def read_csv(path: str, columns: list[str]) -> Existing:
+    def parse(text: str) -> str:
+        row = next(csv.reader([text]))
+        if len(row) != len(columns):
+            raise ValueError("wrong cell count")
+        return row[0]
+
+    ex = _scan_lines(path, parse, skip_header=True)
+    if ex.header is not None and ex.header != columns:
+        missing = [c for c in columns if c not in ex.header]
+        extra = [c for c in ex.header if c not in columns]
+        raise OutputError(f"{path}: its CSV columns differ from this scan's (missing: {', '.join(missing) or '-'}; "
+                          f"unexpected: {', '.join(extra) or '-'}); resume with the same input columns, or write "
+                          "to a new file")
+    return ex
+
+
+def read_parquet_domains(path: str) -> set[str]:
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+        done: set[str] = set()
+        for batch in pf.iter_batches(columns=["domain"], batch_size=65536):
+            done.update(d for d in batch.column(0).to_pylist() if d is not None)
+        return done
+    except Exception as exc:  # pyarrow raises several types for damaged files
+        raise OutputError(f"{path}: cannot read the existing Parquet file ({exc})") from None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Writers
+
+class ResultWriter:
+    """Common interface. ``write(batch)`` writes whole results and flushes; ``close()`` fsyncs/finalises."""
+
+    path: str
+    notes: list[str]
+
+    def write(self, results: Sequence[dict[str, Any]]) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+def _fsync(f: IO[bytes]) -> None:
+    f.flush()
+    try:
+        os.fsync(f.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # pipes and terminals cannot be synced
+
+
+class JsonlWriter(ResultWriter):
+    def __init__(self, stream: IO[bytes], path: str, *, own: bool = True) -> None:
+        self.f, self.path, self.own, self.notes = stream, path, own, []
+
+    def write(self, results: Sequence[dict[str, Any]]) -> None:
+        if results:
+            self.f.write("".join(dumps(r) + "\n" for r in results).encode("utf-8"))
+            self.f.flush()
+
+    def close(self) -> None:
+        _fsync(self.f)
+        if self.own:
+            self.f.close()
+
+
+class CsvWriter(ResultWriter):
+    def __init__(self, stream: IO[bytes], path: str, columns: list[str], *, header: bool) -> None:
+        self.f, self.path, self.columns, self.notes = stream, path, columns, []
+        if header:
+            self._emit([columns])
+
+    def _emit(self, rows: list[list[str]]) -> None:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(rows)
+        self.f.write(buf.getvalue().encode("utf-8"))
+        self.f.flush()
+
+    def write(self, results: Sequence[dict[str, Any]]) -> None:
+        if results:
+            rows = []
+            for r in results:
+                flat = flat_row(r)
+                rows.append([_cell(flat.get(c)) for c in self.columns])
+            self._emit(rows)
+
+    def close(self) -> None:
+        _fsync(self.f)
+        self.f.close()
+
+
+def parquet_schema(attrs: Sequence[str]):
+    import pyarrow as pa
+
+    types = {"str": pa.string(), "int": pa.int64(), "bool": pa.bool_()}
+    return pa.schema([pa.field(n, types[t]) for n, t in _typed_columns(attrs)] + [pa.field("result", pa.string())])
+
+
+def parquet_rows(results: Sequence[dict[str, Any]], attrs: Sequence[str]) -> dict[str, list[Any]]:
+    cols = _typed_columns(attrs)
+    data: dict[str, list[Any]] = {n: [] for n, _ in cols}
+    data["result"] = []
+    for r in results:
+        flat = flat_row(r)
+        for n, t in cols:
+            data[n].append(_coerce(flat.get(n), t))
+        data["result"].append(dumps(r))
+    return data
+
+
+class ParquetWriter(ResultWriter):
+    """Journal first, Parquet at the end (see the module docstring)."""
+
+    def __init__(self, path: str, attrs: Sequence[str], *, merge_existing: bool) -> None:
+        self.path, self.attrs, self.notes = path, list(attrs), []
+        self.journal_path = journal_path(path)
+        self.merge_existing = merge_existing
+        self.journal = JsonlWriter(open(self.journal_path, "ab"), self.journal_path)
+
+    def write(self, results: Sequence[dict[str, Any]]) -> None:
+        self.journal.write(results)
+
+    def close(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.journal.close()
+        schema = parquet_schema(self.attrs)
+        tmp = self.path + ".tmp"
+        rows = 0
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as w:
+            if self.merge_existing and os.path.exists(self.path):
+                pf = pq.ParquetFile(self.path)
+                if pf.schema_arrow.names != schema.names:
+                    raise OutputError(f"{self.path}: the existing Parquet columns differ from this scan's; the "
+                                      f"new results stay in {self.journal_path}")
+                for batch in pf.iter_batches(batch_size=ROW_GROUP):
+                    w.write_table(pa.Table.from_batches([batch]).cast(schema), row_group_size=ROW_GROUP)
+                    rows += batch.num_rows
+            for chunk in _journal_chunks(self.journal_path, ROW_GROUP):
+                w.write_table(pa.table(parquet_rows(chunk, self.attrs), schema=schema), row_group_size=ROW_GROUP)
+                rows += len(chunk)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+        _fsync_dir(self.path)
+        os.unlink(self.journal_path)
+        self.notes.append(f"{self.path}: {rows} rows written")
+
+
+def _journal_chunks(path: str, size: int) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    with open(path, "rb") as f:
+        for b in f:
+            if not b.strip():
+                continue
+            chunk.append(json.loads(b))
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+def _check_parquet_columns(path: str, attrs: Sequence[str]) -> None:
+    import pyarrow.parquet as pq
+
+    have = pq.ParquetFile(path).schema_arrow.names
+    want = parquet_schema(attrs).names
+    if have != want:
+        missing = [c for c in want if c not in have]
+        extra = [c for c in have if c not in want]
+        raise OutputError(f"{path}: its Parquet columns differ from this scan's (missing: {', '.join(missing) or '-'}; "
+                          f"unexpected: {', '.join(extra) or '-'}); resume with the same input columns, or write "
+                          "to a new file")
+
+
+def _fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def journal_path(path: str) -> str:
+    return path + ".journal.jsonl"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Opening
+
+def open_output(spec: OutputSpec, attrs: Sequence[str], *, resume: bool = False,
+                overwrite: bool = False) -> tuple[ResultWriter, set[str]]:
+    """Open the output for writing; returns the writer and the set of domains already written (resume).
+
+    Without ``resume`` or ``overwrite`` an existing non-empty output is refused, so a finished scan is never
+    clobbered by accident. Notes (repairs done) are in ``writer.notes``.
+    """
+    fmt, path = spec.fmt, spec.path
+    if path == "-":
+        if fmt != "jsonl":
+            raise OutputError("-o - writes JSON Lines only; use a file name for csv or parquet")
+        if resume:
+            raise OutputError("--resume needs an output file, not standard output")
+        return JsonlWriter(sys.stdout.buffer, "-", own=False), set()
+    if os.path.isdir(path):
+        raise OutputError(f"{path}: is a directory")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise OutputError(f"{path}: the directory {parent} does not exist")
+    exists = os.path.exists(path) and os.path.getsize(path) > 0
+    jpath = journal_path(path)
+    has_journal = fmt == "parquet" and os.path.exists(jpath)
+    if (exists or has_journal) and not resume and not overwrite:
+        what = path if exists else jpath
+        raise OutputError(f"{what} already exists: add --resume to continue that scan or --overwrite to replace it")
+    notes: list[str] = []
+    try:
+        if fmt == "jsonl":
+            done: set[str] = set()
+            if resume and exists:
+                ex = read_jsonl(path)
+                done = ex.done
+                if ex.repaired_bytes:
+                    notes.append(f"{path}: removed a torn last line ({ex.repaired_bytes} bytes); that domain is "
+                                 "scanned again")
+            w: ResultWriter = JsonlWriter(open(path, "ab" if resume else "wb"), path)
+        elif fmt == "csv":
+            columns = csv_columns(attrs)
+            done = set()
+            header = True
+            if resume and exists:
+                ex = read_csv(path, columns)
+                done = ex.done
+                header = ex.header is None
+                if ex.repaired_bytes:
+                    notes.append(f"{path}: removed a torn last line ({ex.repaired_bytes} bytes); that domain is "
+                                 "scanned again")
+            w = CsvWriter(open(path, "ab" if resume else "wb"), path, columns, header=header)
+        else:
+            done = set()
+            if overwrite and not resume:
+                for p in (path, jpath):
+                    if os.path.exists(p):
+                        os.unlink(p)
+            if resume and exists:
+                done |= read_parquet_domains(path)
+                _check_parquet_columns(path, attrs)
+            if resume and has_journal:
+                ex = read_jsonl(jpath)
+                done |= ex.done
+                if ex.repaired_bytes:
+                    notes.append(f"{jpath}: removed a torn last line ({ex.repaired_bytes} bytes)")
+            w = ParquetWriter(path, attrs, merge_existing=resume)
+    except PermissionError:
+        raise OutputError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    w.notes.extend(notes)
+    return w, done

@@ -1,0 +1,343 @@
+"""The scan pipeline: input reader -> bounded queue -> N check workers -> writer, streaming end to end.
+
+::
+
+    reader thread ──batches──> [batch queue, 2] ──> dispatcher ──> [work queue, queue_size] ──> N workers
+          (blocking file/stdin I/O                     │ invalid names                         │ check()
+           off the event loop)                         └──────────────> [result queue, queue_size] <─┘
+                                                                                   │
+                                                                                 writer (write + flush per batch)
+
+Memory is bounded: the reader is never more than :attr:`Scanner.max_ahead` items ahead of the writer, whatever
+the input size. Results are written in completion order (not input order). A check that raises yields a
+``status: "error"`` object for that domain; the run goes on. When the run is cancelled (Ctrl-C / SIGTERM in the
+CLI), reading stops, in-flight checks are cancelled (their domains are simply not in the output, so ``--resume``
+scans them), every result already finished is written, and ``CancelledError`` propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mailposture.cliopts import DnsOptions
+from mailposture.findings import finding
+from mailposture.scan.inputs import InputCounts, InputError, InputItem, InputSpec
+from mailposture.scan.outputs import OutputSpec, ResultWriter
+from mailposture.scan.progress import NullProgress, ScanProgress
+
+CheckFn = Callable[[str, dict[str, str]], Awaitable[dict[str, Any]]]
+
+
+
+@dataclass(slots=True)
+class ScanSettings:
+    """Everything a scan needs, as plain picklable data (issue 6: a worker process rebuilds its scan from it)."""
+
+    input: InputSpec
+    output: OutputSpec
+    dns: DnsOptions = field(default_factory=DnsOptions)
+    domains_concurrency: int = 500
+    limit: int | None = None
+    lang: str = "en"
+    resume: bool = False
+    overwrite: bool = False
+    progress: bool | None = None      # None: only when stderr is a terminal
+    keep_answers: bool = True
+
+
+_REASONS_JA = {
+    "empty name": "名前が空です",
+    "contains whitespace": "空白を含んでいます",
+    "an IP address, not a domain name": "IP アドレスです (ドメイン名ではありません)",
+    "empty name (the root)": "名前が空です (ルート)",
+    "empty label": "空のラベルがあります",
+    "top-level label is all digits": "トップレベルのラベルが数字だけです",
+}
+
+
+def invalid_result(item: InputItem, lang: str = "en") -> dict[str, Any]:
+    """The output object for an input entry that is not a valid domain name (reported, never dropped)."""
+    reason = item.error or "invalid"
+    shown = _REASONS_JA.get(reason, reason) if lang == "ja" else reason
+    return {"domain": item.raw, "status": "error", "input_error": reason, "attrs": item.attrs,
+            "findings": [finding("DOMAIN_INVALID", domain=item.raw, reason=shown).to_json(lang)]}
+
+
+def crash_result(item: InputItem, exc: BaseException) -> dict[str, Any]:
+    """The output object for a domain whose check raised unexpectedly (a bug or an unforeseen failure)."""
+    out: dict[str, Any] = {"domain": item.domain, "status": "error", "attrs": item.attrs,
+                           "error": f"{type(exc).__name__}: {exc}", "findings": []}
+    if item.raw != item.domain:
+        out["input"] = item.raw
+    return out
+
+
+@dataclass(slots=True)
+class ScanSummary:
+    written: int = 0          # result objects written in this run (ok + errors + invalid)
+    ok: int = 0
+    errors: int = 0           # status "error" for a valid name (DNS failure or check crash)
+    crashed: int = 0          # of which: the check raised
+    invalid: int = 0          # invalid input names (also written, status "error")
+    duplicates: int = 0
+    resumed: int = 0          # skipped: already in the output
+    entries: int = 0          # input entries read
+    queries: int = 0          # DNS lookups made by the checks (sum of result dns.queries)
+    elapsed: float = 0.0
+    interrupted: bool = False
+    limited: bool = False
+    invalid_examples: list[tuple[int, str, str]] = field(default_factory=list)   # (line, raw, reason)
+    engine: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def checked(self) -> int:
+        return self.ok + self.errors
+
+    @property
+    def rate(self) -> float:
+        return self.written / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def queries_per_domain(self) -> float:
+        return self.queries / self.checked if self.checked else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"domains": self.written, "ok": self.ok, "errors": self.errors, "crashed": self.crashed,
+                "invalid": self.invalid, "duplicates_skipped": self.duplicates, "already_done": self.resumed,
+                "entries_read": self.entries, "queries": self.queries,
+                "queries_per_domain": round(self.queries_per_domain, 2), "elapsed_s": round(self.elapsed, 3),
+                "domains_per_s": round(self.rate, 1), "interrupted": self.interrupted, "limited": self.limited,
+                "engine": self.engine}
+
+    def to_text(self, lang: str = "en") -> str:
+        s = self
+        if lang == "ja":
+            line = (f"{s.written:,} ドメイン ({s.elapsed:.1f} 秒、{s.rate:,.1f} 件/秒): 正常 {s.ok:,}、"
+                    f"エラー {s.errors:,}、不正な名前 {s.invalid:,}、重複スキップ {s.duplicates:,}、"
+                    f"出力済みスキップ {s.resumed:,}、1 ドメインあたり {s.queries_per_domain:.1f} クエリ")
+            if s.engine.get("sent") is not None:
+                line += f" (送信パケット {s.engine['sent']:,})"
+            if s.crashed:
+                line += f"\n  うち {s.crashed:,} 件はチェック中の内部エラー (出力の error 欄を参照)"
+            if s.limited:
+                line += "\n  --limit に達したため途中で終了しました"
+            for ln, raw, reason in s.invalid_examples:
+                line += f"\n  不正な名前: {ln} 行目 '{raw}': {_REASONS_JA.get(reason, reason)}"
+            return line
+        line = (f"{s.written:,} domains in {s.elapsed:.1f} s ({s.rate:,.1f}/s): ok {s.ok:,}, errors {s.errors:,}, "
+                f"invalid {s.invalid:,}, duplicates skipped {s.duplicates:,}, already done {s.resumed:,}, "
+                f"{s.queries_per_domain:.1f} queries/domain")
+        if s.engine.get("sent") is not None:
+            line += f" ({s.engine['sent']:,} packets sent)"
+        if s.crashed:
+            line += f"\n  {s.crashed:,} of the errors are internal check failures (see their 'error' field)"
+        if s.limited:
+            line += "\n  stopped at --limit"
+        for ln, raw, reason in s.invalid_examples:
+            line += f"\n  invalid name: line {ln} '{raw}': {reason}"
+        return line
+
+
+_END = object()
+
+
+class Scanner:
+    """Runs ``check(domain, attrs)`` over items with ``concurrency`` workers and writes every result.
+
+    ``queue_size`` bounds the work and result queues (default ``2 * concurrency``); ``batch`` is how many items
+    the reader thread hands over at once.
+    """
+
+    def __init__(self, check: CheckFn, writer: ResultWriter, *, concurrency: int = 500,
+                 queue_size: int | None = None, batch: int = 64, lang: str = "en",
+                 progress: ScanProgress | None = None, position: Callable[[], int] | None = None,
+                 max_examples: int = 5) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.check = check
+        self.writer = writer
+        self.concurrency = concurrency
+        self.queue_size = queue_size or 2 * concurrency
+        self.batch = max(1, min(batch, self.queue_size))
+        self.lang = lang
+        self.progress = progress or NullProgress()
+        self.position = position or (lambda: 0)
+        self.max_examples = max_examples
+        self.summary = ScanSummary()
+        self.pulled = 0               # items taken from the input iterator (for the memory bound test)
+        self._reader_error: BaseException | None = None
+
+    @property
+    def max_ahead(self) -> int:
+        """Upper bound of items read from the input but not yet written (the memory bound)."""
+        # batch being filled + batch queue (2) + batch held by the dispatcher + work queue + workers + results
+        return 4 * self.batch + self.queue_size + self.concurrency + self.queue_size
+
+    # -- the reader: a daemon thread, so a blocked read of stdin never holds up Ctrl-C ------------------------
+    def _read(self, items: Iterable[InputItem], loop: asyncio.AbstractEventLoop, q: asyncio.Queue,
+              stop: threading.Event) -> None:
+        def hand_over(obj: Any) -> None:
+            fut = asyncio.run_coroutine_threadsafe(q.put(obj), loop)
+            while not stop.is_set():
+                try:
+                    fut.result(timeout=0.2)
+                    return
+                except TimeoutError:
+                    continue
+            fut.cancel()
+
+        try:
+            chunk: list[InputItem] = []
+            for item in items:
+                if stop.is_set():
+                    return
+                self.pulled += 1
+                chunk.append(item)
+                if len(chunk) >= self.batch:
+                    hand_over(chunk)
+                    chunk = []
+            if chunk and not stop.is_set():
+                hand_over(chunk)
+        except BaseException as exc:  # InputError mid-file, or anything else: reported by run()
+            self._reader_error = exc
+        finally:
+            try:
+                if not stop.is_set():
+                    hand_over(_END)
+            except RuntimeError:  # the loop is gone (interrupted): nothing to tell
+                pass
+
+    async def _dispatch(self, bq: asyncio.Queue, work: asyncio.Queue, results: asyncio.Queue) -> None:
+        while True:
+            chunk = await bq.get()
+            if chunk is _END:
+                break
+            for item in chunk:
+                if item.error:
+                    await results.put((item, invalid_result(item, self.lang)))
+                else:
+                    await work.put(item)
+        for _ in range(self.concurrency):
+            await work.put(None)
+
+    async def _work(self, work: asyncio.Queue, results: asyncio.Queue) -> None:
+        while True:
+            item = await work.get()
+            if item is None:
+                return
+            try:
+                res = await self.check(item.domain, item.attrs)
+                if not isinstance(res, dict):
+                    raise TypeError(f"check returned {type(res).__name__}, not a dict")
+                res.setdefault("domain", item.domain)
+                res.setdefault("attrs", item.attrs)
+                if item.raw != item.domain and "input" not in res:
+                    res["input"] = item.raw
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                res = crash_result(item, exc)
+                res["crashed"] = True
+            await results.put((item, res))
+
+    def _account(self, item: InputItem, res: dict[str, Any]) -> None:
+        s = self.summary
+        s.written += 1
+        if item.error:
+            s.invalid += 1
+            if len(s.invalid_examples) < self.max_examples:
+                s.invalid_examples.append((item.line, item.raw, item.error))
+        elif res.get("status") == "ok":
+            s.ok += 1
+        else:
+            s.errors += 1
+            if res.pop("crashed", False):
+                s.crashed += 1
+        dns = res.get("dns")
+        if isinstance(dns, dict) and isinstance(dns.get("queries"), int):
+            s.queries += dns["queries"]
+
+    async def _write(self, results: asyncio.Queue) -> None:
+        finished = False
+        while not finished:
+            got = [await results.get()]
+            while len(got) < 1000:
+                try:
+                    got.append(results.get_nowait())
+                except asyncio.QueueEmpty:
+                    break
+            batch = []
+            for entry in got:
+                if entry is _END:
+                    finished = True
+                    continue
+                item, res = entry
+                self._account(item, res)
+                batch.append(res)
+            self.writer.write(batch)
+            s = self.summary
+            self.progress.update(done=s.written, errors=s.errors, invalid=s.invalid, position=self.position())
+
+    async def run(self, items: Iterable[InputItem], counts: InputCounts | None = None) -> ScanSummary:
+        """Scan every item; returns the summary (also in ``self.summary`` when interrupted)."""
+        loop = asyncio.get_running_loop()
+        t0 = time.monotonic()
+        bq: asyncio.Queue = asyncio.Queue(maxsize=2)
+        work: asyncio.Queue = asyncio.Queue(maxsize=self.queue_size)
+        results: asyncio.Queue = asyncio.Queue(maxsize=self.queue_size)
+        stop = threading.Event()
+        reader = threading.Thread(target=self._read, args=(items, loop, bq, stop), name="scan-reader", daemon=True)
+        writer = asyncio.create_task(self._write(results))
+        dispatcher = asyncio.create_task(self._dispatch(bq, work, results))
+        workers = [asyncio.create_task(self._work(work, results)) for _ in range(self.concurrency)]
+        reader.start()
+
+        async def pipeline() -> None:
+            await dispatcher
+            await asyncio.gather(*workers)
+            await results.put(_END)
+            await writer
+
+        main = asyncio.create_task(pipeline())
+        try:
+            # the writer can fail on its own (disk full): then stop everything instead of waiting forever
+            await asyncio.wait({main, writer}, return_when=asyncio.FIRST_EXCEPTION)
+            if writer.done() and writer.exception() is not None:
+                raise writer.exception()  # type: ignore[misc]
+            await main
+        except asyncio.CancelledError:
+            self.summary.interrupted = True
+            stop.set()
+            for t in (main, dispatcher, *workers):
+                t.cancel()
+            await asyncio.gather(main, dispatcher, *workers, return_exceptions=True)
+            if not writer.done():
+                # everything finished so far is in the result queue: write it, then stop the writer
+                await results.put(_END)
+                await asyncio.gather(writer, return_exceptions=True)
+            raise
+        except BaseException:
+            stop.set()
+            for t in (main, dispatcher, *workers, writer):
+                t.cancel()
+            await asyncio.gather(main, dispatcher, *workers, writer, return_exceptions=True)
+            raise
+        finally:
+            self.summary.elapsed = time.monotonic() - t0
+            if counts is not None:
+                self.summary.duplicates = counts.duplicates
+                self.summary.resumed = counts.resumed
+                self.summary.entries = counts.entries
+                self.summary.limited = counts.limited
+        if self._reader_error is not None:
+            err = self._reader_error
+            if isinstance(err, InputError):
+                raise InputError(f"{err}\n(the {self.summary.written:,} results before that point were written; "
+                                 "fix the input and add --resume to continue)") from None
+            raise err
+        return self.summary

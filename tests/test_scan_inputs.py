@@ -1,0 +1,258 @@
+"""Reading domain lists: normalisation, text and CSV, encodings, compression, duplicates, limits, errors."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import sys
+
+import pytest
+
+from mailposture.scan.inputs import InputCounts, InputError, InputReader, InputSpec, normalize_domain, select
+
+
+def items_of(path, **kw):
+    with InputReader(InputSpec(str(path), **kw)) as r:
+        return list(r), r
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# normalize_domain
+
+@pytest.mark.parametrize("raw, want", [
+    ("Example.COM", "example.com"),
+    ("example.com.", "example.com"),
+    ("  example.com  ", "example.com"),
+    ("bücher.example", "xn--bcher-kva.example"),
+    ("BÜCHER.example.", "xn--bcher-kva.example"),
+    ("日本語.jp", "xn--wgv71a119e.jp"),
+    ("例え。テスト", "xn--r8jz45g.xn--zckzah"),      # ideographic full stop separates labels (UTS #46)
+    ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+    ("a-b.example", "a-b.example"),
+    ("com", "com"),
+    ("1password.com", "1password.com"),
+    ("a" * 63 + ".example", "a" * 63 + ".example"),
+])
+def test_normalize_valid(raw, want):
+    assert normalize_domain(raw) == (want, None)
+
+
+@pytest.mark.parametrize("raw, reason_part", [
+    ("", "empty"),
+    ("   ", "empty"),
+    (".", "empty"),
+    ("a..b", "empty label"),
+    (".example.com", "empty label"),
+    ("example.com..", "empty label"),
+    ("exa mple.com", "whitespace"),
+    ("exa_mple.com", "bad character"),
+    ("user@example.com", "bad character"),
+    ("http://example.com/", "bad character"),
+    ("-lead.example", "hyphen"),
+    ("trail-.example", "hyphen"),
+    ("a" * 64 + ".example", "longer than 63"),
+    (".".join(["a" * 60] * 5), "longer than 253"),
+    ("192.0.2.1", "IP address"),
+    ("2001:db8::1", "IP address"),
+    ("[2001:db8::1]", "IP address"),
+    ("300.1.1.1", "all digits"),
+    ("bü..example", "empty label"),
+])
+def test_normalize_invalid(raw, reason_part):
+    name, reason = normalize_domain(raw)
+    assert name is None
+    assert reason_part in reason
+
+
+def test_253_boundary():
+    ok = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])
+    assert len(ok) == 253 and normalize_domain(ok) == (ok, None)
+    assert normalize_domain(ok + "d")[0] is None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# text input
+
+def test_text_comments_blank_crlf_bom(tmp_path):
+    p = tmp_path / "d.txt"
+    p.write_bytes(b"\xef\xbb\xbfExample.com\r\n# a comment\r\n\r\n   \r\nfoo.example  # trailing note\r\n"
+                  b"bar.example.\r\nbad..name\r\n")
+    items, r = items_of(p)
+    assert r.kind == "text"
+    assert [(i.line, i.domain) for i in items] == [(1, "example.com"), (5, "foo.example"), (6, "bar.example"),
+                                                   (7, None)]
+    assert items[3].raw == "bad..name" and items[3].error == "empty label"
+    assert all(i.attrs == {} for i in items)
+
+
+def test_text_without_final_newline_and_detection(tmp_path):
+    p = tmp_path / "domains"           # no extension: sniffed
+    p.write_text("a.example\nb.example")
+    items, r = items_of(p)
+    assert r.kind == "text" and [i.domain for i in items] == ["a.example", "b.example"]
+
+
+def test_gzip_text_by_magic(tmp_path):
+    p = tmp_path / "d.data"
+    p.write_bytes(gzip.compress("x.example\nbücher.example\n".encode()))
+    items, r = items_of(p)
+    assert [i.domain for i in items] == ["x.example", "xn--bcher-kva.example"]
+    assert r.position == os.path.getsize(p)   # progress counts compressed bytes
+
+
+def test_damaged_gzip(tmp_path):
+    p = tmp_path / "d.txt.gz"
+    data = gzip.compress(("x.example\n" * 5000).encode())
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="gzip"), InputReader(InputSpec(str(p))) as r:
+        list(r)
+
+
+def test_stdin(monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"domain,org\nexample.jp,ACME\n")))
+    items, r = items_of("-")
+    assert r.kind == "csv" and r.size is None
+    assert items[0].domain == "example.jp" and items[0].attrs == {"org": "ACME"}
+
+
+def test_stdin_gzip(monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(gzip.compress(b"a.example\n"))))
+    items, _ = items_of("-")
+    assert [i.domain for i in items] == ["a.example"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# CSV input
+
+def test_csv_attrs_bom_crlf_quotes(tmp_path):
+    p = tmp_path / "in.csv"
+    p.write_bytes("\ufeff# exported list\r\nid,Domain,org\r\n1,Example.JP,\"ACME, Inc.\"\r\n\r\n"
+                  "2,bücher.example,\"multi\r\nline\"\r\n#3,skipped.example,x\r\n4,,empty\r\n"
+                  "5,x.example,a,extra\r\n".encode())
+    items, r = items_of(p)
+    assert r.kind == "csv" and r.header == ["id", "org"]
+    assert [(i.domain, i.attrs) for i in items[:2]] == [
+        ("example.jp", {"id": "1", "org": "ACME, Inc."}),
+        ("xn--bcher-kva.example", {"id": "2", "org": "multi\r\nline"}),
+    ]
+    assert items[2].domain is None and items[2].error == "empty name" and items[2].attrs == {"id": "4",
+                                                                                             "org": "empty"}
+    assert items[3].attrs == {"id": "5", "org": "a", "column_4": "extra"}   # extra cells kept
+    assert [i.line for i in items] == [3, 6, 8, 9]
+
+
+def test_csv_detected_from_header_without_extension(tmp_path):
+    p = tmp_path / "list"
+    p.write_text("domain;rank\nexample.com;1\n")
+    _, r = items_of(p)
+    assert r.kind == "text"    # ';' is not the delimiter: this is a one-column "domain;rank" text file
+    items, r = items_of(p, delimiter=";")
+    assert r.kind == "csv" and items[0].attrs == {"rank": "1"}
+
+
+def test_tsv_and_custom_column(tmp_path):
+    p = tmp_path / "in.tsv"
+    p.write_text("host\trank\nexample.com\t7\n")
+    items, _ = items_of(p, column="host")
+    assert items[0].domain == "example.com" and items[0].attrs == {"rank": "7"}
+
+
+def test_csv_missing_column_is_clear(tmp_path):
+    p = tmp_path / "in.csv"
+    p.write_text("# header follows\nname,rank\nexample.com,1\n")
+    with pytest.raises(InputError) as e:
+        items_of(p)
+    msg = str(e.value)
+    assert "no 'domain' column" in msg and "line 2" in msg and "'name'" in msg and "'rank'" in msg
+
+
+def test_csv_empty(tmp_path):
+    p = tmp_path / "in.csv"
+    p.write_text("# nothing\n\n")
+    with pytest.raises(InputError, match="empty CSV"):
+        items_of(p)
+
+
+def test_duplicate_header_names_are_kept_apart(tmp_path):
+    p = tmp_path / "in.csv"
+    p.write_text("domain,tag,tag\nexample.com,a,b\n")
+    items, r = items_of(p)
+    assert r.header == ["tag", "tag_2"] and items[0].attrs == {"tag": "a", "tag_2": "b"}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# errors
+
+def test_not_utf8_names_line(tmp_path):
+    p = tmp_path / "d.txt"
+    p.write_bytes(b"a.example\nb.example\nm\xfcnchen.example\n")
+    with pytest.raises(InputError) as e, InputReader(InputSpec(str(p))) as r:
+        list(r)
+    assert "line 3 is not UTF-8" in str(e.value) and "0xfc" in str(e.value)
+
+
+def test_not_utf8_in_csv_header(tmp_path):
+    p = tmp_path / "d.csv"
+    p.write_bytes(b"domain,na\xefme\nexample.com,x\n")
+    with pytest.raises(InputError, match="line 1 is not UTF-8"):
+        items_of(p)
+
+
+def test_utf16(tmp_path):
+    p = tmp_path / "d.txt"
+    p.write_bytes("example.com\n".encode("utf-16"))
+    with pytest.raises(InputError, match="UTF-16"):
+        items_of(p)
+
+
+def test_missing_and_directory(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        items_of(tmp_path / "nope.txt")
+    with pytest.raises(InputError, match="directory"):
+        items_of(tmp_path)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_unreadable(tmp_path):
+    p = tmp_path / "d.txt"
+    p.write_text("a.example\n")
+    p.chmod(0)
+    with pytest.raises(InputError, match="permission denied"):
+        items_of(p)
+
+
+def test_malformed_csv_quote(tmp_path):
+    p = tmp_path / "d.csv"
+    p.write_text('domain,x\nexample.com,"a"b"\n')
+    # Python's csv accepts stray quotes in non-strict mode; strict parsing is not forced on users' exports
+    items, _ = items_of(p)
+    assert items[0].domain == "example.com"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# select(): duplicates, resume, limit
+
+def test_select_duplicates_resume_limit(tmp_path):
+    p = tmp_path / "d.txt"
+    p.write_text("a.example\nA.example.\nb.example\nbad..x\nbad..x\nc.example\nd.example\n")
+    with InputReader(InputSpec(str(p))) as r:
+        c = InputCounts()
+        got = list(select(iter(r), c, done={"b.example"}))
+    assert [i.key for i in got] == ["a.example", "bad..x", "c.example", "d.example"]
+    assert (c.entries, c.duplicates, c.resumed, c.invalid, c.passed) == (7, 2, 1, 1, 4)
+
+    with InputReader(InputSpec(str(p))) as r:
+        c = InputCounts()
+        got = list(select(iter(r), c, limit=2))
+    assert [i.key for i in got] == ["a.example", "b.example"] and c.limited and c.duplicates == 1
+
+
+def test_reader_streams(tmp_path):
+    """The reader does not read the whole file up front: after one item, only a buffer's worth was read."""
+    p = tmp_path / "big.txt"
+    p.write_text("".join(f"d{i}.example\n" for i in range(100_000)))
+    with InputReader(InputSpec(str(p))) as r:
+        it = iter(r)
+        next(it)
+        assert r.position < 200_000 < os.path.getsize(p)

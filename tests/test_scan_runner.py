@@ -1,0 +1,225 @@
+"""The scan pipeline with fake checks: every entry written once, crashes contained, bounded memory, Ctrl-C, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import re
+from collections import Counter
+
+import pytest
+
+from mailposture.scan.inputs import InputCounts, InputError, InputItem, InputReader, InputSpec, select
+from mailposture.scan.outputs import OutputSpec, ResultWriter, open_output
+from mailposture.scan.progress import NullProgress, RichProgress, make_progress
+from mailposture.scan.runner import Scanner
+
+
+class ListWriter(ResultWriter):
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+        self.batches = 0
+        self.notes = []
+        self.closed = False
+
+    def write(self, results):
+        self.rows.extend(results)
+        self.batches += 1
+
+    def close(self):
+        self.closed = True
+
+
+def make_check(calls: list[str] | None = None, *, fail: set[str] = frozenset(), queries: int = 3):
+    async def check(domain: str, attrs: dict) -> dict:
+        if calls is not None:
+            calls.append(domain)
+        await asyncio.sleep(0)
+        if domain in fail:
+            raise RuntimeError(f"boom on {domain}")
+        return {"domain": domain, "status": "ok", "attrs": attrs, "dns": {"queries": queries, "errors": []},
+                "findings": []}
+    return check
+
+
+def reader_items(path, counts, **kw):
+    r = InputReader(InputSpec(str(path))).open()
+    return r, select(iter(r), counts, **kw)
+
+
+async def test_every_entry_written_once_with_invalid_and_duplicates(tmp_path):
+    p = tmp_path / "d.txt"
+    p.write_text("a.example\nB.example.\na.example\nbad..name\n192.0.2.1\nbücher.example\n")
+    counts = InputCounts()
+    r, items = reader_items(p, counts)
+    w = ListWriter()
+    calls: list[str] = []
+    s = await Scanner(make_check(calls), w, concurrency=3).run(items, counts)
+    r.close()
+    by = {row["domain"]: row for row in w.rows}
+    assert sorted(by) == ["192.0.2.1", "a.example", "b.example", "bad..name", "xn--bcher-kva.example"]
+    assert sorted(calls) == ["a.example", "b.example", "xn--bcher-kva.example"]
+    assert by["bad..name"]["status"] == "error" and by["bad..name"]["input_error"] == "empty label"
+    assert by["bad..name"]["findings"][0]["code"] == "DOMAIN_INVALID"
+    assert by["b.example"]["input"] == "B.example." and "input" not in by["a.example"]
+    assert by["xn--bcher-kva.example"]["input"] == "bücher.example"
+    assert (s.written, s.ok, s.errors, s.invalid, s.duplicates, s.entries) == (5, 3, 0, 2, 1, 6)
+    assert s.queries == 9 and s.queries_per_domain == 3.0
+    assert [x[0] for x in s.invalid_examples] == [4, 5]
+    text = s.to_text("en")
+    assert "5 domains" in text and "invalid 2" in text and "duplicates skipped 1" in text
+    assert "line 4 'bad..name'" in text
+    assert "重複スキップ 1" in s.to_text("ja") and "空のラベル" in s.to_text("ja")
+
+
+async def test_check_that_raises_does_not_stop_the_run():
+    items = [InputItem(i, f"d{i}.example", f"d{i}.example") for i in range(20)]
+    w = ListWriter()
+
+    async def odd(domain, attrs):
+        if domain == "d7.example":
+            raise ValueError("unexpected answer shape")
+        if domain == "d8.example":
+            return None                              # not a dict: also contained
+        return await make_check()(domain, attrs)
+
+    s = await Scanner(odd, w, concurrency=4).run(iter(items))
+    by = {row["domain"]: row for row in w.rows}
+    assert len(w.rows) == 20 and len(by) == 20
+    assert by["d7.example"]["status"] == "error" and by["d7.example"]["error"] == \
+        "ValueError: unexpected answer shape"
+    assert "TypeError" in by["d8.example"]["error"]
+    assert "crashed" not in by["d7.example"]          # internal marker is not written
+    assert (s.ok, s.errors, s.crashed) == (18, 2, 2)
+
+
+class CountingItems:
+    """A lazy 200k-entry input that counts how many entries were taken from it."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.taken = 0
+
+    def __iter__(self):
+        for i in range(self.n):
+            self.taken += 1
+            yield InputItem(i + 1, f"d{i}.example", f"d{i}.example")
+
+
+async def test_bounded_read_ahead_on_200k_entries():
+    src = CountingItems(200_000)
+    seen_ahead: list[int] = []
+
+    class Probe(ListWriter):
+        def write(self, results):
+            self.rows_n = getattr(self, "rows_n", 0) + len(results)
+            seen_ahead.append(src.taken - self.rows_n)
+
+    async def trivial(domain, attrs):
+        return {"domain": domain, "status": "ok", "findings": []}
+
+    w = Probe()
+    sc = Scanner(trivial, w, concurrency=20, queue_size=50, batch=16)
+    s = await sc.run(iter(src))
+    assert s.written == 200_000 == w.rows_n and src.taken == 200_000
+    assert max(seen_ahead) <= sc.max_ahead, (max(seen_ahead), sc.max_ahead)
+    assert sc.max_ahead < 300                       # the bound is small and independent of the input size
+
+
+async def test_cancel_writes_finished_and_drops_in_flight():
+    gate = asyncio.Event()
+    items = [InputItem(i, f"d{i}.example", f"d{i}.example") for i in range(50)]
+
+    async def check(domain, attrs):
+        if int(domain[1:].split(".")[0]) >= 10:
+            await gate.wait()                        # never released: these are in flight at Ctrl-C
+        return {"domain": domain, "status": "ok", "findings": []}
+
+    w = ListWriter()
+    sc = Scanner(check, w, concurrency=8)
+    task = asyncio.create_task(sc.run(iter(items)))
+    for _ in range(200):
+        await asyncio.sleep(0.005)
+        if len(w.rows) >= 10:
+            break
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert sorted(r["domain"] for r in w.rows) == sorted(f"d{i}.example" for i in range(10))
+    assert sc.summary.interrupted and sc.summary.written == 10
+
+
+async def test_resume_after_torn_interruption_scans_only_missing(tmp_path):
+    p = tmp_path / "d.txt"
+    names = [f"d{i}.example" for i in range(30)]
+    p.write_text("\n".join(names) + "\n")
+    out = tmp_path / "r.jsonl"
+    # first run: killed after 12 results, the 13th torn mid-line
+    lines = [json.dumps({"domain": n, "status": "ok", "findings": []}) for n in names[:13]]
+    out.write_text("\n".join(lines[:12]) + "\n" + lines[12][:17])
+
+    w, done = open_output(OutputSpec(str(out)), [], resume=True)
+    assert len(done) == 12
+    counts = InputCounts()
+    r, items = reader_items(p, counts, done=done)
+    calls: list[str] = []
+    s = await Scanner(make_check(calls), w, concurrency=5).run(items, counts)
+    w.close()
+    r.close()
+    assert sorted(calls) == sorted(names[12:])
+    assert s.resumed == 12 and s.written == 18
+    final = Counter(json.loads(x)["domain"] for x in out.read_text().splitlines())
+    assert set(final) == set(names) and set(final.values()) == {1}
+
+
+async def test_input_error_mid_file_stops_cleanly(tmp_path):
+    p = tmp_path / "d.txt"
+    p.write_bytes(b"".join(f"d{i}.example\n".encode() for i in range(300)) + b"bad\xff.example\n" +
+                  b"after.example\n")
+    counts = InputCounts()
+    r, items = reader_items(p, counts)
+    w = ListWriter()
+    with pytest.raises(InputError) as e:
+        await Scanner(make_check(), w, concurrency=10).run(items, counts)
+    r.close()
+    assert "line 301 is not UTF-8" in str(e.value) and "--resume" in str(e.value)
+    assert len(w.rows) == 300 and "after.example" not in {x["domain"] for x in w.rows}
+
+
+async def test_writer_failure_is_raised_not_hung():
+    class Full(ListWriter):
+        def write(self, results):
+            raise OSError(28, "No space left on device")
+
+    items = [InputItem(i, f"d{i}.example", f"d{i}.example") for i in range(5000)]
+    with pytest.raises(OSError, match="No space"):
+        await asyncio.wait_for(Scanner(make_check(), Full(), concurrency=4).run(iter(items)), 10)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# progress
+
+class FakeTty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_off_when_not_a_terminal():
+    assert isinstance(make_progress(None, io.StringIO()), NullProgress)
+    assert isinstance(make_progress(False, FakeTty()), NullProgress)
+    assert isinstance(make_progress(None, FakeTty()), RichProgress)
+    assert isinstance(make_progress(True, io.StringIO()), RichProgress)
+
+
+async def test_progress_bar_shows_counters():
+    stream = FakeTty()
+    prog = make_progress(None, stream)
+    items = [InputItem(1, "bad..x", None, {}, "empty label")] + \
+        [InputItem(i, f"d{i}.example", f"d{i}.example") for i in range(2, 40)]
+    prog.start(1000)
+    await Scanner(make_check(fail={"d5.example"}), ListWriter(), progress=prog, position=lambda: 1000,
+                  concurrency=4).run(iter(items))
+    prog.stop()
+    text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", stream.getvalue())
+    assert "39 domains" in text and "errors 1" in text and "invalid 1" in text and "100%" in text
