@@ -346,12 +346,11 @@ class Engine:
         try:
             return await asyncio.shield(task), False
         except asyncio.CancelledError:
-            if task.cancelled() and not self._closed:
-                # the shared exchange was cancelled, not this caller: report it as an error, never as absent
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise
-                return _Step(Answer(name, rdtype, "error", rcode="", error="cancelled")), False
+            current = asyncio.current_task()
+            if task.cancelled() and (current is None or not current.cancelling()):
+                # the shared exchange was cancelled (aclose), not this caller: an error, never "absent"
+                error = "engine closed" if self._closed else "cancelled"
+                return _Step(Answer(name, rdtype, "error", rcode="", error=error)), False
             raise
 
     async def _resolve(self, name: str, rdtype: str, code: int) -> _Step:

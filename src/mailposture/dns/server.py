@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import struct
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
@@ -31,7 +31,7 @@ import dns.zone
 
 from mailposture.dns import wire
 from mailposture.dns.types import RDTYPE_NAMES
-from mailposture.dns.zonefile import infer_origins, render_zones
+from mailposture.dns.zonefile import ZoneError, infer_origins, render_zones
 
 __all__ = ["FaultyProxy", "LocalDnsServer", "start_udp_tcp"]
 
@@ -58,6 +58,21 @@ class _Udp(asyncio.DatagramProtocol):
         pass
 
 
+def _grow_rcvbuf(sock: Any, size: int = 4 << 20) -> None:
+    # A client in the same event loop can send hundreds of queries before the server reads one; the default
+    # 208 KiB buffer holds only ~200 small datagrams on loopback. Best effort: FORCE needs CAP_NET_ADMIN.
+    import socket
+
+    for opt in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+        if opt is None or sock is None:
+            continue
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, opt, size)
+            return
+        except OSError:
+            continue
+
+
 async def start_udp_tcp(host: str, port: int, on_udp: Callable[[bytes, Any], None],
                         on_tcp: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]
                         ) -> tuple[asyncio.DatagramTransport, asyncio.AbstractServer, int]:
@@ -71,6 +86,7 @@ async def start_udp_tcp(host: str, port: int, on_udp: Callable[[bytes, Any], Non
         except OSError as e:
             raise OSError(f"cannot bind UDP {host}:{port}: {e.strerror}") from None
         bound = transport.get_extra_info("sockname")[1]
+        _grow_rcvbuf(transport.get_extra_info("socket"))
         try:
             server = await asyncio.start_server(on_tcp, host, bound)
         except OSError as e:
@@ -108,7 +124,10 @@ class _Zone:
     def __init__(self, origin: str, text: str) -> None:
         self.origin = origin
         self.name = dns.name.from_text(origin or ".")
-        z = dns.zone.from_text(text, origin=self.name, relativize=False, check_origin=True)
+        try:
+            z = dns.zone.from_text(text, origin=self.name, relativize=False, check_origin=True)
+        except (dns.exception.DNSException, ValueError) as e:
+            raise ZoneError(f"zone {origin or '.'}: {e}") from None
         self.nodes: dict[str, dict[int, Any]] = {}
         for n, node in z.nodes.items():
             key = n.to_text(omit_final_dot=True).lower()
@@ -144,6 +163,7 @@ class LocalDnsServer:
         self.port = port
         self.queries = 0
         self.tcp_queries = 0
+        self.log: deque[tuple[str, str, int]] = deque(maxlen=10_000)  # (name, type, header flags) last queries
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.AbstractServer | None = None
 
@@ -248,6 +268,7 @@ class LocalDnsServer:
             r.set_rcode(dns.rcode.REFUSED if qrr.rdclass != dns.rdataclass.IN else dns.rcode.NOTIMP)
             return r.to_wire()
         qname = qrr.name.to_text(omit_final_dot=True).lower()
+        self.log.append((qname, dns.rdatatype.to_text(qrr.rdtype), int(q.flags)))
         rcode, answer, authority = self._lookup(qname, qrr.rdtype)
         r.set_rcode(rcode)
         if rcode == dns.rcode.REFUSED:
@@ -325,16 +346,20 @@ class FaultyProxy:
     ``drop`` / ``servfail`` / ``spoof``: a collection of names (lower-case, no trailing dot) or a predicate
     ``(name, rdtype) -> bool``. ``drop_first_n``: drop the first N tries of each (name, type), forward later ones.
     ``spoof``: before the real answer, send a forged copy with a wrong ID and one with a different question.
+    ``delay``: seconds to hold each forwarded UDP query (``max_active`` then shows the client's concurrency).
     Counters: ``tries`` (per (name, type)), ``dropped``, ``servfailed``, ``forwarded``, ``spoofed``.
     """
 
     def __init__(self, upstream: str, *, drop: Match = None, servfail: Match = None, drop_first_n: int = 0,
-                 spoof: Match = None, host: str = "127.0.0.1", port: int = 0, timeout: float = 2.0) -> None:
+                 spoof: Match = None, delay: float = 0.0, host: str = "127.0.0.1", port: int = 0,
+                 timeout: float = 2.0) -> None:
         from mailposture.dns.engine import parse_nameserver
 
         self.upstream = parse_nameserver(upstream)
         self.drop, self.servfail, self.spoof = drop, servfail, spoof
         self.drop_first_n = drop_first_n
+        self.delay = delay
+        self.active = self.max_active = 0
         self.host, self.port, self.timeout = host, port, timeout
         self.tries: Counter[tuple[str, str]] = Counter()
         self.dropped = self.servfailed = self.forwarded = self.spoofed = 0
@@ -398,15 +423,22 @@ class FaultyProxy:
 
     async def _forward_udp(self, data: bytes, addr: Any, *, spoof: bool, qend: int) -> None:
         loop = asyncio.get_running_loop()
-        fut: asyncio.Future[bytes] = loop.create_future()
-        transport, _ = await loop.create_datagram_endpoint(lambda: _Fwd(fut), remote_addr=self.upstream)
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
         try:
-            transport.sendto(data)
-            resp = await asyncio.wait_for(fut, self.timeout)
-        except (TimeoutError, OSError):
-            return
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            fut: asyncio.Future[bytes] = loop.create_future()
+            transport, _ = await loop.create_datagram_endpoint(lambda: _Fwd(fut), remote_addr=self.upstream)
+            try:
+                transport.sendto(data)
+                resp = await asyncio.wait_for(fut, self.timeout)
+            except (TimeoutError, OSError):
+                return
+            finally:
+                transport.close()
         finally:
-            transport.close()
+            self.active -= 1
         self.forwarded += 1
         if self._udp is None:
             return

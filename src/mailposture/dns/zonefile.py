@@ -135,6 +135,11 @@ def _soa_ns(origin: str, ttl: int, own: set[str]) -> list[str]:
 def _record_lines(name: str, entries: Iterable[tuple[str, Any]], ttl: int) -> list[str]:
     owner = _abs(name)
     lines = []
+    entries = list(entries)
+    types = {t.upper() for t, _ in entries} - _SKIP
+    if "CNAME" in types and len(types) > 1:
+        # RFC 1034 §3.6.2 / RFC 2181 §10.1: a CNAME owner has no other data (NSD would refuse the zone)
+        raise ZoneError(f"{_norm(name)}: a CNAME cannot sit next to other records ({', '.join(sorted(types))})")
     for rdtype, value in entries:
         t = rdtype.upper()
         if t in _SKIP:

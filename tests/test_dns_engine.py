@@ -1,0 +1,230 @@
+"""The engine against in-process loopback servers (no NSD): caching, dedup, retries, TCP, spoofing, CNAMEs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from conftest import free_port
+from mailposture.dns.engine import Engine, run
+from mailposture.dns.server import FaultyProxy, LocalDnsServer
+from mailposture.dns.wire import FLAG_AD
+
+WORLD = {
+    "example.test": [("A", "192.0.2.1"), ("MX", (10, "mx.example.test")), ("MX", (20, "mx2.example.test")),
+                     ("TXT", ["v=spf1 include:_spf.prov.test", " -all"])],
+    "mx.example.test": [("A", "192.0.2.2")],
+    "x.y.example.test": [("A", "192.0.2.3")],
+    "big.example.test": [("TXT", ["k" * 250] * 6)],  # > 1232 octets: TC over UDP
+    "alias.example.test": [("CNAME", "www.other.test")],
+    "loop1.example.test": [("CNAME", "loop2.other.test")],
+    "www.other.test": [("A", "192.0.2.9")],
+    "loop2.other.test": [("CNAME", "loop1.example.test")],
+    "_spf.prov.test": [("TXT", "v=spf1 ip4:198.51.100.0/24 -all")],
+}
+ORIGINS = ["example.test", "other.test", "prov.test"]
+
+
+@pytest.fixture
+async def server():
+    async with LocalDnsServer(WORLD, origins=ORIGINS) as s:
+        yield s
+
+
+async def test_answers_from_the_local_server(server: LocalDnsServer) -> None:
+    async with Engine([server.address], timeout=1) as e:
+        a = await e.query("Example.TEST.", "mx")
+        assert (a.name, a.rdtype, a.status, a.rcode, a.ttl) == ("example.test", "MX", "ok", "NOERROR", 300)
+        assert sorted(a.records) == [(10, "mx.example.test"), (20, "mx2.example.test")]
+        assert a.server == server.address and not a.from_cache
+        txt = await e.query("example.test", "TXT")
+        assert txt.records == ((b"v=spf1 include:_spf.prov.test", b" -all"),)
+        nx = await e.query("nope.example.test", "A")
+        nodata = await e.query("mx.example.test", "TXT")
+        ent = await e.query("y.example.test", "A")  # empty non-terminal (RFC 8020 §2)
+        assert (nx.status, nx.rcode, nx.exists) == ("nxdomain", "NXDOMAIN", False)
+        assert (nodata.status, nodata.rcode, nodata.exists) == ("nodata", "NOERROR", True)
+        assert ent.status == "nodata"
+        assert nx.ttl == nodata.ttl == 300  # min(SOA TTL, MINIMUM)
+
+
+async def test_cache_serves_positive_and_negative_answers(server: LocalDnsServer) -> None:
+    async with Engine([server.address], timeout=1) as e:
+        await e.query("example.test", "A")
+        await e.query("nope.example.test", "A")
+        sent = e.stats.sent
+        again = await e.query("EXAMPLE.test", "A")
+        neg = await e.query("nope.example.test.", "A")
+        assert again.from_cache and again.records == ("192.0.2.1",) and 0 < again.ttl <= 300
+        assert neg.from_cache and neg.status == "nxdomain"
+        assert e.stats.sent == sent and e.stats.cache_hits == 2 and e.stats.cache_negative_hits == 1
+        assert server.queries == 2
+
+
+async def test_concurrent_identical_queries_share_one_exchange(server: LocalDnsServer) -> None:
+    async with Engine([server.address], timeout=1) as e:
+        answers = await asyncio.gather(*(e.query("example.test", "TXT") for _ in range(50)))
+        assert {a.status for a in answers} == {"ok"}
+        assert e.stats.sent == 1 and server.queries == 1 and e.stats.inflight_dedup == 49
+
+
+async def test_spf_include_shared_by_many_domains_is_fetched_once(server: LocalDnsServer) -> None:
+    async with Engine([server.address], timeout=1, concurrency=100) as e:
+        async def check(i: int) -> str:
+            await e.query(f"d{i}.example.test", "TXT")  # each domain's own lookup (NXDOMAIN here)
+            inc = await e.query("_spf.prov.test", "TXT")
+            return inc.txt_strings()[0]
+        results = await asyncio.gather(*(check(i) for i in range(300)))
+        assert set(results) == {"v=spf1 ip4:198.51.100.0/24 -all"}
+        assert sum(1 for n, t, _ in server.log if n == "_spf.prov.test") == 1
+        assert e.stats.sent == 301
+
+
+async def test_truncated_answer_falls_back_to_tcp(server: LocalDnsServer) -> None:
+    async with Engine([server.address], timeout=1) as e:
+        a = await e.query("big.example.test", "TXT")
+        assert a.status == "ok" and a.records == ((b"k" * 250,) * 6,)
+        assert e.stats.tcp_fallbacks == 1 and server.tcp_queries == 1
+
+
+async def test_unreachable_server_is_a_timeout_never_nxdomain() -> None:
+    port = free_port()
+    timeout, retries = 0.2, 2
+    async with Engine([f"127.0.0.1:{port}"], timeout=timeout, retries=retries) as e:
+        t0 = time.monotonic()
+        a = await e.query("example.test", "A")
+        elapsed = time.monotonic() - t0
+        assert a.status == "error" and a.error == "timeout" and a.rcode == "" and a.exists is None
+        assert e.stats.timeouts == retries + 1 and e.stats.retries == retries
+        assert timeout * (retries + 1) * 0.9 <= elapsed < timeout * (retries + 1) + 0.5
+        # an error is not cached: the next lookup goes to the network again
+        await e.query("example.test", "A")
+        assert e.stats.sent == 2 * (retries + 1)
+
+
+async def test_first_try_dropped_then_success(server: LocalDnsServer) -> None:
+    async with FaultyProxy(server.address, drop_first_n=1) as proxy, \
+            Engine([proxy.address], timeout=0.2, retries=2) as e:
+        a = await e.query("example.test", "A")
+        assert a.status == "ok" and a.records == ("192.0.2.1",)
+        assert e.stats.timeouts == 1 and e.stats.retries == 1 and proxy.tries[("example.test", "A")] == 2
+
+
+async def test_servfail_always_is_an_error_after_retries(server: LocalDnsServer) -> None:
+    async with FaultyProxy(server.address, servfail={"example.test"}) as proxy, \
+            Engine([proxy.address], timeout=0.5, retries=2) as e:
+        a = await e.query("example.test", "MX")
+        assert (a.status, a.error, a.rcode) == ("error", "servfail", "SERVFAIL")
+        assert e.stats.servfails == 3 and proxy.servfailed == 3
+        ok = await e.query("mx.example.test", "A")  # other names pass through
+        assert ok.status == "ok"
+
+
+async def test_dropped_name_predicate_only_hits_that_name(server: LocalDnsServer) -> None:
+    async with FaultyProxy(server.address, drop=lambda n, t: t == "MX") as proxy, \
+            Engine([proxy.address], timeout=0.1, retries=1) as e:
+        mx, a = await asyncio.gather(e.query("example.test", "MX"), e.query("example.test", "A"))
+        assert mx.error == "timeout" and a.status == "ok" and proxy.dropped == 2
+
+
+async def test_spoofed_and_mismatched_datagrams_are_ignored(server: LocalDnsServer) -> None:
+    async with FaultyProxy(server.address, spoof={"example.test"}) as proxy, \
+            Engine([proxy.address], timeout=1, retries=0) as e:
+        a = await e.query("example.test", "A")
+        assert a.status == "ok" and a.records == ("192.0.2.1",)
+        assert proxy.spoofed == 2 and e.stats.ignored == 2 and e.stats.received == 1
+
+
+async def test_engine_follows_cname_into_a_zone_the_server_does_not_serve() -> None:
+    first = {k: v for k, v in WORLD.items() if k.endswith("example.test")}
+    second = {k: v for k, v in WORLD.items() if k.endswith("other.test")}
+    async with LocalDnsServer(first, origins=["example.test"]) as s1, \
+            LocalDnsServer(second, origins=["other.test"]) as s2, \
+            Engine([s1.address, s2.address], timeout=0.5, retries=1) as e:
+        a = await e.query("alias.example.test", "A")
+        assert a.status == "ok" and a.records == ("192.0.2.9",) and a.cname_chain == ("www.other.test",)
+        assert a.server == s2.address
+        assert e.stats.refused == 1  # s1 is not authoritative for other.test, s2 answers on the retry
+        loop = await e.query("loop1.example.test", "A")
+        assert loop.status == "error" and loop.error == "cname-loop"
+        # the hop to www.other.test is cached on its own: another alias reuses it
+        again = await e.query("alias.example.test", "A")
+        assert again.from_cache and again.cname_chain == ("www.other.test",)
+
+
+async def test_cname_loop_inside_one_answer(server: LocalDnsServer) -> None:
+    async with Engine([server.address], timeout=0.5) as e:
+        a = await e.query("loop1.example.test", "TXT")
+        assert a.status == "error" and a.error == "cname-loop"
+
+
+async def test_long_cname_chain_is_cut() -> None:
+    world = {f"c{i}.chain.test": [("CNAME", f"c{i + 1}.chain{(i + 1) % 2}.test")] for i in range(12)}
+    world = {k.replace("chain.test", f"chain{int(k[1:].split('.')[0]) % 2}.test"): v for k, v in world.items()}
+    a_zone = {k: v for k, v in world.items() if k.endswith("chain0.test")}
+    b_zone = {k: v for k, v in world.items() if k.endswith("chain1.test")}
+    async with LocalDnsServer(a_zone, origins=["chain0.test"]) as s1, \
+            LocalDnsServer(b_zone, origins=["chain1.test"]) as s2, \
+            Engine([s1.address, s2.address], timeout=0.5, retries=1) as e:
+        a = await e.query("c0.chain0.test", "A")
+        assert a.status == "error" and a.error == "cname-loop" and len(a.cname_chain) == 9
+
+
+async def test_concurrency_is_bounded(server: LocalDnsServer) -> None:
+    async with FaultyProxy(server.address, delay=0.05) as proxy, \
+            Engine([proxy.address], timeout=1, concurrency=4) as e:
+        answers = await asyncio.gather(*(e.query(f"n{i}.example.test", "A") for i in range(20)))
+        assert {a.status for a in answers} == {"nxdomain"}
+        assert proxy.max_active == 4
+
+
+async def test_qps_limit_spaces_queries(server: LocalDnsServer) -> None:
+    async with Engine([server.address], timeout=1, qps=100) as e:
+        t0 = time.monotonic()
+        await asyncio.gather(*(e.query(f"q{i}.example.test", "A") for i in range(40)))
+        # burst of 10 then one every 10 ms: at least 0.3 s (an upper bound would be a timing test)
+        assert time.monotonic() - t0 >= 0.29
+        assert e._bucket is not None and e._bucket.granted == 40
+
+
+async def test_want_ad_sets_the_ad_bit(server: LocalDnsServer) -> None:
+    async with Engine([server.address], want_ad=True) as e:
+        await e.query("example.test", "A")
+    async with Engine([server.address]) as e:
+        await e.query("example.test", "AAAA")
+    flags = {t: f for _, t, f in server.log}
+    assert flags["A"] & FLAG_AD and not flags["AAAA"] & FLAG_AD
+
+
+async def test_bad_names_and_types(server: LocalDnsServer) -> None:
+    async with Engine([server.address]) as e:
+        for bad in ("a..b.test", "x" * 64 + ".test"):
+            a = await e.query(bad, "A")
+            assert a.status == "error" and a.error.startswith("bad-name")
+        with pytest.raises(ValueError, match="unknown DNS record type"):
+            await e.query("example.test", "BOGUS")
+        raw = await e.query("example.test", "TYPE99")  # SPF type by number: NODATA here
+        assert raw.status == "nodata"
+        assert e.stats.sent == 1
+
+
+async def test_aclose_turns_pending_lookups_into_errors() -> None:
+    e = Engine([f"127.0.0.1:{free_port()}"], timeout=5, retries=0)
+    pending = asyncio.ensure_future(e.query("example.test", "A"))
+    await asyncio.sleep(0.05)
+    await e.aclose()
+    a = await pending
+    assert a.status == "error" and a.error == "engine closed"
+
+
+def test_run_helper_with_and_without_uvloop() -> None:
+    async def loop_name() -> str:
+        return type(asyncio.get_running_loop()).__module__
+    assert run(loop_name(), use_uvloop=False).startswith("asyncio")
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        pytest.skip("uvloop not installed")
+    assert run(loop_name(), use_uvloop=True).startswith("uvloop")
