@@ -102,7 +102,7 @@ class SpfRecord:
 
     @property
     def all_term(self) -> Term | None:
-        return next((t for t in self.mechanisms if t.name == "all"), None)
+        return next((t for t in self.mechanisms if t.name == "all" and t.valid), None)
 
 
 def is_spf_record(text: str) -> bool:

@@ -1,0 +1,201 @@
+"""`mailposture spf parse RECORD…` (offline) and `mailposture spf eval DOMAIN --ip IP` (RFC 7208 check_host).
+
+`parse` reads records from the arguments, stdin (`-`) or `--file F` (one record a line, blank lines skipped; a
+line in zone-file form `"v=spf1 …" "…"` is joined as the character-strings of one TXT record, §3.3).
+Exit status: 0 when every record is valid, 1 otherwise, 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mailposture.cliopts import DnsOptions, Lang, Nameserver, Retries, Timeout, default_lang
+
+SEV_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+RESULT_STYLE = {"pass": "bold green", "fail": "bold red", "softfail": "yellow", "neutral": "cyan",
+                "none": "dim", "permerror": "bold red", "temperror": "magenta"}
+
+
+def _zone_join(line: str) -> str:
+    """`"a" "b"` (master-file character-strings, RFC 1035 §5.1) -> `ab`; any other line is kept (stripped)."""
+    s = line.strip()
+    if not s.startswith('"'):
+        return s
+    out: list[str] = []
+    i = 0
+    while i < len(s):
+        if s[i] != '"':
+            i += 1
+            continue
+        i += 1
+        while i < len(s) and s[i] != '"':
+            if s[i] == "\\" and i + 1 < len(s):
+                i += 1
+            out.append(s[i])
+            i += 1
+        i += 1
+    return "".join(out)
+
+
+def _read_lines(text: str) -> list[str]:
+    return [_zone_join(ln) for ln in text.splitlines() if ln.strip()]
+
+
+def collect_records(records: list[str] | None, file: Path | None) -> list[str]:
+    out: list[str] = []
+    for r in records or []:
+        out.extend(_read_lines(sys.stdin.read()) if r == "-" else [_zone_join(r)])
+    if file is not None:
+        try:
+            out.extend(_read_lines(file.read_text(encoding="utf-8", errors="replace")))
+        except OSError as exc:
+            typer.echo(f"error: cannot read {file}: {exc.strerror or exc} / {file} を読み込めません", err=True)
+            raise typer.Exit(2) from None
+    return out
+
+
+def parse_one(text: str, lang: str) -> dict[str, Any]:
+    """The JSON object of `spf parse` for one record."""
+    from mailposture.checks.spf.analyze import LOOKUP_LIMIT, own_lookups, record_findings
+    from mailposture.checks.spf.parse import parse_record
+
+    rec = parse_record(text)
+    lookups = own_lookups(rec) if rec.terms else 0
+    findings = record_findings(rec)
+    out = []
+    for f in findings:
+        d = {"code": f.code, "severity": f.severity, "message": f.message(lang), "rfc": f.rfc,
+             "params": f.params}
+        if f.fix(lang):
+            d["fix"] = f.fix(lang)
+        out.append(d)
+    return {"record": text, "valid": rec.valid and lookups <= LOOKUP_LIMIT, "dns_lookups": lookups,
+            "terms": [t.text for t in rec.terms], "findings": out}
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `spf` sub-app (parse, eval) to ``app``."""
+    spf_app = typer.Typer(name="spf", no_args_is_help=True,
+                          help="SPF records (RFC 7208). SPF レコードの検査と評価。")
+
+    @spf_app.callback()
+    def _spf() -> None:
+        """SPF records (RFC 7208)."""
+
+    @spf_app.command("parse")
+    def parse_cmd(
+        records: Annotated[list[str] | None, typer.Argument(
+            help="SPF records ('-' reads stdin, one record a line). 検査するレコード。")] = None,
+        file: Annotated[Path | None, typer.Option("--file", "-f", help="File with one record a line.")] = None,
+        fmt: Annotated[str, typer.Option("--format", help="text or json (JSON Lines).")] = "text",
+        lang: Lang = None,
+    ) -> None:
+        """Check SPF records offline: every syntax problem with its position, and risky settings.
+        SPF レコードをオフラインで検証し、すべての問題を位置付きで表示します。"""
+        language = default_lang(lang)
+        if fmt not in ("text", "json"):
+            raise typer.BadParameter("--format must be 'text' or 'json'", param_hint="--format")
+        texts = collect_records(records, file)
+        if not texts:
+            typer.echo("error: no record given (arguments, '-' or --file) / レコードが指定されていません", err=True)
+            raise typer.Exit(2)
+        results = [parse_one(t, language) for t in texts]
+        if fmt == "json":
+            for r in results:
+                sys.stdout.write(json.dumps(r, ensure_ascii=False) + "\n")
+        else:
+            _print_parse(results, language)
+        raise typer.Exit(0 if all(r["valid"] for r in results) else 1)
+
+    @spf_app.command("eval")
+    def eval_cmd(
+        domain: Annotated[str, typer.Argument(help="Domain whose SPF record is evaluated. 評価するドメイン。")],
+        ip: Annotated[str, typer.Option("--ip", help="Client IP address (IPv4 or IPv6). 接続元 IP アドレス。")],
+        sender: Annotated[str | None, typer.Option(
+            "--sender", help="MAIL FROM address (default: postmaster@DOMAIN). 送信者アドレス。")] = None,
+        helo: Annotated[str, typer.Option("--helo", help="HELO/EHLO name (for %{h}).")] = "",
+        nameserver: Nameserver = None,
+        timeout: Timeout = 2.0,
+        retries: Retries = 2,
+        fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+        lang: Lang = None,
+    ) -> None:
+        """Evaluate SPF for a client IP (RFC 7208 check_host()) and show every step.
+        接続元 IP に対する SPF 評価 (check_host) を実行し、各手順を表示します。"""
+        from mailposture.checks.spf.evaluate import check_host, parse_ip
+        from mailposture.checks.spf.evaluate import domain_problem as problem
+
+        language = default_lang(lang)
+        if fmt not in ("text", "json"):
+            raise typer.BadParameter("--format must be 'text' or 'json'", param_hint="--format")
+        try:
+            addr = parse_ip(ip)
+        except ValueError:
+            typer.echo(f"error: '{ip}' is not a valid IPv4 or IPv6 address / IP アドレスが正しくありません", err=True)
+            raise typer.Exit(2) from None
+        name = domain.strip().rstrip(".").lower()
+        why = problem(name, fqdn=True)
+        if why:
+            typer.echo(f"error: '{domain}' is not a valid domain name ({why}) / ドメイン名が正しくありません", err=True)
+            raise typer.Exit(2)
+        try:
+            engine = DnsOptions(nameserver, timeout, retries).engine()
+        except (ValueError, OSError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+        async def run():
+            async with engine:
+                return await check_host(addr, name, sender or f"postmaster@{name}", resolver=engine, helo=helo)
+
+        res = asyncio.run(run())
+        if fmt == "json":
+            sys.stdout.write(json.dumps(res.to_json(), ensure_ascii=False) + "\n")
+        else:
+            _print_eval(res, language)
+
+    app.add_typer(spf_app, name="spf")
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _print_parse(results: list[dict[str, Any]], lang: str) -> None:
+    from rich.markup import escape
+
+    con = _console()
+    for r in results:
+        ok = r["valid"]
+        word = ("有効" if ok else "無効") if lang == "ja" else ("valid" if ok else "INVALID")
+        con.print(f"{escape(r['record'])}")
+        look = "DNS 参照" if lang == "ja" else "DNS lookups"
+        con.print(f"  => [{'bold green' if ok else 'bold red'}]{word}[/]  ({look}: {r['dns_lookups']})")
+        for f in r["findings"]:
+            con.print(f"  [{SEV_STYLE[f['severity']]}]{f['severity']}[/] {f['code']}: "
+                      f"{escape(f['message'])} [dim]({escape(f['rfc'])})[/]")
+
+
+def _print_eval(res: Any, lang: str) -> None:
+    from rich.markup import escape
+
+    con = _console()
+    label = "結果" if lang == "ja" else "Result"
+    con.print(f"{label}: [{RESULT_STYLE.get(res.result, 'bold')}]{res.result}[/]  ({escape(res.reason)})")
+    if res.record:
+        con.print(f"{'レコード' if lang == 'ja' else 'Record'}: {escape(res.record)}")
+    if res.explanation:
+        con.print(f"{'説明' if lang == 'ja' else 'Explanation'}: {escape(res.explanation)}")
+    con.print(f"{'DNS 参照' if lang == 'ja' else 'DNS lookups'}: {res.dns_lookups}/10, "
+              f"void: {res.void_lookups}/2")
+    con.print("Trace:" if lang != "ja" else "評価手順:")
+    for s in res.trace:
+        con.print(f"  {'  ' * s.depth}[dim]{escape(s.domain)}[/] {s.action}: {escape(s.detail)}")
