@@ -168,8 +168,16 @@ class NsdServer:
                 msg = self._failure_text(f"nsd exited with status {self.proc.returncode}")
                 self._cleanup()
                 raise NsdError(msg)
-            if self._answers(probe):
-                return self
+            rcode = self._probe(probe)
+            if rcode is not None:
+                log = self._log_tail(1 << 20)
+                if " error: " in log:
+                    # NSD keeps running when a zone file is bad (the zone answers SERVFAIL): fail loudly instead
+                    msg = self._failure_text("nsd reported errors in the configuration or zone files")
+                    self.stop()
+                    raise NsdError(msg)
+                if rcode == 0:
+                    return self
             time.sleep(0.05)
         msg = self._failure_text(f"nsd did not answer on {self.address} within {self.startup_timeout:g}s")
         self.stop()
@@ -182,7 +190,8 @@ class NsdServer:
             stdout = ""
         return f"{head}\n--- nsd output ---\n{stdout}\n--- nsd log ---\n{self._log_tail()}"
 
-    def _answers(self, origin: str) -> bool:
+    def _probe(self, origin: str) -> int | None:
+        """The rcode of an SOA query for ``origin``, or None when nothing answered."""
         q = wire.encode_query(0x4D50, origin or ".", wire.T_SOA, rd=False)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.settimeout(0.2)
@@ -190,8 +199,10 @@ class NsdServer:
                 s.sendto(q, ("127.0.0.1", self.port))
                 data, _ = s.recvfrom(65535)
             except OSError:
-                return False
-        return len(data) >= 4 and data[:2] == b"\x4d\x50" and data[3] & 0x0F == 0
+                return None
+        if len(data) < 4 or data[:2] != b"\x4d\x50":
+            return None
+        return data[3] & 0x0F
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
