@@ -1,0 +1,106 @@
+"""`mailposture dmarc parse RECORD…`: validate DMARC records offline (no DNS), all problems of each record.
+
+Records come from the arguments, from stdin (`-`) and from `--file F`, one record a line. A line in zone-file
+form (`"v=DMARC1; " "p=reject"`) is joined as the character-strings of one TXT record (RFC 7489 §6.6.3).
+Exit status: 0 when every record is valid, 1 otherwise, 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mailposture.cliopts import Lang, default_lang
+
+
+def _unquote_zone(line: str) -> str:
+    """Join `"a" "b"` (master-file character-strings, RFC 1035 §5.1) into `ab`; other lines stay as they are."""
+    s = line.strip()
+    if not s.startswith('"'):
+        return line.strip()
+    parts: list[str] = []
+    i = 0
+    while i < len(s):
+        if s[i] != '"':
+            i += 1
+            continue
+        i += 1
+        buf = []
+        while i < len(s) and s[i] != '"':
+            if s[i] == "\\" and i + 1 < len(s):
+                i += 1
+            buf.append(s[i])
+            i += 1
+        parts.append("".join(buf))
+        i += 1
+    return "".join(parts)
+
+
+def _lines(text: str) -> list[str]:
+    return [_unquote_zone(ln) for ln in text.splitlines() if ln.strip()]
+
+
+def _collect(records: list[str] | None, file: Path | None) -> list[str]:
+    out: list[str] = []
+    for rec in records or []:
+        if rec == "-":
+            out.extend(_lines(sys.stdin.read()))
+        else:
+            out.append(_unquote_zone(rec))
+    if file is not None:
+        try:
+            out.extend(_lines(file.read_text(encoding="utf-8", errors="replace")))
+        except OSError as exc:
+            typer.echo(f"cannot read {file}: {exc.strerror or exc} / {file} を読み込めません", err=True)
+            raise typer.Exit(2) from None
+    return out
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `dmarc` sub-app to ``app``."""
+    dmarc_app = typer.Typer(name="dmarc", no_args_is_help=True,
+                            help="DMARC records (RFC 7489, RFC 9989). DMARC レコードの検査。")
+
+    @dmarc_app.callback()
+    def _dmarc() -> None:
+        """DMARC records (RFC 7489, RFC 9989)."""
+
+    @dmarc_app.command("parse")
+    def parse_cmd(
+        records: Annotated[list[str] | None, typer.Argument(
+            help="DMARC records ('-' reads stdin, one record a line). 検査するレコード。")] = None,
+        file: Annotated[Path | None, typer.Option("--file", "-f", help="File with one record a line.")] = None,
+        fmt: Annotated[str, typer.Option("--format", help="text or json (JSON Lines).")] = "text",
+        lang: Lang = None,
+    ) -> None:
+        """Validate DMARC records and list every problem. DMARC レコードを検証し、問題をすべて表示します。"""
+        from mailposture.checks.dmarc.parse import parse_record
+
+        language = default_lang(lang)
+        if fmt not in ("text", "json"):
+            raise typer.BadParameter("--format must be 'text' or 'json'")
+        texts = _collect(records, file)
+        if not texts:
+            typer.echo("no record given (arguments, '-' or --file) / レコードが指定されていません", err=True)
+            raise typer.Exit(2)
+        all_valid = True
+        for text in texts:
+            rec = parse_record(text)
+            all_valid &= rec.valid
+            if fmt == "json":
+                typer.echo(json.dumps({"record": text, "valid": rec.valid, "policy": rec.policy,
+                                       "tags": rec.tags,
+                                       "findings": [f.to_json(language) for f in rec.findings]},
+                                      ensure_ascii=False))
+                continue
+            ok = ("有効" if rec.valid else "無効") if language == "ja" else ("valid" if rec.valid else "INVALID")
+            typer.echo(f"{text}\n  => {ok}")
+            for f in rec.findings:
+                typer.echo(f"  [{f.severity}] {f.code}: {f.message(language)} ({f.rfc})")
+        raise typer.Exit(0 if all_valid else 1)
+
+    app.add_typer(dmarc_app, name="dmarc")
