@@ -1,9 +1,452 @@
-"""Commands of mailposture.survey (placeholder until the module's commands land)."""
+"""Commands: ``lists``, ``survey run|recompute|report|trend|diff|rounds`` and ``demo``.
+
+Heavy imports stay inside the commands. Every user error (bad list, unknown round, unwritable file) ends with a
+one-line message and exit code 2, never a traceback.
+"""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from mailposture.cliopts import Concurrency, Lang, Nameserver, Qps, Retries, Timeout, default_lang
+
+DataDir = Annotated[Path, typer.Option("--data-dir", help="Where rounds are kept (catalog.duckdb + Parquet).")]
+Count = Annotated[str, typer.Option("--count", help="any: a body counts when any of its domains has the record; "
+                                                    "primary: only its 'domain' column counts.")]
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    typer.secho(f"error: {msg}", fg="red", err=True)
+    raise typer.Exit(code)
+
+
+def _guard(fn: Callable[[], Any]) -> Any:
+    """Turn the module's known errors into a clean message."""
+    from mailposture.survey.catalog import CatalogError
+    from mailposture.survey.lists import ListError
+
+    try:
+        return fn()
+    except (ListError, CatalogError, KeyError) as exc:
+        _fail(str(exc).strip("'\""))
+    except ValueError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{getattr(exc, 'filename', '') or ''}: {exc.strerror or exc}".lstrip(": "))
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# progress bars
+
+class _Bars:
+    """A rich progress display on stderr; ``factory(label, total)`` gives one bar (rate and ETA)."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.text import Text
+
+        class Rate(ProgressColumn):
+            def render(self, task):  # type: ignore[no-untyped-def]
+                speed = task.finished_speed or task.speed
+                return Text("" if speed is None else f"{speed:,.0f} domains/s", style="cyan")
+
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), Rate(), TimeElapsedColumn(), TextColumn("ETA"),
+                                 TimeRemainingColumn(), console=Console(stderr=True), disable=not enabled)
+
+    def __enter__(self) -> _Bars:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def factory(self, label: str, total: int):
+        from mailposture.survey.rounds import Progress as P
+
+        prog = self.progress
+        task = prog.add_task(label, total=total)
+
+        class Bar(P):
+            def advance(self, n: int = 1) -> None:
+                prog.advance(task, n)
+
+            def close(self) -> None:
+                prog.stop_task(task)
+
+        return Bar()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# lists
+
+lists_app = typer.Typer(help="Survey lists (bundled and your own CSV). 調査対象リスト。", no_args_is_help=False,
+                        invoke_without_command=True)
+
+
+@lists_app.callback()
+def lists_main(ctx: typer.Context) -> None:
+    """Show the bundled lists."""
+    if ctx.invoked_subcommand:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from mailposture.survey.lists import bundled_lists
+
+    t = Table(title="mailposture lists")
+    for c in ("name", "bodies", "domains", "columns", "description"):
+        t.add_column(c)
+    for item in bundled_lists():
+        t.add_row(str(item["name"]), str(item["bodies"]), str(item["domains"]), " ".join(item["columns"]),  # type: ignore[arg-type]
+                  str(item["description"]))
+    Console().print(t)
+    typer.echo("Any CSV with a 'domain' column is a list too (optional 'mail_domains', space-separated).")
+
+
+@lists_app.command("show")
+def lists_show(
+    name: Annotated[str, typer.Argument(help="A bundled list name (jp-localgov) or a CSV path.")],
+    fmt: Annotated[str, typer.Option("--format", help="table or csv")] = "table",
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Rows to show in the table (0 = all).")] = 0,
+) -> None:
+    """Show a list's rows."""
+    from mailposture.survey.lists import load_list
+
+    lst = _guard(lambda: load_list(name))
+    if fmt == "csv":
+        sys.stdout.write(lst.text if lst.text.endswith("\n") else lst.text + "\n")
+        return
+    if fmt != "table":
+        _fail("--format must be table or csv")
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"{lst.name}: {len(lst.bodies)} bodies, SHA-256 {lst.sha256[:12]}…")
+    for c in ("#", "domain", "mail_domains", *lst.columns):
+        t.add_column(c, overflow="fold")
+    rows = lst.bodies if not limit else lst.bodies[:limit]
+    for b in rows:
+        t.add_row(str(b.index + 1), b.domain, " ".join(b.mail_domains), *(b.attrs.get(c, "") for c in lst.columns))
+    Console().print(t)
+    if limit and len(lst.bodies) > limit:
+        typer.echo(f"… {len(lst.bodies) - limit} more rows (--limit 0 shows all)")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# survey
+
+survey_app = typer.Typer(help="Survey rounds and adoption reports. 普及状況調査 (調査回の実施と集計)。",
+                         no_args_is_help=True)
+
+
+@survey_app.command("run")
+def survey_run(
+    list_spec: Annotated[str, typer.Argument(metavar="LIST", help="Bundled list name or CSV path.")],
+    round_name: Annotated[str, typer.Option("--round", help="Name of the round, e.g. 2026-12.")],
+    data_dir: DataDir = Path("mailposture-data"),
+    nameserver: Nameserver = None,
+    timeout: Timeout = 2.0,
+    retries: Retries = 2,
+    concurrency: Concurrency = 200,
+    qps: Qps = None,
+    lang: Lang = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Scan a complete round of that name again.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Scan a list and store the round (resumes an interrupted round of the same name)."""
+    from mailposture.cliopts import DnsOptions
+    from mailposture.survey.catalog import Catalog
+    from mailposture.survey.lists import load_list
+    from mailposture.survey.rounds import run_round, run_sync
+
+    lng = default_lang(lang)
+    lst = _guard(lambda: load_list(list_spec))
+    cat = Catalog(data_dir)
+    opts = DnsOptions(nameserver, timeout, retries, concurrency, qps)
+    try:
+        engine = opts.engine()
+    except ValueError as exc:
+        _fail(str(exc))
+    from mailposture.dns.engine import format_nameserver
+
+    resolvers = [format_nameserver(s) for s in engine.nameservers]
+
+    async def go():
+        async with engine:
+            with _Bars(not quiet) as bars:
+                return await run_round(cat, lst, round_name, engine, resolvers=resolvers,
+                                       concurrency=min(concurrency, 1000), lang=lng, progress=bars.factory,
+                                       replace=replace)
+
+    info = _guard(lambda: run_sync(go()))
+    typer.echo(f"round {info.name}: {info.bodies} bodies, {info.domains} domains; retried {info.retried}, "
+               f"still failing {info.errors} (counted as unknown). Data: {cat.dir}")
+
+
+@survey_app.command("recompute")
+def survey_recompute(
+    round_name: Annotated[str, typer.Option("--round", help="The round to re-derive.")],
+    data_dir: DataDir = Path("mailposture-data"),
+    lang: Lang = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Re-derive a round's results with the current rules from its stored raw DNS answers (no queries)."""
+    from mailposture.survey.catalog import Catalog
+    from mailposture.survey.rounds import recompute, run_sync
+
+    cat = Catalog(data_dir)
+
+    async def go():
+        with _Bars(not quiet) as bars:
+            return await recompute(cat, round_name, lang=default_lang(lang), progress=bars.factory)
+
+    info, missing = _guard(lambda: run_sync(go()))
+    typer.echo(f"round {info.name}: recomputed (generation {info.generation}); {info.errors} domain(s) unknown"
+               + (f"; {missing} lookup(s) the new rules need were not recorded (shown as unknown)" if missing else ""))
+
+
+FORMATS = ("md", "html", "xlsx", "csv", "json", "png")
+
+
+def report_meta(info: Any, title: str | None) -> dict[str, Any]:
+    return {"round": info.to_json(), "synthetic": info.synthetic, "title": title}
+
+
+def build_report(cat: Any, round_name: str | None, by: str | None, count: str, lang: str):
+    from mailposture.report.tables import aggregate
+    from mailposture.survey.rounds import load_results, load_round_list
+
+    info = cat.require(round_name) if round_name else cat.latest()
+    if info.status != "complete":
+        from mailposture.survey.catalog import CatalogError
+
+        raise CatalogError(f"round '{info.name}' is not complete (phase {info.phase}); "
+                           "finish it with 'mailposture survey run' (it resumes)")
+    lst = load_round_list(cat, info)
+    rep = aggregate(lst.bodies, load_results(cat, info), by=by, count=count, round_name=info.name, lang=lang)
+    return info, rep
+
+
+def render(rep: dict[str, Any], meta: dict[str, Any], fmt: str, lang: str) -> bytes:
+    if fmt == "md":
+        from mailposture.report.md import render_md
+
+        return render_md(rep, meta, lang).encode()
+    if fmt == "csv":
+        from mailposture.report.md import render_csv
+
+        return render_csv(rep, lang).encode("utf-8-sig")  # BOM: Excel opens Japanese CSV correctly
+    if fmt == "json":
+        from mailposture.report.md import render_json
+
+        return render_json(rep, meta).encode()
+    if fmt == "html":
+        from mailposture.report.html import render_html
+
+        return render_html(rep, meta, lang).encode()
+    if fmt == "xlsx":
+        from mailposture.report.xlsx import render_xlsx
+
+        return render_xlsx(rep, meta, lang)
+    from mailposture.report.charts import bars_png
+
+    title = meta.get("title") or (("送信ドメイン認証の普及状況" if lang == "ja" else "Sender authentication adoption")
+                                  + f" — {rep['round']}")
+    if meta.get("synthetic"):
+        title += " (架空のデータ)" if lang == "ja" else " (fictitious data)"
+    return bars_png(rep, lang, title=title)
+
+
+@survey_app.command("report")
+def survey_report(
+    by: Annotated[str | None, typer.Option("--by", help="List column to group by (region, prefecture, …).")] = None,
+    round_name: Annotated[str | None, typer.Option("--round", help="Default: the latest complete round.")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md, html, xlsx, csv, json or png")] = "md",
+    lang: Lang = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write (default: stdout for "
+                                                "md/csv/json, <data-dir>/reports/ for the others).")] = None,
+    data_dir: DataDir = Path("mailposture-data"),
+    count: Count = "any",
+    title: Annotated[str | None, typer.Option("--title", help="Report title.")] = None,
+) -> None:
+    """Adoption tables by group: SPF and DMARC publication rates and more."""
+    from mailposture.survey.catalog import Catalog
+
+    if fmt not in FORMATS:
+        _fail(f"--format must be one of {', '.join(FORMATS)}")
+    if count not in ("any", "primary"):
+        _fail("--count must be any or primary")
+    lng = default_lang(lang)
+    cat = Catalog(data_dir)
+    info, rep = _guard(lambda: build_report(cat, round_name, by, count, lng))
+    data = _guard(lambda: render(rep, report_meta(info, title), fmt, lng))
+    _write(data, fmt, output, cat.dir / "reports" / f"{info.name}{'-' + by if by else ''}.{fmt}")
+
+
+def _write(data: bytes, fmt: str, output: Path | None, default: Path) -> None:
+    if output is None and fmt in ("md", "csv", "json"):
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    path = output or default
+
+    def w() -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+    _guard(w)
+    typer.echo(f"wrote {path}")
+
+
+@survey_app.command("trend")
+def survey_trend(
+    by: Annotated[str | None, typer.Option("--by", help="List column to group by.")] = None,
+    rounds: Annotated[list[str] | None, typer.Option("--round", help="Rounds to compare (repeatable; default: "
+                                                     "every complete round, oldest first).")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json, html or png")] = "table",
+    metric: Annotated[str, typer.Option("--metric", help="Chart metric for png: spf, dmarc, dmarc_covered, "
+                                        "dmarc_enforcing")] = "spf",
+    lang: Lang = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
+    data_dir: DataDir = Path("mailposture-data"),
+    count: Count = "any",
+) -> None:
+    """Adoption by group across rounds (table and line chart)."""
+    import json
+
+    from mailposture.survey.catalog import Catalog
+    from mailposture.survey.trend import TREND_METRICS, build_trend, trend_table
+
+    lng = default_lang(lang)
+    if metric not in TREND_METRICS:
+        _fail(f"--metric must be one of {', '.join(TREND_METRICS)}")
+    cat = Catalog(data_dir)
+    tr = _guard(lambda: build_trend(cat, by, rounds, count=count, lang=lng))
+    if fmt == "table":
+        from rich.console import Console
+        from rich.table import Table
+
+        cols, rows = trend_table(tr, lng)
+        t = Table(title=f"trend by {by or 'all'}")
+        for c in cols:
+            t.add_column(c, justify="left" if c == cols[0] else "right")
+        for r in rows:
+            t.add_row(*(str(v) for v in r))
+        Console().print(t)
+        return
+    if fmt == "json":
+        _write((json.dumps(tr, ensure_ascii=False, indent=2) + "\n").encode(), "json", output, Path("-"))
+        return
+    if fmt == "html":
+        from mailposture.report.html import render_trend_html
+
+        title = "普及状況の推移" if lng == "ja" else "Adoption over rounds"
+        data = render_trend_html(tr, {"title": title}, lng).encode()
+    elif fmt == "png":
+        from mailposture.report.charts import trend_png
+
+        data = trend_png(tr, metric, lng)
+    else:
+        _fail("--format must be table, json, html or png")
+    _write(data, fmt, output, cat.dir / "reports" / f"trend{'-' + by if by else ''}.{fmt}")
+
+
+@survey_app.command("diff")
+def survey_diff(
+    a: Annotated[str, typer.Argument(help="Earlier round.")],
+    b: Annotated[str, typer.Argument(help="Later round.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
+    data_dir: DataDir = Path("mailposture-data"),
+) -> None:
+    """Domains that adopted, dropped or changed DMARC policy between two rounds."""
+    import csv
+    import json
+
+    from mailposture.survey.catalog import Catalog
+    from mailposture.survey.diff import diff_rounds
+
+    d = _guard(lambda: diff_rounds(Catalog(data_dir), a, b))
+    if fmt == "json":
+        sys.stdout.write(json.dumps(d, ensure_ascii=False, indent=2) + "\n")
+        return
+    if fmt == "csv":
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        w.writerow(["domain", "name", "what", "change", "before", "after"])
+        for r in d["changes"]:
+            w.writerow([r["domain"], r["name"], r["what"], r["change"], r["before"], r["after"]])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    s = d["summary"]
+    t = Table(title=f"{a} → {b}: adopted {s['adopted']}, dropped {s['dropped']}, policy changed {s['policy']}, "
+                    f"unknown {s['unknown']}")
+    for c in ("domain", "name", "what", "change", "before", "after"):
+        t.add_column(c)
+    style = {"adopted": "green", "dropped": "red", "policy": "yellow", "unknown": "dim"}
+    for r in d["changes"]:
+        t.add_row(r["domain"], r["name"], r["what"], f"[{style[r['change']]}]{r['change']}[/]", r["before"],
+                  r["after"])
+    Console().print(t)
+
+
+@survey_app.command("rounds")
+def survey_rounds(data_dir: DataDir = Path("mailposture-data")) -> None:
+    """The rounds in the catalog."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from mailposture.survey.catalog import Catalog
+
+    infos = _guard(lambda: Catalog(data_dir).list())
+    t = Table(title=f"rounds in {data_dir}")
+    for c in ("round", "list", "bodies", "domains", "status", "started", "finished", "unknown", "generation"):
+        t.add_column(c)
+    for i in infos:
+        t.add_row(i.name, i.list_name + (" (synthetic)" if i.synthetic else ""), str(i.bodies), str(i.domains),
+                  i.status if i.status == "complete" else f"{i.status} ({i.phase})",
+                  f"{i.started:%Y-%m-%d %H:%M}" if i.started else "", f"{i.finished:%Y-%m-%d %H:%M}" if i.finished
+                  else "", str(i.errors), str(i.generation))
+    Console().print(t)
+
+
+def demo_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Directory for the demo's data and report.")] =
+    Path("mailposture-demo"),
+    bodies: Annotated[int, typer.Option("--bodies", min=10, max=20000, help="Fictitious bodies.")] = 400,
+    lang: Lang = None,
+    seed: Annotated[int, typer.Option("--seed")] = 2017,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Run a complete survey round against a synthetic in-process DNS world (no network) and write the report."""
+    from mailposture.survey.demo import run_demo
+
+    lng = default_lang(lang) if lang else "ja"
+    with _Bars(not quiet) as bars:
+        res = _guard(lambda: run_demo(out, n_bodies=bodies, seed=seed, lang=lng, progress=bars.factory))
+    typer.echo(res["summary"])
+    typer.secho(f"report: {res['html'].resolve()}", fg="green", bold=True)
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
+    app.add_typer(lists_app, name="lists")
+    app.add_typer(survey_app, name="survey")
+    app.command("demo")(demo_cmd)

@@ -1,0 +1,263 @@
+"""Charts: inline SVG for the HTML page (text drawn by the browser, no external assets) and PNG via matplotlib.
+
+PNG text uses Noto Sans CJK JP (Debian's fonts-noto-cjk), found through ``matplotlib.font_manager``; without it
+the chart is still drawn, with a warning that Japanese labels may show as boxes.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Sequence
+from html import escape
+from typing import Any
+
+from mailposture.report.tables import METRICS
+
+COLORS = {"spf": "#2563eb", "dmarc": "#ea580c", "dmarc_covered": "#fdba74", "spf_valid": "#93c5fd",
+          "reject": "#15803d", "quarantine": "#facc15", "none": "#f97316", "uncovered": "#e5e7eb",
+          "unknown": "#9ca3af"}
+LINE_COLORS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be185d", "#4d7c0f",
+               "#7c3aed", "#b45309")
+FONT = "'Noto Sans CJK JP', 'Noto Sans JP', 'Hiragino Sans', 'Yu Gothic', Meiryo, sans-serif"
+CJK_FAMILY = "Noto Sans CJK JP"
+
+
+def _lbl(key: str, lang: str) -> str:
+    ja, en = METRICS[key]
+    return ja if lang == "ja" else en
+
+
+def _rows(report: dict[str, Any], lang: str) -> list[tuple[str, dict[str, Any]]]:
+    rows = [(g["label"], g) for g in report["groups"]]
+    rows.append(("全国" if lang == "ja" else "Overall", report["overall"]) if report.get("by") else
+                ("全体" if lang == "ja" else "All", report["overall"]))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# SVG
+
+def bars_svg(report: dict[str, Any], lang: str = "ja",
+             series: Sequence[str] = ("spf", "dmarc", "dmarc_covered")) -> str:
+    """Horizontal grouped bars: one block per group (and the total), one bar per metric, percent labels."""
+    rows = _rows(report, lang)
+    label_w, bar_w, bar_h, gap = 150, 520, 14, 12
+    block = len(series) * (bar_h + 2) + gap
+    top = 40
+    height = top + block * len(rows) + 30
+    width = label_w + bar_w + 80
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" '
+           f'width="100%" style="max-width:{width}px;font-family:{escape(FONT)}">']
+    # legend
+    x = label_w
+    for s in series:
+        out.append(f'<rect x="{x}" y="8" width="12" height="12" rx="2" fill="{COLORS[s]}"/>'
+                   f'<text x="{x + 17}" y="18" font-size="12" fill="#374151">{escape(_lbl(s, lang))}</text>')
+        x += 30 + 8 * len(_lbl(s, lang)) + (6 * sum(1 for c in _lbl(s, lang) if ord(c) > 0x2E80))
+    # grid
+    for p in range(0, 101, 20):
+        gx = label_w + bar_w * p / 100
+        out.append(f'<line x1="{gx:.1f}" y1="{top - 6}" x2="{gx:.1f}" y2="{height - 24}" stroke="#e5e7eb"/>'
+                   f'<text x="{gx:.1f}" y="{height - 8}" font-size="11" fill="#6b7280" '
+                   f'text-anchor="middle">{p}%</text>')
+    for i, (label, g) in enumerate(rows):
+        y0 = top + i * block
+        total_row = i == len(rows) - 1
+        weight = ' font-weight="bold"' if total_row else ""
+        cy = y0 + (len(series) * (bar_h + 2)) / 2 + 4
+        out.append(f'<text x="{label_w - 10}" y="{cy:.1f}" font-size="13" text-anchor="end" fill="#111827"'
+                   f'{weight}>{escape(label)}</text>')
+        for j, s in enumerate(series):
+            m = g[s]
+            w = bar_w * m["rate"] / 100
+            y = y0 + j * (bar_h + 2)
+            title = f"{_lbl(s, lang)}: {m['rate']:.1f}% ({m['count']}/{g['total']})"
+            out.append(f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" rx="2" fill="{COLORS[s]}">'
+                       f'<title>{escape(title)}</title></rect>'
+                       f'<text x="{label_w + w + 4:.1f}" y="{y + bar_h - 3}" font-size="11" '
+                       f'fill="#374151">{m["rate"]:.1f}%</text>')
+        if total_row:
+            out.append(f'<line x1="8" y1="{y0 - gap / 2:.1f}" x2="{width - 8}" y2="{y0 - gap / 2:.1f}" '
+                       'stroke="#9ca3af" stroke-dasharray="3 3"/>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def policy_svg(report: dict[str, Any], lang: str = "ja") -> str:
+    """100% stacked bars of the effective DMARC policy per group: reject, quarantine, none, not covered, unknown."""
+    rows = _rows(report, lang)
+    names = {"reject": "reject", "quarantine": "quarantine", "none": "none",
+             "uncovered": "DMARC なし" if lang == "ja" else "no DMARC",
+             "unknown": "不明" if lang == "ja" else "unknown"}
+    label_w, bar_w, bar_h, gap, top = 150, 560, 18, 8, 40
+    height = top + (bar_h + gap) * len(rows) + 10
+    width = label_w + bar_w + 30
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" '
+           f'width="100%" style="max-width:{width}px;font-family:{escape(FONT)}">']
+    x = label_w
+    for k, v in names.items():
+        out.append(f'<rect x="{x}" y="8" width="12" height="12" rx="2" fill="{COLORS[k]}" stroke="#d1d5db"/>'
+                   f'<text x="{x + 17}" y="18" font-size="12" fill="#374151">{escape(v)}</text>')
+        x += 34 + 7 * len(v) + 6 * sum(1 for c in v if ord(c) > 0x2E80)
+    for i, (label, g) in enumerate(rows):
+        y = top + i * (bar_h + gap)
+        total = g["total"] or 1
+        counts = [(k, g["policy"][k]["count"]) for k in ("reject", "quarantine", "none")]
+        unknown = g["dmarc_covered"]["unknown"]
+        covered = g["dmarc_covered"]["count"]
+        counts.append(("unknown", unknown))
+        counts.append(("uncovered", max(0, g["total"] - covered - unknown)))
+        weight = ' font-weight="bold"' if i == len(rows) - 1 else ""
+        out.append(f'<text x="{label_w - 10}" y="{y + bar_h - 4}" font-size="13" text-anchor="end" '
+                   f'fill="#111827"{weight}>{escape(label)}</text>')
+        x = float(label_w)
+        for k, c in counts:
+            w = bar_w * c / total
+            if w <= 0:
+                continue
+            pct = 100 * c / total
+            out.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{COLORS[k]}">'
+                       f'<title>{escape(names[k])}: {pct:.1f}% ({c}/{g["total"]})</title></rect>')
+            if w > 34:
+                fill = "#ffffff" if k == "reject" else "#111827"
+                out.append(f'<text x="{x + w / 2:.1f}" y="{y + bar_h - 5}" font-size="10.5" text-anchor="middle" '
+                           f'fill="{fill}">{pct:.1f}%</text>')
+            x += w
+    out.append("</svg>")
+    return "".join(out)
+
+
+def trend_svg(trend: dict[str, Any], metric: str = "spf", lang: str = "ja") -> str:
+    """Lines over rounds, one per group; y = rate of ``metric``."""
+    rounds = trend["rounds"]
+    series = trend["series"]
+    width, height, left, right, top, bottom = 760, 340, 50, 170, 30, 50
+    pw, ph = width - left - right, height - top - bottom
+    n = max(1, len(rounds) - 1)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" '
+           f'width="100%" style="max-width:{width}px;font-family:{escape(FONT)}">',
+           f'<text x="{left}" y="18" font-size="13" font-weight="bold" fill="#111827">'
+           f'{escape(_lbl(metric, lang))} (%)</text>']
+    for p in range(0, 101, 20):
+        y = top + ph * (1 - p / 100)
+        out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#e5e7eb"/>'
+                   f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" fill="#6b7280">{p}</text>')
+    for i, r in enumerate(rounds):
+        x = left + pw * (i / n if len(rounds) > 1 else 0.5)
+        out.append(f'<text x="{x:.1f}" y="{top + ph + 18}" font-size="11" text-anchor="middle" '
+                   f'fill="#374151">{escape(r)}</text>')
+    for k, s in enumerate(series):
+        color = "#111827" if s.get("overall") else LINE_COLORS[k % len(LINE_COLORS)]
+        pts = []
+        for i, v in enumerate(s[metric]):
+            if v is None:
+                continue
+            x = left + pw * (i / n if len(rounds) > 1 else 0.5)
+            y = top + ph * (1 - v / 100)
+            pts.append((x, y, v))
+        dash = ' stroke-dasharray="5 3"' if s.get("overall") else ""
+        if len(pts) > 1:
+            path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in pts)
+            out.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"{dash}/>')
+        for x, y, v in pts:
+            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"><title>{escape(s["label"])}: '
+                       f'{v:.1f}%</title></circle>')
+        ly = top + 6 + k * 18
+        out.append(f'<line x1="{left + pw + 14}" y1="{ly}" x2="{left + pw + 34}" y2="{ly}" stroke="{color}" '
+                   f'stroke-width="2"{dash}/><text x="{left + pw + 40}" y="{ly + 4}" font-size="12" '
+                   f'fill="#374151">{escape(s["label"])}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# PNG (matplotlib)
+
+def cjk_font() -> str | None:
+    """The family name of an installed Noto CJK font (fonts-noto-cjk), or None."""
+    from matplotlib import font_manager
+
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    for fam in (CJK_FAMILY, "Noto Sans CJK SC", "Noto Sans JP", "IPAexGothic", "IPAGothic", "TakaoGothic"):
+        if fam in names:
+            return fam
+    return None
+
+
+def _setup():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    fam = cjk_font()
+    if fam is None:
+        warnings.warn("no Japanese font found (install Debian's fonts-noto-cjk): Japanese labels in PNG charts "
+                      "may show as boxes", RuntimeWarning, stacklevel=3)
+        family = ["DejaVu Sans"]
+    else:
+        family = [fam, "DejaVu Sans"]
+    return plt, {"font.family": family, "axes.unicode_minus": False}
+
+
+def bars_png(report: dict[str, Any], lang: str = "ja", title: str | None = None,
+             series: Sequence[str] = ("spf", "dmarc", "dmarc_covered")) -> bytes:
+    plt, rc = _setup()
+    rows = _rows(report, lang)
+    with plt.rc_context(rc):
+        fig, ax = plt.subplots(figsize=(8.5, 0.62 * len(rows) + 1.6), dpi=110)
+        n = len(series)
+        h = 0.8 / n
+        ys = range(len(rows))
+        for j, s in enumerate(series):
+            vals = [g[s]["rate"] for _, g in rows]
+            pos = [y + (j - (n - 1) / 2) * h for y in ys]
+            ax.barh(pos, vals, height=h * 0.92, color=COLORS[s], label=_lbl(s, lang))
+            for p, v in zip(pos, vals, strict=True):
+                ax.text(v + 0.8, p, f"{v:.1f}", va="center", fontsize=8, color="#374151")
+        ax.set_yticks(list(ys), [lab for lab, _ in rows])
+        ax.get_yticklabels()[-1].set_fontweight("bold")
+        ax.invert_yaxis()
+        ax.set_xlim(0, 108)
+        ax.set_xlabel("%")
+        ax.grid(axis="x", color="#e5e7eb")
+        ax.set_axisbelow(True)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=n, frameon=False, fontsize=9)
+        if title:
+            fig.suptitle(title, fontsize=12, y=0.995)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        plt.close(fig)
+    return buf.getvalue()
+
+
+def trend_png(trend: dict[str, Any], metric: str = "spf", lang: str = "ja", title: str | None = None) -> bytes:
+    plt, rc = _setup()
+    with plt.rc_context(rc):
+        fig, ax = plt.subplots(figsize=(8.5, 4.6), dpi=110)
+        xs = list(range(len(trend["rounds"])))
+        for k, s in enumerate(trend["series"]):
+            pts = [(x, v) for x, v in zip(xs, s[metric], strict=True) if v is not None]
+            if not pts:
+                continue
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o",
+                    color="#111827" if s.get("overall") else LINE_COLORS[k % len(LINE_COLORS)],
+                    linestyle="--" if s.get("overall") else "-", label=s["label"])
+        ax.set_xticks(xs, trend["rounds"])
+        ax.set_ylim(0, 100)
+        ax.set_ylabel(f"{_lbl(metric, lang)} (%)")
+        ax.grid(axis="y", color="#e5e7eb")
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize=9)
+        if title:
+            ax.set_title(title, fontsize=12)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        plt.close(fig)
+    return buf.getvalue()

@@ -1,0 +1,83 @@
+"""Markdown, CSV and JSON renderings of a report (see :func:`mailposture.report.tables.aggregate`)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from mailposture.report.tables import DEFINITIONS, cell_text, headline_lines, table_models, text
+
+
+def meta_lines(meta: dict[str, Any], lang: str) -> list[str]:
+    r = meta.get("round") or {}
+    out = []
+    if meta.get("synthetic"):
+        out.append(text(lang, "**このレポートは架空のリストと合成 DNS によるデモです。実在の団体のデータではありません。**",
+                        "**This report is a demo on a fictitious list and synthetic DNS: it is not data about "
+                        "real bodies.**"))
+    if r:
+        out.append(text(lang, f"調査回: {r.get('name')} / リスト: {r.get('list_name')} "
+                              f"(SHA-256 {str(r.get('list_sha256', ''))[:12]}…) / "
+                              f"実施: {r.get('started')} – {r.get('finished')} / ツール: mailposture {r.get('tool_version')}",
+                        f"Round: {r.get('name')} / list: {r.get('list_name')} "
+                        f"(SHA-256 {str(r.get('list_sha256', ''))[:12]}…) / "
+                        f"run: {r.get('started')} – {r.get('finished')} / tool: mailposture {r.get('tool_version')}"))
+        if r.get("recomputed"):
+            out.append(text(lang, f"保存済みの DNS 応答から再計算: {r.get('recomputed')}",
+                            f"Recomputed from the stored DNS answers: {r.get('recomputed')}"))
+    return out
+
+
+def render_md(report: dict[str, Any], meta: dict[str, Any], lang: str = "ja") -> str:
+    lines = [f"# {meta.get('title') or text(lang, '送信ドメイン認証の普及状況', 'Sender authentication adoption')}", ""]
+    for m in meta_lines(meta, lang):
+        lines += [m, ""]
+    for h in headline_lines(report, lang):
+        lines.append(f"- {h}")
+    lines.append("")
+    for t in table_models(report, lang):
+        lines += [f"## {t['title']}", ""]
+        lines.append("| " + " | ".join(t["columns"]) + " |")
+        lines.append("|" + "|".join("---" for _ in t["columns"]) + "|")
+        for i, row in enumerate(t["rows"]):
+            cells = [cell_text(v).replace("|", "\\|") for v in row]
+            if t["total_row"] and i == len(t["rows"]) - 1:
+                cells = [f"**{c}**" for c in cells]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += [f"## {text(lang, '定義', 'Definitions')}", ""]
+    lines += [f"- {d}" for d in DEFINITIONS[lang]]
+    return "\n".join(lines) + "\n"
+
+
+def render_csv(report: dict[str, Any], lang: str = "ja") -> str:
+    """One row per group (and the overall row): numbers only, one count and one rate column per metric."""
+    from mailposture.report.tables import BOOL_KEYS, POLICIES, overall_label
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    head = ["group", "total"]
+    for k in BOOL_KEYS:
+        head += [f"{k}_count", f"{k}_rate", f"{k}_unknown"]
+    for p in POLICIES:
+        head += [f"policy_{p}_count", f"policy_{p}_rate"]
+    head += ["errors_count", "errors_rate"]
+    w.writerow(head)
+    rows = [(g["group"], g) for g in report["groups"]] + [(overall_label(report, lang), report["overall"])]
+    for name, g in rows:
+        row: list[Any] = [name, g["total"]]
+        for k in BOOL_KEYS:
+            row += [g[k]["count"], f"{g[k]['rate']:.1f}", g[k]["unknown"]]
+        for p in POLICIES:
+            row += [g["policy"][p]["count"], f"{g['policy'][p]['rate']:.1f}"]
+        row += [g["errors"]["count"], f"{g['errors']['rate']:.1f}"]
+        w.writerow(row)
+    return buf.getvalue()
+
+
+def render_json(report: dict[str, Any], meta: dict[str, Any]) -> str:
+    out = dict(report)
+    out["meta"] = {k: v for k, v in meta.items() if k != "title"}
+    return json.dumps(out, ensure_ascii=False, indent=2, default=str) + "\n"

@@ -1,0 +1,203 @@
+"""Survey lists: a CSV with a ``domain`` column and any attribute columns (region, prefecture, sector, …).
+
+One row is one *body* (a local government, a company …). A body may have several domains: its website domain in
+``domain`` and, optionally, space-separated ``mail_domains``. Bundled lists live in ``mailposture/data``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+# The consortium's 8 regions, north to south (its publications use this order).
+REGIONS_JA = ("北海道", "東北", "関東", "中部", "近畿", "中国", "四国", "九州沖縄")
+REGIONS_EN = {"北海道": "Hokkaido", "東北": "Tohoku", "関東": "Kanto", "中部": "Chubu", "近畿": "Kinki",
+              "中国": "Chugoku", "四国": "Shikoku", "九州沖縄": "Kyushu-Okinawa"}
+
+# The 47 prefectures in JIS X 0401 code order (01 北海道 … 47 沖縄県).
+PREFECTURES_JIS = (
+    "北海道", "青森県", "岩手県", "宮城県", "秋田県", "山形県", "福島県", "茨城県", "栃木県", "群馬県", "埼玉県",
+    "千葉県", "東京都", "神奈川県", "新潟県", "富山県", "石川県", "福井県", "山梨県", "長野県", "岐阜県", "静岡県",
+    "愛知県", "三重県", "滋賀県", "京都府", "大阪府", "兵庫県", "奈良県", "和歌山県", "鳥取県", "島根県", "岡山県",
+    "広島県", "山口県", "徳島県", "香川県", "愛媛県", "高知県", "福岡県", "佐賀県", "長崎県", "熊本県", "大分県",
+    "宮崎県", "鹿児島県", "沖縄県",
+)
+
+BUNDLED: dict[str, tuple[str, str]] = {
+    # name: (path inside mailposture/data, description)
+    "jp-localgov": ("jp_localgov/jp_localgov.csv",
+                    "Japan's 1,788 local governments (47 prefectures + 1,741 municipalities), "
+                    "consortium regions and prefecture / 全国の地方公共団体 1,788 団体"),
+}
+
+MAX_BYTES = 512 * 1024 * 1024
+
+
+class ListError(ValueError):
+    """A list that cannot be used, with a message naming the problem (file, line, column)."""
+
+
+@dataclass(slots=True)
+class Body:
+    index: int                     # 0-based row number (stable id of the body within the list)
+    domain: str                    # the primary domain (``domain`` column)
+    mail_domains: list[str] = field(default_factory=list)
+    attrs: dict[str, str] = field(default_factory=dict)
+
+    def domains(self, count: str = "any") -> list[str]:
+        """The domains that decide this body's result: all of them (``any``) or the primary one."""
+        if count == "primary":
+            return [self.domain]
+        out = [self.domain]
+        out.extend(d for d in self.mail_domains if d not in out)
+        return out
+
+
+@dataclass(slots=True)
+class SurveyList:
+    name: str
+    columns: list[str]             # attribute columns (everything but domain and mail_domains), in file order
+    bodies: list[Body]
+    sha256: str
+    text: str                      # the CSV text, kept with a round so reports never depend on the file later
+
+    def all_domains(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for b in self.bodies:
+            for d in b.domains("any"):
+                seen.setdefault(d, None)
+        return list(seen)
+
+
+def normalize_domain(raw: str) -> str:
+    """Lower-case A-label form (the scanner's rules, :func:`mailposture.scan.inputs.normalize_domain`);
+    raise ValueError naming the problem."""
+    from mailposture.scan.inputs import normalize_domain as scan_normalize
+
+    text = raw.strip()
+    if text.lower().startswith(("http://", "https://")) or "/" in text or "@" in text:
+        raise ValueError("a domain name is expected, not a URL or an address")
+    name, reason = scan_normalize(text)
+    if name is None:
+        raise ValueError(reason or "not a domain name")
+    return name
+
+
+def bundled_path(name: str):
+    rel, _ = BUNDLED[name]
+    return resources.files("mailposture").joinpath("data", *rel.split("/"))
+
+
+def bundled_lists() -> list[dict[str, object]]:
+    out = []
+    for name, (_, desc) in BUNDLED.items():
+        lst = load_list(name)
+        out.append({"name": name, "bodies": len(lst.bodies), "domains": len(lst.all_domains()),
+                    "columns": lst.columns, "description": desc})
+    return out
+
+
+def load_list(spec: str | Path) -> SurveyList:
+    """A bundled list by name (``jp-localgov``) or a CSV file path."""
+    if isinstance(spec, str) and spec in BUNDLED:
+        data = bundled_path(spec).read_bytes()
+        return parse_list(data, spec)
+    path = Path(spec)
+    if not path.exists():
+        known = ", ".join(BUNDLED)
+        raise ListError(f"{spec}: no such file and no bundled list of that name (bundled: {known})")
+    if path.is_dir():
+        raise ListError(f"{spec}: is a directory, a CSV file is expected")
+    if path.stat().st_size > MAX_BYTES:
+        raise ListError(f"{spec}: larger than {MAX_BYTES // 2**20} MiB")
+    return parse_list(path.read_bytes(), path.stem)
+
+
+def parse_list(data: bytes, name: str) -> SurveyList:
+    """Parse CSV bytes (UTF-8, optional BOM). Every problem names the line."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ListError(f"{name}: not UTF-8 text (byte {exc.start}); save the CSV as UTF-8") from None
+    if "\x00" in text:
+        raise ListError(f"{name}: contains NUL bytes; not a CSV text file")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ListError(f"{name}: empty file; a header line with a 'domain' column is expected") from None
+    except csv.Error as exc:
+        raise ListError(f"{name}: line 1: {exc}") from None
+    header = [h.strip() for h in header]
+    lower = [h.lower() for h in header]
+    if "domain" not in lower:
+        raise ListError(f"{name}: no 'domain' column in the header ({', '.join(header) or 'empty'})")
+    dups = sorted({h for h in lower if h and lower.count(h) > 1})
+    if dups:
+        raise ListError(f"{name}: duplicate column(s) in the header: {', '.join(dups)}")
+    i_dom = lower.index("domain")
+    i_mail = lower.index("mail_domains") if "mail_domains" in lower else None
+    attr_idx = [(i, h) for i, h in enumerate(header) if i not in (i_dom, i_mail) and h]
+    bodies: list[Body] = []
+    problems: list[str] = []
+    try:
+        for row in reader:
+            line = reader.line_num
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) > len(header):
+                problems.append(f"line {line}: {len(row)} fields, the header has {len(header)}")
+                continue
+            row = row + [""] * (len(header) - len(row))
+            try:
+                dom = normalize_domain(row[i_dom])
+            except ValueError as exc:
+                problems.append(f"line {line}: domain '{row[i_dom].strip()}': {exc}")
+                continue
+            mail: list[str] = []
+            if i_mail is not None:
+                for raw in row[i_mail].replace(",", " ").split():
+                    try:
+                        m = normalize_domain(raw)
+                    except ValueError as exc:
+                        problems.append(f"line {line}: mail_domains '{raw}': {exc}")
+                        continue
+                    if m != dom and m not in mail:
+                        mail.append(m)
+            attrs = {h: row[i].strip() for i, h in attr_idx}
+            bodies.append(Body(len(bodies), dom, mail, attrs))
+    except csv.Error as exc:
+        raise ListError(f"{name}: line {reader.line_num}: {exc}") from None
+    if problems:
+        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+        raise ListError(f"{name}: {len(problems)} bad row(s): " + "; ".join(problems[:10]) + more)
+    if not bodies:
+        raise ListError(f"{name}: no rows after the header")
+    return SurveyList(name=name, columns=[h for _, h in attr_idx], bodies=bodies,
+                      sha256=hashlib.sha256(data).hexdigest(), text=text)
+
+
+def group_sort_key(column: str, bodies: list[Body] | None = None):
+    """Sort key for group values: consortium order for regions, JIS code order for prefectures, else by name.
+
+    For ``prefecture`` a ``code`` attribute (全国地方公共団体コード, first two digits = JIS X 0401) wins when present.
+    """
+    col = column.lower()
+    if col == "region":
+        order = {r: i for i, r in enumerate(REGIONS_JA)}
+        order.update({en: i for i, en in enumerate(REGIONS_EN.values())})
+        return lambda v: (order.get(v, len(order)), v)
+    if col in ("prefecture", "pref", "都道府県"):
+        order = {p: i for i, p in enumerate(PREFECTURES_JIS)}
+        if bodies:
+            for b in bodies:
+                code = b.attrs.get("code", "")
+                pref = b.attrs.get(column, "")
+                if len(code) >= 2 and code[:2].isdigit() and pref and pref not in order:
+                    order[pref] = int(code[:2]) - 1
+        return lambda v: (order.get(v, 99), v)
+    return lambda v: (v == "", v)

@@ -1,0 +1,284 @@
+"""Survey rounds: scan a list, keep every result and raw DNS answer, resume, retry, recompute.
+
+A round scans every domain of a list once (pass 1), then scans again the domains whose lookups failed (pass 2,
+a retry after the transient failures have had time to clear); what still fails is kept as an error (unknown),
+never as absent. Results go to Parquet through the scanner's resumable writer
+(:func:`mailposture.scan.outputs.open_output`): an interrupted round resumes where it stopped.
+
+``recompute`` re-derives results with the current rules from the stored raw answers (a replay resolver), without
+sending a single query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from mailposture import __version__
+from mailposture.dns.types import Answer
+from mailposture.survey.catalog import Catalog, CatalogError, RoundInfo, check_round_name, now
+from mailposture.survey.lists import SurveyList, parse_list
+
+BATCH = 200
+
+ProgressFactory = Callable[[str, int], "Progress"]
+
+
+class Progress:
+    """What the runner reports to: ``advance(n)`` and ``close()``. The CLI gives a rich progress bar."""
+
+    def advance(self, n: int = 1) -> None:  # pragma: no cover - trivial
+        pass
+
+    def close(self) -> None:  # pragma: no cover - trivial
+        pass
+
+
+def _no_progress(_label: str, _total: int) -> Progress:
+    return Progress()
+
+
+def failed(result: dict[str, Any]) -> bool:
+    """A result to retry: a section could not be decided, or a lookup failed."""
+    if result.get("status") == "error":
+        return True
+    dns = result.get("dns") or {}
+    return bool(dns.get("errors"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Scanning: the scanner's pipeline (mailposture.scan.runner.Scanner) with check_domain as the check
+
+class _ScanProgressAdapter:
+    """The scanner's progress protocol on top of one of our bars."""
+
+    def __init__(self, bar: Progress) -> None:
+        self.bar, self.done = bar, 0
+
+    def start(self, total_bytes: int | None) -> None:
+        pass
+
+    def update(self, *, done: int, errors: int, invalid: int, position: int) -> None:
+        if done > self.done:
+            self.bar.advance(done - self.done)
+            self.done = done
+
+    def stop(self) -> None:
+        pass
+
+
+async def scan_domains(domains: Iterable[str], resolver: Any, writer: Any, *, concurrency: int = 100,
+                       lang: str = "en", options: Any = None, progress: Progress | None = None) -> int:
+    """Check every domain with ``concurrency`` workers, writing results through ``writer`` (a ResultWriter)."""
+    from mailposture.checks.domain import check_domain
+    from mailposture.scan.inputs import InputItem
+    from mailposture.scan.runner import Scanner
+
+    async def check(domain: str, attrs: dict[str, str]) -> dict[str, Any]:
+        return await check_domain(domain, resolver, lang=lang, options=options)
+
+    items = (InputItem(line=i + 1, raw=d, domain=d) for i, d in enumerate(domains))
+    scanner = Scanner(check, writer, concurrency=max(1, concurrency), lang=lang,
+                      progress=_ScanProgressAdapter(progress or Progress()))
+    summary = await scanner.run(items)
+    return summary.written
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reading stored results
+
+def read_results(path: Path) -> dict[str, dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    out: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return out
+    try:
+        pf = pq.ParquetFile(path)
+        for batch in pf.iter_batches(columns=["domain", "result"], batch_size=10_000):
+            for dom, text in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True):
+                if dom and text:
+                    out[dom] = json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise CatalogError(f"{path}: cannot read the stored results ({exc})") from None
+    return out
+
+
+def load_results(cat: Catalog, info: RoundInfo, generation: int | None = None) -> dict[str, dict[str, Any]]:
+    """The round's results in use: pass 2 (the retry) overrides pass 1."""
+    gdir = cat.gen_dir(info.name, info.generation if generation is None else generation)
+    out = read_results(gdir / "pass1.parquet")
+    out.update(read_results(gdir / "pass2.parquet"))
+    return out
+
+
+def load_round_list(cat: Catalog, info: RoundInfo) -> SurveyList:
+    path = cat.round_dir(info.name) / "list.csv"
+    if not path.exists():
+        raise CatalogError(f"{path}: the round's copy of its list is missing")
+    return parse_list(path.read_bytes(), info.list_name)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Running a round
+
+def _open(path: Path):
+    from mailposture.scan.outputs import OutputError, OutputSpec, open_output
+
+    try:
+        return open_output(OutputSpec(str(path), "parquet"), [], resume=True)
+    except OutputError as exc:
+        raise CatalogError(str(exc)) from None
+
+
+async def _scan_into(path: Path, todo: list[str], resolver: Any, *, concurrency: int, lang: str, options: Any,
+                     progress: Progress) -> None:
+    writer, already = _open(path)
+    todo = [d for d in todo if d not in already]
+    try:
+        await scan_domains(todo, resolver, writer, concurrency=concurrency, lang=lang, options=options,
+                           progress=progress)
+    finally:
+        writer.close()  # turns the journal into Parquet, also after Ctrl-C
+        progress.close()
+
+
+async def run_round(cat: Catalog, lst: SurveyList, name: str, resolver: Any, *, resolvers: list[str],
+                    concurrency: int = 100, lang: str = "en", options: Any = None, synthetic: bool = False,
+                    progress: ProgressFactory = _no_progress, replace: bool = False) -> RoundInfo:
+    """Scan (or resume) the round ``name``; returns its catalog entry when complete."""
+    check_round_name(name)
+    info = cat.get(name)
+    if info is not None and replace:
+        _remove_round(cat, info)
+        info = None
+    if info is not None:
+        if info.status == "complete":
+            raise CatalogError(f"round '{name}' is already complete ({info.finished:%Y-%m-%d %H:%M} UTC); choose "
+                               "another --round name, or add --replace to scan it again")
+        if info.list_sha256 != lst.sha256:
+            raise CatalogError(f"round '{name}' was started with another list (SHA-256 {info.list_sha256[:12]}…, "
+                               f"this one {lst.sha256[:12]}…); resume it with the same list or choose another name")
+    else:
+        rdir = cat.round_dir(name)
+        rdir.mkdir(parents=True, exist_ok=True)
+        (rdir / "list.csv").write_text(lst.text, encoding="utf-8")
+        info = RoundInfo(name=name, list_name=lst.name, list_sha256=lst.sha256, bodies=len(lst.bodies),
+                         domains=len(lst.all_domains()), status="running", phase="pass1", started=now(),
+                         finished=None, resolvers=list(resolvers), tool_version=__version__, synthetic=synthetic)
+        cat.upsert(info)
+    gdir = cat.gen_dir(name, 0)
+    gdir.mkdir(parents=True, exist_ok=True)
+    domains = lst.all_domains()
+
+    if info.phase == "pass1":
+        p1 = gdir / "pass1.parquet"
+        await _scan_into(p1, domains, resolver, concurrency=concurrency, lang=lang, options=options,
+                         progress=progress("pass 1 / 1 回目", len(domains)))
+        info.phase = "pass2"
+        cat.upsert(info)
+
+    if info.phase == "pass2":
+        first = read_results(gdir / "pass1.parquet")
+        missing = [d for d in domains if d not in first]
+        if missing:  # should not happen; never close a round with holes
+            raise CatalogError(f"round '{name}': {len(missing)} domain(s) have no result after pass 1; run again")
+        retry = [d for d in domains if failed(first[d])]
+        if retry:
+            await asyncio.sleep(0)  # let transient failures clear; the engine's cache keeps good answers
+            await _scan_into(gdir / "pass2.parquet", retry, resolver, concurrency=concurrency, lang=lang,
+                             options=options, progress=progress("retry / 再試行", len(retry)))
+        final = load_results(cat, info, 0)
+        info.retried = len(retry)
+        info.errors = sum(1 for d in domains if failed(final[d]))
+        info.phase, info.status, info.finished = "done", "complete", now()
+        cat.upsert(info)
+    return info
+
+
+def _remove_round(cat: Catalog, info: RoundInfo) -> None:
+    import shutil
+
+    shutil.rmtree(cat.round_dir(info.name), ignore_errors=True)
+    cat.delete(info.name)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Recompute from the stored raw answers
+
+class ReplayResolver:
+    """Answers from the raw answers stored with one domain's result. A lookup that was never made when the round
+    was scanned (a newer rule asks more) is an error ("not recorded"), so it shows as unknown, not absent."""
+
+    def __init__(self, answers: Iterable[dict[str, Any]]) -> None:
+        self.answers: dict[tuple[str, str], Answer] = {}
+        for a in answers:
+            try:
+                ans = Answer.from_json(a)
+            except (KeyError, TypeError, ValueError):
+                continue
+            self.answers.setdefault((ans.name.lower().rstrip("."), ans.rdtype.upper()), ans)
+        self.missing: list[tuple[str, str]] = []
+
+    async def query(self, name: str, rdtype: str) -> Answer:
+        key = (name.lower().rstrip("."), rdtype.upper())
+        ans = self.answers.get(key)
+        if ans is None:
+            self.missing.append(key)
+            return Answer(key[0], key[1], "error", rcode="", error="not recorded in the round")
+        return ans
+
+
+async def recompute(cat: Catalog, name: str, *, lang: str = "en", options: Any = None,
+                    progress: ProgressFactory = _no_progress) -> tuple[RoundInfo, int]:
+    """Re-derive every result of ``name`` with the current rules; returns (info, lookups not recorded)."""
+    from mailposture.checks.domain import check_domain
+
+    info = cat.require(name)
+    if info.status != "complete":
+        raise CatalogError(f"round '{name}' is not complete (phase {info.phase}); finish it first with "
+                           "'mailposture survey run' (it resumes)")
+    old = load_results(cat, info)
+    new_gen = info.generation + 1
+    gdir = cat.gen_dir(name, new_gen)
+    if gdir.exists():
+        import shutil
+
+        shutil.rmtree(gdir)  # a recompute that was interrupted: start it over
+    gdir.mkdir(parents=True)
+    writer, _ = _open(gdir / "pass1.parquet")
+    bar = progress("recompute / 再計算", len(old))
+    not_recorded = 0
+    try:
+        batch: list[dict[str, Any]] = []
+        for dom, res in old.items():
+            rr = ReplayResolver((res.get("dns") or {}).get("answers") or ())
+            new = await check_domain(dom, rr, attrs=res.get("attrs") or None, lang=lang, options=options)
+            not_recorded += len(rr.missing)
+            new["checked_at"] = res.get("checked_at", new.get("checked_at"))
+            new["recomputed_at"] = now().isoformat(timespec="seconds")
+            batch.append(new)
+            bar.advance()
+            if len(batch) >= BATCH:
+                writer.write(batch)
+                batch = []
+        if batch:
+            writer.write(batch)
+    finally:
+        writer.close()
+        bar.close()
+    info.generation, info.recomputed = new_gen, now()
+    info.errors = sum(1 for r in load_results(cat, info).values() if failed(r))
+    info.tool_version = __version__
+    cat.upsert(info)
+    return info, not_recorded
+
+
+def run_sync(coro: Any) -> Any:
+    """Run a coroutine (uvloop when available via the engine's runner)."""
+    from mailposture.dns.engine import run
+
+    return run(coro)
