@@ -75,7 +75,7 @@ def test_csv_roundtrip(tmp_path):
     rows = list(csv.DictReader(lines[:-1]))
     assert list(rows[0]) == csv_columns(["org", "note"])
     assert list(rows[0])[:8] == ["domain", "input", "status", "error", "input_error", "attrs.org", "attrs.note",
-                                 "spf_present"]
+                                 "spf_status"]
     a, b, bad = rows
     assert a["domain"] == "a.example" and a["attrs.org"] == "ACME, 株式会社" and a["attrs.note"] == "line1 line2"
     assert (a["spf_present"], a["spf_dns_lookups"], a["spf_all"], a["dmarc_policy"]) == ("true", "3", "-all",

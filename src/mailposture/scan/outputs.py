@@ -40,11 +40,13 @@ ROW_GROUP = 10_000
 #: Stable CSV/Parquet columns after ``domain``/``input``/``status``/errors and ``attrs.*``: (name, type).
 #: Types: "bool", "int", "str". A column absent from a result is empty (None).
 COLUMNS: list[tuple[str, str]] = [
-    ("spf_present", "bool"), ("spf_valid", "bool"), ("spf_record", "str"), ("spf_all", "str"),
-    ("spf_dns_lookups", "int"), ("spf_void_lookups", "int"), ("spf_authorized_ipv4", "int"),
-    ("dmarc_present", "bool"), ("dmarc_valid", "bool"), ("dmarc_record", "str"), ("dmarc_policy", "str"),
-    ("dmarc_subdomain_policy", "str"), ("dmarc_pct", "int"), ("dmarc_source", "str"), ("dmarc_rua", "str"),
-    ("dmarc_ruf", "str"), ("mx_present", "bool"), ("mx_classification", "str"), ("mx_hosts", "str"),
+    ("spf_status", "str"), ("spf_present", "bool"), ("spf_valid", "bool"), ("spf_record", "str"),
+    ("spf_all", "str"), ("spf_dns_lookups", "int"), ("spf_void_lookups", "int"), ("spf_authorized_ipv4", "int"),
+    ("spf_authorized_ipv6_64", "int"),
+    ("dmarc_status", "str"), ("dmarc_present", "bool"), ("dmarc_valid", "bool"), ("dmarc_record", "str"),
+    ("dmarc_policy", "str"), ("dmarc_subdomain_policy", "str"), ("dmarc_pct", "int"), ("dmarc_source", "str"),
+    ("dmarc_source_domain", "str"), ("dmarc_protected", "bool"), ("dmarc_rua", "str"), ("dmarc_ruf", "str"),
+    ("mx_status", "str"), ("mx_present", "bool"), ("mx_classification", "str"), ("mx_hosts", "str"),
     ("finding_codes", "str"), ("findings_error", "int"), ("findings_warning", "int"),
     ("dns_queries", "int"), ("dns_errors", "int"), ("checked_at", "str"),
 ]

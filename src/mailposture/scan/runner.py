@@ -88,6 +88,7 @@ class ScanSummary:
     resumed: int = 0          # skipped: already in the output
     entries: int = 0          # input entries read
     queries: int = 0          # DNS lookups made by the checks (sum of result dns.queries)
+    measured: int = 0         # results that reported dns.queries (the divisor of queries_per_domain)
     elapsed: float = 0.0
     interrupted: bool = False
     limited: bool = False
@@ -104,7 +105,7 @@ class ScanSummary:
 
     @property
     def queries_per_domain(self) -> float:
-        return self.queries / self.checked if self.checked else 0.0
+        return self.queries / self.measured if self.measured else 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {"domains": self.written, "ok": self.ok, "errors": self.errors, "crashed": self.crashed,
@@ -261,6 +262,7 @@ class Scanner:
         dns = res.get("dns")
         if isinstance(dns, dict) and isinstance(dns.get("queries"), int):
             s.queries += dns["queries"]
+            s.measured += 1
 
     async def _write(self, results: asyncio.Queue) -> None:
         finished = False

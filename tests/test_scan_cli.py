@@ -1,0 +1,242 @@
+"""`mailposture scan` through typer's CliRunner (and a subprocess for Ctrl-C/SIGTERM): exit codes and messages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+
+import pyarrow.parquet as pq
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from mailposture.dns.fake import FakeResolver
+from mailposture.scan.cli import register
+
+
+async def fake_check_factory_check(domain, attrs):
+    await asyncio.sleep(0)
+    if domain == "crash.example":
+        raise RuntimeError("simulated bug")
+    return {"domain": domain, "status": "ok", "attrs": attrs,
+            "spf": {"present": True, "valid": True, "all": "-all", "dns_lookups": 1},
+            "dns": {"queries": 4, "errors": []}, "findings": []}
+
+
+def make_app(*, check=True, zone=None):
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None:
+        """test root"""
+
+    @contextlib.asynccontextmanager
+    async def fake_resolver(_opts):
+        yield FakeResolver(zone or {})
+
+    register(app, resolver_factory=fake_resolver,
+             check_factory=(lambda res, settings: fake_check_factory_check) if check else None)
+    return app
+
+
+def invoke(app, *args, input=None):
+    r = CliRunner().invoke(app, ["scan", *map(str, args)], input=input)
+    assert "Traceback" not in r.output, r.output
+    return r
+
+
+def lines_of(path):
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_text_to_jsonl_with_summary(tmp_path):
+    src = tmp_path / "d.txt"
+    src.write_text("a.example\nA.EXAMPLE.\n# skip\n\nbad..x\ncrash.example\nb.example\n")
+    out = tmp_path / "r.jsonl"
+    r = invoke(make_app(), src, "-o", out, "--lang", "en")
+    assert r.exit_code == 0, r.output
+    rows = {x["domain"]: x for x in lines_of(out)}
+    assert sorted(rows) == ["a.example", "b.example", "bad..x", "crash.example"]
+    assert rows["crash.example"]["status"] == "error" and "simulated bug" in rows["crash.example"]["error"]
+    assert rows["bad..x"]["input_error"] == "empty label"
+    assert "4 domains" in r.stderr and "duplicates skipped 1" in r.stderr and "invalid 1" in r.stderr
+    assert "4.0 queries/domain" in r.stderr
+    assert r.stdout == ""                               # nothing but results ever goes to stdout
+
+
+def test_stdout_output_and_stdin_input(tmp_path):
+    r = invoke(make_app(), "-", "--lang", "ja", input="domain,org\nx.example,ACME\n")
+    assert r.exit_code == 0
+    (row,) = [json.loads(x) for x in r.stdout.splitlines()]
+    assert row["domain"] == "x.example" and row["attrs"] == {"org": "ACME"}
+    assert "1 ドメイン" in r.stderr
+
+
+def test_csv_with_attrs_and_gzip_to_csv(tmp_path):
+    src = tmp_path / "in.csv.gz"
+    src.write_bytes(gzip.compress("rank,domain,sector\n1,a.example,bank\n2,bücher.example,retail\n".encode()))
+    out = tmp_path / "r.csv"
+    r = invoke(make_app(), src, "-o", out)
+    assert r.exit_code == 0, r.output
+    rows = sorted(csv.DictReader(out.read_text(encoding="utf-8").splitlines()), key=lambda x: x["domain"])
+    assert [(x["domain"], x["input"], x["attrs.rank"], x["attrs.sector"], x["spf_all"], x["dns_queries"])
+            for x in rows] == [("a.example", "", "1", "bank", "-all", "4"),
+                               ("xn--bcher-kva.example", "bücher.example", "2", "retail", "-all", "4")]
+
+
+def test_parquet_output(tmp_path):
+    src = tmp_path / "d.txt"
+    src.write_text("".join(f"d{i}.example\n" for i in range(25)))
+    out = tmp_path / "r.parquet"
+    r = invoke(make_app(), src, "-o", out)
+    assert r.exit_code == 0, r.output
+    t = pq.read_table(out, columns=["domain", "spf_dns_lookups", "dns_queries"]).to_pylist()
+    assert sorted(x["domain"] for x in t) == sorted(f"d{i}.example" for i in range(25))
+    assert {x["spf_dns_lookups"] for x in t} == {1} and {x["dns_queries"] for x in t} == {4}
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_limit_then_resume_gives_each_domain_once(tmp_path, fmt):
+    src = tmp_path / "d.txt"
+    names = [f"d{i}.example" for i in range(40)]
+    src.write_text("\n".join(names) + "\nbad..x\n")
+    out = tmp_path / f"r.{fmt}"
+    r = invoke(make_app(), src, "-o", out, "--limit", "15")
+    assert r.exit_code == 0 and "stopped at --limit" in r.stderr
+    r = invoke(make_app(), src, "-o", out)
+    assert r.exit_code == 2 and "--resume" in r.stderr      # no accidental clobbering
+    r = invoke(make_app(), src, "-o", out, "--resume")
+    assert r.exit_code == 0, r.output
+    assert "already done 15" in r.stderr and "26 domains" in r.stderr
+    if fmt == "jsonl":
+        doms = [x["domain"] for x in lines_of(out)]
+    elif fmt == "csv":
+        doms = [x["domain"] for x in csv.DictReader(out.read_text().splitlines())]
+    else:
+        doms = pq.read_table(out, columns=["domain"]).column(0).to_pylist()
+    assert Counter(doms) == Counter([*names, "bad..x"])
+
+
+def test_resume_repairs_torn_line(tmp_path):
+    src = tmp_path / "d.txt"
+    src.write_text("a.example\nb.example\nc.example\n")
+    out = tmp_path / "r.jsonl"
+    out.write_text(json.dumps({"domain": "a.example", "status": "ok"}) + "\n" + '{"domain": "b.exa')
+    r = invoke(make_app(), src, "-o", out, "--resume")
+    assert r.exit_code == 0
+    assert "torn last line" in r.stderr
+    assert sorted(x["domain"] for x in lines_of(out)) == ["a.example", "b.example", "c.example"]
+
+
+@pytest.mark.parametrize("setup, args, message", [
+    (lambda p: None, [], "no such file"),
+    (lambda p: p.write_text("name,rank\nexample.com,1\n"), ["--input-format", "csv"],
+     "line 1: the CSV header has no 'domain' column"),
+    (lambda p: p.write_bytes(b"a.example\n\xff\xfeb\n"), [], "line 2 is not UTF-8"),
+    (lambda p: p.write_text("a.example\n"), ["-o", "-", "--format", "csv"], "JSON Lines only"),
+    (lambda p: p.write_text("a.example\n"), ["-o", "-", "--resume"], "--resume needs an output file"),
+    (lambda p: p.write_text("a.example\n"), ["--resume", "--overwrite", "-o", "x.jsonl"], "exclude each other"),
+])
+def test_bad_input_exit_2(tmp_path, setup, args, message):
+    src = tmp_path / "in.txt"
+    setup(src)
+    r = invoke(make_app(), src, *args)
+    assert r.exit_code == 2, r.output
+    assert message in r.stderr
+
+
+def test_bad_nameserver_is_exit_2(tmp_path):
+    src = tmp_path / "d.txt"
+    src.write_text("a.example\n")
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None:
+        """test root"""
+
+    register(app)                                    # the real engine factory
+    r = invoke(app, src, "--nameserver", "not-an-ip", "-o", tmp_path / "r.jsonl")
+    assert r.exit_code == 2 and "not-an-ip" in r.stderr
+    assert not (tmp_path / "r.jsonl").exists()       # nothing was created before the options were checked
+
+
+def test_invalid_options_rejected_by_typer(tmp_path):
+    src = tmp_path / "d.txt"
+    src.write_text("a.example\n")
+    r = invoke(make_app(), src, "--domains-concurrency", "0")
+    assert r.exit_code == 2
+    r = invoke(make_app(), src, "--format", "xml")
+    assert r.exit_code == 2
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Ctrl-C and SIGTERM in a real process
+
+SCRIPT = textwrap.dedent("""
+    import asyncio, os, sys, typer
+    from mailposture.scan.cli import register
+
+    async def slow(domain, attrs):
+        await asyncio.sleep(float(os.environ["SCAN_TEST_DELAY"]))
+        return {"domain": domain, "status": "ok", "attrs": attrs, "dns": {"queries": 1, "errors": []},
+                "findings": []}
+
+    class Nothing:
+        async def __aenter__(self): return None
+        async def __aexit__(self, *a): return None
+
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None:
+        "root"
+
+    register(app, resolver_factory=lambda o: Nothing(), check_factory=lambda r, s: slow)
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+""")
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupt_keeps_results_and_resume_finishes(tmp_path, sig, code):
+    script = tmp_path / "app.py"
+    script.write_text(SCRIPT)
+    src = tmp_path / "d.txt"
+    names = [f"d{i}.example" for i in range(1000)]
+    src.write_text("\n".join(names) + "\n")
+    out = tmp_path / "r.jsonl"
+    cmd = [sys.executable, str(script), "scan", str(src), "-o", str(out), "--domains-concurrency", "20",
+           "--lang", "en"]
+    slow = {**os.environ, "SCAN_TEST_DELAY": "0.05"}            # interrupted long before it could finish
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=slow)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if out.exists() and out.stat().st_size > 2000:
+                break
+            time.sleep(0.02)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == code, err
+    assert "Traceback" not in err and "--resume" in err
+    first = lines_of(out)                                   # every line is complete JSON
+    assert 0 < len(first) < len(names)
+    fast = {**os.environ, "SCAN_TEST_DELAY": "0.001"}
+    done = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=60, env=fast)
+    assert done.returncode == 0, done.stderr
+    assert Counter(x["domain"] for x in lines_of(out)) == Counter(names)
