@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailposture.checks.dmarc import analyze
 from mailposture.checks.dmarc.discover import walk_targets
@@ -215,6 +217,21 @@ async def test_multiple_records_apply_no_policy():
     assert len(res["records"]) == 2
 
 
+async def test_multiple_records_at_the_org_domain_are_discarded():
+    zone = {"_dmarc.example.com": [("TXT", "v=DMARC1; p=reject"), ("TXT", "v=DMARC1; p=none")],
+            "www.example.com": [("A", "192.0.2.1")]}
+    res, _ = await run(zone, "www.example.com")
+    assert res["covered"] is False and res["status"] == "none" and res["policy"] is None
+    assert "DMARC_MULTIPLE_RECORDS" in codes(res) and "DMARC_NONE" in codes(res)
+
+
+async def test_overlong_dmarc_name_is_not_queried():
+    name = ".".join(["a" * 61] * 4) + ".jp"  # 250 characters: _dmarc.<name> would exceed 253
+    res, r = await run({}, name)
+    assert ("_dmarc." + name, "TXT") not in r.log
+    assert res["present"] is False and res["status"] == "none"
+
+
 async def test_spf_at_dmarc_alone_is_not_a_dmarc_record():
     res, _ = await run({"_dmarc.example.com": [("TXT", "v=spf1 -all")]})
     assert res["present"] is False and "DMARC_SPF_AT_DMARC" in codes(res) and "DMARC_NONE" in codes(res)
@@ -280,3 +297,50 @@ async def test_result_is_json_ready_apart_from_findings():
     body = {k: v for k, v in res.items() if k != "findings"}
     json.dumps(body)
     json.dumps([f.to_json("ja") for f in res["findings"]], ensure_ascii=False)
+
+
+# --- property: random DNS worlds -------------------------------------------------------------------------------
+
+_CHOICES = ["nothing", "reject", "none", "psd_y", "psd_n", "np", "two", "spf", "timeout", "bad"]
+_TXT = {"reject": ["v=DMARC1; p=reject"], "none": ["v=DMARC1; p=none; sp=reject"],
+        "psd_y": ["v=DMARC1; p=reject; psd=y"], "psd_n": ["v=DMARC1; p=quarantine; psd=n"],
+        "np": ["v=DMARC1; p=reject; sp=quarantine; np=none"], "two": ["v=DMARC1; p=reject", "v=DMARC1; p=none"],
+        "spf": ["v=spf1 -all"], "bad": ["v=DMARC1; p=maybe"]}
+
+
+@settings(max_examples=250, deadline=None)
+@given(st.sampled_from(["example.com", "www.example.com", "a.b.example.co.jp", "city.kushiro.lg.jp",
+                        "a.b.c.d.e.f.g.h.example.com"]),
+       st.data())
+async def test_random_worlds_keep_unknown_apart_from_absent(domain, data):
+    zone: dict[str, list] = {}
+    targets = walk_targets(domain)
+    choice = {t: data.draw(st.sampled_from(_CHOICES)) for t in targets}
+    for t, c in choice.items():
+        if c == "timeout":
+            zone[f"_dmarc.{t}"] = [("TIMEOUT", None)]
+        elif c != "nothing":
+            zone[f"_dmarc.{t}"] = [("TXT", txt) for txt in _TXT[c]]
+    if data.draw(st.booleans()):
+        zone.setdefault(domain, []).append(("A", "192.0.2.1"))
+    r = FakeResolver(zone)
+    res = await analyze(domain, r, check_report_auth=False)
+
+    assert len(r.log) == len(set(r.log)), "a name was queried twice"
+    assert len(r.log) <= 10
+    own = choice[domain]
+    if own == "timeout":
+        assert res["present"] is None and res["status"] == "error" and res["protected"] is None
+    if res["present"] is False:
+        assert res["lookups"]["domain"]["status"] == "none"
+    if res["status"] == "none":
+        assert res["covered"] is False and "DMARC_NONE" in codes(res)
+        assert not any(q["status"] == "error" for q in res["lookups"]["tree_walk"]["queried"])
+    if "timeout" not in choice.values():
+        assert res["status"] != "error"
+    if res["status"] == "error":
+        assert res["protected"] is None
+    if res["protected"]:
+        assert res["policy"] in ("quarantine", "reject")
+    if own in ("reject", "psd_y", "psd_n", "np"):
+        assert res["source"] == "domain" and res["present"] is True and len(r.log) == 1

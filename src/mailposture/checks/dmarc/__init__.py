@@ -137,6 +137,9 @@ async def analyze(domain: str, resolver: Resolver, *, check_report_auth: bool = 
         psl_lk = await disc.lookup(psl_org) if psl_org != name else None
         out["lookups"]["tree_walk"] = walk.to_json()
         out["lookups"]["organizational"] = psl_lk.to_json() if psl_lk else None
+        for lk in {lk.domain: lk for lk in [*walk.queried, *([psl_lk] if psl_lk else [])]}.values():
+            if lk.status == "multiple":  # discarded: the walk goes on above it (RFC 9989 §4.10 step 7)
+                findings.append(finding("DMARC_MULTIPLE_RECORDS", count=len(lk.dmarc), name=lk.name))
         if walk.error is None:
             out["org_domain"]["tree_walk"] = walk.org_domain
             if walk.org_domain != psl_org:

@@ -120,8 +120,11 @@ class Discovery:
 
     async def lookup(self, domain: str) -> Lookup:
         if domain not in self.memo:
-            ans = await self.resolver.query("_dmarc." + domain, "TXT")
-            self.memo[domain] = classify(domain, ans)
+            if len(domain) + 7 > 253:  # "_dmarc.<domain>" cannot exist (RFC 1035 §2.3.4): no query
+                self.memo[domain] = Lookup(domain, "none")
+            else:
+                ans = await self.resolver.query("_dmarc." + domain, "TXT")
+                self.memo[domain] = classify(domain, ans)
         return self.memo[domain]
 
     async def tree_walk(self, domain: str) -> WalkResult:

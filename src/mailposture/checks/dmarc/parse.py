@@ -24,7 +24,7 @@ DEPRECATED_TAGS = ("pct", "rf", "ri")  # removed by RFC 9989 §4.7 (see its Appe
 _SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 # dmarc-version = "v" *WSP "=" *WSP %s"DMARC1" (RFC 9989 §4.8); the tag name is case-insensitive (RFC 5234 §2.3)
-_VERSION_RE = re.compile(r"^[ \t]*[vV][ \t]*=[ \t]*DMARC1[ \t]*(;|$)")
+_VERSION_RE = re.compile(r"^[ \t\r\n]*[vV][ \t]*=[ \t]*DMARC1[ \t\r\n]*(;|$)")
 _LOOKS_DMARC_RE = re.compile(r"^\s*v\s*=\s*dmarc", re.IGNORECASE)
 _SPF_RE = re.compile(r"^\s*v\s*=\s*spf1(\s|$)", re.IGNORECASE)
 _TAG_NAME_RE = re.compile(r"^[A-Za-z]+$")                      # dmarc-tag = 1*ALPHA equals 1*dmarc-value
