@@ -1,0 +1,168 @@
+"""Every branch of the guard's decision order (decide.py), with a fixed geo map and injected user states."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from mailposture.guard.config import GuardConfig
+from mailposture.guard.decide import AllowList, Policy, normalise_allow_entry, parse_client_address
+from mailposture.guard.geo import StaticGeo
+from mailposture.guard.store import UserRecord, UserState
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+GEO = StaticGeo({"8.8.8.8": "US", "133.1.1.1": "JP", "2001:4860:4860::8888": "US", "2400:4050::1": "JP",
+                 "1.2.3.4": None, "81.2.69.142": "GB"})
+
+
+def policy(**kw) -> Policy:
+    allow = kw.pop("allow", None)
+    return Policy(GuardConfig(**kw), GEO, AllowList.from_entries(allow or []))
+
+
+def states(records: dict[str, UserRecord] | None = None, fresh: bool = True):
+    records = records or {}
+    return lambda u: (records.get(u, UserRecord(u, UserState.RESTRICTED)), fresh)
+
+
+def req(ip: str, user: str = "alice@example.test", **extra: str) -> dict[str, str]:
+    return {"request": "smtpd_access_policy", "protocol_state": "RCPT", "sasl_username": user,
+            "client_address": ip, "client_name": extra.pop("client_name", "unknown"), **extra}
+
+
+def test_unauthenticated_is_dunno() -> None:
+    d = policy().decide(req("8.8.8.8", user=""), states(), NOW)
+    assert (d.action, d.verdict, d.reason, d.audit) == ("DUNNO", "ignored", "unauthenticated", False)
+    d = policy().decide({"request": "smtpd_access_policy", "client_address": "8.8.8.8"}, states(), NOW)
+    assert d.reason == "unauthenticated"
+
+
+@pytest.mark.parametrize("ip", ["127.0.0.1", "10.1.2.3", "192.168.0.9", "172.16.5.5", "100.64.1.1",
+                                "169.254.1.1", "192.0.2.1", "198.51.100.7", "203.0.113.5", "::1",
+                                "fd00::1", "fe80::1", "2001:db8::5", "::ffff:10.0.0.1", "0.0.0.0", "224.0.0.5"])
+def test_non_global_addresses_are_internal_and_never_geolocated(ip: str) -> None:
+    class NoGeo(StaticGeo):
+        def lookup(self, ip: str) -> str | None:
+            raise AssertionError(f"geolocated {ip}")
+    p = Policy(GuardConfig(), NoGeo({}))
+    d = p.decide(req(ip), states(), NOW)
+    assert (d.action, d.verdict, d.reason) == ("DUNNO", "allowed", "internal")
+
+
+def test_configured_internal_network() -> None:
+    d = policy(internal_networks=["8.8.8.0/24"]).decide(req("8.8.8.8"), states(), NOW)
+    assert d.reason == "internal"
+    assert policy().decide(req("8.8.8.8"), states(), NOW).reason == "restricted"
+
+
+def test_allowlist_cidr_and_verified_hostname_suffix() -> None:
+    p = policy(allow=["8.8.8.0/24", "google.com"])
+    assert p.decide(req("8.8.8.8"), states(), NOW).reason == "allowlist"
+    d = p.decide(req("81.2.69.142", client_name="mail-yw1-f170.google.com"), states(), NOW)
+    assert (d.action, d.reason) == ("DUNNO", "allowlist")
+    assert p.decide(req("81.2.69.142", client_name="google.com"), states(), NOW).reason == "allowlist"
+    # Not verified by Postfix ("unknown"), a look-alike, or only the unverified reverse name: no match.
+    assert p.decide(req("81.2.69.142", client_name="unknown",
+                        reverse_client_name="mail.google.com"), states(), NOW).reason == "restricted"
+    assert p.decide(req("81.2.69.142", client_name="evilgoogle.com"), states(), NOW).reason == "restricted"
+    assert p.decide(req("81.2.69.142", client_name="google.com.evil.example"), states(), NOW).reason == "restricted"
+
+
+def test_home_country_v4_and_v6_and_other_home_sets() -> None:
+    d = policy().decide(req("133.1.1.1"), states(), NOW)
+    assert (d.action, d.reason, d.country, d.audit) == ("DUNNO", "home", "JP", False)
+    assert policy().decide(req("IPV6:2400:4050::1"), states(), NOW).reason == "home"
+    assert policy(home_countries={"JP", "US"}).decide(req("8.8.8.8"), states(), NOW).reason == "home"
+
+
+def test_abroad_restricted_is_rejected_with_bilingual_text() -> None:
+    d = policy(owner_page_url="https://mail.example.jp/x").decide(req("8.8.8.8"), states(), NOW)
+    assert d.verdict == "refused" and d.reason == "restricted" and d.country == "US" and d.audit
+    assert d.action.startswith("REJECT ")
+    assert "outside Japan" in d.action and "海外からの送信" in d.action and "https://mail.example.jp/x" in d.action
+    assert "\n" not in d.action
+    assert policy().decide(req("2001:4860:4860::8888"), states(), NOW).verdict == "refused"
+
+
+def test_unknown_user_is_restricted_and_username_is_normalised() -> None:
+    recs = {"bob@example.test": UserRecord("bob@example.test", UserState.ABROAD_ALWAYS)}
+    d = policy().decide(req("8.8.8.8", user="  Bob@Example.TEST "), states(recs), NOW)
+    assert d.verdict == "allowed" and d.username == "bob@example.test"
+    assert policy().decide(req("8.8.8.8", user="nobody@x"), states(recs), NOW).verdict == "refused"
+
+
+def test_abroad_until_future_allowed_with_prepend_and_past_refused() -> None:
+    future = {"alice@example.test": UserRecord("alice@example.test", UserState.ABROAD_UNTIL, NOW + timedelta(days=1))}
+    d = policy().decide(req("8.8.8.8", recipient_count="0"), states(future), NOW)
+    assert (d.verdict, d.reason) == ("allowed", "abroad-until") and d.audit
+    assert d.action == "PREPEND X-Submission-Country: US (abroad-until)"
+    # Later recipients of the same message: no second header.
+    assert policy().decide(req("8.8.8.8", recipient_count="1"), states(future), NOW).action == "DUNNO"
+    # Header disabled.
+    assert policy(prepend_header=None).decide(req("8.8.8.8"), states(future), NOW).action == "DUNNO"
+    past = {"alice@example.test": UserRecord("alice@example.test", UserState.ABROAD_UNTIL, NOW - timedelta(seconds=1))}
+    d = policy().decide(req("8.8.8.8"), states(past), NOW)
+    assert (d.verdict, d.reason) == ("refused", "restricted")
+
+
+def test_abroad_always() -> None:
+    recs = {"alice@example.test": UserRecord("alice@example.test", UserState.ABROAD_ALWAYS)}
+    d = policy().decide(req("8.8.8.8"), states(recs), NOW)
+    assert (d.verdict, d.reason) == ("allowed", "abroad-always")
+
+
+@pytest.mark.parametrize("ip, cc", [("133.1.1.1", "JP"), ("10.0.0.1", None), ("8.8.8.8", "US")])
+def test_locked_is_refused_everywhere_even_at_home_internal_and_allowlisted(ip: str, cc: str | None) -> None:
+    recs = {"alice@example.test": UserRecord("alice@example.test", UserState.LOCKED)}
+    p = policy(allow=["8.8.8.0/24"])
+    d = p.decide(req(ip), states(recs), NOW)
+    assert (d.verdict, d.reason, d.country) == ("refused", "locked", cc)
+    assert d.action.startswith("REJECT ") and "locked" in d.action and d.audit
+    # Even when the store is unreachable, a known lock stays in force.
+    assert p.decide(req(ip), states(recs, fresh=False), NOW).reason == "locked"
+
+
+def test_unknown_country_default_refuse_but_opt_in_still_counts() -> None:
+    d = policy().decide(req("1.2.3.4"), states(), NOW)
+    assert (d.verdict, d.reason, d.country) == ("refused", "unknown-country", None)
+    recs = {"alice@example.test": UserRecord("alice@example.test", UserState.ABROAD_ALWAYS)}
+    assert policy().decide(req("1.2.3.4"), states(recs), NOW).verdict == "allowed"
+    d = policy(unknown_country_action="allow").decide(req("1.2.3.4"), states(), NOW)
+    assert (d.action, d.reason) == ("DUNNO", "unknown-country-allowed")
+
+
+@pytest.mark.parametrize("bad", ["", "not-an-ip", "999.1.1.1", "unknown"])
+def test_unusable_client_address_is_never_internal(bad: str) -> None:
+    d = policy().decide(req(bad), states(), NOW)
+    assert d.verdict == "refused" and d.reason == "unknown-country"
+
+
+def test_store_unavailable_fail_closed_and_fail_open() -> None:
+    d = policy().decide(req("8.8.8.8"), states(fresh=False), NOW)
+    assert (d.verdict, d.reason) == ("tempfail", "store-unavailable")
+    assert d.action.startswith("451 4.3.0 ")
+    d = policy(on_store_error="fail-open").decide(req("8.8.8.8"), states(fresh=False), NOW)
+    assert (d.action, d.verdict) == ("DUNNO", "allowed")
+    # Domestic mail does not depend on the store at all.
+    assert policy().decide(req("133.1.1.1"), states(fresh=False), NOW).reason == "home"
+
+
+def test_parse_client_address() -> None:
+    assert str(parse_client_address("IPV6:2001:db8::1")) == "2001:db8::1"
+    assert str(parse_client_address("::ffff:8.8.8.8")) == "8.8.8.8"
+    assert parse_client_address("8.8.8.8/32") is None
+
+
+@pytest.mark.parametrize("entry, norm", [("192.0.2.0/24", "192.0.2.0/24"), ("192.0.2.7/24", "192.0.2.0/24"),
+                                         ("8.8.8.8", "8.8.8.8/32"), (".Google.COM.", "google.com"),
+                                         ("2001:db8::/32", "2001:db8::/32"), ("1e100.net", "1e100.net")])
+def test_allow_entry_normalisation(entry: str, norm: str) -> None:
+    assert normalise_allow_entry(entry) == norm
+
+
+@pytest.mark.parametrize("entry, msg", [("0.0.0.0/0", "too broad"), ("::/0", "too broad"), ("com", "two labels"),
+                                        ("bad_host.example", "host-name"), ("300.1.1.1", "not a CIDR"), ("", "empty")])
+def test_allow_entry_errors(entry: str, msg: str) -> None:
+    with pytest.raises(ValueError, match=msg):
+        normalise_allow_entry(entry)
