@@ -240,3 +240,115 @@ def test_interrupt_keeps_results_and_resume_finishes(tmp_path, sig, code):
     done = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=60, env=fast)
     assert done.returncode == 0, done.stderr
     assert Counter(x["domain"] for x in lines_of(out)) == Counter(names)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# End to end with the real per-domain check
+
+WORLD = {
+    "good.example": [("TXT", "v=spf1 ip4:192.0.2.0/24 -all"), ("MX", (10, "mx.good.example"))],
+    "mx.good.example": [("A", "192.0.2.25")],
+    "_dmarc.good.example": [("TXT", "v=DMARC1; p=reject; rua=mailto:d@good.example")],
+    "weak.example": [("TXT", "v=spf1 +all"), ("A", "192.0.2.80")],
+    "slow.example": [("TIMEOUT", None)],
+}
+
+
+def _real_app(zone=None):
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None:
+        """test root"""
+
+    if zone is None:
+        register(app)
+    else:
+        @contextlib.asynccontextmanager
+        async def fake_resolver(_opts):
+            yield FakeResolver(zone)
+
+        register(app, resolver_factory=fake_resolver)
+    return app
+
+
+def _check_world_rows(rows):
+    by = {x["domain"]: x for x in rows}
+    assert sorted(by) == ["bad_name.example", "gone.example", "good.example", "slow.example", "weak.example"]
+    good, weak, slow, gone = by["good.example"], by["weak.example"], by["slow.example"], by["gone.example"]
+    assert good["status"] == "ok" and good["attrs"] == {"owner": "Good Co."}
+    assert good["spf"]["all"] == "-all" and good["dmarc"]["policy"] == "reject"
+    assert good["dns"]["queries"] > 0 and good["dns"]["errors"] == []
+    assert "SPF_PASS_ALL" in {f["code"] for f in weak["spf"]["findings"]}
+    assert slow["status"] == "error" and slow["dns"]["errors"]      # DNS failure: unknown, not absent
+    assert gone["status"] == "ok" and "DOMAIN_NXDOMAIN" in {f["code"] for f in gone["findings"]}
+    assert by["bad_name.example"]["input_error"].startswith("bad character")
+
+
+def _world_csv(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("domain,owner\ngood.example,Good Co.\nweak.example,Weak\nslow.example,Slow\n"
+                   "gone.example,Gone\nbad_name.example,Typo\nGOOD.example.,dup\n")
+    return src
+
+
+def test_end_to_end_check_domain_with_fake_resolver(tmp_path):
+    out = tmp_path / "r.jsonl"
+    r = invoke(_real_app(WORLD), _world_csv(tmp_path), "-o", out, "--lang", "en")
+    assert r.exit_code == 0, r.output
+    _check_world_rows(lines_of(out))
+    assert "5 domains" in r.stderr and "invalid 1" in r.stderr and "duplicates skipped 1" in r.stderr
+
+
+def test_end_to_end_csv_columns_from_real_results(tmp_path):
+    out = tmp_path / "r.csv"
+    r = invoke(_real_app(WORLD), _world_csv(tmp_path), "-o", out, "--no-answers")
+    assert r.exit_code == 0, r.output
+    by = {x["domain"]: x for x in csv.DictReader(out.read_text(encoding="utf-8").splitlines())}
+    good = by["good.example"]
+    assert (good["spf_present"], good["spf_valid"], good["spf_all"], good["spf_authorized_ipv4"]) == \
+        ("true", "true", "-all", "256")
+    assert (good["dmarc_present"], good["dmarc_policy"], good["dmarc_rua"]) == ("true", "reject",
+                                                                                "mailto:d@good.example")
+    assert good["mx_hosts"] == "mx.good.example" and good["attrs.owner"] == "Good Co."
+    assert int(good["dns_queries"]) > 0 and good["dns_errors"] == "0"
+    assert by["slow.example"]["status"] == "error" and int(by["slow.example"]["dns_errors"]) > 0
+    assert "SPF_PASS_ALL" in by["weak.example"]["finding_codes"].split()
+
+
+def test_end_to_end_real_engine_against_loopback_server(tmp_path):
+    """The default resolver factory (the DNS Engine from the --nameserver options) against a local server."""
+    import threading
+
+    from mailposture.dns.server import LocalDnsServer
+
+    zone = {k: v for k, v in WORLD.items() if k != "slow.example"}
+    loop = asyncio.new_event_loop()
+    server = LocalDnsServer(zone, origins=["example"])
+    started = threading.Event()
+
+    def serve():
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(server.start())
+        started.set()
+        loop.run_forever()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        assert started.wait(10)
+        src = tmp_path / "d.txt"
+        src.write_text("good.example\nweak.example\ngone.example\n")
+        out = tmp_path / "r.jsonl"
+        r = invoke(_real_app(), src, "-o", out, "--nameserver", server.address, "--timeout", "1", "--retries", "0")
+        assert r.exit_code == 0, r.output
+        by = {x["domain"]: x for x in lines_of(out)}
+        assert by["good.example"]["status"] == "ok" and by["good.example"]["spf"]["all"] == "-all"
+        assert by["good.example"]["dmarc"]["policy"] == "reject"
+        assert "DOMAIN_NXDOMAIN" in {f["code"] for f in by["gone.example"]["findings"]}
+        assert server.queries > 0 and "packets sent" in r.stderr
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        t.join(10)
+        loop.close()
