@@ -83,6 +83,9 @@ async def test_world_proves_code(code):
     zone, domain = WORLDS[code]
     res, _ = await run(zone, domain)
     assert code in codes(res), codes(res)
+    for f in res["findings"]:  # every placeholder filled, in both languages
+        for lang in ("en", "ja"):
+            assert not re.search(r"\{[a-z_]+\}", f.message(lang) + f.fix(lang)), (f.code, f.message(lang))
 
 
 def test_every_emitted_code_has_a_world():
@@ -115,6 +118,7 @@ async def test_kushiro_lg_jp_shares_organizational_domain():
         assert res["source"] == "organizational" and res["source_domain"] == "kushiro.lg.jp"
         assert res["policy"] == "quarantine" and res["p"] == "reject" and res["subdomain_policy"] == "quarantine"
         assert res["protected"] is True
+        assert codes(res) == ["DMARC_INHERITED"]
         names = [n for n, _ in r.log]
         assert names == [f"_dmarc.{domain}", "_dmarc.kushiro.lg.jp", "_dmarc.lg.jp", "_dmarc.jp"]
     # the city's own record does not leak to the town
@@ -208,6 +212,7 @@ async def test_no_record_anywhere():
     assert res["policy"] is None and res["protected"] is False and res["protected_reason"] == "no-record"
     assert res["org_domain"] == {"psl": "example.co.jp", "tree_walk": "www.example.co.jp"}
     assert [n for n, _ in r.log] == ["_dmarc.www.example.co.jp", "_dmarc.example.co.jp", "_dmarc.co.jp", "_dmarc.jp"]
+    assert "DMARC_ORG_DOMAIN_MISMATCH" not in codes(res)
 
 
 async def test_multiple_records_apply_no_policy():

@@ -43,6 +43,9 @@ WORLDS: dict[str, dict] = {
 async def test_world_proves_code(code):
     res, _ = await run(WORLDS[code])
     assert code in codes(res), codes(res)
+    for f in res["findings"]:  # every placeholder filled, in both languages
+        for lang in ("en", "ja"):
+            assert not re.search(r"\{[a-z_]+\}", f.message(lang) + f.fix(lang)), (f.code, f.message(lang))
 
 
 def test_every_emitted_code_has_a_world():

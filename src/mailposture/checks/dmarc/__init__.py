@@ -142,7 +142,7 @@ async def analyze(domain: str, resolver: Resolver, *, check_report_auth: bool = 
                 findings.append(finding("DMARC_MULTIPLE_RECORDS", count=len(lk.dmarc), name=lk.name))
         if walk.error is None:
             out["org_domain"]["tree_walk"] = walk.org_domain
-            if walk.org_domain != psl_org:
+            if walk.found and walk.org_domain != psl_org:  # with no record found the walk decides nothing
                 findings.append(finding("DMARC_ORG_DOMAIN_MISMATCH", psl=psl_org, tree_walk=walk.org_domain))
             chosen = walk.policy
         elif psl_lk is not None and psl_lk.status == "found":
