@@ -11,12 +11,12 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from mailposture.guard.config import GuardConfig
 from mailposture.guard.store import Store
 from mailposture.web.app import create_app
-from mailposture.web.auth import set_user
 
 OWNER, OWNER_PW = "alice@example.test", "correct horse 電池"
 ADMIN, ADMIN_PW = "root-admin", "admin pass phrase"
@@ -55,7 +55,7 @@ class SmtpSink:
                             if not ln or ln == b".\r\n":
                                 break
                             data += ln[1:] if ln.startswith(b"..") else ln
-                        msg = message_from_bytes(bytes(data), policy=policy.default)
+                        msg = message_from_bytes(bytes(data).replace(b"\r\n", b"\n"), policy=policy.default)
                         sink.messages.append((mail_from, rcpts, msg))  # type: ignore[arg-type]
                         self.wfile.write(b"250 queued\r\n")
                     elif verb == "QUIT":
@@ -67,7 +67,7 @@ class SmtpSink:
         self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
     def __enter__(self) -> SmtpSink:
         self.thread.start()
@@ -89,13 +89,24 @@ class FakeClock:
         self.now += timedelta(**kw)
 
 
+_FILES: dict[str, str] = {}
+
+
+def _users_files(tmp_path: Path) -> tuple[Path, Path]:
+    """Users files (argon2 hashing is slow on purpose: made once per test run, copied per test)."""
+    if not _FILES:
+        # Cheap argon2 parameters keep the tests fast; a hash carries its parameters, so checks work the same.
+        quick = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        _FILES["users"] = (f"# test users\n{OWNER}:{quick.hash(OWNER_PW)}\n"
+                           f"bob@example.test:{quick.hash('bob-password')}\n")
+        _FILES["admins"] = f"{ADMIN}:{quick.hash(ADMIN_PW)}\n"
+    for name, text in _FILES.items():
+        (tmp_path / name).write_text(text)
+    return tmp_path / "users", tmp_path / "admins"
+
+
 def make_cfg(tmp_path: Path, smtp_port: int = 9, **overrides) -> GuardConfig:
-    users = tmp_path / "users"
-    admins = tmp_path / "admins"
-    if not users.exists():
-        set_user(users, OWNER, OWNER_PW)
-        set_user(users, "bob@example.test", "bob-password")
-        set_user(admins, ADMIN, ADMIN_PW)
+    users, admins = _users_files(tmp_path)
     cfg = GuardConfig(store_url=f"sqlite:///{tmp_path / 'guard.db'}", web_secret_file=str(tmp_path / "web.key"),
                       cookie_secure=False, users_file=str(users), admin_users_file=str(admins),
                       smtp_relay=f"127.0.0.1:{smtp_port}", notice_from="postmaster@example.test",

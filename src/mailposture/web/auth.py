@@ -252,6 +252,31 @@ def _hasher():
     return PasswordHasher()
 
 
+_DUMMY: dict[str, str] = {}
+
+
+def _dummy_hash(like: str | None) -> str:
+    """A hash of a random password with the same argon2 parameters as `like` (a real entry), verified for
+    unknown users so that they cost the same time as known ones."""
+    from argon2 import PasswordHasher
+    from argon2.exceptions import InvalidHashError
+
+    key = like.rsplit("$", 2)[0] if like else ""
+    if key not in _DUMMY:
+        try:
+            hasher = PasswordHasher.from_parameters(_extract(like)) if like else _hasher()
+        except (InvalidHashError, ValueError):
+            hasher = _hasher()
+        _DUMMY[key] = hasher.hash(secrets.token_urlsafe(16))
+    return _DUMMY[key]
+
+
+def _extract(hashed: str):
+    from argon2 import extract_parameters
+
+    return extract_parameters(hashed)
+
+
 def hash_password(password: str) -> str:
     """An argon2id hash (argon2-cffi's defaults) for a users-file entry. Needs nothing else from mailposture."""
     if not password_acceptable(password):
@@ -314,7 +339,6 @@ class UsersFileAuthenticator:
         self.path = Path(path)
         self._users: dict[str, str] = {}
         self._stamp: tuple[float, int] | None = None
-        self._dummy = _hasher().hash(secrets.token_urlsafe(16))   # equal work for unknown users
 
     def _load(self) -> dict[str, str]:
         try:
@@ -341,7 +365,7 @@ class UsersFileAuthenticator:
         users = self._load()
         hashed = users.get(username.lower())
         try:
-            ok = _hasher().verify(hashed or self._dummy, password)
+            ok = _hasher().verify(hashed or _dummy_hash(next(iter(users.values()), None)), password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             ok = False
         return AuthResult(Verdict.OK if ok and hashed else Verdict.FAIL, username.lower())
