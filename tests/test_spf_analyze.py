@@ -244,3 +244,24 @@ async def test_hostile_thousands_of_terms():
     assert out["dns_lookups"] == 3000
     assert out["authorized_ipv4"] == 3000 * 256
     assert "SPF_ANALYSIS_TRUNCATED" in codes
+
+
+async def test_exists_without_macro_and_domain_macros():
+    # an exists: that resolves matches every client: as open as +all
+    out, codes, _ = await run({"example.com": txt("v=spf1 exists:always.example.com -all"),
+                               "always.example.com": [("A", "127.0.0.2")]})
+    assert out["authorized_ipv4"] == 2**32 and "SPF_OVERPERMISSIVE" in codes
+    # %{d} needs no sender: it is expanded and resolved
+    out, codes, _ = await run({"example.com": txt("v=spf1 a:mail.%{d} include:_s.%{d2} -all"),
+                                 "mail.example.com": [("A", "192.0.2.1")],
+                                 "_s.example.com": txt("v=spf1 ip4:198.51.100.0/30 -all")})
+    assert out["authorized_ipv4"] == 5 and out["complete"] is True and out["includes"] == ["_s.example.com"]
+    tree = out["tree"]["children"]
+    assert [c.get("target") for c in tree[:2]] == ["mail.example.com", "_s.example.com"]
+
+
+@pytest.mark.parametrize("domain", ["", "a..example.com", "[192.0.2.1]", "localhost"])
+async def test_invalid_domain_argument(domain):
+    out, codes, res = await run({}, domain=domain)
+    assert out["status"] == "error" and out["present"] is None and codes == {"DOMAIN_INVALID"}
+    assert res.log == []

@@ -16,6 +16,7 @@ from typing import Any
 
 from mailposture.checks.spf.evaluate import domain_problem
 from mailposture.checks.spf.ipspace import Space, first_match_space
+from mailposture.checks.spf.macro import MacroContext, MacroExpand, expand, truncate_domain
 from mailposture.checks.spf.parse import SpfRecord, Term, is_spf_record, parse_record, uses_letter
 from mailposture.dns.types import Answer, Resolver
 from mailposture.findings import Finding, finding
@@ -160,12 +161,12 @@ class _Analyzer:
                 continue
             child["lookups"] = 1
             sub.lookups += 1
-            if term.has_macro:  # cannot be expanded without a sender: counted, not resolved
-                child["unresolved"] = "macro"
-                if uses_letter(term, "p"):
-                    self.findings.append(finding("SPF_MACRO_P", term=term.text, domain=domain))
+            if uses_letter(term, "p"):
+                self.findings.append(finding("SPF_MACRO_P", term=term.text, domain=domain))
+            if term.has_macro and not _only_domain_macros(term):
+                child["unresolved"] = "macro"  # needs a sender or client IP: counted, not resolved
                 continue
-            target = (term.value or domain).rstrip(".").lower()
+            target = await _static_target(term, domain)
             child["target"] = target
             space, voids, lookups = await self.term(term, domain, target, path, child)
             child["lookups"] += lookups
@@ -204,7 +205,9 @@ class _Analyzer:
             void = ans is not None and ans.status in ("nxdomain", "nodata")
             if void:
                 self.void(term, target, child)
-            return Space(), int(void), 0  # exists matches every client or none: no address space
+            # without macros, exists matches every client or none (§5.7)
+            matches = ans is not None and ans.ok and bool(ans.records)
+            return (Space.everything() if matches else Space()), int(void), 0
         hosts = [target]
         voids = 0
         if name == "mx":
@@ -242,6 +245,18 @@ class _Analyzer:
     def void(self, term: Term, name: str, child: dict[str, Any]) -> None:
         child["void"] = True
         self.findings.append(finding("SPF_VOID_LOOKUP", term=term.text, name=name))
+
+
+def _only_domain_macros(term: Term) -> bool:
+    """True when every macro of the target is %{d} (the record's own domain): expandable without a sender."""
+    return all(not isinstance(t, MacroExpand) or t.letter == "d" for t in term.macro or ())
+
+
+async def _static_target(term: Term, domain: str) -> str:
+    if not term.macro:
+        return (term.value or domain).rstrip(".").lower()
+    ctx = MacroContext(f"postmaster@{domain}", domain, ipaddress.ip_address("0.0.0.0"))
+    return truncate_domain(await expand(term.macro, ctx)).lower()  # §7.3
 
 
 def record_findings(rec: SpfRecord, *, offline: bool = True) -> list[Finding]:
@@ -322,6 +337,9 @@ async def analyze(domain: str, resolver: Resolver, *, overpermissive_ipv4: int =
                   query_type99: bool = False, max_queries: int = 300, max_depth: int = 10) -> dict[str, Any]:
     """The SPF section of a domain's survey result (see the module doc). Never raises on DNS data."""
     domain = domain.rstrip(".").lower()
+    why = domain_problem(domain, fqdn=True)
+    if why:  # §4.3: nothing to look up
+        return _empty(domain, "error", None, [], [finding("DOMAIN_INVALID", domain=domain, reason=why)])
     az = _Analyzer(resolver, max_queries=max_queries, max_depth=max_depth)
     findings: list[Finding] = []
     if query_type99:  # §3.1 / §14.1: the SPF RR type is obsolete; costs one query, hence optional
