@@ -352,3 +352,19 @@ def test_end_to_end_real_engine_against_loopback_server(tmp_path):
         loop.call_soon_threadsafe(loop.stop)
         t.join(10)
         loop.close()
+
+
+def test_broken_pipe_on_stdout_is_quiet(tmp_path):
+    script = tmp_path / "app.py"
+    script.write_text(SCRIPT)
+    src = tmp_path / "d.txt"
+    src.write_text("".join(f"d{i}.example\n" for i in range(3000)))
+    env = {**os.environ, "SCAN_TEST_DELAY": "0.001"}
+    proc = subprocess.Popen([sys.executable, str(script), "scan", str(src), "-o", "-"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    assert json.loads(proc.stdout.readline())["status"] == "ok"
+    proc.stdout.close()                                      # like `| head -1`
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=30)
+    assert proc.returncode == 141, err
+    assert "Traceback" not in err and "Exception ignored" not in err

@@ -256,3 +256,19 @@ def test_reader_streams(tmp_path):
         it = iter(r)
         next(it)
         assert r.position < 200_000 < os.path.getsize(p)
+
+
+def test_txt_with_domain_header_is_csv(tmp_path):
+    p = tmp_path / "list.txt"
+    p.write_text("Domain\nexample.com\n")
+    items, r = items_of(p)
+    assert r.kind == "csv" and [i.domain for i in items] == ["example.com"]
+
+
+def test_forced_text_keeps_every_line(tmp_path):
+    p = tmp_path / "list.csv"
+    p.write_text("example.com\nexample.net\n")
+    items, r = items_of(p, format="text")
+    assert r.kind == "text" and [i.domain for i in items] == ["example.com", "example.net"]
+    with pytest.raises(InputError, match="no 'domain' column"):
+        items_of(p)                                  # .csv means CSV: the first line is its header

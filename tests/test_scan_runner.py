@@ -223,3 +223,26 @@ async def test_progress_bar_shows_counters():
     prog.stop()
     text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", stream.getvalue())
     assert "39 domains" in text and "errors 1" in text and "invalid 1" in text and "100%" in text
+
+
+async def test_domain_timeout_turns_a_hang_into_an_error_result():
+    async def check(domain, attrs):
+        if domain == "hang.example":
+            await asyncio.Event().wait()
+        return {"domain": domain, "status": "ok", "findings": []}
+
+    items = [InputItem(1, "hang.example", "hang.example"), InputItem(2, "ok.example", "ok.example")]
+    w = ListWriter()
+    s = await Scanner(check, w, concurrency=2, domain_timeout=0.05).run(iter(items))
+    by = {r["domain"]: r for r in w.rows}
+    assert by["hang.example"]["status"] == "error" and "longer than 0.05 s" in by["hang.example"]["error"]
+    assert by["ok.example"]["status"] == "ok" and s.crashed == 1
+
+
+async def test_result_domain_is_the_normalised_key():
+    async def check(domain, attrs):
+        return {"domain": domain.upper(), "status": "ok", "findings": []}   # a check that alters the name
+
+    w = ListWriter()
+    await Scanner(check, w).run(iter([InputItem(1, "Ex.example", "ex.example")]))
+    assert w.rows[0]["domain"] == "ex.example" and w.rows[0]["input"] == "Ex.example"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import signal
 import sys
 from collections.abc import Callable
@@ -95,9 +96,13 @@ def execute(settings: ScanSettings, *, resolver_factory: ResolverFactory | None 
 
     counts = InputCounts()
     items = select(iter(reader), counts, done=done, limit=settings.limit)
-    progress = make_progress(settings.progress, sys.stderr, settings.lang)
+    show = settings.progress
+    if show is None and settings.output.path == "-" and _isatty(sys.stdout):
+        show = False  # results scroll on the same terminal: a live bar would garble them
+    progress = make_progress(show, sys.stderr, settings.lang)
     scanner = Scanner(_no_check, writer, concurrency=settings.domains_concurrency,
-                      lang=settings.lang, progress=progress, position=lambda: reader.position)
+                      lang=settings.lang, progress=progress, position=lambda: reader.position,
+                      domain_timeout=settings.domain_timeout)
     terminated = False
 
     async def main() -> ScanSummary:
@@ -135,6 +140,8 @@ def execute(settings: ScanSettings, *, resolver_factory: ResolverFactory | None 
     except InputError as exc:
         _say(f"{err}: {exc}")
         code = 2
+    except BrokenPipeError:
+        code = 141  # the reader of stdout went away (| head): stop quietly, like other Unix tools
     except (OutputError, OSError) as exc:
         _say(f"{err}: {settings.output.path}: {exc}")
         code = 2
@@ -143,9 +150,13 @@ def execute(settings: ScanSettings, *, resolver_factory: ResolverFactory | None 
         reader.close()
         try:
             writer.close()
+        except BrokenPipeError:
+            code = code or 141
         except (OutputError, OSError) as exc:
             _say(f"{err}: {exc}")
             code = code or 2
+        if code == 141:
+            _quiet_stdout()
     summary = scanner.summary
     _say(summary.to_text(settings.lang))
     for note in writer.notes:
@@ -161,6 +172,22 @@ def execute(settings: ScanSettings, *, resolver_factory: ResolverFactory | None 
                  f"interrupted; {summary.written:,} results are saved in {where}. Run the same command with "
                  "--resume to continue where it stopped.")
     return code
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _quiet_stdout() -> None:
+    # Python would report the broken pipe again when it flushes stdout at exit
+    import os
+
+    with contextlib.suppress(OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def _run(coro: Any) -> Any:
@@ -198,6 +225,9 @@ def register(app: typer.Typer, *, resolver_factory: ResolverFactory | None = Non
                                                          help="Domains checked at once.")] = 500,
         answers: Annotated[bool, typer.Option("--answers/--no-answers", help="Keep the raw DNS answers in each "
                                               "result (lets a round be recomputed; larger output).")] = True,
+        domain_timeout: Annotated[float | None, typer.Option(
+            "--domain-timeout", min=1, help="Give up on one domain after this many seconds (reported as an "
+            "error result). Default: no limit (the DNS timeouts bound each lookup).")] = None,
         lang: Lang = None,
         no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar (it is also off when "
                                                   "stderr is not a terminal).")] = False,
@@ -214,7 +244,8 @@ def register(app: typer.Typer, *, resolver_factory: ResolverFactory | None = Non
             output=OutputSpec(output, fmt.value if fmt else None),
             dns=DnsOptions(nameserver or None, timeout, retries, concurrency, qps),
             domains_concurrency=domains_concurrency, limit=limit, lang=default_lang(lang), resume=resume,
-            overwrite=overwrite, progress=False if no_progress else None, keep_answers=answers)
+            overwrite=overwrite, progress=False if no_progress else None, keep_answers=answers,
+            domain_timeout=domain_timeout)
         if resume and overwrite:
             _say("error: --resume and --overwrite exclude each other")
             raise typer.Exit(2)

@@ -280,8 +280,6 @@ class InputReader:
         if kind == "auto":
             if lower.endswith((".csv", ".tsv")):
                 kind = "csv"
-            elif lower.endswith((".txt", ".list", ".lst")):
-                kind = "text"
         if kind == "auto":
             # Look at the first meaningful line: a CSV header names the domain column.
             saved: list[bytes] = []

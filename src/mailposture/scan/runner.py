@@ -48,6 +48,7 @@ class ScanSettings:
     overwrite: bool = False
     progress: bool | None = None      # None: only when stderr is a terminal
     keep_answers: bool = True
+    domain_timeout: float | None = None   # seconds one domain's check may take; None: no limit
 
 
 _REASONS_JA = {
@@ -157,7 +158,7 @@ class Scanner:
     def __init__(self, check: CheckFn, writer: ResultWriter, *, concurrency: int = 500,
                  queue_size: int | None = None, batch: int = 64, lang: str = "en",
                  progress: ScanProgress | None = None, position: Callable[[], int] | None = None,
-                 max_examples: int = 5) -> None:
+                 max_examples: int = 5, domain_timeout: float | None = None) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.check = check
@@ -169,6 +170,7 @@ class Scanner:
         self.progress = progress or NullProgress()
         self.position = position or (lambda: 0)
         self.max_examples = max_examples
+        self.domain_timeout = domain_timeout
         self.summary = ScanSummary()
         self.pulled = 0               # items taken from the input iterator (for the memory bound test)
         self._reader_error: BaseException | None = None
@@ -232,10 +234,16 @@ class Scanner:
             if item is None:
                 return
             try:
-                res = await self.check(item.domain, item.attrs)
+                if self.domain_timeout:
+                    try:
+                        res = await asyncio.wait_for(self.check(item.domain, item.attrs), self.domain_timeout)
+                    except TimeoutError:
+                        raise TimeoutError(f"the check took longer than {self.domain_timeout:g} s") from None
+                else:
+                    res = await self.check(item.domain, item.attrs)
                 if not isinstance(res, dict):
                     raise TypeError(f"check returned {type(res).__name__}, not a dict")
-                res.setdefault("domain", item.domain)
+                res["domain"] = item.domain     # the key that --resume reads back
                 res.setdefault("attrs", item.attrs)
                 if item.raw != item.domain and "input" not in res:
                     res["input"] = item.raw
