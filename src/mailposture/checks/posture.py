@@ -1,0 +1,82 @@
+"""Posture of a domain that sends no mail ("parked"): is it protected against being spoofed?
+
+A domain that sends no mail should say so: ``v=spf1 -all`` (RFC 7208 §10.1.2, M3AAWG parked-domain practice)
+and a DMARC policy of ``p=reject`` (RFC 7489 §6.3), so that receivers reject mail forged in its name.
+
+Parked means any of: a null MX (RFC 7505 §3); no MX and no A/AAAA (no implicit MX, RFC 5321 §5.1), or a name
+that does not exist; or an SPF record that authorizes nothing (exactly ``v=spf1 -all``).
+
+Pure: :func:`assess` takes the spf, dmarc and mx sections (dicts as produced by their ``analyze``) and makes no
+query. Verdicts: "parked-protected", "parked-spoofable", "sending" (not parked: nothing to say here),
+"unknown" (a section that decides it failed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mailposture.findings import Finding, finding
+
+NULL_SPF = "v=spf1 -all"
+
+
+def _norm_spf(record: Any) -> str:
+    return " ".join(record.lower().split()) if isinstance(record, str) else ""
+
+
+def parked_reasons(spf: dict[str, Any], mx: dict[str, Any]) -> tuple[list[str], bool]:
+    """(why the domain is parked, whether a failed lookup may hide a reason)."""
+    why: list[str] = []
+    classification = mx.get("classification")
+    if classification == "null-mx":
+        why.append("null MX")  # RFC 7505 §3
+    elif classification == "no-mail" and not mx.get("present"):
+        why.append("no MX and no A/AAAA")  # RFC 5321 §5.1: no implicit MX either
+    if _norm_spf(spf.get("record")) == NULL_SPF and len(spf.get("records") or [NULL_SPF]) == 1:
+        why.append("SPF 'v=spf1 -all'")
+    unsure = mx.get("status") == "error" or spf.get("status") == "error"
+    return why, unsure
+
+
+def assess(spf: dict[str, Any], dmarc: dict[str, Any], mx: dict[str, Any]) -> dict[str, Any]:
+    """The posture section: status ok|error, parked (bool|None), verdict, why, missing, findings."""
+    spf, dmarc, mx = spf or {}, dmarc or {}, mx or {}
+    why, unsure = parked_reasons(spf, mx)
+    out: dict[str, Any] = {"status": "ok", "parked": bool(why), "verdict": "sending", "why": why, "missing": [],
+                           "findings": []}
+    findings: list[Finding] = out["findings"]
+    if not why:
+        if unsure:
+            out.update(status="error", parked=None, verdict="unknown")
+        return out
+    missing: list[str] = out["missing"]
+    spf_record = _norm_spf(spf.get("record"))
+    if spf.get("status") == "error":
+        missing.append("SPF unknown (DNS error)")
+    elif not spf.get("present"):
+        missing.append("no SPF record")
+    elif len(spf.get("records") or []) > 1:
+        missing.append("several SPF records (permerror)")
+    elif spf_record != NULL_SPF:
+        missing.append(f"SPF is '{spf.get('record')}' instead of '{NULL_SPF}'")
+    policy = dmarc.get("policy")
+    if dmarc.get("status") == "error":
+        missing.append("DMARC unknown (DNS error)")
+    elif policy is None:
+        missing.append("no DMARC policy")
+    elif policy != "reject":
+        missing.append(f"DMARC p={policy}, not reject")
+    elif dmarc.get("protected") is False:  # reject, but pct < 100 or t=y
+        missing.append(f"DMARC p=reject is not fully applied ({dmarc.get('protected_reason') or 'partial'})")
+    unknown = [m for m in missing if "unknown" in m]
+    if unknown and len(unknown) == len(missing):
+        out.update(status="error", verdict="unknown")
+        return out
+    reasons = ", ".join(why)
+    if missing:
+        out["verdict"] = "parked-spoofable"
+        findings.append(finding("PARKED_SPOOFABLE", why=reasons, missing="; ".join(missing)))
+    else:
+        out["verdict"] = "parked-protected"
+        findings.append(finding("PARKED_PROTECTED", why=reasons))
+    return out
