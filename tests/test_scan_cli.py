@@ -368,3 +368,25 @@ def test_broken_pipe_on_stdout_is_quiet(tmp_path):
     proc.wait(timeout=30)
     assert proc.returncode == 141, err
     assert "Traceback" not in err and "Exception ignored" not in err
+
+
+def test_stdin_is_scanned_as_it_arrives_and_ctrl_c_does_not_wait_for_eof(tmp_path):
+    script = tmp_path / "app.py"
+    script.write_text(SCRIPT)
+    out = tmp_path / "r.jsonl"
+    env = {**os.environ, "SCAN_TEST_DELAY": "0.001"}
+    proc = subprocess.Popen([sys.executable, str(script), "scan", "-", "-o", str(out)], stdin=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    try:
+        proc.stdin.write(b"a.example\nb.example\n")
+        proc.stdin.flush()                                   # ... and the producer stays silent, stdin open
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (out.exists() and out.read_text().count("\n") == 2):
+            time.sleep(0.02)
+        assert sorted(x["domain"] for x in lines_of(out)) == ["a.example", "b.example"]
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=10)[1].decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and "Traceback" not in err and "Fatal" not in err

@@ -154,7 +154,9 @@ class _Counting(io.RawIOBase):
         return True
 
     def readinto(self, b) -> int:  # type: ignore[override]
-        data = self.inner.read(len(b))
+        # read1: whatever is available (one raw read), so a pipe is never waited on for a full buffer
+        read = getattr(self.inner, "read1", None) or self.inner.read
+        data = read(len(b))
         n = len(data)
         b[:n] = data
         self.count += n
@@ -165,6 +167,16 @@ class _Counting(io.RawIOBase):
             self.inner.close()
         finally:
             super().close()
+
+
+def _stdin_bytes() -> IO[bytes]:
+    """Standard input as our own unbuffered file object (a read blocked in the reader thread then holds no lock
+    that the interpreter needs at exit), or ``sys.stdin.buffer`` when stdin has no file descriptor (tests)."""
+    try:
+        fd = sys.stdin.fileno()
+        return open(fd, "rb", buffering=0, closefd=False)
+    except (AttributeError, ValueError, OSError, io.UnsupportedOperation):
+        return sys.stdin.buffer
 
 
 class InputReader:
@@ -190,7 +202,7 @@ class InputReader:
         label = "standard input" if spec.path == "-" else spec.path
         try:
             if spec.path == "-":
-                raw: IO[bytes] = sys.stdin.buffer
+                raw: IO[bytes] = _stdin_bytes()
             else:
                 if os.path.isdir(spec.path):
                     raise InputError(f"{label}: is a directory, not a file")

@@ -2,11 +2,11 @@
 
 ::
 
-    reader thread ──batches──> [batch queue, 2] ──> dispatcher ──> [work queue, queue_size] ──> N workers
-          (blocking file/stdin I/O                     │ invalid names                         │ check()
-           off the event loop)                         └──────────────> [result queue, queue_size] <─┘
-                                                                                   │
-                                                                                 writer (write + flush per batch)
+    reader thread ──items──> [inbox, ≤ batch slots] ──> dispatcher ──> [work queue, queue_size] ──> N workers
+      (blocking file/stdin I/O                             │ invalid names                        │ check()
+       off the event loop)                                 └──────────> [result queue, queue_size] <─┘
+                                                                                  │
+                                                                    writer (write + flush per batch)
 
 Memory is bounded: the reader is never more than :attr:`Scanner.max_ahead` items ahead of the writer, whatever
 the input size. Results are written in completion order (not input order). A check that raises yields a
@@ -18,6 +18,7 @@ scans them), every result already finished is written, and ``CancelledError`` pr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -152,7 +153,7 @@ class Scanner:
     """Runs ``check(domain, attrs)`` over items with ``concurrency`` workers and writes every result.
 
     ``queue_size`` bounds the work and result queues (default ``2 * concurrency``); ``batch`` is how many items
-    the reader thread hands over at once.
+    the reader thread may read ahead of the work queue.
     """
 
     def __init__(self, check: CheckFn, writer: ResultWriter, *, concurrency: int = 500,
@@ -178,53 +179,41 @@ class Scanner:
     @property
     def max_ahead(self) -> int:
         """Upper bound of items read from the input but not yet written (the memory bound)."""
-        # batch being filled + batch queue (2) + batch held by the dispatcher + work queue + workers + results
-        return 4 * self.batch + self.queue_size + self.concurrency + self.queue_size
+        # read-ahead slots (inbox + dispatcher) + work queue + workers + result queue
+        return self.batch + self.queue_size + self.concurrency + self.queue_size
 
     # -- the reader: a daemon thread, so a blocked read of stdin never holds up Ctrl-C ------------------------
-    def _read(self, items: Iterable[InputItem], loop: asyncio.AbstractEventLoop, q: asyncio.Queue,
-              stop: threading.Event) -> None:
-        def hand_over(obj: Any) -> None:
-            fut = asyncio.run_coroutine_threadsafe(q.put(obj), loop)
-            while not stop.is_set():
-                try:
-                    fut.result(timeout=0.2)
-                    return
-                except TimeoutError:
-                    continue
-            fut.cancel()
-
+    def _read(self, items: Iterable[InputItem], loop: asyncio.AbstractEventLoop, deliver: Callable[[Any], None],
+              slots: threading.Semaphore, stop: threading.Event) -> None:
+        # Each item takes a slot, given back by the dispatcher once the item is in the (bounded) work queue: the
+        # reader never runs more than ``batch`` items ahead of it, and hands each item over at once (a slow
+        # stdin producer's domains are scanned as they arrive).
         try:
-            chunk: list[InputItem] = []
             for item in items:
+                while not slots.acquire(timeout=0.2):
+                    if stop.is_set():
+                        return
                 if stop.is_set():
                     return
                 self.pulled += 1
-                chunk.append(item)
-                if len(chunk) >= self.batch:
-                    hand_over(chunk)
-                    chunk = []
-            if chunk and not stop.is_set():
-                hand_over(chunk)
+                loop.call_soon_threadsafe(deliver, item)
         except BaseException as exc:  # InputError mid-file, or anything else: reported by run()
             self._reader_error = exc
         finally:
-            try:
-                if not stop.is_set():
-                    hand_over(_END)
-            except RuntimeError:  # the loop is gone (interrupted): nothing to tell
-                pass
+            with contextlib.suppress(RuntimeError):  # the loop is gone (interrupted): nothing to tell
+                loop.call_soon_threadsafe(deliver, _END)
 
-    async def _dispatch(self, bq: asyncio.Queue, work: asyncio.Queue, results: asyncio.Queue) -> None:
+    async def _dispatch(self, inbox: asyncio.Queue, slots: threading.Semaphore, work: asyncio.Queue,
+                        results: asyncio.Queue) -> None:
         while True:
-            chunk = await bq.get()
-            if chunk is _END:
+            item = await inbox.get()
+            if item is _END:
                 break
-            for item in chunk:
-                if item.error:
-                    await results.put((item, invalid_result(item, self.lang)))
-                else:
-                    await work.put(item)
+            if item.error:
+                await results.put((item, invalid_result(item, self.lang)))
+            else:
+                await work.put(item)
+            slots.release()
         for _ in range(self.concurrency):
             await work.put(None)
 
@@ -297,13 +286,15 @@ class Scanner:
         """Scan every item; returns the summary (also in ``self.summary`` when interrupted)."""
         loop = asyncio.get_running_loop()
         t0 = time.monotonic()
-        bq: asyncio.Queue = asyncio.Queue(maxsize=2)
+        inbox: asyncio.Queue = asyncio.Queue()       # bounded by the reader's slots
         work: asyncio.Queue = asyncio.Queue(maxsize=self.queue_size)
         results: asyncio.Queue = asyncio.Queue(maxsize=self.queue_size)
         stop = threading.Event()
-        reader = threading.Thread(target=self._read, args=(items, loop, bq, stop), name="scan-reader", daemon=True)
+        slots = threading.Semaphore(self.batch)
+        reader = threading.Thread(target=self._read, args=(items, loop, inbox.put_nowait, slots, stop),
+                                  name="scan-reader", daemon=True)
         writer = asyncio.create_task(self._write(results))
-        dispatcher = asyncio.create_task(self._dispatch(bq, work, results))
+        dispatcher = asyncio.create_task(self._dispatch(inbox, slots, work, results))
         workers = [asyncio.create_task(self._work(work, results)) for _ in range(self.concurrency)]
         reader.start()
 
