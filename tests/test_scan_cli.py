@@ -390,3 +390,11 @@ def test_stdin_is_scanned_as_it_arrives_and_ctrl_c_does_not_wait_for_eof(tmp_pat
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130 and "Traceback" not in err and "Fatal" not in err
+
+
+def test_output_same_as_input_is_refused(tmp_path):
+    src = tmp_path / "d.txt"
+    src.write_text("a.example\n")
+    r = invoke(make_app(), src, "-o", src, "--overwrite")
+    assert r.exit_code == 2 and "is the input file too" in r.stderr
+    assert src.read_text() == "a.example\n"

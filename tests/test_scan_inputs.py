@@ -272,3 +272,30 @@ def test_forced_text_keeps_every_line(tmp_path):
     assert r.kind == "text" and [i.domain for i in items] == ["example.com", "example.net"]
     with pytest.raises(InputError, match="no 'domain' column"):
         items_of(p)                                  # .csv means CSV: the first line is its header
+
+
+def test_huge_line_and_zip_are_refused(tmp_path):
+    p = tmp_path / "d.txt"
+    p.write_bytes(b"a.example\n" + b"x" * (2 << 20) + b"\n")
+    with pytest.raises(InputError, match="line 2 is longer than"), InputReader(InputSpec(str(p))) as r:
+        list(r)
+    z = tmp_path / "book.xlsx"
+    z.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
+    with pytest.raises(InputError, match="Excel"):
+        items_of(z)
+
+
+def test_specs_and_items_pickle():
+    import pickle
+
+    from mailposture.cliopts import DnsOptions
+    from mailposture.scan.outputs import OutputSpec
+    from mailposture.scan.runner import ScanSettings
+
+    s = ScanSettings(InputSpec("in.csv", column="host"), OutputSpec("o.parquet"), DnsOptions(["127.0.0.1:53"]),
+                     limit=5)
+    assert pickle.loads(pickle.dumps(s)) == s
+    from mailposture.scan.inputs import InputItem
+
+    it = InputItem(3, "Ex.example", "ex.example", {"a": "b"})
+    assert pickle.loads(pickle.dumps(it)) == it

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -76,6 +77,11 @@ def execute(settings: ScanSettings, *, resolver_factory: ResolverFactory | None 
     except (DnsConfigError, ValueError) as exc:
         _say(f"{err}: DNS: {exc}")
         return 2
+    inp, outp = settings.input.path, settings.output.path
+    with contextlib.suppress(OSError):
+        if inp != "-" and outp != "-" and os.path.exists(outp) and os.path.samefile(inp, outp):
+            _say(f"{err}: {outp} is the input file too; choose another output file")
+            return 2
     try:
         reader = InputReader(settings.input).open()
     except InputError as exc:
@@ -183,8 +189,6 @@ def _isatty(stream: Any) -> bool:
 
 def _quiet_stdout() -> None:
     # Python would report the broken pipe again when it flushes stdout at exit
-    import os
-
     with contextlib.suppress(OSError, ValueError, AttributeError, io.UnsupportedOperation):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

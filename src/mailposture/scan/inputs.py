@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import IO, Literal
 
 InputFormat = Literal["auto", "text", "csv"]
+MAX_LINE = 1 << 20   # a physical line longer than this is not a domain list (and would cost memory)
 
 try:  # UTS #46 mapping + IDNA 2008 when the `idna` package is there; Python's IDNA 2003 codec otherwise
     import idna as _idna
@@ -252,7 +253,11 @@ class InputReader:
     def _readline(self) -> bytes:
         assert self._stream is not None
         try:
-            return self._stream.readline()
+            b = self._stream.readline(MAX_LINE + 1)
+            if len(b) > MAX_LINE:
+                raise InputError(f"{self.label}: line {self.lines + 1} is longer than {MAX_LINE // 1024} KiB; "
+                                 "this does not look like a domain list")
+            return b
         except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
             raise InputError(f"{self.label}: damaged gzip data after line {self.lines} ({exc or 'truncated'})") \
                 from None
@@ -265,6 +270,9 @@ class InputReader:
                 b = b[3:]
             elif b.startswith((b"\xff\xfe", b"\xfe\xff")):
                 raise InputError(f"{self.label}: the file is UTF-16; save it as UTF-8")
+            elif b.startswith(b"PK\x03\x04"):
+                raise InputError(f"{self.label}: this is a ZIP archive (an Excel .xlsx file?); export the sheet as "
+                                 "CSV (UTF-8) or unzip it first")
         try:
             return b.decode("utf-8")
         except UnicodeDecodeError as exc:
