@@ -30,6 +30,8 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 
 def codes(section: dict) -> list[str]:
+    for f in section["findings"]:  # every parameter of the message templates is filled, in both languages
+        assert "{" not in f.message("en") + f.message("ja") + f.fix("en") + f.fix("ja"), f.code
     return [f.code for f in section["findings"]]
 
 

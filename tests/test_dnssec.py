@@ -33,6 +33,8 @@ class ValidatingStub:
 
 
 def codes(section: dict) -> list[str]:
+    for f in section["findings"]:  # every parameter of the message templates is filled, in both languages
+        assert "{" not in f.message("en") + f.message("ja") + f.fix("en") + f.fix("ja"), f.code
     return [f.code for f in section["findings"]]
 
 
@@ -101,3 +103,11 @@ async def test_over_the_wire_engine_sets_ad_and_reads_it() -> None:
     assert secure["state"] == "secure" and secure["resolver"] == srv.address
     assert insecure["state"] == "insecure"
     assert all(flags & FLAG_AD for _, _, flags in srv.log)  # RFC 6840 §5.7: the query asked for AD
+
+
+async def test_reasons_are_given_in_both_languages() -> None:
+    s = await dnssec.analyze("signed.test", FakeResolver(WORLD), validating_resolver=False)
+    (f,) = s["findings"]
+    assert "validating" in f.message("en") and "検証" in f.message("ja") and "{" not in f.message("ja")
+    s = await dnssec.analyze("broken.test", ValidatingStub(set()), validating_resolver=True)
+    assert "SERVFAIL" in s["findings"][0].message("ja") and "{" not in s["findings"][0].message("ja")

@@ -22,6 +22,8 @@ async def assess(zone: dict) -> dict:
 
 
 def codes(section: dict) -> list[str]:
+    for f in section["findings"]:  # every parameter of the message templates is filled, in both languages
+        assert "{" not in f.message("en") + f.message("ja") + f.fix("en") + f.fix("ja"), f.code
     return [f.code for f in section["findings"]]
 
 
@@ -97,3 +99,11 @@ def test_pure_dicts_and_missing_sections() -> None:
     assert s["verdict"] == "unknown" and s["parked"] is True  # parked by SPF, protection unknown
     s = posture.assess({}, {}, {})
     assert s["verdict"] == "sending" and s["findings"] == []
+
+
+async def test_messages_in_both_languages() -> None:
+    s = await assess({D: [NULL_MX]})
+    (f,) = s["findings"]
+    assert "no SPF record; no DMARC policy" in f.message("en")
+    ja = f.message("ja")
+    assert "SPF レコードなし、DMARC ポリシーなし" in ja and "Null MX" in ja and "{" not in ja

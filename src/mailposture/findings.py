@@ -586,14 +586,14 @@ define("DNSSEC_INSECURE", "info", "RFC 4035 §4.3",
        "{domain} is not DNSSEC-signed (validating resolver {resolver} did not set AD): answers can be forged.",
        "{domain} は DNSSEC 署名されていません (検証リゾルバ {resolver} が AD を立てません)。応答は偽造され得ます。")
 define("DNSSEC_UNKNOWN", "info", "RFC 4035 §3.2.3",
-       "The DNSSEC state of {domain} is unknown: {reason}.", "{domain} の DNSSEC の状態は不明です: {reason}。")
+       "The DNSSEC state of {domain} is unknown: {reason}.", "{domain} の DNSSEC の状態は不明です: {reason_ja}。")
 
 # Non-sending (parked) domains (RFC 7208 §10.1.2, RFC 7489, RFC 7505)
 define("PARKED_PROTECTED", "info", "RFC 7208 §10.1.2, RFC 7489 §6.3",
        "The domain sends no mail ({why}) and is protected: 'v=spf1 -all' and DMARC p=reject.",
-       "このドメインはメールを送信せず ({why})、'v=spf1 -all' と DMARC p=reject で保護されています。")
+       "このドメインはメールを送信せず ({why_ja})、'v=spf1 -all' と DMARC p=reject で保護されています。")
 define("PARKED_SPOOFABLE", "error", "RFC 7208 §10.1.2, RFC 7489 §6.3",
        "The domain sends no mail ({why}) but can be spoofed: {missing}.",
-       "このドメインはメールを送信しません ({why}) が、なりすましが可能です: {missing}。",
+       "このドメインはメールを送信しません ({why_ja}) が、なりすましが可能です: {missing_ja}。",
        "Publish TXT 'v=spf1 -all' at the domain and 'v=DMARC1; p=reject;' at _dmarc.",
        "ドメインに TXT 'v=spf1 -all'、_dmarc に 'v=DMARC1; p=reject;' を公開してください。")

@@ -36,10 +36,14 @@ def assess(ans: Answer, domain: str) -> dict[str, Any]:
                            "name": ans.name, "type": ans.rdtype, "reason": None, "findings": []}
     if ans.status == "error":
         # RFC 4035 §5.5: a validating resolver answers SERVFAIL for bogus data; it may also be a plain failure
-        reason = (f"{resolver} answered SERVFAIL: the zone's signatures may be bogus, or its servers failing"
-                  if ans.error == "servfail" else f"the lookup failed ({ans.error or 'error'})")
+        if ans.error == "servfail":
+            reason = f"{resolver} answered SERVFAIL: the zone's signatures may be bogus, or its servers failing"
+            reason_ja = f"{resolver} が SERVFAIL を返しました。署名が不正 (bogus) か、権威サーバの障害の可能性があります"
+        else:
+            reason = f"the lookup failed ({ans.error or 'error'})"
+            reason_ja = f"DNS 参照に失敗しました ({ans.error or 'error'})"
         out.update(status="error", reason=reason)
-        out["findings"].append(finding("DNSSEC_UNKNOWN", domain=domain, reason=reason))
+        out["findings"].append(finding("DNSSEC_UNKNOWN", domain=domain, reason=reason, reason_ja=reason_ja))
     elif ans.ad:
         out.update(state="secure", present=True)
         out["findings"].append(finding("DNSSEC_SECURE", domain=domain, resolver=resolver))
@@ -53,13 +57,15 @@ async def analyze(domain: str, resolver: Resolver, *, validating_resolver: bool 
                   **_options: Any) -> dict[str, Any]:
     """DNSSEC section. One query (``<domain> TXT`` by default: the SPF check asks the same, so a caching engine
     answers it without network traffic) when the resolver validates and sets AD; none otherwise."""
-    reason = None
+    reason = reason_ja = None
     if not validating_resolver:
         reason = "the configured resolver is not declared as validating, so its AD bit means nothing"
+        reason_ja = "設定されたリゾルバが DNSSEC 検証を行うと指定されていないため、AD ビットは判断に使えません"
     elif _want_ad(resolver) is False:
         reason = "the DNS engine does not set the AD bit in its queries (RFC 6840 §5.7), so answers never carry it"
+        reason_ja = "DNS エンジンが問い合わせに AD ビットを立てていないため (RFC 6840 §5.7)、応答に AD が付きません"
     if reason:
         return {"status": "unknown", "state": "unknown", "present": None, "resolver": None, "name": domain,
                 "type": qtype, "reason": reason,
-                "findings": [finding("DNSSEC_UNKNOWN", domain=domain, reason=reason)]}
+                "findings": [finding("DNSSEC_UNKNOWN", domain=domain, reason=reason, reason_ja=reason_ja)]}
     return assess(await resolver.query(domain, qtype), domain)

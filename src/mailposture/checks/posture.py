@@ -24,16 +24,16 @@ def _norm_spf(record: Any) -> str:
     return " ".join(record.lower().split()) if isinstance(record, str) else ""
 
 
-def parked_reasons(spf: dict[str, Any], mx: dict[str, Any]) -> tuple[list[str], bool]:
-    """(why the domain is parked, whether a failed lookup may hide a reason)."""
-    why: list[str] = []
+def parked_reasons(spf: dict[str, Any], mx: dict[str, Any]) -> tuple[list[tuple[str, str]], bool]:
+    """(why the domain is parked as (English, Japanese) pairs, whether a failed lookup may hide a reason)."""
+    why: list[tuple[str, str]] = []
     classification = mx.get("classification")
     if classification == "null-mx":
-        why.append("null MX")  # RFC 7505 §3
+        why.append(("null MX", "Null MX"))  # RFC 7505 §3
     elif classification == "no-mail" and not mx.get("present"):
-        why.append("no MX and no A/AAAA")  # RFC 5321 §5.1: no implicit MX either
+        why.append(("no MX and no A/AAAA", "MX も A/AAAA もなし"))  # RFC 5321 §5.1: no implicit MX either
     if _norm_spf(spf.get("record")) == NULL_SPF and len(spf.get("records") or [NULL_SPF]) == 1:
-        why.append("SPF 'v=spf1 -all'")
+        why.append(("SPF 'v=spf1 -all'", "SPF 'v=spf1 -all'"))
     unsure = mx.get("status") == "error" or spf.get("status") == "error"
     return why, unsure
 
@@ -42,41 +42,48 @@ def assess(spf: dict[str, Any], dmarc: dict[str, Any], mx: dict[str, Any]) -> di
     """The posture section: status ok|error, parked (bool|None), verdict, why, missing, findings."""
     spf, dmarc, mx = spf or {}, dmarc or {}, mx or {}
     why, unsure = parked_reasons(spf, mx)
-    out: dict[str, Any] = {"status": "ok", "parked": bool(why), "verdict": "sending", "why": why, "missing": [],
-                           "findings": []}
+    out: dict[str, Any] = {"status": "ok", "parked": bool(why), "verdict": "sending", "why": [w for w, _ in why],
+                           "missing": [], "findings": []}
     findings: list[Finding] = out["findings"]
     if not why:
         if unsure:
             out.update(status="error", parked=None, verdict="unknown")
         return out
-    missing: list[str] = out["missing"]
+    missing: list[tuple[str, str]] = []
+    unknown = 0
     spf_record = _norm_spf(spf.get("record"))
     if spf.get("status") == "error":
-        missing.append("SPF unknown (DNS error)")
+        unknown += 1
+        missing.append(("SPF unknown (DNS error)", "SPF は不明 (DNS エラー)"))
     elif not spf.get("present"):
-        missing.append("no SPF record")
+        missing.append(("no SPF record", "SPF レコードなし"))
     elif len(spf.get("records") or []) > 1:
-        missing.append("several SPF records (permerror)")
+        missing.append(("several SPF records (permerror)", "SPF レコードが複数 (permerror)"))
     elif spf_record != NULL_SPF:
-        missing.append(f"SPF is '{spf.get('record')}' instead of '{NULL_SPF}'")
+        missing.append((f"SPF is '{spf.get('record')}' instead of '{NULL_SPF}'",
+                        f"SPF が '{NULL_SPF}' ではなく '{spf.get('record')}'"))
     policy = dmarc.get("policy")
     if dmarc.get("status") == "error":
-        missing.append("DMARC unknown (DNS error)")
+        unknown += 1
+        missing.append(("DMARC unknown (DNS error)", "DMARC は不明 (DNS エラー)"))
     elif policy is None:
-        missing.append("no DMARC policy")
+        missing.append(("no DMARC policy", "DMARC ポリシーなし"))
     elif policy != "reject":
-        missing.append(f"DMARC p={policy}, not reject")
+        missing.append((f"DMARC p={policy}, not reject", f"DMARC が p=reject ではなく p={policy}"))
     elif dmarc.get("protected") is False:  # reject, but pct < 100 or t=y
-        missing.append(f"DMARC p=reject is not fully applied ({dmarc.get('protected_reason') or 'partial'})")
-    unknown = [m for m in missing if "unknown" in m]
-    if unknown and len(unknown) == len(missing):
+        why_not = dmarc.get("protected_reason") or "partial"
+        missing.append((f"DMARC p=reject is not fully applied ({why_not})",
+                        f"DMARC p=reject が完全には適用されていない ({why_not})"))
+    out["missing"] = [m for m, _ in missing]
+    if unknown and unknown == len(missing):
         out.update(status="error", verdict="unknown")
         return out
-    reasons = ", ".join(why)
+    params = {"why": ", ".join(w for w, _ in why), "why_ja": "、".join(w for _, w in why)}
     if missing:
         out["verdict"] = "parked-spoofable"
-        findings.append(finding("PARKED_SPOOFABLE", why=reasons, missing="; ".join(missing)))
+        findings.append(finding("PARKED_SPOOFABLE", **params, missing="; ".join(m for m, _ in missing),
+                                missing_ja="、".join(m for _, m in missing)))
     else:
         out["verdict"] = "parked-protected"
-        findings.append(finding("PARKED_PROTECTED", why=reasons))
+        findings.append(finding("PARKED_PROTECTED", **params))
     return out
