@@ -29,9 +29,10 @@ def _lbl(key: str, lang: str) -> str:
 
 
 def _rows(report: dict[str, Any], lang: str) -> list[tuple[str, dict[str, Any]]]:
-    rows = [(g["label"], g) for g in report["groups"]]
-    rows.append(("全国" if lang == "ja" else "Overall", report["overall"]) if report.get("by") else
-                ("全体" if lang == "ja" else "All", report["overall"]))
+    from mailposture.report.tables import group_label, overall_label
+
+    rows = [(group_label(report.get("by") or "", g["group"], lang), g) for g in report["groups"]]
+    rows.append((overall_label(report, lang), report["overall"]))
     return rows
 
 

@@ -334,7 +334,8 @@ def table_models(report: dict[str, Any], lang: str) -> list[dict[str, Any]]:
     A cell is a str, an int, or a percent cell ``{"count", "total", "rate"}``.
     """
     groups = report["groups"]
-    rows_src = [(g["label"], g) for g in groups] + [(overall_label(report, lang), report["overall"])]
+    rows_src = [(group_label(report.get("by") or "", g["group"], lang), g) for g in groups] + \
+        [(overall_label(report, lang), report["overall"])]
     head = by_label(report.get("by"), lang)
     tables: list[dict[str, Any]] = []
 

@@ -136,6 +136,8 @@ class Catalog:
         return _info(row) if row else None
 
     def require(self, name: str) -> RoundInfo:
+        if not self.db.exists():
+            self._connect(create=False)  # raises "no survey data in …"
         info = self.get(name)
         if info is None:
             names = [r.name for r in self.list()] if self.db.exists() else []
