@@ -20,7 +20,8 @@ from typing import Any
 
 __all__ = [
     "FLAG_AA", "FLAG_AD", "FLAG_CD", "FLAG_QR", "FLAG_RA", "FLAG_RD", "FLAG_TC",
-    "RR", "Message", "WireError", "decode", "decode_name", "encode_name", "encode_query", "question_bytes",
+    "RR", "Message", "WireError", "decode", "decode_name", "encode_name", "encode_query", "encode_query_wire",
+    "question_bytes",
 ]
 
 FLAG_QR = 0x8000
@@ -164,6 +165,19 @@ def encode_query(qid: int, name: str, qtype: int, *, rd: bool = True, ad: bool =
     if edns_bufsize:
         msg += _OPT.pack(0, T_OPT, max(512, edns_bufsize), 0x8000 if do else 0, 0)
     return msg
+
+
+_OPT_CACHE: dict[int, bytes] = {}
+
+
+def encode_query_wire(qid: int, flags: int, qwire: bytes, qtype: int, edns_bufsize: int | None) -> bytes:
+    """Hot-path variant of :func:`encode_query` for a name already in wire form (class IN)."""
+    if edns_bufsize:
+        opt = _OPT_CACHE.get(edns_bufsize)
+        if opt is None:
+            opt = _OPT_CACHE[edns_bufsize] = _OPT.pack(0, T_OPT, max(512, edns_bufsize), 0, 0)
+        return _HDR.pack(qid, flags, 1, 0, 0, 1) + qwire + _QTAIL.pack(qtype, 1) + opt
+    return _HDR.pack(qid, flags, 1, 0, 0, 0) + qwire + _QTAIL.pack(qtype, 1)
 
 
 # ---------------------------------------------------------------------------------------------------- decode
