@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import free_port
 from mailposture.checks import fetch as fetchmod
@@ -262,3 +264,36 @@ async def test_to_json_names_the_outcome(pki: Pki) -> None:
         r = await _get(srv, "/r")
     d = r.to_json()
     assert d["status"] == 302 and d["location"] == "/x" and d["address"] == "127.0.0.1" and "error" not in d
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([b"", b"HTTP/1.1 200 OK\r\n", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", b"HTTP/1.0 100 Continue\r\n\r\n"]),
+       st.binary(max_size=600), st.integers(min_value=1, max_value=300))
+def test_response_parser_only_raises_its_own_error(prefix: bytes, rest: bytes, max_bytes: int) -> None:
+    data = prefix + rest
+
+    async def parse() -> None:
+        reader = asyncio.StreamReader(limit=fetchmod.MAX_HEADER_BYTES)
+        reader.feed_data(data)
+        reader.feed_eof()
+        try:
+            status, headers = await fetchmod._read_head(reader)
+            body, _ = await fetchmod._read_body(reader, headers, max_bytes)
+        except fetchmod._FetchError:
+            return
+        assert 100 <= status <= 599 and len(body) <= max_bytes
+
+    asyncio.run(parse())
+
+
+@pytest.mark.parametrize("head", [b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\nxx",
+                                  b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\nx",
+                                  b"HTTP/1.1 2\xb200 OK\r\n\r\n", b"SMTP 220 hello\r\n\r\n"])
+async def test_hostile_responses_are_named_errors(head: bytes) -> None:
+    reader = asyncio.StreamReader()
+    reader.feed_data(head)
+    reader.feed_eof()
+    with pytest.raises(fetchmod._FetchError, match="http:"):
+        _, headers = await fetchmod._read_head(reader)
+        await fetchmod._read_body(reader, headers, 100)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import ssl
 import time
 import weakref
@@ -34,6 +35,9 @@ DEFAULT_CONCURRENCY = 32
 MAX_HEADER_BYTES = 32 * 1024
 MAX_HEADER_LINES = 100
 USER_AGENT = f"mailposture/{__version__} (+policy check)"
+_STATUS = re.compile(r"[1-5][0-9][0-9]")
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_DIGITS = re.compile(r"[0-9]{1,18}")
 
 _concurrency = DEFAULT_CONCURRENCY
 # asyncio primitives belong to one event loop: keep one semaphore per running loop.
@@ -182,7 +186,7 @@ async def _read_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]
         lines.append(line)
     status_line = lines[0].decode("latin-1")
     parts = status_line.split(None, 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit() or len(parts[1]) != 3:
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not _STATUS.fullmatch(parts[1]):
         raise _FetchError(f"http: malformed status line {status_line[:80]!r}")
     headers: dict[str, str] = {}
     for raw in lines[1:]:
@@ -205,10 +209,9 @@ async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str], max_
             except (asyncio.IncompleteReadError, asyncio.LimitOverrunError) as e:
                 raise _FetchError("http: malformed chunked body") from e
             size_text = size_line.split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError as e:
-                raise _FetchError(f"http: bad chunk size {size_text[:20]!r}") from e
+            if not _HEX.fullmatch(size_text):
+                raise _FetchError(f"http: bad chunk size {size_text[:20]!r}")
+            size = int(size_text, 16)
             if size == 0:
                 return bytes(body), False
             want = min(size, max_bytes + 1 - len(body))
@@ -224,7 +227,7 @@ async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str], max_
                 raise _FetchError("http: connection closed inside a chunk") from e
     length_text = headers.get("content-length")
     if length_text is not None:
-        if not length_text.isdigit():
+        if not _DIGITS.fullmatch(length_text):
             raise _FetchError(f"http: bad Content-Length {length_text[:20]!r}")
         length = int(length_text)
         try:
