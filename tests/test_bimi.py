@@ -226,3 +226,26 @@ def test_svg_checker_never_crashes(body: bytes) -> None:
 def test_svg_checker_never_crashes_on_near_svg(parts: list[bytes]) -> None:
     _, findings = bimi.check_svg(b"".join(parts))
     assert all(f.code in CATALOG for f in findings)
+
+
+@pytest.mark.system
+async def test_nsd_world_org_fallback_and_dmarc() -> None:
+    from conftest import require_program
+
+    require_program("nsd")
+    from mailposture.checks import dmarc as dmarc_check
+    from mailposture.dns.engine import Engine
+    from mailposture.dns.nsd import NsdServer
+
+    world = {"brand.test": [("A", "192.0.2.1")],
+             "default._bimi.brand.test": [("TXT", "v=BIMI1; l=https://brand.test/logo.svg; a=https://brand.test/v.pem")],
+             "_dmarc.brand.test": [("TXT", "v=DMARC1; p=reject; sp=quarantine")],
+             "news.brand.test": [("A", "192.0.2.2")]}
+    with NsdServer.from_records(world, ["brand.test"]) as ns:
+        async with Engine([ns.address], timeout=1, retries=1) as engine:
+            d = await dmarc_check.analyze("news.brand.test", engine, check_report_auth=False)
+            s = await bimi.analyze("news.brand.test", engine, dmarc=d)
+            top = await bimi.analyze("brand.test", engine,
+                                     dmarc=await dmarc_check.analyze("brand.test", engine, check_report_auth=False))
+    assert s["source"] == "organizational" and codes(s) == ["BIMI_INHERITED"] and s["dmarc_ok"] is True
+    assert top["source"] == "domain" and codes(top) == [] and top["valid"]

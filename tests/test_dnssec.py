@@ -111,3 +111,16 @@ async def test_reasons_are_given_in_both_languages() -> None:
     assert "validating" in f.message("en") and "検証" in f.message("ja") and "{" not in f.message("ja")
     s = await dnssec.analyze("broken.test", ValidatingStub(set()), validating_resolver=True)
     assert "SERVFAIL" in s["findings"][0].message("ja") and "{" not in s["findings"][0].message("ja")
+
+
+@pytest.mark.system
+async def test_nsd_unsigned_zone_is_insecure_for_a_validating_setup() -> None:
+    from conftest import require_program
+
+    require_program("nsd")
+    from mailposture.dns.nsd import NsdServer
+
+    with NsdServer.from_records({"plain.test": [("TXT", "x")]}, ["plain.test"]) as ns:
+        async with Engine([ns.address], timeout=1, retries=1, want_ad=True) as engine:
+            s = await dnssec.analyze("plain.test", engine, validating_resolver=True)
+    assert s["state"] == "insecure" and s["resolver"] == ns.address

@@ -212,3 +212,29 @@ def test_policy_parser_never_crashes(body: bytes) -> None:
 def test_record_parser_never_crashes(text: str) -> None:
     _, findings = mta_sts.parse_record(text)
     assert all(f.code in CATALOG for f in findings)
+
+
+@pytest.mark.system
+async def test_nsd_world_and_loopback_policy(pki: Pki) -> None:
+    """The whole path on real DNS: the engine asks NSD for the TXT and for mta-sts.example.test's address, the
+    client connects there and checks the policy against the MX hosts from the real mx section."""
+    from conftest import require_program
+
+    require_program("nsd")
+    from mailposture.checks import mx as mx_check
+    from mailposture.dns.engine import Engine
+    from mailposture.dns.nsd import NsdServer
+
+    world = {D: [("MX", (10, "mx1.example.test")), ("MX", (20, "mx9.example.test"))],
+             "mx1.example.test": [("A", "192.0.2.10")], "mx9.example.test": [("A", "192.0.2.19")],
+             f"_mta-sts.{D}": [("TXT", "v=STSv1; id=20240601")], f"mta-sts.{D}": [("A", "127.0.0.1")]}
+    async with LoopbackHttps(pki) as srv:
+        srv.routes[mta_sts.POLICY_PATH] = Route(body=POLICY, headers=TEXT)
+        with NsdServer.from_records(world, [D]) as ns:
+            async with Engine([ns.address], timeout=1, retries=1) as engine:
+                mx = await mx_check.analyze(D, engine, resolve_hosts=False)
+                s = await mta_sts.analyze(D, engine, mx=mx, fetch=True, ca_file=str(pki.ca_file),
+                                          https_port=srv.port, allow_private=True)
+    assert s["id"] == "20240601" and s["mode"] == "enforce" and s["fetch"]["address"] == "127.0.0.1"
+    assert s["mx_covered"] == {"mx1.example.test": True, "mx9.example.test": False}
+    assert codes(s) == ["MTASTS_MX_NOT_COVERED"]

@@ -107,3 +107,24 @@ async def test_messages_in_both_languages() -> None:
     assert "no SPF record; no DMARC policy" in f.message("en")
     ja = f.message("ja")
     assert "SPF レコードなし、DMARC ポリシーなし" in ja and "Null MX" in ja and "{" not in ja
+
+
+@pytest.mark.system
+async def test_nsd_world() -> None:
+    from conftest import require_program
+
+    require_program("nsd")
+    from mailposture.dns.engine import Engine
+    from mailposture.dns.nsd import NsdServer
+
+    world = {"safe.test": [NULL_MX, ("TXT", "v=spf1 -all")], "_dmarc.safe.test": [("TXT", "v=DMARC1; p=reject")],
+             "open.test": [("TXT", "v=spf1 -all")], "_dmarc.open.test": [("TXT", "v=DMARC1; p=none")]}
+    with NsdServer.from_records(world, ["safe.test", "open.test"]) as ns:
+        async with Engine([ns.address], timeout=1, retries=1) as e:
+            out = {}
+            for dom in ("safe.test", "open.test"):
+                out[dom] = posture.assess(await spf.analyze(dom, e), await dmarc.analyze(dom, e, check_report_auth=False),
+                                          await mx.analyze(dom, e))
+    assert out["safe.test"]["verdict"] == "parked-protected" and out["safe.test"]["why"][0] == "null MX"
+    assert out["open.test"]["verdict"] == "parked-spoofable"
+    assert out["open.test"]["why"] == ["no MX and no A/AAAA", "SPF 'v=spf1 -all'"]

@@ -107,3 +107,28 @@ def test_parser_never_crashes(text: str) -> None:
     data, findings = tls_rpt.parse(text)
     assert isinstance(data["rua"], list) and all(f.code in CATALOG for f in findings)
     tls_rpt.select([text])
+
+
+@pytest.mark.system
+async def test_nsd_world() -> None:
+    from conftest import require_program
+
+    require_program("nsd")
+    from mailposture.dns.engine import Engine
+    from mailposture.dns.nsd import NsdServer
+
+    world = {
+        "good.test": [("A", "192.0.2.1")],
+        "_smtp._tls.good.test": [("TXT", ["v=TLSRPTv1; rua=mailto:tls@good.test,", "https://r.good.test/x"])],
+        "two.test": [("A", "192.0.2.2")],
+        "_smtp._tls.two.test": [("TXT", "v=TLSRPTv1; rua=mailto:a@two.test"), ("TXT", "v=TLSRPTv1; rua=mailto:b@two.test")],
+        "none.test": [("A", "192.0.2.3")],
+    }
+    with NsdServer.from_records(world, ["good.test", "two.test", "none.test"]) as ns:
+        async with Engine([ns.address], timeout=1, retries=1) as engine:
+            good = await tls_rpt.analyze("good.test", engine)
+            two = await tls_rpt.analyze("two.test", engine)
+            none = await tls_rpt.analyze("none.test", engine)
+    assert good["valid"] and good["rua"] == ["mailto:tls@good.test", "https://r.good.test/x"]  # strings joined
+    assert codes(two) == ["TLSRPT_MULTIPLE_RECORDS"] and two["valid"] is False
+    assert none["status"] == "none" and codes(none) == ["TLSRPT_NONE"]
