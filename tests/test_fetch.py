@@ -297,3 +297,11 @@ async def test_hostile_responses_are_named_errors(head: bytes) -> None:
     with pytest.raises(fetchmod._FetchError, match="http:"):
         _, headers = await fetchmod._read_head(reader)
         await fetchmod._read_body(reader, headers, 100)
+
+
+async def test_unreadable_ca_file_is_a_named_error(tmp_path: Path) -> None:
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate")
+    r = await fetch("https://mta-sts.example.test/", loopback_resolver(), ca_file=str(bad), allow_private=True,
+                    timeout=2)
+    assert r.error is not None and r.error.startswith("tls: cannot load CA file")

@@ -139,10 +139,12 @@ async def _addresses(host: str, resolver: Resolver, allow_private: bool) -> list
 
 
 def _ssl_context(ca_file: str | None) -> ssl.SSLContext:
-    try:
-        ctx = ssl.create_default_context(cafile=ca_file)
-    except (OSError, ssl.SSLError) as e:
-        raise _FetchError(f"tls: cannot load CA file {ca_file}: {e}") from e
+    ctx = ssl.create_default_context()  # the system's trust store ...
+    if ca_file:
+        try:  # ... plus an extra CA (a test CA, a private PKI)
+            ctx.load_verify_locations(cafile=ca_file)
+        except (OSError, ssl.SSLError) as e:
+            raise _FetchError(f"tls: cannot load CA file {ca_file}: {e}") from e
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.set_alpn_protocols(["http/1.1"])
     return ctx
@@ -260,7 +262,7 @@ async def fetch(url: str, resolver: Resolver, *, max_bytes: int = 64 * 1024, tim
     """GET an https:// URL, bounded; never follows redirects; never raises for network or HTTP problems.
 
     ``port`` replaces the default port 443 of URLs that name none (tests run servers on free ports);
-    ``ca_file`` replaces the system CA store (a test CA or a private PKI).
+    ``ca_file`` adds a CA to the system trust store (a test CA or a private PKI).
     """
     started = time.monotonic()
     result = FetchResult(url=url)
