@@ -165,7 +165,8 @@ def parse_reply(line: str, request_id: int) -> tuple[str, dict[str, str], list[s
 class DovecotAuthenticator:
     """Ask Dovecot's auth service over its UNIX socket (a `service auth { unix_listener … }`)."""
 
-    def __init__(self, socket_path: str, *, service: str = "mailposture", timeout: float = 10.0) -> None:
+    # Dovecot delays answers to an address with recent failures (its auth penalty, up to 15 s): wait longer.
+    def __init__(self, socket_path: str, *, service: str = "mailposture", timeout: float = 20.0) -> None:
         self.socket_path = socket_path
         self.service = service
         self.timeout = timeout
@@ -237,6 +238,8 @@ class DovecotAuthenticator:
             raw = await reader.readline()
         except (asyncio.LimitOverrunError, ValueError):
             raise AuthUnavailable("Dovecot auth: line too long") from None
+        except OSError as exc:
+            raise AuthUnavailable(f"Dovecot auth closed the connection ({exc.strerror or exc})") from None
         if not raw.endswith(b"\n"):
             raise AuthUnavailable("Dovecot auth closed the connection")
         return raw[:-1].decode("utf-8", "replace")
