@@ -283,3 +283,9 @@ async def test_nsd_world_wildcard_and_nxdomain() -> None:
     assert "DKIM_WILDCARD" in codes(wild)
     assert signed["selectors"] == ["google"] and signed["keys"][0]["bits"] == 2048 and signed["wildcard"] is False
     assert none["status"] == "none" and none["proof"] == "nxdomain"
+
+
+def test_notes_and_flags_are_kept() -> None:
+    info, f = dkim.parse_key(key("n=rotated 2024; t=s:y"), "s")
+    assert info["notes"] == "rotated 2024" and info["flags"] == ["s", "y"] and info["testing"]
+    assert [x.code for x in f] == ["DKIM_TESTING"]

@@ -238,3 +238,8 @@ async def test_nsd_world_and_loopback_policy(pki: Pki) -> None:
     assert s["id"] == "20240601" and s["mode"] == "enforce" and s["fetch"]["address"] == "127.0.0.1"
     assert s["mx_covered"] == {"mx1.example.test": True, "mx9.example.test": False}
     assert codes(s) == ["MTASTS_MX_NOT_COVERED"]
+
+
+async def test_wrong_case_version_is_reported_and_discarded() -> None:
+    s = await dns_only("V=stsv1; id=1")
+    assert s["status"] == "none" and codes(s) == ["MTASTS_SYNTAX", "MTASTS_NONE"]

@@ -199,6 +199,8 @@ def parse_key(record: str, selector: str) -> tuple[dict[str, Any], list[Finding]
         services = [s.strip().lower() for s in tags["s"].split(":")]
         if "*" not in services and "email" not in services:
             findings.append(finding("DKIM_SERVICE_NOT_EMAIL", selector=selector, s=tags["s"]))
+    if tags.get("n"):
+        info["notes"] = tags["n"][:200]
     flags = [t.strip().lower() for t in tags.get("t", "").split(":") if t.strip()]
     if flags:
         info["flags"] = flags

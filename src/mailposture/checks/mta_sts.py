@@ -214,7 +214,12 @@ async def analyze(domain: str, resolver: Resolver, *, mx: dict[str, Any] | None 
         out["status"] = "error"
         findings.append(finding("MTASTS_DNS_ERROR", name=name, error=ans.error or "error"))
         return out
-    cand = select(ans.txt_strings() if ans.ok else [])
+    texts = ans.txt_strings() if ans.ok else []
+    cand = select(texts)
+    for rec in texts:
+        if rec not in cand and re.match(r"[ \t]*v[ \t]*=[ \t]*stsv", rec, re.I):
+            findings.append(finding("MTASTS_SYNTAX", term=rec[:40],
+                                    reason="the version must be exactly 'v=STSv1' (case-sensitive); senders discard this record"))
     if not cand:
         out.update(status="none", present=False)
         findings.append(finding("MTASTS_NONE", domain=domain))
