@@ -90,7 +90,8 @@ SVG_CASES: dict[str, tuple[bytes, dict[str, str]] | Route] = {
 
 
 def test_cases_cover_every_bimi_code() -> None:
-    assert set(DNS_CASES) | set(SVG_CASES) == {c for c in CATALOG if c.startswith("BIMI_")}
+    ours = {c for c in CATALOG if c.startswith("BIMI_") and not c.startswith("BIMI_EVIDENCE_")}
+    assert set(DNS_CASES) | set(SVG_CASES) == ours  # evidence codes: see test_evidence_cases_cover_…
 
 
 @pytest.mark.parametrize("code", sorted(DNS_CASES))
@@ -249,3 +250,83 @@ async def test_nsd_world_org_fallback_and_dmarc() -> None:
                                      dmarc=await dmarc_check.analyze("brand.test", engine, check_report_auth=False))
     assert s["source"] == "organizational" and codes(s) == ["BIMI_INHERITED"] and s["dmarc_ok"] is True
     assert top["source"] == "domain" and codes(top) == [] and top["valid"]
+
+
+# ------------------------------------------------------------------------------------------------ evidence (VMC)
+
+def make_mark_cert(names: list[str], *, bimi_eku: bool = True, days: tuple[int, int] = (-1, 365)) -> bytes:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID, ObjectIdentifier
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    issuer = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test Mark CA")])
+    eku = [ObjectIdentifier(bimi.BIMI_EKU)] if bimi_eku else [ObjectIdentifier("1.3.6.1.5.5.7.3.1")]
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Brand")]))
+            .issuer_name(issuer).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now + dt.timedelta(days=days[0])).not_valid_after(now + dt.timedelta(days=days[1]))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage(eku), critical=False)
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+EVIDENCE_CASES = {
+    "BIMI_EVIDENCE_OK": lambda: make_mark_cert([D]),
+    "BIMI_EVIDENCE_INVALID": lambda: b"-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n",
+    "BIMI_EVIDENCE_EXPIRED": lambda: make_mark_cert([D], days=(-400, -30)),
+    "BIMI_EVIDENCE_NOT_BIMI": lambda: make_mark_cert([D], bimi_eku=False),
+    "BIMI_EVIDENCE_DOMAIN": lambda: make_mark_cert(["other.example"]),
+}
+
+
+def test_evidence_cases_cover_every_evidence_code() -> None:
+    assert set(EVIDENCE_CASES) | {"BIMI_EVIDENCE_FETCH_FAILED"} == {
+        c for c in CATALOG if c.startswith("BIMI_EVIDENCE_")}
+
+
+@pytest.mark.parametrize("code", sorted(EVIDENCE_CASES))
+def test_evidence_codes(code: str) -> None:
+    pytest.importorskip("cryptography")
+    _, f = bimi.check_evidence(EVIDENCE_CASES[code](), D)
+    assert [x.code for x in f] == [code]
+    for x in f:
+        assert "{" not in x.message("en") + x.message("ja")
+
+
+def test_evidence_names_the_org_domain_or_bimi_name() -> None:
+    pytest.importorskip("cryptography")
+    _, f = bimi.check_evidence(make_mark_cert([D]), f"news.{D}", D)
+    assert [x.code for x in f] == ["BIMI_EVIDENCE_OK"]
+    _, f = bimi.check_evidence(make_mark_cert([f"default._bimi.{D}"]), D)
+    assert [x.code for x in f] == ["BIMI_EVIDENCE_OK"]
+    _, f = bimi.check_evidence(b"<html>not pem</html>", D)
+    assert [x.code for x in f] == ["BIMI_EVIDENCE_INVALID"]
+
+
+async def test_evidence_fetched_with_the_logo(pki: Pki) -> None:
+    pytest.importorskip("cryptography")
+    async with LoopbackHttps(pki) as srv:
+        srv.routes["/logo.svg"] = Route(body=SVG, headers=SVG_TYPE)
+        srv.routes["/vmc.pem"] = Route(body=make_mark_cert([D]), headers={"Content-Type": "application/pem-certificate-chain"})
+        base = f"https://bimi.example.test:{srv.port}"
+        rec = f"v=BIMI1; l={base}/logo.svg; a={base}/vmc.pem"
+        res = loopback_resolver((f"default._bimi.{D}", [("TXT", rec)]))
+        s = await bimi.analyze(D, res, dmarc=ENFORCING, fetch=True, ca_file=str(pki.ca_file), allow_private=True)
+        rec404 = f"v=BIMI1; l={base}/logo.svg; a={base}/missing.pem"
+        res = loopback_resolver((f"default._bimi.{D}", [("TXT", rec404)]))
+        s404 = await bimi.analyze(D, res, dmarc=ENFORCING, fetch=True, ca_file=str(pki.ca_file), allow_private=True)
+    assert codes(s) == ["BIMI_EVIDENCE_OK", "BIMI_SVG_VALID"]
+    assert s["evidence_certificate"]["names"] == [D] and s["evidence_certificate"]["checked"]
+    assert "BIMI_EVIDENCE_FETCH_FAILED" in codes(s404) and "BIMI_SVG_VALID" in codes(s404)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=400))
+def test_evidence_checker_never_crashes(body: bytes) -> None:
+    _, findings = bimi.check_evidence(b"-----BEGIN CERTIFICATE-----\n" + body, D)
+    assert all(f.code in CATALOG for f in findings)

@@ -597,3 +597,24 @@ define("PARKED_SPOOFABLE", "error", "RFC 7208 §10.1.2, RFC 7489 §6.3",
        "このドメインはメールを送信しません ({why_ja}) が、なりすましが可能です: {missing_ja}。",
        "Publish TXT 'v=spf1 -all' at the domain and 'v=DMARC1; p=reject;' at _dmarc.",
        "ドメインに TXT 'v=spf1 -all'、_dmarc に 'v=DMARC1; p=reject;' を公開してください。")
+
+# BIMI evidence document (VMC/CMC, draft-fetch-validation-vmc-wchuang); fetched only with fetch=True
+define("BIMI_EVIDENCE_FETCH_FAILED", "error", "draft-fetch-validation-vmc-wchuang §5",
+       "The evidence document {url} could not be retrieved ({error}).",
+       "証明書 (a=) {url} を取得できませんでした ({error})。")
+define("BIMI_EVIDENCE_INVALID", "error", "draft-fetch-validation-vmc-wchuang §5",
+       "The evidence document is not a PEM certificate chain ({reason}).",
+       "証明書 (a=) が PEM 形式の証明書チェーンではありません ({reason})。")
+define("BIMI_EVIDENCE_EXPIRED", "error", "draft-fetch-validation-vmc-wchuang §5",
+       "The mark certificate is not valid now (valid {not_before} to {not_after}).",
+       "マーク証明書が現在有効ではありません (有効期間 {not_before} 〜 {not_after})。",
+       "Renew the VMC/CMC and publish the new one at the a= URL.", "VMC/CMC を更新し、a= の URL に公開してください。")
+define("BIMI_EVIDENCE_NOT_BIMI", "error", "draft-fetch-validation-vmc-wchuang §5",
+       "The certificate lacks the BIMI extended key usage (1.3.6.1.5.5.7.3.31): it is not a mark certificate.",
+       "証明書に BIMI 用の拡張鍵用途 (1.3.6.1.5.5.7.3.31) がなく、マーク証明書ではありません。")
+define("BIMI_EVIDENCE_DOMAIN", "error", "draft-fetch-validation-vmc-wchuang §5",
+       "The mark certificate does not name {domain} (it names: {names}).",
+       "マーク証明書に {domain} が含まれていません (記載: {names})。")
+define("BIMI_EVIDENCE_OK", "info", "draft-fetch-validation-vmc-wchuang §5",
+       "Mark certificate for {names} from {issuer}, valid until {not_after} (chain to a VMC root not verified here).",
+       "{issuer} 発行の {names} 向けマーク証明書、{not_after} まで有効 (VMC ルートまでの検証は行っていません)。")

@@ -9,6 +9,8 @@ resolved by the same resolver). Every problem is reported, not only the first.
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import gzip
 import re
 import xml.etree.ElementTree as ET
@@ -21,6 +23,8 @@ from mailposture.dns.types import Resolver
 from mailposture.findings import Finding, finding
 
 SVG_MAX_BYTES = 32 * 1024                     # SVG Tiny PS profile: at most 32 KiB
+EVIDENCE_MAX_BYTES = 256 * 1024               # a VMC chain with its embedded logotype stays far below this
+BIMI_EKU = "1.3.6.1.5.5.7.3.31"               # id-kp-BrandIndicatorforMessageIdentification
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 ANIMATION = {"animate", "animateMotion", "animateTransform", "animateColor", "set"}
@@ -223,7 +227,63 @@ def check_svg(body: bytes, content_type: str = "") -> tuple[dict[str, Any], list
     return facts, findings
 
 
+# ------------------------------------------------------------------------------------------------ evidence
+
+def check_evidence(pem: bytes, domain: str, org_domain: str | None = None,
+                   now: dt.datetime | None = None) -> tuple[dict[str, Any], list[Finding]]:
+    """Basic checks of a mark certificate (VMC/CMC) chain in PEM: validity period, the BIMI extended key usage,
+    and that its subjectAltName names the domain (or its organizational domain). Pure; never raises.
+
+    The chain is not verified up to a VMC root (no root store is bundled). Needs the ``cryptography`` package;
+    without it the facts say ``checked: False`` and no finding is made.
+    """
+    facts: dict[str, Any] = {"checked": False, "bytes": len(pem)}
+    if b"-----BEGIN CERTIFICATE-----" not in pem:
+        return facts, [finding("BIMI_EVIDENCE_INVALID", reason="no '-----BEGIN CERTIFICATE-----' block")]
+    try:
+        from cryptography import x509
+    except ImportError:
+        return facts, []
+    try:
+        certs = x509.load_pem_x509_certificates(pem)
+    except ValueError as e:
+        return facts, [finding("BIMI_EVIDENCE_INVALID", reason=str(e)[:120])]
+    leaf = certs[0]
+    now = now or dt.datetime.now(dt.UTC)
+    nb, na = leaf.not_valid_before_utc, leaf.not_valid_after_utc
+    try:
+        names = [n.lower().rstrip(".") for n in leaf.extensions.get_extension_for_class(
+            x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)]
+    except x509.ExtensionNotFound:
+        names = []
+    except ValueError:  # a malformed extension
+        names = []
+    try:
+        ekus = {o.dotted_string for o in leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value}
+    except (x509.ExtensionNotFound, ValueError):
+        ekus = set()
+    issuer = leaf.issuer.rfc4514_string()[:120]
+    facts.update(checked=True, certificates=len(certs), issuer=issuer, names=names,
+                 not_before=nb.date().isoformat(), not_after=na.date().isoformat())
+    findings: list[Finding] = []
+    if not nb <= now <= na:
+        findings.append(finding("BIMI_EVIDENCE_EXPIRED", not_before=facts["not_before"], not_after=facts["not_after"]))
+    if BIMI_EKU not in ekus:
+        findings.append(finding("BIMI_EVIDENCE_NOT_BIMI"))
+    wanted = {domain.lower(), (org_domain or domain).lower()}
+    if not wanted & set(names) and not any(n.endswith(f"._bimi.{w}") for n in names for w in wanted):
+        findings.append(finding("BIMI_EVIDENCE_DOMAIN", domain=domain, names=", ".join(names) or "-"))
+    if not findings:
+        findings.append(finding("BIMI_EVIDENCE_OK", names=", ".join(names), issuer=issuer,
+                                not_after=facts["not_after"]))
+    return facts, findings
+
+
 # ------------------------------------------------------------------------------------------------ analyze
+
+async def _none() -> None:
+    return None
+
 
 async def _lookup(name: str, resolver: Resolver) -> tuple[str, list[str], str | None]:
     """(status "ok"|"none"|"error", BIMI records, error)."""
@@ -291,10 +351,26 @@ async def analyze(domain: str, resolver: Resolver, *, dmarc: dict[str, Any] | No
     findings.extend(pre)
     out["dmarc_ok"] = None if any(f.code == "BIMI_DMARC_UNKNOWN" for f in pre) else not pre
     out["valid"] = not any(f.severity == "error" for f in problems)
-    if fetch and data["l"] and check_url(data["l"]) is None:
-        res = await fetchmod.fetch(data["l"], resolver, max_bytes=SVG_MAX_BYTES + 1, timeout=fetch_timeout,
-                                   ca_file=ca_file, allow_private=allow_private)
-        out["fetched"] = True
+    if not fetch:
+        return out
+    want_logo = bool(data["l"]) and check_url(data["l"]) is None
+    want_evidence = bool(data["a"]) and check_url(data["a"]) is None
+    opts: dict[str, Any] = {"timeout": fetch_timeout, "ca_file": ca_file, "allow_private": allow_private}
+    logo_res, ev_res = await asyncio.gather(
+        fetchmod.fetch(data["l"], resolver, max_bytes=SVG_MAX_BYTES + 1, **opts) if want_logo else _none(),
+        fetchmod.fetch(data["a"], resolver, max_bytes=EVIDENCE_MAX_BYTES, **opts) if want_evidence else _none())
+    out["fetched"] = want_logo or want_evidence
+    if ev_res is not None:
+        out["evidence_fetch"] = ev_res.to_json()
+        if ev_res.error is not None or ev_res.status != 200 or ev_res.truncated:
+            error = ev_res.error or (f"larger than {EVIDENCE_MAX_BYTES} bytes" if ev_res.ok else f"HTTP {ev_res.status}")
+            findings.append(finding("BIMI_EVIDENCE_FETCH_FAILED", url=data["a"], error=error))
+        else:
+            facts, ev_findings = check_evidence(ev_res.body, domain, org_domain)
+            out["evidence_certificate"] = facts
+            findings.extend(ev_findings)
+    if logo_res is not None:
+        res = logo_res
         out["fetch"] = res.to_json()
         if res.error is not None or res.status != 200:
             error = res.error or f"HTTP {res.status}" + (" (redirects are not followed)" if res.redirect else "")
