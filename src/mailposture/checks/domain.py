@@ -1,0 +1,167 @@
+"""One domain, every section: the per-domain result that `check`, `scan`, `survey` and the web all share.
+
+The sections run concurrently on one resolver wrapped in a :class:`TrackingResolver`, so the result keeps the
+number of lookups, every DNS error and every raw answer (a survey round can be recomputed from them).
+
+Result contract (keys kept stable; more may be added):
+``domain, status ("ok" | "error"), attrs, spf{…}, dmarc{…}, mx{…}, dns{queries, cache_hits, errors[],
+answers[]}, findings[]`` — each section has its own ``findings``; the top-level ``findings`` hold what concerns
+the domain as a whole (existence, the spoofing verdict). ``status`` is "error" when a section could not be
+determined because DNS failed: the parts that were determined are still reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from mailposture import __version__
+from mailposture.dns.types import Resolver, TrackingResolver
+from mailposture.findings import Finding, finding
+
+CORE_SECTIONS = ("spf", "dmarc", "mx")
+EXTRA_SECTIONS = ("dkim", "bimi", "mta_sts", "tls_rpt", "dnssec")
+ALL_SECTIONS = CORE_SECTIONS + EXTRA_SECTIONS
+
+
+@dataclass(slots=True)
+class CheckOptions:
+    """What to check. `check` turns everything on; `scan` defaults to the survey core (spf, dmarc, mx)."""
+
+    sections: tuple[str, ...] = CORE_SECTIONS
+    mx_resolve_hosts: bool = False        # A/AAAA of each MX host (2 queries a host)
+    dmarc_report_auth: bool = True        # RFC 7489 §7.1 external destination checks
+    fetch: bool = False                   # HTTPS fetches (MTA-STS policy, BIMI SVG)
+    keep_answers: bool = True             # raw DNS answers in result["dns"]["answers"]
+    validating_resolver: bool = False     # DNSSEC: the configured resolver validates (AD bit meaningful)
+    dkim_selectors: tuple[str, ...] | None = None
+    ca_file: str | None = None            # extra CA for HTTPS fetches (tests, private PKI)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def everything(cls, **kw: Any) -> CheckOptions:
+        return cls(sections=ALL_SECTIONS, mx_resolve_hosts=True, **kw)
+
+
+def _json_findings(section: dict[str, Any], lang: str) -> dict[str, Any]:
+    out = dict(section)
+    out["findings"] = [f.to_json(lang) if isinstance(f, Finding) else f for f in section.get("findings", ())]
+    return out
+
+
+def _error_section(name: str, exc: BaseException) -> dict[str, Any]:
+    # A bug in one section must not lose the others: report it as unknown, with the reason.
+    return {"status": "error", "present": None, "error": f"{type(exc).__name__}: {exc}",
+            "findings": [finding("DNS_ERROR", name=name, type="-", error=f"internal error: {exc}")]}
+
+
+async def _run_sections(domain: str, res: Resolver, opts: CheckOptions) -> dict[str, dict[str, Any]]:
+    from mailposture.checks import dmarc, mx, spf
+
+    want = set(opts.sections)
+    first: dict[str, Any] = {}
+    if "spf" in want:
+        first["spf"] = spf.analyze(domain, res)
+    if "dmarc" in want:
+        first["dmarc"] = dmarc.analyze(domain, res, check_report_auth=opts.dmarc_report_auth)
+    if "mx" in want or "mta_sts" in want:
+        first["mx"] = mx.analyze(domain, res, resolve_hosts=opts.mx_resolve_hosts)
+    if "dkim" in want:
+        from mailposture.checks import dkim
+
+        first["dkim"] = dkim.analyze(domain, res, selectors=opts.dkim_selectors)
+    if "tls_rpt" in want:
+        from mailposture.checks import tls_rpt
+
+        first["tls_rpt"] = tls_rpt.analyze(domain, res)
+    if "dnssec" in want:
+        from mailposture.checks import dnssec
+
+        first["dnssec"] = dnssec.analyze(domain, res, validating_resolver=opts.validating_resolver)
+    sections = await _gather(first)
+
+    second: dict[str, Any] = {}
+    if "bimi" in want:
+        from mailposture.checks import bimi
+
+        second["bimi"] = bimi.analyze(domain, res, dmarc=sections.get("dmarc"), fetch=opts.fetch,
+                                      ca_file=opts.ca_file)
+    if "mta_sts" in want:
+        from mailposture.checks import mta_sts
+
+        second["mta_sts"] = mta_sts.analyze(domain, res, mx=sections.get("mx"), fetch=opts.fetch,
+                                            ca_file=opts.ca_file)
+    if second:
+        sections.update(await _gather(second))
+    return sections
+
+
+async def _gather(coros: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    names = list(coros)
+    results = await asyncio.gather(*coros.values(), return_exceptions=True)
+    out: dict[str, dict[str, Any]] = {}
+    for name, res in zip(names, results, strict=True):
+        if isinstance(res, BaseException):
+            if isinstance(res, asyncio.CancelledError | KeyboardInterrupt):
+                raise res
+            out[name] = _error_section(name, res)
+        else:
+            out[name] = res
+    return out
+
+
+def _verdict(sections: dict[str, dict[str, Any]]) -> list[Finding]:
+    """One plain verdict: is the domain protected against spoofing of its From: domain? (RFC 7489 §6.3)"""
+    dmarc = sections.get("dmarc")
+    if not dmarc:
+        return []
+    if dmarc.get("protected"):
+        return [finding("POSTURE_PROTECTED", policy=dmarc.get("policy"))]
+    if dmarc.get("protected") is None and dmarc.get("status") == "error":
+        return []  # unknown: the DMARC section already says why
+    policy = dmarc.get("policy")
+    reason = ("no DMARC policy" if not policy else f"DMARC policy is {policy}")
+    return [finding("POSTURE_SPOOFABLE", reason=reason)]
+
+
+async def check_domain(domain: str, resolver: Resolver, *, attrs: dict[str, Any] | None = None, lang: str = "en",
+                       options: CheckOptions | None = None) -> dict[str, Any]:
+    """Check one (already normalised, A-label) domain. Never raises for DNS problems."""
+    opts = options or CheckOptions()
+    tracker = TrackingResolver(resolver)
+    started = datetime.now(UTC)
+    sections = await _run_sections(domain, tracker, opts)
+
+    top: list[Finding] = []
+    spf_sec = sections.get("spf", {})
+    apex = next((a for a in tracker.stats.answers if a.name == domain and a.rdtype == "TXT"), None)
+    if apex is not None and apex.status == "nxdomain" and spf_sec.get("present") is False:
+        top.append(finding("DOMAIN_NXDOMAIN", domain=domain))  # RFC 8020: nothing exists below it either
+    top.extend(_verdict(sections))
+    if "posture" not in sections and {"spf", "dmarc", "mx"} <= sections.keys() and "dkim" in opts.sections:
+        from mailposture.checks import posture
+
+        sections["posture"] = posture.assess(sections["spf"], sections["dmarc"], sections["mx"])
+
+    status = "error" if any(s.get("status") == "error" for s in sections.values()) else "ok"
+    result: dict[str, Any] = {"domain": domain, "status": status, "attrs": attrs or {}}
+    for name in (*ALL_SECTIONS, "posture"):
+        if name in sections:
+            result[name] = _json_findings(sections[name], lang)
+    dns: dict[str, Any] = tracker.stats.to_json()
+    if opts.keep_answers:
+        seen: set[tuple[str, str]] = set()
+        answers = []
+        for a in tracker.stats.answers:
+            key = (a.name, a.rdtype)
+            if key not in seen:
+                seen.add(key)
+                answers.append(a.to_json())
+        dns["answers"] = answers
+    result["dns"] = dns
+    result["findings"] = [f.to_json(lang) for f in top]
+    result["checked_at"] = started.isoformat(timespec="seconds")
+    result["tool"] = f"mailposture {__version__}"
+    return result
