@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from mailposture.dns.fake import FakeResolver
 from mailposture.scan.cli import register
+from test_scan_support import WORLD
 
 
 async def fake_check_factory_check(domain, attrs):
@@ -182,18 +183,11 @@ def test_invalid_options_rejected_by_typer(tmp_path):
 # ---------------------------------------------------------------------------------------------------------------
 # Ctrl-C and SIGTERM in a real process
 
-SCRIPT = textwrap.dedent("""
-    import asyncio, os, sys, typer
+SCRIPT = textwrap.dedent(f"""
+    import sys, typer
+    sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
+    from test_scan_support import no_resolver, slow_check_factory
     from mailposture.scan.cli import register
-
-    async def slow(domain, attrs):
-        await asyncio.sleep(float(os.environ["SCAN_TEST_DELAY"]))
-        return {"domain": domain, "status": "ok", "attrs": attrs, "dns": {"queries": 1, "errors": []},
-                "findings": []}
-
-    class Nothing:
-        async def __aenter__(self): return None
-        async def __aexit__(self, *a): return None
 
     app = typer.Typer()
 
@@ -201,12 +195,13 @@ SCRIPT = textwrap.dedent("""
     def _root() -> None:
         "root"
 
-    register(app, resolver_factory=lambda o: Nothing(), check_factory=lambda r, s: slow)
+    register(app, resolver_factory=no_resolver, check_factory=slow_check_factory)
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
 """)
+
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
@@ -245,13 +240,6 @@ def test_interrupt_keeps_results_and_resume_finishes(tmp_path, sig, code):
 # ---------------------------------------------------------------------------------------------------------------
 # End to end with the real per-domain check
 
-WORLD = {
-    "good.example": [("TXT", "v=spf1 ip4:192.0.2.0/24 -all"), ("MX", (10, "mx.good.example"))],
-    "mx.good.example": [("A", "192.0.2.25")],
-    "_dmarc.good.example": [("TXT", "v=DMARC1; p=reject; rua=mailto:d@good.example")],
-    "weak.example": [("TXT", "v=spf1 +all"), ("A", "192.0.2.80")],
-    "slow.example": [("TIMEOUT", None)],
-}
 
 
 def _real_app(zone=None):

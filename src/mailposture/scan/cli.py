@@ -72,6 +72,13 @@ def execute(settings: ScanSettings, *, resolver_factory: ResolverFactory | None 
     except ImportError:  # pragma: no cover - the engine is part of the package
         DnsConfigError = ValueError  # type: ignore[misc,assignment]
 
+    if settings.workers > 1:
+        from mailposture.scan.workers import factory_path
+
+        for fn in (resolver_factory, check_factory):
+            if fn is not None and factory_path(fn) is None:
+                _say(f"{err}: --workers needs factories importable by path (module-level functions), got {fn!r}")
+                return 2
     try:
         resolver_cm = (resolver_factory or (lambda d: d.engine()))(settings.dns)
     except (DnsConfigError, ValueError) as exc:
@@ -125,6 +132,17 @@ def execute(settings: ScanSettings, *, resolver_factory: ResolverFactory | None 
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGTERM, on_term)
         try:
+            if settings.workers > 1:
+                from mailposture.scan.workers import WorkerPool, factory_path
+
+                pool = WorkerPool(settings, settings.workers, resolver_factory=factory_path(resolver_factory),
+                                  check_factory=factory_path(check_factory))
+                try:
+                    async with pool:
+                        scanner.check = pool.check
+                        return await scanner.run(items, counts)
+                finally:
+                    scanner.summary.engine = pool.stats
             async with resolver_cm as resolver:
                 scanner.check = (check_factory or default_check_factory)(resolver, settings)
                 try:
@@ -232,6 +250,9 @@ def register(app: typer.Typer, *, resolver_factory: ResolverFactory | None = Non
         domain_timeout: Annotated[float | None, typer.Option(
             "--domain-timeout", min=1, help="Give up on one domain after this many seconds (reported as an "
             "error result). Default: no limit (the DNS timeouts bound each lookup).")] = None,
+        workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="Processes running the checks, "
+                                             "each with its own event loop and DNS engine (for CPU-bound scans "
+                                             "of millions of domains).")] = 1,
         lang: Lang = None,
         no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar (it is also off when "
                                                   "stderr is not a terminal).")] = False,
@@ -249,7 +270,7 @@ def register(app: typer.Typer, *, resolver_factory: ResolverFactory | None = Non
             dns=DnsOptions(nameserver or None, timeout, retries, concurrency, qps),
             domains_concurrency=domains_concurrency, limit=limit, lang=default_lang(lang), resume=resume,
             overwrite=overwrite, progress=False if no_progress else None, keep_answers=answers,
-            domain_timeout=domain_timeout)
+            domain_timeout=domain_timeout, workers=workers)
         if resume and overwrite:
             _say("error: --resume and --overwrite exclude each other")
             raise typer.Exit(2)

@@ -50,6 +50,7 @@ class ScanSettings:
     progress: bool | None = None      # None: only when stderr is a terminal
     keep_answers: bool = True
     domain_timeout: float | None = None   # seconds one domain's check may take; None: no limit
+    workers: int = 1                      # processes running the checks (mailposture.scan.workers)
 
 
 _REASONS_JA = {

@@ -1,0 +1,302 @@
+"""``--workers N``: run the per-domain checks in N processes, each with its own event loop and DNS engine.
+
+Design: the parent keeps the single pipeline of :mod:`mailposture.scan.runner` (one input reader, duplicate and
+resume filtering, one writer, progress) and replaces the in-process ``check`` by :meth:`WorkerPool.check`, which
+sends the domain to the least-loaded worker and awaits its result. So output files, ``--resume``, ordering
+(completion order) and the summary are exactly those of a single-process scan, and the load balances itself
+(a slow domain occupies one slot, not a whole shard).
+
+Each worker is ``python -m mailposture.scan.workers FD``: a fresh interpreter (no fork of a process that already
+runs threads), talking over a socketpair in length-prefixed pickle frames::
+
+    parent -> worker   ("init", ScanSettings, resolver_factory_path, check_factory_path)
+                       ("check", id, domain, attrs) ...          ("end",) when no more domains will come
+    worker -> parent   ("result", id, dict) | ("error", id, "Type: message") ...   ("stats", dict) after "end"
+
+Workers ignore SIGINT (Ctrl-C reaches the whole process group; the parent decides) and stop when the parent's
+side of the socket closes without "end" (the parent was interrupted or killed): nothing is left running.
+Factories are passed as import paths (``"package.module:function"``) because functions do not cross processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import itertools
+import os
+import pickle
+import signal
+import socket
+import struct
+import sys
+from typing import Any
+
+from mailposture.scan.runner import ScanSettings
+
+_LEN = struct.Struct("!I")
+MAX_FRAME = 256 << 20
+
+
+class WorkerError(RuntimeError):
+    """A worker process failed (it died, or sent something unreadable)."""
+
+
+def factory_path(fn: Any) -> str | None:
+    """``"module:qualname"`` for a module-level function (what a worker can import), else None."""
+    if fn is None:
+        return None
+    if isinstance(fn, str):
+        return fn
+    mod, qual = getattr(fn, "__module__", None), getattr(fn, "__qualname__", "")
+    if not mod or not qual or "<" in qual or mod == "__main__":
+        return None
+    return f"{mod}:{qual}"
+
+
+def load_factory(path: str | None) -> Any:
+    if path is None:
+        return None
+    mod, _, attr = path.partition(":")
+    obj: Any = importlib.import_module(mod)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _frame(obj: Any) -> bytes:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return _LEN.pack(len(data)) + data
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> Any:
+    """The next frame, or None at a clean end of stream."""
+    try:
+        head = await reader.readexactly(_LEN.size)
+    except asyncio.IncompleteReadError as exc:
+        if exc.partial:
+            raise WorkerError("connection closed in the middle of a frame") from None
+        return None
+    (n,) = _LEN.unpack(head)
+    if n > MAX_FRAME:
+        raise WorkerError(f"frame of {n} bytes is too large")
+    try:
+        return pickle.loads(await reader.readexactly(n))
+    except asyncio.IncompleteReadError:
+        raise WorkerError("connection closed in the middle of a frame") from None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Parent side
+
+class _Worker:
+    def __init__(self, index: int, proc: asyncio.subprocess.Process, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
+        self.index, self.proc, self.reader, self.writer = index, proc, reader, writer
+        self.pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.stats: dict[str, Any] = {}
+        self.dead: str | None = None
+        self.task: asyncio.Task[None] | None = None
+
+
+class WorkerPool:
+    """N worker processes behind one async ``check(domain, attrs)``. Use as an async context manager."""
+
+    def __init__(self, settings: ScanSettings, n: int, *, resolver_factory: str | None = None,
+                 check_factory: str | None = None) -> None:
+        if n < 1:
+            raise ValueError("at least one worker")
+        self.settings, self.n = settings, n
+        self.resolver_factory, self.check_factory = resolver_factory, check_factory
+        self.workers: list[_Worker] = []
+        self._ids = itertools.count()
+        self._ended = False
+
+    async def __aenter__(self) -> WorkerPool:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: Any, *exc: Any) -> None:
+        await self.close(finish=exc_type is None)
+
+    async def start(self) -> None:
+        env = dict(os.environ)
+        # the workers import the same package (and test helpers) as this process
+        env["PYTHONPATH"] = os.pathsep.join(p for p in [*sys.path, env.get("PYTHONPATH", "")] if p)
+        for i in range(self.n):
+            mine, theirs = socket.socketpair()
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "mailposture.scan.workers", str(theirs.fileno()),
+                    pass_fds=(theirs.fileno(),), stdin=asyncio.subprocess.DEVNULL, env=env)
+            finally:
+                theirs.close()
+            reader, writer = await asyncio.open_connection(sock=mine, limit=1 << 20)
+            w = _Worker(i, proc, reader, writer)
+            writer.write(_frame(("init", self.settings, self.resolver_factory, self.check_factory)))
+            w.task = asyncio.create_task(self._receive(w))
+            self.workers.append(w)
+
+    async def _receive(self, w: _Worker) -> None:
+        try:
+            while True:
+                msg = await _read_frame(w.reader)
+                if msg is None:
+                    break
+                kind = msg[0]
+                if kind == "stats":
+                    w.stats = msg[1]
+                    continue
+                fut = w.pending.pop(msg[1], None)
+                if fut is None or fut.done():
+                    continue
+                if kind == "result":
+                    fut.set_result(msg[2])
+                else:
+                    fut.set_exception(WorkerError(msg[2]))
+        except (WorkerError, OSError, pickle.UnpicklingError, EOFError) as exc:
+            w.dead = str(exc)
+        finally:
+            if w.dead is None:
+                w.dead = "worker process ended"
+            code = None
+            with contextlib.suppress(Exception):
+                code = await asyncio.wait_for(w.proc.wait(), 5)
+            for fut in w.pending.values():
+                if not fut.done():
+                    fut.set_exception(WorkerError(f"worker process {w.proc.pid} stopped (exit code {code}): "
+                                                  f"{w.dead}"))
+            w.pending.clear()
+
+    async def check(self, domain: str, attrs: dict[str, str]) -> dict[str, Any]:
+        alive = [w for w in self.workers if w.dead is None]
+        if not alive:
+            raise WorkerError("no worker process is running")
+        w = min(alive, key=lambda x: len(x.pending))
+        ident = next(self._ids)
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        w.pending[ident] = fut
+        try:
+            w.writer.write(_frame(("check", ident, domain, attrs)))
+            await w.writer.drain()
+            return await fut
+        except (ConnectionError, OSError) as exc:
+            raise WorkerError(f"worker process {w.proc.pid}: {exc}") from None
+        finally:
+            w.pending.pop(ident, None)
+
+    @property
+    def alive(self) -> int:
+        return sum(1 for w in self.workers if w.dead is None)
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """The workers' engine statistics, summed (numbers only)."""
+        total: dict[str, Any] = {}
+        for w in self.workers:
+            for k, v in w.stats.items():
+                if isinstance(v, int | float) and not isinstance(v, bool):
+                    total[k] = total.get(k, 0) + v
+        return total
+
+    async def close(self, *, finish: bool = True) -> None:
+        """``finish``: say "end", let the workers report their statistics and exit; else stop them now."""
+        for w in self.workers:
+            with contextlib.suppress(Exception):
+                if finish and w.dead is None:
+                    w.writer.write(_frame(("end",)))
+                    await w.writer.drain()
+                w.writer.close()
+        for w in self.workers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(w.task), 30 if finish else 5)  # type: ignore[arg-type]
+            if w.proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    w.proc.kill()
+                with contextlib.suppress(Exception):
+                    await w.proc.wait()
+            if w.task is not None and not w.task.done():
+                w.task.cancel()
+                with contextlib.suppress(BaseException):
+                    await w.task
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Worker side
+
+async def serve(fd: int) -> None:
+    sock = socket.socket(fileno=fd)
+    reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 20)
+    init = await _read_frame(reader)
+    if not init or init[0] != "init":
+        return
+    _, settings, resolver_path, check_path = init
+    resolver_factory = load_factory(resolver_path) or (lambda d: d.engine())
+    from mailposture.scan.cli import default_check_factory
+
+    check_factory = load_factory(check_path) or default_check_factory
+    tasks: set[asyncio.Task[None]] = set()
+
+    def send(obj: Any) -> None:
+        data = _frame(obj)                    # may raise: a result that cannot be pickled
+        with contextlib.suppress(Exception):  # the parent is gone: nothing to do
+            writer.write(data)
+
+    async def one(ident: int, domain: str, attrs: dict[str, str]) -> None:
+        try:
+            res = await check(domain, attrs)
+            try:
+                send(("result", ident, res))
+            except (pickle.PicklingError, TypeError, AttributeError, RecursionError) as exc:
+                send(("error", ident, f"result not transferable: {exc}"))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            send(("error", ident, f"{type(exc).__name__}: {exc}"))
+        with contextlib.suppress(Exception):
+            await writer.drain()
+
+    async with resolver_factory(settings.dns) as resolver:
+        check = check_factory(resolver, settings)
+        finished = False
+        while True:
+            msg = await _read_frame(reader)
+            if msg is None:
+                break                     # the parent went away without "end": stop now
+            if msg[0] == "end":
+                finished = True
+                break
+            _, ident, domain, attrs = msg
+            t = asyncio.create_task(one(ident, domain, attrs))
+            tasks.add(t)
+            t.add_done_callback(tasks.discard)
+        if finished:
+            await asyncio.gather(*tasks, return_exceptions=True)
+            stats = getattr(resolver, "stats", None)
+            send(("stats", stats.to_json() if stats is not None and hasattr(stats, "to_json") else {}))
+        else:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    with contextlib.suppress(Exception):
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # Ctrl-C and a group-wide SIGTERM are for the parent: it writes what is done, then closes our socket, and
+    # that (or the parent's death) is what stops a worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        from mailposture.dns.engine import run
+    except ImportError:  # pragma: no cover
+        run = asyncio.run  # type: ignore[assignment]
+    run(serve(int(argv[0])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Helpers shared by the scan tests, importable by worker processes (``test_scan_support:<name>``).
+
+Kept light on imports: every ``--workers`` test process imports this module to find its factories. No tests here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+
+from mailposture.dns.fake import FakeResolver
+
+WORLD = {
+    "good.example": [("TXT", "v=spf1 ip4:192.0.2.0/24 -all"), ("MX", (10, "mx.good.example"))],
+    "mx.good.example": [("A", "192.0.2.25")],
+    "_dmarc.good.example": [("TXT", "v=DMARC1; p=reject; rua=mailto:d@good.example")],
+    "weak.example": [("TXT", "v=spf1 +all"), ("A", "192.0.2.80")],
+    "slow.example": [("TIMEOUT", None)],
+}
+
+
+class NoResolver:
+    async def __aenter__(self):
+        return None
+
+    async def __aexit__(self, *a):
+        return None
+
+
+def no_resolver(_opts):
+    return NoResolver()
+
+
+def slow_check_factory(resolver, settings):
+    """Module level, so that worker processes can import it (test_scan_support:slow_check_factory)."""
+    pids = os.environ.get("SCAN_TEST_PIDS")
+    if pids:
+        with open(pids, "a") as f:
+            f.write(f"{os.getpid()}\n")
+
+    async def slow(domain, attrs):
+        await asyncio.sleep(float(os.environ.get("SCAN_TEST_DELAY", "0")))
+        if domain == "crash.example":
+            raise RuntimeError("simulated bug")
+        return {"domain": domain, "status": "ok", "attrs": attrs, "dns": {"queries": 1, "errors": []},
+                "findings": [], "pid": os.getpid()}
+    return slow
+
+
+@contextlib.asynccontextmanager
+async def world_resolver(_opts):
+    yield FakeResolver(WORLD)

@@ -1,0 +1,111 @@
+"""`mailposture scan --workers N`: checks in separate processes; output, resume and summary stay the same."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+import typer
+
+from mailposture.scan.cli import register
+from test_scan_cli import SCRIPT, _check_world_rows, _world_csv, invoke, lines_of, make_app
+from test_scan_support import no_resolver, slow_check_factory, world_resolver
+
+
+def _workers_app(resolver_factory, check_factory=None):
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None:
+        """test root"""
+
+    register(app, resolver_factory=resolver_factory, check_factory=check_factory)
+    return app
+
+
+def test_workers_give_the_same_results_as_one_process(tmp_path):
+    src = _world_csv(tmp_path)
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    r1 = invoke(_workers_app(world_resolver), src, "-o", one, "--lang", "en")
+    r2 = invoke(_workers_app(world_resolver), src, "-o", two, "--lang", "en", "--workers", "2")
+    assert r1.exit_code == 0 and r2.exit_code == 0, r2.output
+    _check_world_rows(lines_of(two))
+
+    def strip(rows):
+        return {x["domain"]: {k: v for k, v in x.items() if k != "checked_at"} for x in rows}
+
+    assert strip(lines_of(one)) == strip(lines_of(two))
+
+
+def test_workers_share_the_load_and_contain_crashes(tmp_path):
+    src = tmp_path / "d.txt"
+    names = [f"d{i}.example" for i in range(200)]
+    src.write_text("\n".join([*names, "crash.example", "bad..x"]) + "\n")
+    out = tmp_path / "r.jsonl"
+    pids = tmp_path / "pids"
+    os.environ["SCAN_TEST_PIDS"], os.environ["SCAN_TEST_DELAY"] = str(pids), "0.002"
+    try:
+        r = invoke(_workers_app(no_resolver, slow_check_factory), src, "-o", out, "--workers", "3",
+                   "--domains-concurrency", "30", "--lang", "en")
+    finally:
+        del os.environ["SCAN_TEST_PIDS"], os.environ["SCAN_TEST_DELAY"]
+    assert r.exit_code == 0, r.output
+    rows = lines_of(out)
+    by = {x["domain"]: x for x in rows}
+    assert len(rows) == 202 and set(by) == {*names, "crash.example", "bad..x"}
+    assert by["crash.example"]["status"] == "error" and "simulated bug" in by["crash.example"]["error"]
+    worker_pids = {int(x) for x in pids.read_text().split()}
+    assert len(worker_pids) == 3 and os.getpid() not in worker_pids
+    assert {x["pid"] for x in rows if "pid" in x} == worker_pids      # every worker took a share
+    assert "202 domains" in r.stderr and "errors 1" in r.stderr
+
+
+def test_workers_need_importable_factories(tmp_path):
+    src = tmp_path / "d.txt"
+    src.write_text("a.example\n")
+    r = invoke(make_app(), src, "--workers", "2")          # make_app uses a lambda check factory
+    assert r.exit_code == 2 and "importable" in r.stderr
+
+
+def test_workers_interrupted_leave_no_process_behind(tmp_path):
+    script = tmp_path / "app.py"
+    script.write_text(SCRIPT)
+    src = tmp_path / "d.txt"
+    names = [f"d{i}.example" for i in range(1000)]
+    src.write_text("\n".join(names) + "\n")
+    out, pids = tmp_path / "r.jsonl", tmp_path / "pids"
+    cmd = [sys.executable, str(script), "scan", str(src), "-o", str(out), "--workers", "2",
+           "--domains-concurrency", "20"]
+    env = {**os.environ, "SCAN_TEST_DELAY": "0.05", "SCAN_TEST_PIDS": str(pids)}
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (out.exists() and out.stat().st_size > 2000):
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=30)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    first = lines_of(out)
+    assert 0 < len(first) < len(names)
+    for pid in {int(x) for x in pids.read_text().split()}:
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail(f"worker {pid} still running")
+    env["SCAN_TEST_DELAY"] = "0.001"
+    done = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    assert Counter(x["domain"] for x in lines_of(out)) == Counter(names)
