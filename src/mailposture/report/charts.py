@@ -43,7 +43,7 @@ def bars_svg(report: dict[str, Any], lang: str = "ja",
              series: Sequence[str] = ("spf", "dmarc", "dmarc_covered")) -> str:
     """Horizontal grouped bars: one block per group (and the total), one bar per metric, percent labels."""
     rows = _rows(report, lang)
-    label_w, bar_w, bar_h, gap = 150, 520, 14, 12
+    label_w, bar_w, bar_h, gap = 150, 700, 14, 12
     block = len(series) * (bar_h + 2) + gap
     top = 40
     height = top + block * len(rows) + 30
@@ -91,7 +91,7 @@ def policy_svg(report: dict[str, Any], lang: str = "ja") -> str:
     names = {"reject": "reject", "quarantine": "quarantine", "none": "none",
              "uncovered": "DMARC なし" if lang == "ja" else "no DMARC",
              "unknown": "不明" if lang == "ja" else "unknown"}
-    label_w, bar_w, bar_h, gap, top = 150, 560, 18, 8, 40
+    label_w, bar_w, bar_h, gap, top = 150, 760, 18, 8, 40
     height = top + (bar_h + gap) * len(rows) + 10
     width = label_w + bar_w + 30
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" '

@@ -10,8 +10,21 @@ from typing import Any
 from mailposture.report.tables import DEFINITIONS, cell_text, headline_lines, table_models, text
 
 
+def _when(v: Any) -> str:
+    """'2026-12-01T13:39:10+00:00' -> '2026-12-01 13:39 UTC'."""
+    from datetime import UTC, datetime
+
+    try:
+        return datetime.fromisoformat(str(v)).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return str(v or "")
+
+
 def meta_lines(meta: dict[str, Any], lang: str) -> list[str]:
-    r = meta.get("round") or {}
+    r = dict(meta.get("round") or {})
+    for k in ("started", "finished", "recomputed"):
+        if r.get(k):
+            r[k] = _when(r[k])
     out = []
     if meta.get("synthetic"):
         out.append(text(lang, "**このレポートは架空のリストと合成 DNS によるデモです。実在の団体のデータではありません。**",

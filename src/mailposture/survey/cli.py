@@ -195,7 +195,12 @@ def survey_run(
                                        concurrency=min(concurrency, 1000), lang=lng, progress=bars.factory,
                                        replace=replace)
 
-    info = _guard(lambda: run_sync(go()))
+    try:
+        info = _guard(lambda: run_sync(go()))
+    except KeyboardInterrupt:
+        typer.secho(f"round {round_name} interrupted; what was scanned is kept. Run the same command again to "
+                    "resume. / 中断しました。同じコマンドで再開できます。", fg="yellow", err=True)
+        raise typer.Exit(130) from None
     typer.echo(f"round {info.name}: {info.bodies} bodies, {info.domains} domains; retried {info.retried}, "
                f"still failing {info.errors} (counted as unknown). Data: {cat.dir}")
 
