@@ -13,6 +13,7 @@ times cheaper (see bench/dns_engine.py), which matters for million-domain scans.
 
 from __future__ import annotations
 
+import re
 import socket
 import struct
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ _U16 = struct.Struct("!H")
 _SOA_TAIL = struct.Struct("!IIIII")
 _OPT = struct.Struct("!BHHIH")  # root name, TYPE=OPT, CLASS=udp size, TTL=ext-rcode/version/flags, RDLEN
 
+_PLAIN_NAME = re.compile(rb"[a-z0-9_*/.-]*")
 _MAX_POINTERS = 64  # a name has at most 127 labels; more pointers than this can only be a loop
 
 
@@ -208,7 +210,7 @@ def _label_text(label: bytes) -> str:
 def decode_name(msg: bytes, off: int) -> tuple[str, int]:
     """Decode a possibly compressed name at ``off`` (RFC 1035 §4.1.4). Returns (lower-cased text without
     trailing dot, offset after the name). A pointer must point strictly backwards, which rules out loops."""
-    labels: list[str] = []
+    labels: list[bytes] = []
     end = -1
     n = len(msg)
     pointers = 0
@@ -240,9 +242,12 @@ def decode_name(msg: bytes, off: int) -> tuple[str, int]:
         total += ln + 1
         if total > 255:
             raise WireError("name longer than 255 octets")
-        labels.append(_label_text(msg[off:off + ln].lower()))
+        labels.append(msg[off:off + ln])
         off += ln
-    return ".".join(labels), (end if end >= 0 else off)
+    raw = b".".join(labels).lower()
+    if _PLAIN_NAME.fullmatch(raw) and raw.count(b".") == len(labels) - 1:
+        return raw.decode("ascii"), (end if end >= 0 else off)  # fast path: no label needs escapes
+    return ".".join(_label_text(label.lower()) for label in labels), (end if end >= 0 else off)
 
 
 def _rdata(msg: bytes, rtype: int, off: int, rdlen: int) -> Any:
