@@ -564,3 +564,16 @@ def test_fresh_clock_default_is_real_time(tmp_path, sink):
         assert c.get("/healthz").text == "ok\n"
     assert (tmp_path / "web.key").stat().st_mode & 0o777 == 0o600
     assert FakeClock().now.tzinfo is not None
+
+
+def test_no_password_in_logs(web, caplog):
+    import logging
+
+    client, *_ = web
+    caplog.set_level(logging.DEBUG)
+    login(client, OWNER, "typo-" + OWNER_PW)
+    login(client, OWNER, OWNER_PW)
+    login(client, ADMIN, ADMIN_PW, realm="admin")
+    assert "login failed" in caplog.text and "login: user=" in caplog.text
+    for secret in (OWNER_PW, ADMIN_PW, "typo-"):
+        assert secret not in caplog.text

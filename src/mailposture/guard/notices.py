@@ -93,7 +93,9 @@ def parse_relay(relay: str) -> tuple[str, int]:
     relay = relay.strip()
     if relay.startswith("["):
         host, _, rest = relay[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else "25"
+        if rest and not rest.startswith(":"):
+            raise ValueError(f"smtp_relay {relay!r} is not [address]:port")
+        port = rest[1:] if rest else "25"
     elif relay.count(":") == 1:
         host, port = relay.split(":")
     else:

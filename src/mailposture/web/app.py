@@ -41,6 +41,7 @@ from mailposture.web.security import (
     RateLimiter,
     Session,
     SessionStore,
+    SetupError,
     csrf_ok,
     load_or_create_secret,
     read_form,
@@ -348,10 +349,21 @@ def create_app(cfg: Any, store: Any, *, authenticator: Authenticator | None = No
 
 def serve(cfg: Any, host: str = "127.0.0.1", port: int = 8080) -> None:
     """Run the pages with uvicorn (one process: sessions live in memory). Behind a reverse proxy on the same
-    host, X-Forwarded-For from 127.0.0.1 is trusted for the client address (uvicorn's default)."""
+    host, X-Forwarded-For from 127.0.0.1 is trusted for the client address (uvicorn's default).
+
+    Raises SetupError with a clear message when the pages cannot work (store, secret file, no password check).
+    """
     import uvicorn
 
-    from mailposture.guard.store import Store
+    from mailposture.guard.store import StoreError, open_store
 
-    app = create_app(cfg, Store(cfg.store_url))
+    if not (cfg.dovecot_auth_socket or cfg.users_file):
+        raise SetupError("no password check for mailbox owners: set dovecot_auth_socket or users_file")
+    if not cfg.admin_users_file:
+        log.warning("admin_users_file is not set: the admin page (/admin) accepts no login")
+    try:
+        store = open_store(cfg.store_url)
+    except StoreError as exc:
+        raise SetupError(str(exc)) from None
+    app = create_app(cfg, store)
     uvicorn.run(app, host=host, port=port, proxy_headers=True, server_header=False, access_log=False)

@@ -25,6 +25,10 @@ from starlette.requests import Request
 Clock = Callable[[], float]   # seconds (epoch); tests pass a controllable one
 
 
+class SetupError(RuntimeError):
+    """The web pages cannot start (secret file, store, no password backend): the message says why."""
+
+
 class FormError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -35,13 +39,15 @@ class FormError(Exception):
 
 def load_or_create_secret(path: str | os.PathLike[str]) -> bytes:
     """The key that signs session cookies: read from `path`, or created there (0600) when missing."""
-    p = Path(path)
+    p = Path(path).expanduser()
     try:
+        if not p.parent.exists():
+            p.parent.mkdir(mode=0o700, parents=True)
         fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         pass
     except OSError as exc:
-        raise RuntimeError(f"cannot create web_secret_file {p}: {exc.strerror or exc}") from None
+        raise SetupError(f"cannot create web_secret_file {p}: {exc.strerror or exc}") from None
     else:
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32) + "\n")
@@ -49,11 +55,11 @@ def load_or_create_secret(path: str | os.PathLike[str]) -> bytes:
         st = p.stat()
         data = p.read_bytes().strip()
     except OSError as exc:
-        raise RuntimeError(f"cannot read web_secret_file {p}: {exc.strerror or exc}") from None
+        raise SetupError(f"cannot read web_secret_file {p}: {exc.strerror or exc}") from None
     if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise RuntimeError(f"web_secret_file {p} is readable by others; chmod 600 it")
+        raise SetupError(f"web_secret_file {p} is readable by others; chmod 600 it")
     if len(data) < 32:
-        raise RuntimeError(f"web_secret_file {p} holds fewer than 32 bytes; delete it to have a new one made")
+        raise SetupError(f"web_secret_file {p} holds fewer than 32 bytes; delete it to have a new one made")
     return data
 
 
@@ -71,15 +77,21 @@ class Session:
 
 
 class SessionStore:
-    """Server-side sessions with idle/absolute timeouts and a size cap (oldest dropped first)."""
+    """Server-side sessions with idle/absolute timeouts.
+
+    Pre-login sessions (which only carry the login form's CSRF token) and logged-in ones are kept apart, each
+    with its own cap, oldest dropped first: a flood of login-page requests can never push out the sessions of
+    people who are logged in.
+    """
 
     def __init__(self, secret: bytes, clock: Clock, *, idle: float = 900.0, absolute: float = 8 * 3600.0,
-                 anon_idle: float = 1800.0, max_sessions: int = 20000) -> None:
+                 anon_idle: float = 1800.0, max_sessions: int = 20000, max_anon: int = 20000) -> None:
         self._secret = secret
         self._clock = clock
         self.idle, self.absolute, self.anon_idle = idle, absolute, anon_idle
-        self.max_sessions = max_sessions
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self.max_sessions, self.max_anon = max_sessions, max_anon
+        self._auth: OrderedDict[str, Session] = OrderedDict()
+        self._anon: OrderedDict[str, Session] = OrderedDict()
 
     def _sign(self, sid: str) -> str:
         return hmac.new(self._secret, sid.encode(), hashlib.sha256).hexdigest()[:32]
@@ -89,54 +101,56 @@ class SessionStore:
 
     def new(self, realm: str, username: str | None = None) -> Session:
         now = self._clock()
-        self._prune(now)
         sess = Session(secrets.token_urlsafe(32), realm, secrets.token_urlsafe(32), now, now, username)
-        self._sessions[sess.sid] = sess
-        while len(self._sessions) > self.max_sessions:
-            self._sessions.popitem(last=False)
+        table, cap = (self._auth, self.max_sessions) if username else (self._anon, self.max_anon)
+        self._prune(table, now)
+        table[sess.sid] = sess
+        while len(table) > cap:
+            table.popitem(last=False)
         return sess
 
     def get(self, cookie: str | None, realm: str) -> Session | None:
         if not cookie or len(cookie) > 200:
             return None
         sid, _, sig = cookie.partition(".")
-        if not hmac.compare_digest(sig.encode(), self._sign(sid).encode()):
+        if not hmac.compare_digest(sig.encode("utf-8", "replace"), self._sign(sid).encode()):
             return None
-        sess = self._sessions.get(sid)
+        table = self._auth if sid in self._auth else self._anon
+        sess = table.get(sid)
         if sess is None or sess.realm != realm:
             return None
         now = self._clock()
         if self._expired(sess, now):
-            self._sessions.pop(sid, None)
+            table.pop(sid, None)
             return None
         sess.last_seen = now
-        self._sessions.move_to_end(sid)
+        table.move_to_end(sid)
         return sess
 
     def rotate(self, old: Session | None, realm: str, username: str) -> Session:
         """Log in: drop the pre-login session, issue a fresh id and CSRF token (session fixation)."""
-        if old is not None:
-            self._sessions.pop(old.sid, None)
+        self.drop(old)
         return self.new(realm, username)
 
     def drop(self, sess: Session | None) -> None:
         if sess is not None:
-            self._sessions.pop(sess.sid, None)
+            self._auth.pop(sess.sid, None)
+            self._anon.pop(sess.sid, None)
 
     def _expired(self, sess: Session, now: float) -> bool:
         idle = self.idle if sess.username else self.anon_idle
         return now - sess.last_seen > idle or now - sess.created > self.absolute
 
-    def _prune(self, now: float) -> None:
-        # Sessions are kept in least-recently-used order, so expired ones gather at the front.
-        while self._sessions:
-            sid, sess = next(iter(self._sessions.items()))
+    def _prune(self, table: OrderedDict[str, Session], now: float) -> None:
+        # Kept in least-recently-used order, so expired sessions gather at the front.
+        while table:
+            sid, sess = next(iter(table.items()))
             if not self._expired(sess, now):
                 break
-            self._sessions.pop(sid)
+            table.pop(sid)
 
     def __len__(self) -> int:
-        return len(self._sessions)
+        return len(self._auth) + len(self._anon)
 
 
 def csrf_ok(sess: Session | None, token: str | None) -> bool:
