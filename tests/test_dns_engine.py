@@ -208,6 +208,17 @@ async def test_want_ad_sets_the_ad_bit(server: LocalDnsServer) -> None:
     assert flags["A"] & FLAG_AD and not flags["AAAA"] & FLAG_AD
 
 
+async def test_fake_resolver_fault_entries_are_served_as_faults() -> None:
+    world = {"ok.example.test": [("A", "192.0.2.1")], "slow.example.test": [("TIMEOUT", None)],
+             "broken.example.test": [("SERVFAIL", None)]}
+    async with LocalDnsServer(world, origins=["example.test"]) as s, \
+            Engine([s.address], timeout=0.1, retries=1) as e:
+        ok, slow, broken = await asyncio.gather(*(e.query(f"{n}.example.test", "A") for n in ("ok", "slow", "broken")))
+        assert ok.status == "ok"
+        assert (slow.status, slow.error) == ("error", "timeout")
+        assert (broken.status, broken.error, broken.rcode) == ("error", "servfail", "SERVFAIL")
+
+
 async def test_bad_names_and_types(server: LocalDnsServer) -> None:
     async with Engine([server.address]) as e:
         for bad in ("a..b.test", "x" * 64 + ".test"):
@@ -238,3 +249,18 @@ def test_run_helper_with_and_without_uvloop() -> None:
     except ImportError:
         pytest.skip("uvloop not installed")
     assert run(loop_name(), use_uvloop=True).startswith("uvloop")
+
+
+async def test_local_server_and_fake_resolver_agree(server: LocalDnsServer) -> None:
+    from mailposture.dns.fake import FakeResolver
+
+    fake = FakeResolver(WORLD)
+    queries = [("example.test", t) for t in ("A", "MX", "TXT", "AAAA")] + [
+        ("y.example.test", "A"), ("x.y.example.test", "A"), ("nope.example.test", "TXT"), ("alias.example.test", "A"),
+        ("alias.example.test", "CNAME"), ("alias.example.test", "TXT"), ("mx.example.test", "MX"),
+        ("_spf.prov.test", "TXT"), ("big.example.test", "TXT")]
+    async with Engine([server.address], timeout=1) as e:
+        for name, rdtype in queries:
+            a, b = await e.query(name, rdtype), await fake.query(name, rdtype)
+            key = (a.status, sorted(a.records, key=repr), a.cname_chain, a.ttl)
+            assert key == (b.status, sorted(b.records, key=repr), b.cname_chain, b.ttl), (name, rdtype)

@@ -150,7 +150,8 @@ class _Zone:
 class LocalDnsServer:
     """An authoritative server for a FakeResolver-format world on 127.0.0.1 (UDP and TCP).
 
-    ``origins`` default to one zone per registrable domain of the world's names. Use ``await start()`` /
+    ``origins`` default to one zone per registrable domain of the world's names. FakeResolver's ``TIMEOUT`` and
+    ``SERVFAIL`` entries become a name that never answers / answers SERVFAIL. Use ``await start()`` /
     ``await stop()`` or ``async with``; ``.address`` is "127.0.0.1:port".
     """
 
@@ -159,6 +160,11 @@ class LocalDnsServer:
         origin_list = list(origins) if origins is not None else infer_origins(zone)
         texts = render_zones(zone, origin_list, ttl=ttl)
         self.zones = {o: _Zone(o, t) for o, t in texts.items()}
+        # FakeResolver's special entries, served as faults: ("SERVFAIL", None) answers SERVFAIL,
+        # ("TIMEOUT", None) never answers (exact owner names only)
+        self.special: dict[str, str] = {
+            name.rstrip(".").lower(): t.upper() for name, entries in zone.items() for t, _ in entries
+            if t.upper() in ("SERVFAIL", "TIMEOUT")}
         self.host = host
         self.port = port
         self.queries = 0
@@ -269,6 +275,13 @@ class LocalDnsServer:
             return r.to_wire()
         qname = qrr.name.to_text(omit_final_dot=True).lower()
         self.log.append((qname, dns.rdatatype.to_text(qrr.rdtype), int(q.flags)))
+        special = self.special.get(qname)
+        if special == "TIMEOUT":
+            return None
+        if special == "SERVFAIL":
+            r.set_rcode(dns.rcode.SERVFAIL)
+            r.flags &= ~dns.flags.AA
+            return r.to_wire()
         rcode, answer, authority = self._lookup(qname, qrr.rdtype)
         r.set_rcode(rcode)
         if rcode == dns.rcode.REFUSED:
