@@ -51,3 +51,15 @@ def slow_check_factory(resolver, settings):
 @contextlib.asynccontextmanager
 async def world_resolver(_opts):
     yield FakeResolver(WORLD)
+
+
+def dying_check_factory(resolver, settings):
+    """A worker that checks 'die.example' exits on the spot, as if killed (OOM killer, crash in C code)."""
+    inner = slow_check_factory(resolver, settings)
+
+    async def check(domain, attrs):
+        if domain == "die.example":
+            await asyncio.sleep(0.05)          # let the other checks of this worker be in flight too
+            os._exit(3)
+        return await inner(domain, attrs)
+    return check

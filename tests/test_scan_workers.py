@@ -109,3 +109,47 @@ def test_workers_interrupted_leave_no_process_behind(tmp_path):
     done = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0, done.stderr
     assert Counter(x["domain"] for x in lines_of(out)) == Counter(names)
+
+
+def test_a_dying_worker_costs_one_domain_not_the_run(tmp_path):
+    from test_scan_support import dying_check_factory
+
+    src = tmp_path / "d.txt"
+    names = [f"d{i}.example" for i in range(60)]
+    src.write_text("\n".join([*names[:30], "die.example", *names[30:]]) + "\n")
+    out = tmp_path / "r.jsonl"
+    os.environ["SCAN_TEST_DELAY"] = "0.01"
+    try:
+        r = invoke(_workers_app(no_resolver, dying_check_factory), src, "-o", out, "--workers", "3",
+                   "--domains-concurrency", "12", "--lang", "en")
+    finally:
+        del os.environ["SCAN_TEST_DELAY"]
+    assert r.exit_code == 0, r.output
+    by = {x["domain"]: x for x in lines_of(out)}
+    assert set(by) == {*names, "die.example"}
+    # the domains that were in flight on the dead workers were retried elsewhere
+    assert all(by[n]["status"] == "ok" for n in names)
+    assert by["die.example"]["status"] == "error" and "stopped (exit code 3)" in by["die.example"]["error"]
+
+
+def test_all_workers_dead_stops_the_scan_and_resume_continues(tmp_path):
+    from test_scan_support import dying_check_factory
+
+    src = tmp_path / "d.txt"
+    names = [f"d{i}.example" for i in range(40)]
+    src.write_text("\n".join([*names[:20], "die.example", *names[20:]]) + "\n")
+    out = tmp_path / "r.jsonl"
+    os.environ["SCAN_TEST_DELAY"] = "0.01"
+    try:
+        r = invoke(_workers_app(no_resolver, dying_check_factory), src, "-o", out, "--workers", "2",
+                   "--domains-concurrency", "4", "--lang", "en")
+    finally:
+        del os.environ["SCAN_TEST_DELAY"]
+    assert r.exit_code == 1, r.output
+    assert "every worker process stopped" in r.stderr and "--resume" in r.stderr
+    written = [x["domain"] for x in lines_of(out)]
+    assert "die.example" not in written and len(written) == len(set(written)) < 41
+    assert all(x["status"] == "ok" for x in lines_of(out))     # nothing half-done was written as an error
+    r = invoke(_workers_app(no_resolver, slow_check_factory), src, "-o", out, "--workers", "2", "--resume")
+    assert r.exit_code == 0, r.output
+    assert Counter(x["domain"] for x in lines_of(out)) == Counter([*names, "die.example"])

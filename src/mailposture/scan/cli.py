@@ -117,9 +117,9 @@ def execute(settings: ScanSettings, *, resolver_factory: ResolverFactory | None 
                       lang=settings.lang, progress=progress, position=lambda: reader.position,
                       domain_timeout=settings.domain_timeout)
     terminated = False
+    pool_failed = False
 
     async def main() -> ScanSummary:
-        nonlocal terminated
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
 
@@ -137,6 +137,14 @@ def execute(settings: ScanSettings, *, resolver_factory: ResolverFactory | None 
 
                 pool = WorkerPool(settings, settings.workers, resolver_factory=factory_path(resolver_factory),
                                   check_factory=factory_path(check_factory))
+
+                def all_dead() -> None:
+                    nonlocal pool_failed
+                    pool_failed = True
+                    if task is not None:
+                        task.cancel()
+
+                pool.on_fatal = all_dead
                 try:
                     async with pool:
                         scanner.check = pool.check
@@ -160,7 +168,7 @@ def execute(settings: ScanSettings, *, resolver_factory: ResolverFactory | None 
     try:
         _run(main())
     except (KeyboardInterrupt, asyncio.CancelledError):
-        code = 143 if terminated else 130
+        code = 143 if terminated else 1 if pool_failed else 130
     except InputError as exc:
         _say(f"{err}: {exc}")
         code = 2
@@ -185,7 +193,10 @@ def execute(settings: ScanSettings, *, resolver_factory: ResolverFactory | None 
     _say(summary.to_text(settings.lang))
     for note in writer.notes:
         _say(note)
-    if code in (130, 143):
+    if pool_failed:
+        _say(f"{err}: every worker process stopped (see the messages above); {summary.written:,} results are "
+             f"saved — fix the cause and rerun with --resume")
+    elif code in (130, 143):
         where = settings.output.path
         if where == "-":
             _say("中断しました。結果は標準出力に書き出し済みです。" if ja else

@@ -42,6 +42,10 @@ class WorkerError(RuntimeError):
     """A worker process failed (it died, or sent something unreadable)."""
 
 
+class WorkerDied(WorkerError):
+    """The worker holding this check stopped before answering (crash, OOM kill): the check may be retried."""
+
+
 def factory_path(fn: Any) -> str | None:
     """``"module:qualname"`` for a module-level function (what a worker can import), else None."""
     if fn is None:
@@ -111,6 +115,7 @@ class WorkerPool:
         self.workers: list[_Worker] = []
         self._ids = itertools.count()
         self._ended = False
+        self.on_fatal: Any = None      # called (once the pool runs) when every worker has stopped
 
     async def __aenter__(self) -> WorkerPool:
         await self.start()
@@ -164,26 +169,46 @@ class WorkerPool:
                 code = await asyncio.wait_for(w.proc.wait(), 5)
             for fut in w.pending.values():
                 if not fut.done():
-                    fut.set_exception(WorkerError(f"worker process {w.proc.pid} stopped (exit code {code}): "
-                                                  f"{w.dead}"))
+                    fut.set_exception(WorkerDied(f"worker process {w.proc.pid} stopped (exit code {code}): "
+                                                 f"{w.dead}"))
             w.pending.clear()
+            if not self._ended and self.alive == 0 and self.on_fatal is not None:
+                self.on_fatal()
 
     async def check(self, domain: str, attrs: dict[str, str]) -> dict[str, Any]:
-        alive = [w for w in self.workers if w.dead is None]
-        if not alive:
-            raise WorkerError("no worker process is running")
-        w = min(alive, key=lambda x: len(x.pending))
-        ident = next(self._ids)
-        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        w.pending[ident] = fut
-        try:
-            w.writer.write(_frame(("check", ident, domain, attrs)))
-            await w.writer.drain()
-            return await fut
-        except (ConnectionError, OSError) as exc:
-            raise WorkerError(f"worker process {w.proc.pid}: {exc}") from None
-        finally:
-            w.pending.pop(ident, None)
+        """Run one check in the least-loaded worker. If that worker dies first, the check is sent once more to
+        another worker (the domain may not be the cause); a second death is reported as this domain's error."""
+        last: WorkerError | None = None
+        for _ in range(2):
+            alive = [w for w in self.workers if w.dead is None]
+            if not alive:
+                await self._hold_if_all_dead()
+                raise WorkerError("no worker process is running") from last
+            w = min(alive, key=lambda x: len(x.pending))
+            ident = next(self._ids)
+            fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+            w.pending[ident] = fut
+            try:
+                w.writer.write(_frame(("check", ident, domain, attrs)))
+                await w.writer.drain()
+                return await fut
+            except WorkerDied as exc:
+                last = exc
+            except (ConnectionError, OSError) as exc:
+                last = WorkerDied(f"worker process {w.proc.pid}: {exc}")
+                if w.dead is None:
+                    w.dead = str(exc)
+            finally:
+                w.pending.pop(ident, None)
+        assert last is not None
+        await self._hold_if_all_dead()
+        raise last
+
+    async def _hold_if_all_dead(self) -> None:
+        # With every worker gone the run is being stopped (on_fatal): a check must not turn that into an error
+        # result for its domain, which --resume would then skip. Wait for the cancellation instead.
+        if self.alive == 0 and self.on_fatal is not None and not self._ended:
+            await asyncio.get_running_loop().create_future()
 
     @property
     def alive(self) -> int:
@@ -201,6 +226,7 @@ class WorkerPool:
 
     async def close(self, *, finish: bool = True) -> None:
         """``finish``: say "end", let the workers report their statistics and exit; else stop them now."""
+        self._ended = True
         for w in self.workers:
             with contextlib.suppress(Exception):
                 if finish and w.dead is None:
