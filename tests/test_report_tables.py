@@ -125,3 +125,39 @@ def test_markdown_and_csv() -> None:
     rows = render_csv(rep, "ja").splitlines()
     assert rows[0].startswith("group,total,spf_count,spf_rate,spf_unknown")
     assert rows[2].startswith("東北,3,1,33.3,1,")
+
+
+def test_hostile_group_names_stay_text() -> None:
+    from openpyxl import load_workbook
+
+    from mailposture.report.html import render_html
+    from mailposture.report.xlsx import render_xlsx
+
+    lst = parse_list(b'domain,sector\na.example,"<script>alert(1)</script>"\nb.example,=1+2\n', "h")
+    results = {"a.example": res("a.example", spf=True), "b.example": res("b.example")}
+    rep = aggregate(lst.bodies, results, by="sector")
+    html = render_html(rep, {}, "en")
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+    assert "\n'=1+2," in render_csv(rep, "en")
+    import io
+
+    wb = load_workbook(io.BytesIO(render_xlsx(rep, {}, "en")))
+    ws = wb["Adoption"]
+    cells = [ws.cell(row=r, column=1) for r in range(4, 6)]
+    assert {c.value for c in cells} == {"<script>alert(1)</script>", "=1+2"}
+    assert all(c.data_type == "s" for c in cells)
+
+
+def test_xlsx_with_empty_content_tables() -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    from mailposture.report.xlsx import render_xlsx
+
+    lst = parse_list(b"domain\na.example\n", "e")
+    rep = aggregate(lst.bodies, {"a.example": res("a.example")}, by=None)
+    wb = load_workbook(io.BytesIO(render_xlsx(rep, {}, "ja")))
+    assert "include 先" in wb.sheetnames and wb["include 先"].max_row == 3  # title, blank, header
+    ws = wb["宣言率"]
+    assert ws["A4"].value == "全体" and ws["B4"].value == 0 and ws["B4"].number_format == "0.0%"

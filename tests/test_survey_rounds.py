@@ -150,4 +150,9 @@ async def test_trend_and_diff_between_two_rounds(tmp_path: Path) -> None:
     for s, g in zip(tr["series"][:-1], r26["groups"], strict=True):
         assert s["group"] == g["group"] and s["spf"][1] == g["spf"]["rate"]
     cols, rows = trend_table(tr, "en")
-    assert cols[:3] == ["Group", "2025 SPF (%)", "2025 DMARC (%)"] and rows[0][0] == "Hokkaido"
+    assert cols[:3] == ["Region", "2025 SPF (%)", "2025 DMARC (%)"] and rows[0][0] == "Hokkaido"
+    from mailposture.report.html import render_trend_html
+
+    html = render_trend_html(tr, {"synthetic": True}, "en")
+    assert 'id="trend-spf"' in html and 'id="trend-dmarc"' in html and 'id="table-trend"' in html
+    assert html.count("<polyline") == 2 * len(tr["series"]) and "fictitious" in html

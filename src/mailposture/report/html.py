@@ -57,20 +57,32 @@ def by_name(by: str, lang: str) -> str:
 
 
 def render_trend_html(trend: dict[str, Any], meta: dict[str, Any], lang: str = "ja") -> str:
-    from html import escape
-
-    parts = [f"<!DOCTYPE html><html lang='{lang}'><head><meta charset='utf-8'><title>{escape(meta.get('title', ''))}"
-             "</title><style>body{font-family:'Noto Sans CJK JP',sans-serif;max-width:980px;margin:24px auto;"
-             "color:#111827}table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #e5e7eb;"
-             "text-align:right}td:first-child,th:first-child{text-align:left}</style></head><body>",
-             f"<h1>{escape(meta.get('title', ''))}</h1>"]
-    for metric in ("spf", "dmarc"):
-        parts.append(f"<section id='trend-{metric}'>{charts.trend_svg(trend, metric, lang)}</section>")
+    """Adoption over rounds: SPF and DMARC line charts and the table, in the report's page style."""
+    from mailposture.report.tables import METRICS
     from mailposture.survey.trend import trend_table
 
     cols, rows = trend_table(trend, lang)
-    parts.append("<table><thead><tr>" + "".join(f"<th>{escape(c)}</th>" for c in cols) + "</tr></thead><tbody>")
+    cells = []
     for r in rows:
-        parts.append("<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in r) + "</tr>")
-    parts.append("</tbody></table></body></html>")
-    return "".join(parts)
+        out: list[Any] = [r[0]]
+        for i, v in enumerate(r[1:]):
+            if v == "":
+                out.append("")
+                continue
+            s_ = trend["series"][rows.index(r)]
+            k, m = divmod(i, 2)
+            metric = ("spf", "dmarc")[m]
+            out.append({"rate": s_[metric][k], "count": s_[metric + "_count"][k], "total": s_["total"][k]})
+        cells.append(out)
+    table = {"key": "trend", "title": text(lang, "調査回ごとの宣言率", "Publication rate by round"),
+             "columns": cols, "rows": cells, "total_row": True}
+    charts_ = [{"metric": m, "svg": charts.trend_svg(trend, m, lang),
+                "title": text(lang, f"{METRICS[m][0]} レコード宣言率の推移", f"{METRICS[m][1]} publication over time")}
+               for m in ("spf", "dmarc")]
+    title = meta.get("title") or text(lang, "送信ドメイン認証の普及状況の推移", "Sender authentication adoption over time")
+    rounds = ", ".join(trend["rounds"])
+    return _env().get_template("trend.html.j2").render(
+        lang=lang, title=title, version=__version__, synthetic=bool(meta.get("synthetic")),
+        synthetic_text=text(lang, "架空のデータを含む調査回があります。", "Some rounds hold fictitious data."),
+        meta_lines=[text(lang, f"調査回: {rounds}", f"Rounds: {rounds}")], charts=charts_, tables=[table],
+        empty_text=text(lang, "該当なし", "none"), generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))

@@ -80,6 +80,8 @@ def render_csv(report: dict[str, Any], lang: str = "ja") -> str:
     w.writerow(head)
     rows = [(g["group"], g) for g in report["groups"]] + [(overall_label(report, lang), report["overall"])]
     for name, g in rows:
+        if name[:1] in ("=", "+", "-", "@", "\t", "\r"):
+            name = "'" + name  # never a formula when the CSV is opened in a spreadsheet
         row: list[Any] = [name, g["total"]]
         for k in BOOL_KEYS:
             row += [g[k]["count"], f"{g[k]['rate']:.1f}", g[k]["unknown"]]

@@ -67,7 +67,9 @@ def render_xlsx(report: dict[str, Any], meta: dict[str, Any], lang: str = "ja") 
                     ws.cell(row=i, column=j + 2, value=v["total"])
                     j += 3
                 else:
-                    ws.cell(row=i, column=j, value=v)
+                    c = ws.cell(row=i, column=j, value=v)
+                    if isinstance(v, str) and v.startswith("="):
+                        c.data_type = "s"  # text from a list is never a formula
                     j += 1
             if is_total:
                 for k in range(1, j):

@@ -351,7 +351,7 @@ def survey_trend(
         cols, rows = trend_table(tr, lng)
         t = Table(title=f"trend by {by or 'all'}")
         for c in cols:
-            t.add_column(c, justify="left" if c == cols[0] else "right")
+            t.add_column(c, justify="left" if c == cols[0] else "right", overflow="fold")
         for r in rows:
             t.add_row(*(str(v) for v in r))
         Console().print(t)
@@ -362,12 +362,16 @@ def survey_trend(
     if fmt == "html":
         from mailposture.report.html import render_trend_html
 
-        title = "普及状況の推移" if lng == "ja" else "Adoption over rounds"
-        data = render_trend_html(tr, {"title": title}, lng).encode()
+        data = render_trend_html(tr, {"synthetic": tr["synthetic"]}, lng).encode()
     elif fmt == "png":
         from mailposture.report.charts import trend_png
+        from mailposture.report.tables import METRICS, by_label
 
-        data = trend_png(tr, metric, lng)
+        name = METRICS[metric][0 if lng == "ja" else 1]
+        title = (f"{name} の推移 ({by_label(by, lng)}別)" if lng == "ja" else f"{name} over time, by {by or 'group'}")
+        if tr["synthetic"]:
+            title += " — 架空のデータ" if lng == "ja" else " — fictitious data"
+        data = trend_png(tr, metric, lng, title=title)
     else:
         _fail("--format must be table, json, html or png")
     _write(data, fmt, output, cat.dir / "reports" / f"trend{'-' + by if by else ''}.{fmt}")

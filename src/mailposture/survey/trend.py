@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mailposture.report.tables import aggregate, overall_label, text
+from mailposture.report.tables import aggregate, overall_label
 from mailposture.survey.catalog import Catalog, CatalogError
 from mailposture.survey.lists import group_sort_key
 from mailposture.survey.rounds import load_results, load_round_list
@@ -50,11 +50,14 @@ def build_trend(cat: Catalog, by: str | None, rounds: list[str] | None = None, *
         ov[m] = [r["overall"][m]["rate"] for r in reports]
         ov[m + "_count"] = [r["overall"][m]["count"] for r in reports]
     series.append(ov)
-    return {"by": by, "count": count, "rounds": [i.name for i in infos], "series": series}
+    return {"by": by, "count": count, "rounds": [i.name for i in infos], "series": series,
+            "synthetic": any(i.synthetic for i in infos)}
 
 
 def trend_table(trend: dict[str, Any], lang: str = "ja") -> tuple[list[str], list[list[Any]]]:
-    cols = [text(lang, "グループ", "Group")]
+    from mailposture.report.tables import by_label
+
+    cols = [by_label(trend.get("by"), lang)]
     for r in trend["rounds"]:
         cols += [f"{r} SPF (%)", f"{r} DMARC (%)"]
     rows = []
