@@ -386,3 +386,14 @@ def test_output_same_as_input_is_refused(tmp_path):
     r = invoke(make_app(), src, "-o", src, "--overwrite")
     assert r.exit_code == 2 and "is the input file too" in r.stderr
     assert src.read_text() == "a.example\n"
+
+
+def test_zone_file_input(tmp_path):
+    src = tmp_path / "jp.db"
+    src.write_text("a IN NS ns.example.net.\nb IN NS ns.example.net.\na IN NS ns2.example.net.\n")
+    out = tmp_path / "r.jsonl"
+    r = invoke(make_app(), src, "-o", out, "--input-format", "zone", "--zone-origin", "jp", "--lang", "en")
+    assert r.exit_code == 0, r.output
+    assert sorted(x["domain"] for x in lines_of(out)) == ["a.jp", "b.jp"] and "duplicates skipped 1" in r.stderr
+    r = invoke(make_app(), src, "-o", tmp_path / "r2.jsonl", "--input-format", "zone")
+    assert r.exit_code == 2 and "line 1: relative name 'a' before $ORIGIN" in r.stderr

@@ -299,3 +299,75 @@ def test_specs_and_items_pickle():
 
     it = InputItem(3, "Ex.example", "ex.example", {"a": "b"})
     assert pickle.loads(pickle.dumps(it)) == it
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# zone files
+
+ZONE = """; a TLD-style zone
+$ORIGIN example.
+$TTL 3600
+@   IN  SOA ns.nic.example. hostmaster.nic.example. (
+        2026120101 ; serial ( with a parenthesis in a comment
+        7200 3600 1209600 300 )
+    IN  NS  ns.nic.example.
+alpha       IN NS ns1.alpha.example.
+alpha       IN NS ns2.alpha.example.
+            IN NS ns3.alpha.example.
+alpha       IN DS 12345 13 2 ABCDEF
+ns1.alpha   IN A 192.0.2.1
+BETA.example.  86400 IN NS ns.other.net.
+gamma 300 IN NS ns.other.net.
+txt   IN TXT "v=spf1 ; not a comment ( nor a paren"
+delta IN NS ns.other.net.
+alpha IN NS ns4.alpha.example.
+$ORIGIN sub.example.
+eps IN NS ns.other.net.
+bad_name IN NS ns.other.net.
+"""
+
+
+def test_zone_delegations(tmp_path):
+    p = tmp_path / "example.zone"
+    p.write_text(ZONE)
+    items, r = items_of(p)
+    assert r.kind == "zone"
+    assert [(i.line, i.key) for i in items] == [
+        (8, "alpha.example"), (13, "beta.example"), (14, "gamma.example"), (16, "delta.example"),
+        (17, "alpha.example"), (19, "eps.sub.example"), (20, "bad_name.sub.example")]
+    assert items[-1].error and "bad character" in items[-1].error
+    c = InputCounts()
+    with InputReader(InputSpec(str(p))) as rr:
+        assert [i.key for i in select(iter(rr), c)][:4] == ["alpha.example", "beta.example", "gamma.example",
+                                                           "delta.example"]
+    assert c.duplicates == 1
+
+
+def test_zone_detected_by_content_and_gzip(tmp_path):
+    p = tmp_path / "com.txt.gz"
+    p.write_bytes(gzip.compress(b"com. 900 IN SOA a.gtld. nstld. 1 2 3 4 5\ncom. 172800 IN NS a.gtld.\n"
+                                b"example.com. 172800 IN NS ns1.example.net.\n"))
+    items, r = items_of(p)
+    assert r.kind == "zone" and [i.domain for i in items] == ["example.com"]
+
+
+@pytest.mark.parametrize("text, msg", [
+    ("$INCLUDE other.zone\n", "$INCLUDE is not supported"),
+    ("foo IN NS ns.example.\n", "relative name 'foo' before $ORIGIN"),
+    ("$ORIGIN x.\n@ IN SOA a. b. ( 1 2 3 4 5\n", "not closed"),
+    ('$ORIGIN x.\na IN TXT "open\n', "unterminated quoted"),
+    ("$ORIGIN x.\n  IN NS ns.x.\n", "without an owner"),
+])
+def test_zone_errors_name_the_line(tmp_path, text, msg):
+    p = tmp_path / "bad.zone"
+    p.write_text(text)
+    with pytest.raises(InputError) as e, InputReader(InputSpec(str(p))) as r:
+        list(r)
+    assert msg in str(e.value) and "line" in str(e.value)
+
+
+def test_zone_origin_option(tmp_path):
+    p = tmp_path / "z.zone"
+    p.write_text("foo IN NS ns.example.\nbar 60 IN NS ns.example.\n")
+    items, _ = items_of(p, zone_origin="jp.")
+    assert [i.domain for i in items] == ["foo.jp", "bar.jp"]

@@ -41,6 +41,7 @@ class InFormat(StrEnum):
     auto = "auto"
     text = "text"
     csv = "csv"
+    zone = "zone"
 
 
 def default_check_factory(resolver: Any, settings: ScanSettings) -> CheckFn:
@@ -238,16 +239,19 @@ def register(app: typer.Typer, *, resolver_factory: ResolverFactory | None = Non
     @app.command("scan")
     def scan(
         input_path: Annotated[str, typer.Argument(
-            metavar="INPUT", help="Domain list: text (one a line) or CSV with a 'domain' column; '-' = stdin; "
-                                  ".gz is decompressed.", show_default=False)],
+            metavar="INPUT", help="Domain list: text (one a line), CSV with a 'domain' column, or a zone file; "
+                                  "'-' = stdin; .gz is decompressed.", show_default=False)],
         output: Annotated[str, typer.Option("--output", "-o", help="Result file, or '-' for JSON Lines on "
                                             "stdout.")] = "-",
         fmt: Annotated[OutFormat | None, typer.Option(
             "--format", "-f", help="jsonl, csv or parquet (default: from the extension of -o, else jsonl).",
             show_default=False)] = None,
         input_format: Annotated[InFormat, typer.Option(
-            "--input-format", help="auto: CSV when .csv/.tsv or the first line is a header naming the column.")
-        ] = InFormat.auto,
+            "--input-format", help="auto: CSV when .csv/.tsv or the first line is a header naming the column; "
+            "zone (DNS master file: its delegated names) when .zone or it starts like one.")] = InFormat.auto,
+        zone_origin: Annotated[str | None, typer.Option(
+            "--zone-origin", help="Origin of a zone file that has neither $ORIGIN nor an SOA record.",
+            show_default=False)] = None,
         column: Annotated[str, typer.Option("--column", help="CSV column holding the domain names.")] = "domain",
         resume: Annotated[bool, typer.Option("--resume", help="Skip domains already in the output and append "
                                              "(repairs a torn last line).")] = False,
@@ -276,7 +280,7 @@ def register(app: typer.Typer, *, resolver_factory: ResolverFactory | None = Non
         """Check many domains (SPF, DMARC, MX); one result per domain, written as each finishes.
         多数のドメインを一括調査します (結果は完了順に逐次書き出し)。"""
         settings = ScanSettings(
-            input=InputSpec(input_path, format=input_format.value, column=column),
+            input=InputSpec(input_path, format=input_format.value, column=column, zone_origin=zone_origin),
             output=OutputSpec(output, fmt.value if fmt else None),
             dns=DnsOptions(nameserver or None, timeout, retries, concurrency, qps),
             domains_concurrency=domains_concurrency, limit=limit, lang=default_lang(lang), resume=resume,

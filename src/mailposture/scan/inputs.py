@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Literal
 
-InputFormat = Literal["auto", "text", "csv"]
+InputFormat = Literal["auto", "text", "csv", "zone"]
 MAX_LINE = 1 << 20   # a physical line longer than this is not a domain list (and would cost memory)
 
 try:  # UTS #46 mapping + IDNA 2008 when the `idna` package is there; Python's IDNA 2003 codec otherwise
@@ -51,6 +51,7 @@ class InputSpec:
     format: InputFormat = "auto"
     column: str = "domain"          # CSV column holding the names
     delimiter: str | None = None    # CSV delimiter; None: "," (tab for .tsv)
+    zone_origin: str | None = None  # zone files: the origin when the file has neither $ORIGIN nor an SOA
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +189,7 @@ class InputReader:
         self.spec = spec
         self.size: int | None = None
         self.header: list[str] = []     # attrs columns (CSV header minus the domain column), in order
-        self.kind: Literal["text", "csv"] = "text"
+        self.kind: Literal["text", "csv", "zone"] = "text"
         self.lines = 0                  # physical lines read so far
         self._counter: _Counting | None = None
         self._stream: IO[bytes] | None = None
@@ -300,6 +301,8 @@ class InputReader:
         if kind == "auto":
             if lower.endswith((".csv", ".tsv")):
                 kind = "csv"
+            elif lower.endswith(".zone"):
+                kind = "zone"
         if kind == "auto":
             # Look at the first meaningful line: a CSV header names the domain column.
             saved: list[bytes] = []
@@ -310,7 +313,10 @@ class InputReader:
                 saved.append(b)
                 self.lines = len(saved)
                 text = self._decode(b).strip()
-                if text and not text.startswith("#"):
+                if text.startswith(("$ORIGIN", "$TTL")) or _looks_like_rr(text):
+                    kind = "zone"
+                    break
+                if text and not text.startswith(("#", ";")):
                     cells = [c.strip().lower() for c in next(csv.reader([text], delimiter=self._delim()))]
                     kind = "csv" if spec.column.lower() in cells else "text"
                     break
@@ -329,7 +335,21 @@ class InputReader:
     def __iter__(self) -> Iterator[InputItem]:
         if self._stream is None:
             self.open()
+        if self.kind == "zone":
+            return self._iter_zone()
         return self._iter_csv() if self.kind == "csv" else self._iter_text()
+
+    def _iter_zone(self) -> Iterator[InputItem]:
+        def numbered() -> Iterator[tuple[int, str]]:
+            for line in self._text_lines():
+                yield self.lines, line
+
+        try:
+            for lineno, owner in zone_delegations(numbered(), self.spec.zone_origin):
+                domain, error = normalize_domain(owner)
+                yield InputItem(lineno, owner, domain, {}, error)
+        except ZoneSyntaxError as exc:
+            raise InputError(f"{self.label}: {exc}") from None
 
     def _iter_text(self) -> Iterator[InputItem]:
         for line in self._text_lines():
@@ -388,6 +408,137 @@ class InputReader:
                 yield InputItem(self.lines, raw, domain, attrs, error)
         except csv.Error as exc:
             raise InputError(f"{self.label}: line {self.lines}: malformed CSV ({exc})") from None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Zone files (RFC 1035 §5.1 master files): the delegated names, i.e. owners of NS records below the apex
+
+class ZoneSyntaxError(ValueError):
+    pass
+
+
+_CLASSES = {"IN", "CH", "HS", "CS"}
+
+
+def _looks_like_rr(text: str) -> bool:
+    tokens = text.split()
+    up = [t.upper() for t in tokens[:5]]
+    return len(tokens) >= 4 and "IN" in up and any(t in ("SOA", "NS") for t in up)
+
+
+def _tokens(line: str, depth: int, lineno: int) -> tuple[list[str], int, bool]:
+    """Split one physical line into tokens; track parentheses (RFC 1035 §5.1: a record continues over lines
+    inside "( )"), drop ';' comments, keep quoted strings whole. Returns (tokens, depth, starts_blank)."""
+    out: list[str] = []
+    cur: list[str] = []
+    i, n = 0, len(line)
+    in_quote = False
+    while i < n:
+        c = line[i]
+        if in_quote:
+            cur.append(c)
+            if c == "\\" and i + 1 < n:
+                cur.append(line[i + 1])
+                i += 1
+            elif c == '"':
+                in_quote = False
+        elif c == '"':
+            in_quote = True
+            cur.append(c)
+        elif c == "\\" and i + 1 < n:
+            cur.append(c + line[i + 1])
+            i += 1
+        elif c == ";":
+            break
+        elif c in "()":
+            if cur:
+                out.append("".join(cur))
+                cur = []
+            depth += 1 if c == "(" else -1
+            if depth < 0:
+                raise ZoneSyntaxError(f"line {lineno}: ')' without '('")
+        elif c.isspace():
+            if cur:
+                out.append("".join(cur))
+                cur = []
+        else:
+            cur.append(c)
+        i += 1
+    if in_quote:
+        raise ZoneSyntaxError(f"line {lineno}: unterminated quoted string")
+    if cur:
+        out.append("".join(cur))
+    return out, depth, bool(line[:1].isspace())
+
+
+def _absolute(name: str, origin: str | None, lineno: int) -> str:
+    if name == "@":
+        if origin is None:
+            raise ZoneSyntaxError(f"line {lineno}: '@' used before $ORIGIN is known (use --zone-origin)")
+        return origin
+    if name.endswith(".") and not name.endswith("\\."):
+        return name[:-1].lower()
+    if origin is None:
+        raise ZoneSyntaxError(f"line {lineno}: relative name '{name}' before $ORIGIN is known "
+                              "(use --zone-origin)")
+    return f"{name}.{origin}".lower() if origin else name.lower()
+
+
+def zone_delegations(lines: Iterator[tuple[int, str]], origin: str | None = None) -> Iterator[tuple[int, str]]:
+    """Yield ``(line, name)`` for each owner of NS records strictly below the zone apex, once per run of
+    consecutive records (a TLD zone lists several NS per domain). Streaming: one record in memory at a time.
+
+    The apex is the owner of the SOA record (else ``origin``). ``$ORIGIN`` and ``$TTL`` are honoured,
+    ``$INCLUDE`` is refused (it would read other files); a blank owner repeats the previous owner (§5.1).
+    """
+    origin = origin.rstrip(".").lower() if origin else None
+    apex: str | None = origin
+    last_owner: str | None = None
+    last_yielded: str | None = None
+    depth = 0
+    record: list[str] = []
+    rec_line = 0
+    rec_blank = False
+    for lineno, line in lines:
+        toks, depth, blank = _tokens(line, depth, lineno)
+        if not record:
+            rec_line, rec_blank = lineno, blank
+        record.extend(toks)
+        if depth > 0 or not record:
+            continue
+        toks, record = record, []
+        head = toks[0].upper()
+        if head == "$ORIGIN":
+            if len(toks) < 2:
+                raise ZoneSyntaxError(f"line {rec_line}: $ORIGIN without a name")
+            origin = _absolute(toks[1], origin, rec_line)
+            continue
+        if head == "$INCLUDE":
+            raise ZoneSyntaxError(f"line {rec_line}: $INCLUDE is not supported; concatenate the files instead")
+        if head.startswith("$"):
+            continue                        # $TTL and vendor directives carry no names
+        if rec_blank:
+            if last_owner is None:
+                raise ZoneSyntaxError(f"line {rec_line}: a record without an owner name comes first")
+            owner, rest = last_owner, toks
+        else:
+            owner, rest = _absolute(toks[0], origin, rec_line), toks[1:]
+        last_owner = owner
+        # [TTL] [CLASS] TYPE, TTL and class in either order (§5.1)
+        j = 0
+        while j < len(rest) and j < 2 and (rest[j].upper() in _CLASSES or rest[j][:1].isdigit()):
+            j += 1
+        if j >= len(rest):
+            raise ZoneSyntaxError(f"line {rec_line}: record without a type")
+        rtype = rest[j].upper()
+        if rtype == "SOA" and apex is None:
+            apex = owner
+        if rtype == "NS" and owner != apex and owner != last_yielded:
+            if apex is None or owner.endswith("." + apex) or apex == "":
+                last_yielded = owner
+                yield rec_line, owner
+    if depth > 0:
+        raise ZoneSyntaxError(f"line {rec_line}: '(' not closed at the end of the file")
 
 
 def _unique(names: list[str]) -> list[str]:
