@@ -128,3 +128,8 @@ async def test_nsd_world() -> None:
     assert out["safe.test"]["verdict"] == "parked-protected" and out["safe.test"]["why"][0] == "null MX"
     assert out["open.test"]["verdict"] == "parked-spoofable"
     assert out["open.test"]["why"] == ["no MX and no A/AAAA", "SPF 'v=spf1 -all'"]
+
+
+async def test_nonexistent_domain_gets_no_parked_verdict() -> None:
+    s = await assess({"other.test": [("A", "192.0.2.1")]})  # parked.test itself does not exist
+    assert s["verdict"] == "nonexistent" and s["findings"] == [] and s["parked"] is None

@@ -125,7 +125,7 @@ def dmarc_precondition(dmarc: dict[str, Any] | None, org_p: str | None = None) -
     out: list[Finding] = []
     policy = dmarc.get("policy")
     if policy not in ("quarantine", "reject"):
-        out.append(finding("BIMI_DMARC_NOT_ENFORCING", policy=policy or "none (no DMARC record)"))
+        out.append(finding("BIMI_DMARC_NOT_ENFORCING", policy=policy or "none (no valid DMARC record)"))
     elif dmarc.get("t") == "y" or dmarc.get("protected_reason") == "test-mode":
         out.append(finding("BIMI_DMARC_NOT_ENFORCING", policy=f"{policy} (t=y, test mode)"))
     pct = dmarc.get("pct")

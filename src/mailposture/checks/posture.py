@@ -8,7 +8,7 @@ that does not exist; or an SPF record that authorizes nothing (exactly ``v=spf1 
 
 Pure: :func:`assess` takes the spf, dmarc and mx sections (dicts as produced by their ``analyze``) and makes no
 query. Verdicts: "parked-protected", "parked-spoofable", "sending" (not parked: nothing to say here),
-"unknown" (a section that decides it failed).
+"nonexistent" (NXDOMAIN: reported at the top of the result), "unknown" (a section that decides it failed).
 """
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ from typing import Any
 from mailposture.findings import Finding, finding
 
 NULL_SPF = "v=spf1 -all"
+
+
+def _code(f: Any) -> str | None:
+    return f.get("code") if isinstance(f, dict) else getattr(f, "code", None)
 
 
 def _norm_spf(record: Any) -> str:
@@ -41,6 +45,9 @@ def parked_reasons(spf: dict[str, Any], mx: dict[str, Any]) -> tuple[list[tuple[
 def assess(spf: dict[str, Any], dmarc: dict[str, Any], mx: dict[str, Any]) -> dict[str, Any]:
     """The posture section: status ok|error, parked (bool|None), verdict, why, missing, findings."""
     spf, dmarc, mx = spf or {}, dmarc or {}, mx or {}
+    if any(_code(f) == "DOMAIN_NXDOMAIN" for f in mx.get("findings") or ()):
+        # a name that does not exist publishes nothing and cannot fix anything: not a parked domain's posture
+        return {"status": "ok", "parked": None, "verdict": "nonexistent", "why": [], "missing": [], "findings": []}
     why, unsure = parked_reasons(spf, mx)
     out: dict[str, Any] = {"status": "ok", "parked": bool(why), "verdict": "sending", "why": [w for w, _ in why],
                            "missing": [], "findings": []}
