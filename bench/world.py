@@ -82,6 +82,14 @@ def domain_records(i: int, origin: str, rng: random.Random) -> Iterator[tuple[st
         yield d, "MX", "0 ."
 
 
+def parent_zone(origin: str = "bench.test") -> tuple[str, str]:
+    """The zone above the world (``test``), so that lookups above it (the RFC 9989 tree walk) get NXDOMAIN, as
+    they would from a recursive resolver, instead of REFUSED."""
+    parent = origin.split(".", 1)[1]
+    return parent, (f"$ORIGIN {parent}.\n$TTL 3600\n@ SOA ns.{origin}. hostmaster.{origin}. 1 3600 600 86400 300\n"
+                    f"@ NS ns.{origin}.\n")
+
+
 def write_world(path: Path, n: int, *, origin: str = "bench.test", seed: int = 1) -> list[str]:
     """Write the zone file for ``origin`` and return the input list (with ~2 % names that do not exist)."""
     rng = random.Random(seed)
