@@ -330,3 +330,11 @@ async def test_evidence_fetched_with_the_logo(pki: Pki) -> None:
 def test_evidence_checker_never_crashes(body: bytes) -> None:
     _, findings = bimi.check_evidence(b"-----BEGIN CERTIFICATE-----\n" + body, D)
     assert all(f.code in CATALOG for f in findings)
+
+
+async def test_fetched_section_is_json_ready(pki: Pki) -> None:
+    import json
+
+    s = await fetch_logo(pki, Route(body=SVG, headers=SVG_TYPE))
+    data = json.loads(json.dumps({k: v for k, v in s.items() if k != "findings"}))
+    assert data["logo"]["title"] == "Example Brand" and data["fetch"]["content_type"] == "image/svg+xml"

@@ -243,3 +243,11 @@ async def test_nsd_world_and_loopback_policy(pki: Pki) -> None:
 async def test_wrong_case_version_is_reported_and_discarded() -> None:
     s = await dns_only("V=stsv1; id=1")
     assert s["status"] == "none" and codes(s) == ["MTASTS_SYNTAX", "MTASTS_NONE"]
+
+
+async def test_section_is_json_ready(pki: Pki) -> None:
+    import json
+
+    s = await fetched(pki, Route(body=POLICY, headers=TEXT))
+    data = json.loads(json.dumps({k: v for k, v in s.items() if k != "findings"}))
+    assert data["mx_covered"]["mx1.example.test"] is True and data["fetch"]["status"] == 200

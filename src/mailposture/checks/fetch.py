@@ -17,6 +17,7 @@ problems: the result carries ``error`` with a short reason ("timeout", "dns: …
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import re
 import ssl
@@ -138,7 +139,13 @@ async def _addresses(host: str, resolver: Resolver, allow_private: bool) -> list
     return allowed
 
 
+@functools.lru_cache(maxsize=8)
 def _ssl_context(ca_file: str | None) -> ssl.SSLContext:
+    """One context per CA setting, shared by every fetch: loading the system trust store costs milliseconds."""
+    return _new_ssl_context(ca_file)
+
+
+def _new_ssl_context(ca_file: str | None) -> ssl.SSLContext:
     ctx = ssl.create_default_context()  # the system's trust store ...
     if ca_file:
         try:  # ... plus an extra CA (a test CA, a private PKI)
