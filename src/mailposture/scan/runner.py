@@ -211,7 +211,7 @@ class Scanner:
             if item is _END:
                 break
             if item.error:
-                await results.put((item, invalid_result(item, self.lang)))
+                await results.put((item, invalid_result(item, self.lang), False))
             else:
                 await work.put(item)
             slots.release()
@@ -223,6 +223,7 @@ class Scanner:
             item = await work.get()
             if item is None:
                 return
+            crashed = False
             try:
                 if self.domain_timeout:
                     try:
@@ -241,10 +242,10 @@ class Scanner:
                 raise
             except Exception as exc:
                 res = crash_result(item, exc)
-                res["crashed"] = True
-            await results.put((item, res))
+                crashed = True
+            await results.put((item, res, crashed))
 
-    def _account(self, item: InputItem, res: dict[str, Any]) -> None:
+    def _account(self, item: InputItem, res: dict[str, Any], crashed: bool) -> None:
         s = self.summary
         s.written += 1
         if item.error:
@@ -255,7 +256,7 @@ class Scanner:
             s.ok += 1
         else:
             s.errors += 1
-            if res.pop("crashed", False):
+            if crashed:
                 s.crashed += 1
         dns = res.get("dns")
         if isinstance(dns, dict) and isinstance(dns.get("queries"), int):
@@ -276,8 +277,8 @@ class Scanner:
                 if entry is _END:
                     finished = True
                     continue
-                item, res = entry
-                self._account(item, res)
+                item, res, crashed = entry
+                self._account(item, res, crashed)
                 batch.append(res)
             self.writer.write(batch)
             s = self.summary
