@@ -222,6 +222,7 @@ def test_allow_seven_days_reaches_store_and_notice(web, sink):
     html, _ = owner_page(client)
     assert state_shown(html) == "abroad_until"
     assert "2026年12月8日(火) 21:00 JST" in html     # 12:00 UTC + 7 days, shown in JST
+    assert "あと 7 日" in html
     assert len(sink.messages) == 1
     mail_from, rcpts, msg = sink.messages[0]
     assert mail_from == "postmaster@example.test" and rcpts == [OWNER]
@@ -256,6 +257,7 @@ def test_days_out_of_bounds_is_a_clear_error(web, sink, days):
     r = client.post("/abroad/allow", data={"csrf": token, "days": days})
     assert r.status_code == 400
     assert "日数は 1 から 30 までの整数で指定してください" in r.text
+    assert 'href="/abroad?lang=en"' in r.text                # the language link leads to a page, not the form
     assert store.get_user(OWNER).state == UserState.RESTRICTED
     assert not sink.messages
 

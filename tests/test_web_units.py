@@ -264,3 +264,14 @@ def test_notice_sent_through_a_sink():
     (mail_from, rcpts, msg), = sink.messages
     assert mail_from == "pm@example.jp" and rcpts == ["alice@example.jp"]
     assert msg.get_content().startswith("Dear alice@example.jp,")
+
+
+def test_fmt_remaining():
+    from mailposture.web.i18n import fmt_remaining
+
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    assert fmt_remaining(now + timedelta(days=7), now, "ja") == "あと 7 日"
+    assert fmt_remaining(now + timedelta(days=1), now, "en") == "1 day left"
+    assert fmt_remaining(now + timedelta(hours=5, minutes=10), now, "en") == "5 hours left"
+    assert fmt_remaining(now + timedelta(seconds=20), now, "ja") == "あと 1 分"
+    assert fmt_remaining(now - timedelta(seconds=1), now, "ja") == "" and fmt_remaining(None, now, "en") == ""

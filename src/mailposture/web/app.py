@@ -121,6 +121,7 @@ def render(request: Request, template: str, status: int = 200, *, session: Sessi
         t=lambda key, **kw: i18n.t(key, lang, **kw),
         fmt_time=lambda dt: i18n.fmt_time(dt, lang),
         fmt_short=lambda dt: i18n.fmt_short(dt, lang),
+        fmt_left=lambda dt: i18n.fmt_remaining(dt, ctx.now(), lang),
         other_lang=other,
         other_lang_url=_relative(request, other),
         session=session,
@@ -137,6 +138,8 @@ def render(request: Request, template: str, status: int = 200, *, session: Sessi
 
 def _relative(request: Request, lang: str) -> str:
     """This page's path and query with lang= replaced (relative: never an absolute URL from the Host header)."""
+    if request.method != "GET":   # an answer to a form: switch language on the section's main page
+        return ("/admin" if request.url.path.startswith("/admin") else "/abroad") + "?lang=" + lang
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"] + [("lang", lang)]
     return request.url.path + "?" + urlencode(params)
 

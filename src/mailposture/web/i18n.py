@@ -167,3 +167,19 @@ def fmt_short(dt: datetime | None, lang: str) -> str:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return f"{dt.astimezone(JST):%Y-%m-%d %H:%M} JST"
+
+
+def fmt_remaining(until: datetime | None, now: datetime, lang: str) -> str:
+    """'あと 7 日' / '7 days left' (hours, then minutes, when less than a day is left)."""
+    if until is None or until <= now:
+        return ""
+    secs = (until - now).total_seconds()
+    if secs >= 86400:
+        n, unit_ja, unit_en = round(secs / 86400), "日", "day"
+    elif secs >= 3600:
+        n, unit_ja, unit_en = round(secs / 3600), "時間", "hour"
+    else:
+        n, unit_ja, unit_en = max(1, round(secs / 60)), "分", "minute"
+    if lang == "ja":
+        return f"あと {n} {unit_ja}"
+    return f"{n} {unit_en}{'' if n == 1 else 's'} left"
