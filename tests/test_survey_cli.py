@@ -71,3 +71,81 @@ def test_demo_then_report_trend_diff(tmp_path: Path) -> None:
     assert r.exit_code == 0 and json.loads(r.stdout)["changes"] == []
     r = runner.invoke(app, ["survey", "recompute", "--round", "demo", "-q", *data])
     assert r.exit_code == 0 and "generation 1" in r.output
+
+
+class _ServerThread:
+    """LocalDnsServer on its own event loop in a thread, so a CLI subprocess can query it."""
+
+    def __init__(self, zone, origins) -> None:
+        import asyncio
+        import threading
+
+        from mailposture.dns.server import LocalDnsServer
+
+        self.server = LocalDnsServer(zone, origins=origins)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self):
+        import asyncio
+
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(10)
+        return self.server
+
+    def __exit__(self, *exc) -> None:
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@pytest.mark.slow
+def test_ctrl_c_then_resume_through_the_cli(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from mailposture.survey.catalog import Catalog
+    from mailposture.survey.rounds import load_results
+    from mailposture.survey.world import build_world
+
+    world = build_world(400, seed=9)
+    lst = tmp_path / "fict.csv"
+    lst.write_text(world.csv_text(), encoding="utf-8")
+    data = tmp_path / "data"
+    exe = [sys.executable, "-m", "mailposture.cli"]
+    with _ServerThread(world.served_zone(), world.origins()) as srv:
+        base = [*exe, "survey", "run", str(lst), "--round", "r", "--data-dir", str(data), "-n", srv.address,
+                "--timeout", "0.3", "--retries", "0", "-q"]
+        proc = subprocess.Popen([*base, "--concurrency", "1", "--qps", "150"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        journal = data / "rounds" / "r" / "gen-0" / "pass1.parquet.journal.jsonl"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if journal.exists() and journal.read_bytes().count(b"\n") >= 20:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the round ended before it could be interrupted"
+        os.kill(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        assert "Run the same command again to resume" in err and "Traceback" not in err
+        cat = Catalog(data)
+        info = cat.require("r")
+        assert info.status == "running" and info.phase == "pass1"
+        partial = load_results(cat, info)
+        assert 20 <= len(partial) < len(world.truth)
+        again = subprocess.run([*base, "--concurrency", "50"], capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stderr
+    info = cat.require("r")
+    assert info.status == "complete"
+    final = load_results(cat, info)
+    assert set(final) == set(world.truth)
+    # finished domains were kept, not scanned again: one row per domain in pass 1
+    assert cat.count_parquet(str(cat.gen_dir("r", 0) / "pass1.parquet")) == len(world.truth)
+    for d in partial:
+        assert final[d]["checked_at"] == partial[d]["checked_at"] or world.truth[d].broken
