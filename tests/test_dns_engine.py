@@ -227,8 +227,13 @@ async def test_bad_names_and_types(server: LocalDnsServer) -> None:
         with pytest.raises(ValueError, match="unknown DNS record type"):
             await e.query("example.test", "BOGUS")
         raw = await e.query("example.test", "TYPE99")  # SPF type by number: NODATA here
-        assert raw.status == "nodata"
-        assert e.stats.sent == 1
+        assert raw.status == "nodata" and raw.rdtype == "SPF"
+        tlsa = await e.query("_25._tcp.mx.example.test", "type52")
+        assert tlsa.status == "nxdomain" and tlsa.rdtype == "TLSA"
+        idn = await e.query("例え.Example.test.", "A")  # IDNA A-label on the wire (RFC 5891 §5)
+        assert idn.name == "xn--r8jz45g.example.test" and idn.status == "nxdomain"
+        assert server.log[-1][0] == "xn--r8jz45g.example.test"
+        assert e.stats.sent == 3
 
 
 async def test_aclose_turns_pending_lookups_into_errors() -> None:

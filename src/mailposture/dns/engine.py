@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mailposture.dns.cache import MAX_NEGATIVE_TTL, MAX_POSITIVE_TTL, TokenBucket, TtlCache
-from mailposture.dns.types import RCODES, RDTYPES, Answer
+from mailposture.dns.types import RCODES, RDTYPE_NAMES, RDTYPES, Answer
 from mailposture.dns.wire import (
     FLAG_AD,
     FLAG_RD,
@@ -293,7 +293,10 @@ class Engine:
 
     async def query(self, name: str, rdtype: str) -> Answer:
         rdtype = rdtype.upper()
-        code = RDTYPES.get(rdtype) or rdtype_code(rdtype)
+        code = RDTYPES.get(rdtype)
+        if code is None:
+            code = rdtype_code(rdtype)  # "TYPE99" (RFC 3597 §5) -> 99; ValueError for an unknown mnemonic
+            rdtype = RDTYPE_NAMES.get(code, rdtype)  # one cache entry and one spelling per type
         try:
             qname = _norm_name(name)
             qwire = encode_name(qname)
