@@ -397,3 +397,12 @@ def test_zone_file_input(tmp_path):
     assert sorted(x["domain"] for x in lines_of(out)) == ["a.jp", "b.jp"] and "duplicates skipped 1" in r.stderr
     r = invoke(make_app(), src, "-o", tmp_path / "r2.jsonl", "--input-format", "zone")
     assert r.exit_code == 2 and "line 1: relative name 'a' before $ORIGIN" in r.stderr
+
+
+def test_resume_command_hint(monkeypatch):
+    from mailposture.scan.cli import _resume_command
+
+    monkeypatch.setattr(sys, "argv", ["/usr/bin/mailposture", "scan", "my list.txt", "-o", "r.csv", "--overwrite"])
+    assert _resume_command() == "mailposture scan 'my list.txt' -o r.csv --resume"
+    monkeypatch.setattr(sys, "argv", ["pytest", "scan"])
+    assert _resume_command() is None

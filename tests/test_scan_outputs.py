@@ -237,3 +237,15 @@ def test_damaged_parquet(tmp_path):
     out.write_bytes(b"PAR1 not really")
     with pytest.raises(OutputError, match="cannot read the existing Parquet"):
         open_output(OutputSpec(str(out)), [], resume=True)
+
+
+def test_parquet_resume_without_new_rows_keeps_the_file(tmp_path):
+    out = tmp_path / "r.parquet"
+    w, _ = open_output(OutputSpec(str(out)), ["org", "note"])
+    w.write(RESULTS)
+    w.close()
+    before = out.stat().st_mtime_ns, out.read_bytes()
+    w, done = open_output(OutputSpec(str(out)), ["org", "note"], resume=True)
+    w.close()
+    assert len(done) == 3 and (out.stat().st_mtime_ns, out.read_bytes()) == before
+    assert not (tmp_path / "r.parquet.journal.jsonl").exists()

@@ -207,7 +207,23 @@ def execute(settings: ScanSettings, *, resolver_factory: ResolverFactory | None 
                  "再実行すると続きから調査します。" if ja else
                  f"interrupted; {summary.written:,} results are saved in {where}. Run the same command with "
                  "--resume to continue where it stopped.")
+            hint = _resume_command()
+            if hint:
+                _say(f"  {hint}")
     return code
+
+
+def _resume_command() -> str | None:
+    """The command line to continue, when this process is the `mailposture` program itself."""
+    import shlex
+
+    argv = sys.argv
+    if not argv or os.path.basename(argv[0]) != "mailposture" or "scan" not in argv[1:]:
+        return None
+    rest = [a for a in argv[1:] if a != "--overwrite"]
+    if "--resume" not in rest:
+        rest.append("--resume")
+    return shlex.join(["mailposture", *rest])
 
 
 def _isatty(stream: Any) -> bool:

@@ -370,6 +370,10 @@ class ParquetWriter(ResultWriter):
         import pyarrow.parquet as pq
 
         self.journal.close()
+        if self.merge_existing and os.path.exists(self.path) and os.path.getsize(self.journal_path) == 0:
+            os.unlink(self.journal_path)      # nothing new: the existing file stays as it is
+            self.notes.append(f"{self.path}: no new rows")
+            return
         schema = parquet_schema(self.attrs)
         tmp = self.path + ".tmp"
         rows = 0
