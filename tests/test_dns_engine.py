@@ -269,3 +269,14 @@ async def test_local_server_and_fake_resolver_agree(server: LocalDnsServer) -> N
             a, b = await e.query(name, rdtype), await fake.query(name, rdtype)
             key = (a.status, sorted(a.records, key=repr), a.cname_chain, a.ttl)
             assert key == (b.status, sorted(b.records, key=repr), b.cname_chain, b.ttl), (name, rdtype)
+
+
+async def test_cache_stays_bounded(server: LocalDnsServer) -> None:
+    async with Engine([server.address], timeout=1, cache_size=16) as e:
+        for i in range(60):
+            await e.query(f"n{i}.example.test", "A")
+        assert len(e.cache) == 16 and e.cache.evictions == 44
+        assert not e._inflight and not e._waiting  # nothing left behind per query
+        again = await e.query("n59.example.test", "A")  # most recent: still cached
+        old = await e.query("n0.example.test", "A")  # evicted: asked again
+        assert again.from_cache and not old.from_cache
