@@ -579,3 +579,22 @@ def test_no_password_in_logs(web, caplog):
     assert "login failed" in caplog.text and "login: user=" in caplog.text
     for secret in (OWNER_PW, ADMIN_PW, "typo-"):
         assert secret not in caplog.text
+
+
+def test_admin_page_without_admin_users_file_is_closed(tmp_path, sink):
+    cfg = make_cfg(tmp_path, sink.port, admin_users_file=None)
+    client, _, _ = make_client(cfg)
+    r = login(client, ADMIN, ADMIN_PW, realm="admin")
+    assert r.status_code == 503 and "認証サービスに接続できません" in r.text
+    assert client.get("/admin").status_code == 303
+    assert login(client).status_code == 303                  # owners are not affected
+
+
+def test_redirects_are_relative_whatever_the_host_header(web):
+    client, *_ = web
+    r = client.get("/abroad", headers={"host": "evil.example"})
+    assert r.headers["location"] == "/abroad/login"
+    r = login(client)
+    assert r.headers["location"] == "/abroad"
+    r = client.get("/abroad/login?lang=en&x=%22%3E%3Cb%3E", headers={"host": "evil.example"})
+    assert "evil.example" not in r.text and "<b>" not in r.text
