@@ -50,7 +50,7 @@ def test_run_with_a_bad_list_names_the_line(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "line 3" in r.output and "Traceback" not in r.output
 
 
-def test_demo_then_report_trend_diff(tmp_path: Path) -> None:
+def test_demo_then_report_trend_diff(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "demo"
     r = runner.invoke(app, ["demo", "--out", str(out), "--bodies", "40", "-q"])
     assert r.exit_code == 0, r.output
@@ -69,6 +69,13 @@ def test_demo_then_report_trend_diff(tmp_path: Path) -> None:
     assert r.exit_code == 0 and json.loads(r.stdout)["rounds"] == ["demo"]
     r = runner.invoke(app, ["survey", "diff", "demo", "demo", "--format", "json", *data])
     assert r.exit_code == 0 and json.loads(r.stdout)["changes"] == []
+    from mailposture.report import charts
+
+    monkeypatch.setattr(charts, "cjk_font", lambda: None)  # a machine without fonts-noto-cjk
+    r = runner.invoke(app, ["survey", "report", "--by", "region", "--format", "png", "--lang", "ja",
+                            "-o", str(tmp_path / "nofont.png"), *data])
+    assert r.exit_code == 0 and (tmp_path / "nofont.png").read_bytes()[:4] == b"\x89PNG"
+    assert "warning: no Japanese font found" in r.output and r.output.count("warning:") <= 2
     r = runner.invoke(app, ["survey", "recompute", "--round", "demo", "-q", *data])
     assert r.exit_code == 0 and "generation 1" in r.output
 
@@ -120,7 +127,7 @@ def test_ctrl_c_then_resume_through_the_cli(tmp_path: Path) -> None:
     exe = [sys.executable, "-m", "mailposture.cli"]
     with _ServerThread(world.served_zone(), world.origins()) as srv:
         base = [*exe, "survey", "run", str(lst), "--round", "r", "--data-dir", str(data), "-n", srv.address,
-                "--timeout", "0.3", "--retries", "0", "-q"]
+                "--timeout", "0.3", "--retries", "0", "--retry-delay", "0", "-q"]
         proc = subprocess.Popen([*base, "--concurrency", "1", "--qps", "150"], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         journal = data / "rounds" / "r" / "gen-0" / "pass1.parquet.journal.jsonl"

@@ -139,11 +139,13 @@ def lists_show(
     from rich.table import Table
 
     t = Table(title=f"{lst.name}: {len(lst.bodies)} bodies, SHA-256 {lst.sha256[:12]}…")
-    for c in ("#", "domain", "mail_domains", *lst.columns):
+    has_mail = any(b.mail_domains for b in lst.bodies)
+    for c in ("#", "domain", *(["mail_domains"] if has_mail else []), *lst.columns):
         t.add_column(c, overflow="fold")
     rows = lst.bodies if not limit else lst.bodies[:limit]
     for b in rows:
-        t.add_row(str(b.index + 1), b.domain, " ".join(b.mail_domains), *(b.attrs.get(c, "") for c in lst.columns))
+        mail = [" ".join(b.mail_domains)] if has_mail else []
+        t.add_row(str(b.index + 1), b.domain, *mail, *(b.attrs.get(c, "") for c in lst.columns))
     Console().print(t)
     if limit and len(lst.bodies) > limit:
         typer.echo(f"… {len(lst.bodies) - limit} more rows (--limit 0 shows all)")
@@ -168,6 +170,8 @@ def survey_run(
     qps: Qps = None,
     lang: Lang = None,
     replace: Annotated[bool, typer.Option("--replace", help="Scan a complete round of that name again.")] = False,
+    retry_delay: Annotated[float, typer.Option("--retry-delay", min=0, help="Seconds to wait before the retry "
+                                               "pass, so that transient failures can clear.")] = 5.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Scan a list and store the round (resumes an interrupted round of the same name)."""
@@ -193,7 +197,7 @@ def survey_run(
             with _Bars(not quiet) as bars:
                 return await run_round(cat, lst, round_name, engine, resolvers=resolvers,
                                        concurrency=min(concurrency, 1000), lang=lng, progress=bars.factory,
-                                       replace=replace)
+                                       replace=replace, retry_delay=retry_delay)
 
     try:
         info = _guard(lambda: run_sync(go()))
@@ -301,8 +305,27 @@ def survey_report(
     lng = default_lang(lang)
     cat = Catalog(data_dir)
     info, rep = _guard(lambda: build_report(cat, round_name, by, count, lng))
-    data = _guard(lambda: render(rep, report_meta(info, title), fmt, lng))
+    data = _quiet_warnings(lambda: _guard(lambda: render(rep, report_meta(info, title), fmt, lng)))
     _write(data, fmt, output, cat.dir / "reports" / f"{info.name}{'-' + by if by else ''}.{fmt}")
+
+
+def _quiet_warnings(fn: Callable[[], Any]) -> Any:
+    """Run fn; show our own warnings as one clean line each, and matplotlib's per-glyph ones as a count."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = fn()
+    glyphs = 0
+    for w in caught:
+        msg = str(w.message)
+        if "Glyph" in msg and "missing from font" in msg:
+            glyphs += 1
+        elif issubclass(w.category, RuntimeWarning) or "mailposture" in (w.filename or ""):
+            typer.secho(f"warning: {msg}", fg="yellow", err=True)
+    if glyphs:
+        typer.secho(f"warning: {glyphs} character(s) had no glyph in the chart font", fg="yellow", err=True)
+    return out
 
 
 def _write(data: bytes, fmt: str, output: Path | None, default: Path) -> None:
@@ -371,7 +394,7 @@ def survey_trend(
         title = (f"{name} の推移 ({by_label(by, lng)}別)" if lng == "ja" else f"{name} over time, by {by or 'group'}")
         if tr["synthetic"]:
             title += " — 架空のデータ" if lng == "ja" else " — fictitious data"
-        data = trend_png(tr, metric, lng, title=title)
+        data = _quiet_warnings(lambda: trend_png(tr, metric, lng, title=title))
     else:
         _fail("--format must be table, json, html or png")
     _write(data, fmt, output, cat.dir / "reports" / f"trend{'-' + by if by else ''}.{fmt}")

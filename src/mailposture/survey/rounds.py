@@ -148,7 +148,8 @@ async def _scan_into(path: Path, todo: list[str], resolver: Any, *, concurrency:
 
 async def run_round(cat: Catalog, lst: SurveyList, name: str, resolver: Any, *, resolvers: list[str],
                     concurrency: int = 100, lang: str = "en", options: Any = None, synthetic: bool = False,
-                    progress: ProgressFactory = _no_progress, replace: bool = False) -> RoundInfo:
+                    progress: ProgressFactory = _no_progress, replace: bool = False,
+                    retry_delay: float = 0.0) -> RoundInfo:
     """Scan (or resume) the round ``name``; returns its catalog entry when complete."""
     check_round_name(name)
     info = cat.get(name)
@@ -188,7 +189,7 @@ async def run_round(cat: Catalog, lst: SurveyList, name: str, resolver: Any, *, 
             raise CatalogError(f"round '{name}': {len(missing)} domain(s) have no result after pass 1; run again")
         retry = [d for d in domains if failed(first[d])]
         if retry:
-            await asyncio.sleep(0)  # let transient failures clear; the engine's cache keeps good answers
+            await asyncio.sleep(retry_delay)  # let transient failures clear; the engine's cache keeps good answers
             await _scan_into(gdir / "pass2.parquet", retry, resolver, concurrency=concurrency, lang=lang,
                              options=options, progress=progress("retry / 再試行", len(retry)))
         final = load_results(cat, info, 0)
