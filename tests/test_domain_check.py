@@ -114,7 +114,7 @@ def test_section_crash_is_contained(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture()
-def dns_server():
+def local_dns():
     """The in-process authoritative server on 127.0.0.1, in a thread with its own loop."""
     from mailposture.dns.server import LocalDnsServer
 
@@ -123,7 +123,7 @@ def dns_server():
     loop.run_until_complete(srv.start())
     t = threading.Thread(target=loop.run_forever, daemon=True)
     t.start()
-    yield srv.address
+    yield srv
     loop.call_soon_threadsafe(loop.stop)
     t.join(5)
     loop.run_until_complete(srv.stop())
@@ -136,6 +136,11 @@ def _cli() -> typer.Typer:
     app = typer.Typer()
     cli.register(app)
     return app
+
+
+@pytest.fixture()
+def dns_server(local_dns) -> str:
+    return local_dns.address
 
 
 def test_check_command_text_and_json(dns_server: str) -> None:
@@ -166,3 +171,21 @@ def test_unreachable_resolver_reports_unknown_not_absent() -> None:
     assert r.exit_code == 0, r.output
     res = json.loads(r.output)
     assert res["status"] == "error" and res["spf"]["present"] is None and res["dmarc"]["present"] is None
+
+
+def test_validating_resolver_asks_for_ad_and_selector_file_errors(local_dns, tmp_path) -> None:
+    srv, dns_server = local_dns, local_dns.address
+    runner = CliRunner()
+    before = len(srv.log)
+    r = runner.invoke(_cli(), ["check", "good.test", "-n", dns_server, "--format", "json"])
+    assert r.exit_code == 0 and not any(flags & 0x0020 for _, _, flags in list(srv.log)[before:])
+    before = len(srv.log)
+    r = runner.invoke(_cli(), ["check", "good.test", "-n", dns_server, "--format", "json", "--validating-resolver"])
+    assert r.exit_code == 0, r.output
+    assert all(flags & 0x0020 for _, _, flags in list(srv.log)[before:])  # AD set in every query (RFC 6840 §5.7)
+    bad = tmp_path / "sel.txt"
+    bad.write_text("google\nnot a selector!\n")
+    r = runner.invoke(_cli(), ["check", "good.test", "-n", dns_server, "--dkim-selectors", str(bad)])
+    assert r.exit_code == 2 and "sel.txt" in r.output and "Traceback" not in r.output
+    r = runner.invoke(_cli(), ["check", "good.test", "-n", dns_server, "--dkim-selectors", str(tmp_path / "none")])
+    assert r.exit_code == 2 and "none" in r.output

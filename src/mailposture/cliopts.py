@@ -26,12 +26,13 @@ class DnsOptions:
     retries: int = 2
     concurrency: int = 200
     qps: float | None = None
+    want_ad: bool = False   # set AD in queries: a validating resolver then reports it (RFC 6840 §5.7)
 
     def engine(self):  # -> mailposture.dns.engine.Engine
         from mailposture.dns.engine import Engine
 
         return Engine(self.nameservers or None, timeout=self.timeout, retries=self.retries,
-                      concurrency=self.concurrency, qps=self.qps)
+                      concurrency=self.concurrency, qps=self.qps, want_ad=self.want_ad)
 
 
 def default_lang(lang: str | None) -> str:

@@ -35,6 +35,10 @@ def check(
     ca_file: Annotated[str | None, typer.Option("--ca-file", help="Extra CA bundle for HTTPS fetches.")] = None,
     validating: Annotated[bool, typer.Option("--validating-resolver",
                                              help="The resolver validates DNSSEC: report its AD bit.")] = False,
+    dkim_selectors: Annotated[str | None, typer.Option(
+        "--dkim-selectors", help="File of DKIM selectors to probe, one a line (default: the bundled list).")] = None,
+    fetch_concurrency: Annotated[int, typer.Option("--fetch-concurrency", min=1, max=1000,
+                                                   help="HTTPS fetches at once.")] = 32,
 ) -> None:
     """Check one domain and say exactly what to fix. / ドメインを 1 つ検査し、修正点を示します。"""
     from mailposture.checks.domain import CORE_SECTIONS, CheckOptions, check_domain
@@ -51,10 +55,24 @@ def check(
             typer.echo(f"error: '{raw}' is not a valid domain name: {err}", err=True)
             raise typer.Exit(2)
         names.append(name)
-    opts = CheckOptions.everything(fetch=fetch, ca_file=ca_file, validating_resolver=validating)
+    selectors = None
+    if dkim_selectors:
+        from mailposture.checks import dkim
+
+        try:
+            selectors = tuple(dkim.load_selectors(dkim_selectors))
+        except (OSError, ValueError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+    if fetch:
+        from mailposture.checks import fetch as fetch_mod
+
+        fetch_mod.set_concurrency(fetch_concurrency)
+    opts = CheckOptions.everything(fetch=fetch, ca_file=ca_file, validating_resolver=validating,
+                                   dkim_selectors=selectors)
     if core:
         opts = CheckOptions(sections=CORE_SECTIONS, mx_resolve_hosts=True)
-    dns = DnsOptions(nameserver, timeout, retries, concurrency, qps)
+    dns = DnsOptions(nameserver, timeout, retries, concurrency, qps, want_ad=validating)
     try:
         engine = dns.engine()
     except (ValueError, OSError) as exc:

@@ -45,7 +45,7 @@ def _ok(v: Any, t: dict[str, str]) -> str:
 
 
 def _facts(name: str, sec: dict[str, Any], t: dict[str, str]) -> list[tuple[str, str]]:
-    rows: list[tuple[str, str]] = [(t["present"], _yn(sec.get("present"), t))] if "present" in sec else []
+    rows: list[tuple[str, str]] = [(t["present"], _yn(sec.get("present"), t))] if "present" in sec and name not in ("dnssec", "posture") else []
     if name in ("spf", "dmarc") and not sec.get("record") and len(sec.get("records") or []) > 1:
         rows += [(t["record"], r) for r in sec["records"]]
     if name == "spf":
