@@ -161,3 +161,18 @@ def test_xlsx_with_empty_content_tables() -> None:
     assert "include 先" in wb.sheetnames and wb["include 先"].max_row == 3  # title, blank, header
     ws = wb["宣言率"]
     assert ws["A4"].value == "全体" and ws["B4"].value == 0 and ws["B4"].number_format == "0.0%"
+
+
+def test_providers_grouped_by_registered_domain_and_case_insensitive_by() -> None:
+    rep = aggregate(LIST.bodies, RESULTS, by="Region")
+    assert rep["by"] == "region" and len(rep["groups"]) == 2
+    provs = {p["provider"]: p for p in rep["content"]["providers"]}
+    assert provs["prov.example"]["count"] == 2 and provs["prov.example"]["targets"] == ["_spf.prov.example"]
+    assert provs["other.test"]["count"] == 1
+
+
+def test_bodies_sharing_a_domain_each_count() -> None:
+    lst = parse_list(b"domain,region\nshared.example,a\nshared.example,b\n", "s")
+    rep = aggregate(lst.bodies, {"shared.example": res("shared.example", spf=True)}, by="region")
+    assert [g["spf"]["count"] for g in rep["groups"]] == [1, 1] and rep["overall"]["spf"]["count"] == 2
+    assert rep["content"]["domains"] == 1

@@ -8,6 +8,7 @@ denominator of every rate is the number of bodies in the group, as in the consor
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -155,8 +156,11 @@ def aggregate(bodies: Sequence[Body], results: dict[str, dict[str, Any]], *, by:
     groups: list[dict[str, Any]] = []
     if by:
         if bodies and by not in bodies[0].attrs:
-            cols = ", ".join(bodies[0].attrs) or "none"
-            raise KeyError(f"no column '{by}' in the list (columns: {cols})")
+            match = [c for c in bodies[0].attrs if c.lower() == by.lower()]
+            if not match:
+                cols = ", ".join(bodies[0].attrs) or "none"
+                raise KeyError(f"no column '{by}' in the list (columns: {cols})")
+            by = match[0]
         buckets: dict[str, list[dict[str, Any]]] = {}
         for b, f in zip(bodies, facts, strict=True):
             buckets.setdefault(b.attrs.get(by, ""), []).append(f)
@@ -218,6 +222,18 @@ def direct_includes(spf: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(str(x).lower() for x in spf.get("includes") or ()))
 
 
+@functools.cache
+def _psl() -> Any:
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()
+
+
+def provider_of(target: str) -> str:
+    """The registrable domain of an include target (Public Suffix List): ``_spf.google.com`` -> ``google.com``."""
+    return _psl().privatesuffix(target) or target
+
+
 def _not_a_mistake(code: str) -> bool:
     # verdicts, plain absence (the headline tables count it) and DNS failures (unknown, not a configuration fault)
     return (code.startswith("POSTURE_") or code in ("SPF_NONE", "DMARC_NONE", "DNS_ERROR", "DOMAIN_NXDOMAIN")
@@ -230,6 +246,8 @@ def content_tables(results: Iterable[dict[str, Any] | None], lang: str = "ja", t
     from mailposture.findings import CATALOG
 
     inc: Counter[str] = Counter()
+    prov: Counter[str] = Counter()
+    prov_targets: dict[str, Counter[str]] = {}
     ip = Counter()
     codes: Counter[str] = Counter()
     n_spf = n_dom = 0
@@ -240,8 +258,12 @@ def content_tables(results: Iterable[dict[str, Any] | None], lang: str = "ja", t
         spf = r.get("spf") or {}
         if spf.get("present"):
             n_spf += 1
-            for t in direct_includes(spf):
-                inc[t] += 1
+            targets = direct_includes(spf)
+            inc.update(targets)
+            for p in dict.fromkeys(provider_of(t) for t in targets):
+                prov[p] += 1
+            for t in targets:
+                prov_targets.setdefault(provider_of(t), Counter())[t] += 1
             cnt = _ipv4_count(spf)
             if cnt is not None:
                 for i, (lo, hi, _, _) in enumerate(IP_BUCKETS):
@@ -266,6 +288,9 @@ def content_tables(results: Iterable[dict[str, Any] | None], lang: str = "ja", t
                          "title": title, "count": c, "rate": rate(c, n_dom)})
     return {
         "domains": n_dom, "spf_domains": n_spf,
+        "providers": [{"provider": p, "count": c, "rate": rate(c, n_spf),
+                       "targets": [t for t, _ in prov_targets[p].most_common(3)]}
+                      for p, c in sorted(prov.items(), key=lambda kv: (-kv[1], kv[0]))[:top]],
         "includes": [{"target": t, "count": c, "rate": rate(c, n_spf)}
                      for t, c in sorted(inc.items(), key=lambda kv: (-kv[1], kv[0]))[:top]],
         "ipv4_space": [{"bucket": b[2 + li], "count": ip[i], "rate": rate(ip[i], n_spf)}
@@ -368,8 +393,16 @@ def table_models(report: dict[str, Any], lang: str) -> list[dict[str, Any]]:
     c = report.get("content") or {}
     if c:
         n_spf = c.get("spf_domains", 0)
-        tables.append({"key": "includes", "title": text(lang, "よく使われる include 先 (メール事業者)",
-                                                         "Most used include targets (mail providers)"),
+        tables.append({"key": "providers", "title": text(lang, "メール事業者 (include 先の登録ドメイン別)",
+                                                          "Mail providers (include targets by registered domain)"),
+                       "columns": [text(lang, "事業者ドメイン", "Provider domain"),
+                                   text(lang, "主な include 先", "Main include targets"),
+                                   text(lang, "ドメイン数 (SPF のあるドメイン中 %)", "Domains (% of those with SPF)")],
+                       "rows": [[x["provider"], " ".join(x["targets"]),
+                                 {"count": x["count"], "total": n_spf, "rate": x["rate"]}]
+                                for x in c.get("providers", ())], "total_row": False})
+        tables.append({"key": "includes", "title": text(lang, "よく使われる include 先",
+                                                         "Most used include targets"),
                        "columns": [text(lang, "include 先", "Include target"),
                                    text(lang, "ドメイン数 (SPF のあるドメイン中 %)", "Domains (% of those with SPF)")],
                        "rows": [[x["target"], {"count": x["count"], "total": n_spf, "rate": x["rate"]}]

@@ -9,7 +9,7 @@ from mailposture.report.md import meta_lines
 from mailposture.report.tables import DEFINITIONS, headline_lines, table_models, text
 
 SHEET_NAMES = {"headline": ("宣言率", "Adoption"), "spf": ("SPF", "SPF"), "dmarc": ("DMARC", "DMARC"),
-               "policy": ("ポリシー", "Policy"), "errors": ("不明", "Unknown"), "includes": ("include 先", "Includes"),
+               "policy": ("ポリシー", "Policy"), "errors": ("不明", "Unknown"), "providers": ("事業者", "Providers"), "includes": ("include 先", "Includes"),
                "ipv4": ("IPv4 範囲", "IPv4 space"), "findings": ("設定の誤り", "Mistakes")}
 
 
