@@ -91,6 +91,7 @@ def test_json_shape_and_content_tables() -> None:
     assert set(out["groups"][0]) >= {"group", "total", "spf", "dmarc"}
     assert set(out["groups"][0]["spf"]) >= {"count", "rate"}
     assert set(out["overall"]) >= {"total", "spf", "dmarc"}
+    assert any("v=spf1" in d for d in out["definitions"])
     c = out["content"]
     assert c["includes"][0] == {"target": "_spf.prov.example", "count": 2, "rate": 66.7}
     assert [b["count"] for b in c["ipv4_space"]] == [1, 1, 0, 1, 0]

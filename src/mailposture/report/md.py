@@ -92,7 +92,8 @@ def render_csv(report: dict[str, Any], lang: str = "ja") -> str:
     return buf.getvalue()
 
 
-def render_json(report: dict[str, Any], meta: dict[str, Any]) -> str:
+def render_json(report: dict[str, Any], meta: dict[str, Any], lang: str = "en") -> str:
     out = dict(report)
     out["meta"] = {k: v for k, v in meta.items() if k != "title"}
+    out["definitions"] = DEFINITIONS["ja" if lang == "ja" else "en"]
     return json.dumps(out, ensure_ascii=False, indent=2, default=str) + "\n"

@@ -265,7 +265,7 @@ def render(rep: dict[str, Any], meta: dict[str, Any], fmt: str, lang: str) -> by
     if fmt == "json":
         from mailposture.report.md import render_json
 
-        return render_json(rep, meta).encode()
+        return render_json(rep, meta, lang).encode()
     if fmt == "html":
         from mailposture.report.html import render_html
 
