@@ -598,3 +598,20 @@ def test_redirects_are_relative_whatever_the_host_header(web):
     assert r.headers["location"] == "/abroad"
     r = client.get("/abroad/login?lang=en&x=%22%3E%3Cb%3E", headers={"host": "evil.example"})
     assert "evil.example" not in r.text and "<b>" not in r.text
+
+
+def test_language_link_never_leaves_the_site(web):
+    client, *_ = web
+    r = client.get("/%2Fevil.example/x")                      # the path decodes to //evil.example/x
+    assert r.status_code == 404
+    assert 'href="//evil.example' not in r.text and 'href="/abroad?lang=en"' in r.text
+
+
+def test_switching_off_when_already_off_stores_and_mails_nothing(web, sink):
+    client, store, _, _ = web
+    login(client)
+    _, token = owner_page(client)
+    assert client.post("/abroad/off", data={"csrf": token}).status_code == 303
+    assert store.get_user(OWNER).updated_at is None            # never written
+    assert not sink.messages
+    assert "すでに停止しています" in client.get("/abroad").text

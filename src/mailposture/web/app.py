@@ -140,8 +140,11 @@ def _relative(request: Request, lang: str) -> str:
     """This page's path and query with lang= replaced (relative: never an absolute URL from the Host header)."""
     if request.method != "GET":   # an answer to a form: switch language on the section's main page
         return ("/admin" if request.url.path.startswith("/admin") else "/abroad") + "?lang=" + lang
+    path = request.url.path
+    if not path.startswith("/") or path.startswith("//") or "\\" in path:   # never a link off this site
+        path = "/abroad"
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"] + [("lang", lang)]
-    return request.url.path + "?" + urlencode(params)
+    return path + "?" + urlencode(params)
 
 
 def redirect(url: str) -> RedirectResponse:

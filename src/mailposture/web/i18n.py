@@ -61,6 +61,7 @@ TEXT: dict[str, tuple[str, str]] = {
                      "Sending from abroad is allowed until {until}. A confirmation mail is on its way."),
     "done_off": ("国外からの送信を停止しました。確認のメールをお送りしました。",
                  "Sending from abroad is switched off. A confirmation mail is on its way."),
+    "done_off_already": ("国外からの送信はすでに停止しています。", "Sending from abroad is already switched off."),
     "locked_no_change": ("ロック中のため変更できません。", "The account is locked; it cannot be changed here."),
     "refusals_title": ("最近拒否された送信", "Recently refused attempts"),
     "refusals_none": ("拒否された送信はありません。", "No refused attempts."),

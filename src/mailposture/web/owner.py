@@ -122,8 +122,12 @@ async def off(request: Request, background: BackgroundTasks) -> Response:
     now = ctx.now()
     try:
         rec = await ctx.call(ctx.store.get_user, sess.username)
-        if state_of(rec, now) == "locked":
+        state = state_of(rec, now)
+        if state == "locked":
             return await _page(request, sess, 409, i18n.t("locked_no_change", lang))
+        if state == "restricted":   # already off: nothing to store, nothing to mail
+            sess.flash.append(("ok", i18n.t("done_off_already", lang)))
+            return redirect("/abroad")
         rec = await ctx.call(ctx.store.restrict, sess.username, f"web:{sess.username}")
     except Exception:
         log.exception("store error while restricting")
