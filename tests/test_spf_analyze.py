@@ -265,3 +265,11 @@ async def test_invalid_domain_argument(domain):
     out, codes, res = await run({}, domain=domain)
     assert out["status"] == "error" and out["present"] is None and codes == {"DOMAIN_INVALID"}
     assert res.log == []
+
+
+async def test_include_of_invalid_domain():
+    # "bad..example.net" is valid domain-spec syntax (§12) but not a domain name (§4.3)
+    out, _, res = await run({"example.com": txt("v=spf1 include:bad..example.net -all")})
+    errs = [f.params["reason"] for f in out["findings"] if f.code == "SPF_INCLUDE_ERROR"]
+    assert errs == ["not a valid domain: empty label"]
+    assert out["valid"] is False and ("bad..example.net", "TXT") not in res.log

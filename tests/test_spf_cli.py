@@ -76,7 +76,7 @@ class _Engine(FakeResolver):
 @pytest.fixture
 def fake_engine(monkeypatch):
     zone = {"example.com": [("TXT", "v=spf1 ip4:192.0.2.0/24 -all exp=why.example.com")],
-            "why.example.com": [("TXT", "%{i} is not allowed")]}
+            "why.example.com": [("TXT", "%{i} is not allowed (%{s})")]}
     monkeypatch.setattr("mailposture.cliopts.DnsOptions.engine", lambda self: _Engine(zone))
 
 
@@ -85,7 +85,7 @@ def test_eval_json(app, fake_engine):
                             "--format", "json"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
-    assert out["result"] == "fail" and out["explanation"] == "203.0.113.5 is not allowed"
+    assert out["result"] == "fail" and out["explanation"] == "203.0.113.5 is not allowed (a@example.com)"
     assert out["trace"] and out["dns_lookups"] == 0
 
 
@@ -104,3 +104,12 @@ def test_eval_invalid_ip(app, fake_engine, args):
 def test_eval_invalid_domain(app, fake_engine):
     r = runner.invoke(app, ["spf", "eval", "a..b", "--ip", "192.0.2.1"])
     assert r.exit_code == 2 and "not a valid domain" in r.output
+
+
+def test_eval_empty_sender_uses_helo_identity(app, fake_engine):
+    r = runner.invoke(app, ["spf", "eval", "example.com", "--ip", "203.0.113.5", "--sender", "",
+                            "--helo", "mx.example.org", "--format", "json"])
+    assert r.exit_code == 0
+    out = json.loads(r.stdout)
+    assert out["result"] == "fail" and out["domain"] == "example.com"
+    assert out["explanation"] == "203.0.113.5 is not allowed (postmaster@mx.example.org)"

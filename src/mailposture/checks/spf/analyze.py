@@ -187,6 +187,12 @@ class _Analyzer:
             child["unresolved"] = "ptr"
             return Space(), 0, 0
         if name in ("include", "redirect"):
+            bad = domain_problem(target, fqdn=True)
+            if bad:  # §4.3: check_host() of such a name is "none", which include/redirect turn into permerror
+                self.findings.append(finding("SPF_INCLUDE_ERROR", term=term.text, name=target,
+                                             reason=f"not a valid domain: {bad}"))
+                child["errors"].append(f"invalid domain: {bad}")
+                return Space(), 0, 0
             if target not in self.includes:
                 self.includes.append(target)
             if target in path:

@@ -152,7 +152,9 @@ def register(app: typer.Typer) -> None:
 
         async def run():
             async with engine:
-                return await check_host(addr, name, sender or f"postmaster@{name}", resolver=engine, helo=helo)
+                # an empty --sender with --helo checks the HELO identity (§2.3: postmaster@helo)
+                who = sender or (f"postmaster@{helo}" if sender == "" and helo else f"postmaster@{name}")
+                return await check_host(addr, name, who, resolver=engine, helo=helo)
 
         res = asyncio.run(run())
         if fmt == "json":
