@@ -120,7 +120,7 @@ def test_ctrl_c_then_resume_through_the_cli(tmp_path: Path) -> None:
     from mailposture.survey.rounds import load_results
     from mailposture.survey.world import build_world
 
-    world = build_world(400, seed=9)
+    world = build_world(200, seed=9)
     lst = tmp_path / "fict.csv"
     lst.write_text(world.csv_text(), encoding="utf-8")
     data = tmp_path / "data"
