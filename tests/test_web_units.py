@@ -275,3 +275,19 @@ def test_fmt_remaining():
     assert fmt_remaining(now + timedelta(hours=5, minutes=10), now, "en") == "5 hours left"
     assert fmt_remaining(now + timedelta(seconds=20), now, "ja") == "あと 1 分"
     assert fmt_remaining(now - timedelta(seconds=1), now, "ja") == "" and fmt_remaining(None, now, "en") == ""
+
+
+def test_sessions_per_user_are_capped_oldest_first():
+    clock = Tick()
+    store = SessionStore(b"k" * 32, clock, per_user=3)
+    other = store.new("owner", "bob")
+    mine = []
+    for _ in range(5):
+        clock.t += 1
+        mine.append(store.new("owner", "alice"))
+    alive = [s for s in mine if store.get(store.cookie_value(s), "owner") is s]
+    assert alive == mine[-3:]
+    assert store.get(store.cookie_value(other), "owner") is other
+    admin = store.new("admin", "alice")                            # another realm: counted apart
+    assert store.get(store.cookie_value(admin), "admin") is admin
+    assert store.get(store.cookie_value(mine[-1]), "owner") is mine[-1]

@@ -85,11 +85,12 @@ class SessionStore:
     """
 
     def __init__(self, secret: bytes, clock: Clock, *, idle: float = 900.0, absolute: float = 8 * 3600.0,
-                 anon_idle: float = 1800.0, max_sessions: int = 20000, max_anon: int = 20000) -> None:
+                 anon_idle: float = 1800.0, max_sessions: int = 20000, max_anon: int = 20000,
+                 per_user: int = 10) -> None:
         self._secret = secret
         self._clock = clock
         self.idle, self.absolute, self.anon_idle = idle, absolute, anon_idle
-        self.max_sessions, self.max_anon = max_sessions, max_anon
+        self.max_sessions, self.max_anon, self.per_user = max_sessions, max_anon, per_user
         self._auth: OrderedDict[str, Session] = OrderedDict()
         self._anon: OrderedDict[str, Session] = OrderedDict()
 
@@ -104,6 +105,11 @@ class SessionStore:
         sess = Session(secrets.token_urlsafe(32), realm, secrets.token_urlsafe(32), now, now, username)
         table, cap = (self._auth, self.max_sessions) if username else (self._anon, self.max_anon)
         self._prune(table, now)
+        if username:   # a few sessions per person (several browsers); the oldest goes first
+            mine = [sid for sid, other in self._auth.items() if other.username == username
+                     and other.realm == realm]
+            for sid in mine[:max(0, len(mine) - self.per_user + 1)]:
+                self._auth.pop(sid, None)
         table[sess.sid] = sess
         while len(table) > cap:
             table.popitem(last=False)
