@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -153,3 +154,49 @@ def test_all_workers_dead_stops_the_scan_and_resume_continues(tmp_path):
     r = invoke(_workers_app(no_resolver, slow_check_factory), src, "-o", out, "--workers", "2", "--resume")
     assert r.exit_code == 0, r.output
     assert Counter(x["domain"] for x in lines_of(out)) == Counter([*names, "die.example"])
+
+
+def test_workers_with_the_real_engine_report_engine_statistics(tmp_path):
+    """Each worker builds its own DNS engine from --nameserver; their packet counts are summed."""
+    import asyncio
+    import threading
+
+    from mailposture.dns.server import LocalDnsServer
+    from test_scan_support import WORLD
+
+    zone = {k: v for k, v in WORLD.items() if k != "slow.example"}
+    loop = asyncio.new_event_loop()
+    server = LocalDnsServer(zone, origins=["example"])
+    started = threading.Event()
+
+    def serve():
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(server.start())
+        started.set()
+        loop.run_forever()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        assert started.wait(10)
+        src = tmp_path / "d.txt"
+        src.write_text("good.example\nweak.example\ngone.example\n")
+        out = tmp_path / "r.jsonl"
+        app = typer.Typer()
+
+        @app.callback()
+        def _root() -> None:
+            """test root"""
+
+        register(app)
+        r = invoke(app, src, "-o", out, "--workers", "2", "--nameserver", server.address, "--lang", "en")
+        assert r.exit_code == 0, r.output
+        by = {x["domain"]: x for x in lines_of(out)}
+        assert by["good.example"]["spf"]["all"] == "-all" and by["weak.example"]["status"] == "ok"
+        m = re.search(r"\(([\d,]+) packets sent\)", r.stderr)
+        assert m and int(m.group(1).replace(",", "")) >= server.queries > 0
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        t.join(10)
+        loop.close()

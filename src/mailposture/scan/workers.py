@@ -230,12 +230,16 @@ class WorkerPool:
         for w in self.workers:
             with contextlib.suppress(Exception):
                 if finish and w.dead is None:
+                    # the worker answers "end" with its statistics, then closes: keep reading until then
                     w.writer.write(_frame(("end",)))
                     await w.writer.drain()
-                w.writer.close()
+                else:
+                    w.writer.close()
         for w in self.workers:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(w.task), 30 if finish else 5)  # type: ignore[arg-type]
+            with contextlib.suppress(Exception):
+                w.writer.close()
             if w.proc.returncode is None:
                 with contextlib.suppress(ProcessLookupError):
                     w.proc.kill()
