@@ -7,7 +7,8 @@ Prints medians over ``--runs`` runs of:
     standard asyncio loop and with uvloop; baseline in the same run: dnspython's ``dns.asyncquery.udp`` driving
     the same queries with the same concurrency;
  2. raw decoding of the same answers: our decoder vs ``dns.message.from_wire`` (µs per answer and ratio);
- 3. the cost of the per-exchange UDP socket (socket + close), the price of a fresh random source port.
+ 3. the price of a fresh UDP socket (fresh random source port) per exchange: in situ, the engine with
+    ``--pool`` shared sockets instead (``Engine(udp_sockets=N)``); in isolation, socket+reader+close.
 Every query is distinct (a fresh engine per run), so no answer comes from the cache.
 """
 
@@ -82,8 +83,9 @@ async def _workers(qs: list[tuple[str, str]], concurrency: int, fn) -> list:
     return out
 
 
-async def engine_run(address: str, qs: list[tuple[str, str]], concurrency: int) -> tuple[float, float, dict]:
-    async with Engine([address], timeout=2, retries=2, concurrency=concurrency) as e:
+async def engine_run(address: str, qs: list[tuple[str, str]], concurrency: int,
+                     udp_sockets: int = 0) -> tuple[float, float, dict]:
+    async with Engine([address], timeout=2, retries=2, concurrency=concurrency, udp_sockets=udp_sockets) as e:
         c0, t0 = time.process_time(), time.perf_counter()
         answers = await _workers(qs, concurrency, e.query)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -147,6 +149,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--domains", type=int, default=5000)
     ap.add_argument("--concurrency", type=int, default=200)
+    ap.add_argument("--pool", type=int, default=16, help="shared UDP sockets for the pooled engine variant")
     ap.add_argument("--baseline-queries", type=int, default=5000, help="queries for the dnspython baseline")
     args = ap.parse_args()
     try:
@@ -167,21 +170,24 @@ def main() -> None:
         for r in range(args.runs):
             qs = queries(args.queries, args.domains, seed=r)
             for uv in loops:
-                wall, cpu, last = run(engine_run(ns.address, qs, args.concurrency), use_uvloop=uv)
-                results.setdefault(f"engine ({'uvloop' if uv else 'asyncio'})", []).append(
-                    (len(qs) / wall, cpu / len(qs) * 1e6))
+                for pool in (0, args.pool):
+                    wall, cpu, last_run = run(engine_run(ns.address, qs, args.concurrency, pool), use_uvloop=uv)
+                    label = f"engine{f', {pool} shared sockets' if pool else ''} ({'uvloop' if uv else 'asyncio'})"
+                    results.setdefault(label, []).append((len(qs) / wall, cpu / len(qs) * 1e6))
+                    if not pool:
+                        last = last_run
             bq = qs[:args.baseline_queries]
             for uv in loops:
                 wall, cpu = run(dnspython_run("127.0.0.1", ns.port, bq, args.concurrency), use_uvloop=uv)
                 results.setdefault(f"dnspython asyncquery ({'uvloop' if uv else 'asyncio'})", []).append(
                     (len(bq) / wall, cpu / len(bq) * 1e6))
-        print(f"{'client':38} {'queries/s':>10} {'CPU µs/answer':>14}")
+        print(f"{'client':42} {'queries/s':>10} {'CPU µs/answer':>14}")
         med = {}
         for name, vals in results.items():
             qps = statistics.median(v[0] for v in vals)
             cpu = statistics.median(v[1] for v in vals)
             med[name] = (qps, cpu)
-            print(f"{name:38} {qps:10.0f} {cpu:14.1f}")
+            print(f"{name:42} {qps:10.0f} {cpu:14.1f}")
         for uv in ("asyncio", "uvloop"):
             if f"engine ({uv})" in med:
                 e, b = med[f"engine ({uv})"], med[f"dnspython asyncquery ({uv})"]

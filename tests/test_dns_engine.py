@@ -280,3 +280,21 @@ async def test_cache_stays_bounded(server: LocalDnsServer) -> None:
         again = await e.query("n59.example.test", "A")  # most recent: still cached
         old = await e.query("n0.example.test", "A")  # evicted: asked again
         assert again.from_cache and not old.from_cache
+
+
+async def test_shared_socket_pool_mode(server: LocalDnsServer) -> None:
+    async with FaultyProxy(server.address, drop_first_n=1, spoof={"mx.example.test"}) as proxy, \
+            Engine([proxy.address], timeout=0.2, retries=2, udp_sockets=3) as e:
+        answers = await asyncio.gather(*(e.query(f"n{i}.example.test", "A") for i in range(60)),
+                                       e.query("mx.example.test", "A"))
+        assert {a.status for a in answers[:-1]} == {"nxdomain"}
+        assert answers[-1].records == ("192.0.2.2",)
+        assert e.stats.timeouts == 61 and e.stats.retries == 61  # every first try dropped, then answered
+        assert e.stats.ignored == 2 and proxy.spoofed == 2
+        sockets = e._pool._socks[2]  # AF_INET
+        assert len(sockets) == 3 and len({s.getsockname()[1] for s in sockets}) == 3
+        assert not e._pool._pending
+    assert all(s.fileno() == -1 for s in sockets)  # closed by aclose()
+    async with Engine([f"127.0.0.1:{free_port()}"], timeout=0.1, retries=1, udp_sockets=2) as e:
+        a = await e.query("example.test", "A")
+        assert (a.status, a.error) == ("error", "timeout")
