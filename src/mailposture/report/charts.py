@@ -207,7 +207,7 @@ def bars_png(report: dict[str, Any], lang: str = "ja", title: str | None = None,
     plt, rc = _setup()
     rows = _rows(report, lang)
     with plt.rc_context(rc):
-        fig, ax = plt.subplots(figsize=(8.5, 0.62 * len(rows) + 1.6), dpi=110)
+        fig, ax = plt.subplots(figsize=(8.5, (0.62 if len(rows) < 15 else 0.45) * len(rows) + 1.4), dpi=110)
         n = len(series)
         h = 0.8 / n
         ys = range(len(rows))
@@ -219,7 +219,7 @@ def bars_png(report: dict[str, Any], lang: str = "ja", title: str | None = None,
                 ax.text(v + 0.8, p, f"{v:.1f}", va="center", fontsize=8, color="#374151")
         ax.set_yticks(list(ys), [lab for lab, _ in rows])
         ax.get_yticklabels()[-1].set_fontweight("bold")
-        ax.invert_yaxis()
+        ax.set_ylim(len(rows) - 0.5, -0.5)  # top to bottom in table order, no blank margins
         ax.set_xlim(0, 108)
         ax.set_xlabel("%")
         ax.grid(axis="x", color="#e5e7eb")

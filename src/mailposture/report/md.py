@@ -37,6 +37,17 @@ def meta_lines(meta: dict[str, Any], lang: str) -> list[str]:
                         f"Round: {r.get('name')} / list: {r.get('list_name')} "
                         f"(SHA-256 {str(r.get('list_sha256', ''))[:12]}…) / "
                         f"run: {r.get('started')} – {r.get('finished')} / tool: mailposture {r.get('tool_version')}"))
+        if r.get("resolvers"):
+            res = ", ".join(r["resolvers"])
+            out.append(text(lang, f"リゾルバ: {res} / 再試行したドメイン: {r.get('retried', 0)}、"
+                                  f"判定不能のまま: {r.get('errors', 0)}",
+                            f"Resolvers: {res} / domains retried: {r.get('retried', 0)}, "
+                            f"still unknown: {r.get('errors', 0)}"))
+        if meta.get("count"):
+            out.append(text(lang, "集計単位: 団体 (" + ("いずれかのドメインが該当すれば該当" if meta["count"] == "any"
+                                                          else "代表ドメインのみで判定") + ")",
+                            "Counted per body (" + ("any of its domains" if meta["count"] == "any"
+                                                   else "its primary domain only") + ")"))
         if r.get("recomputed"):
             out.append(text(lang, f"保存済みの DNS 応答から再計算: {r.get('recomputed')}",
                             f"Recomputed from the stored DNS answers: {r.get('recomputed')}"))

@@ -234,8 +234,8 @@ def survey_recompute(
 FORMATS = ("md", "html", "xlsx", "csv", "json", "png")
 
 
-def report_meta(info: Any, title: str | None) -> dict[str, Any]:
-    return {"round": info.to_json(), "synthetic": info.synthetic, "title": title}
+def report_meta(info: Any, title: str | None, count: str = "any") -> dict[str, Any]:
+    return {"round": info.to_json(), "synthetic": info.synthetic, "title": title, "count": count}
 
 
 def build_report(cat: Any, round_name: str | None, by: str | None, count: str, lang: str):
@@ -305,7 +305,7 @@ def survey_report(
     lng = default_lang(lang)
     cat = Catalog(data_dir)
     info, rep = _guard(lambda: build_report(cat, round_name, by, count, lng))
-    data = _quiet_warnings(lambda: _guard(lambda: render(rep, report_meta(info, title), fmt, lng)))
+    data = _quiet_warnings(lambda: _guard(lambda: render(rep, report_meta(info, title, count), fmt, lng)))
     _write(data, fmt, output, cat.dir / "reports" / f"{info.name}{'-' + by if by else ''}.{fmt}")
 
 

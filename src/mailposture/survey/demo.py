@@ -51,7 +51,7 @@ def run_demo(out: Path, *, n_bodies: int = 400, seed: int = 2017, lang: str = "j
     title = ("送信ドメイン認証の普及状況 (デモ: 架空のデータ)" if lang == "ja" else
              "Sender authentication adoption (demo: fictitious data)")
     html = out / "report.html"
-    html.write_text(render_html(rep, {"round": info.to_json(), "synthetic": True, "title": title}, lang),
+    html.write_text(render_html(rep, {"round": info.to_json(), "synthetic": True, "title": title, "count": "any"}, lang),
                     encoding="utf-8")
     o = rep["overall"]
     secs = time.monotonic() - t0
