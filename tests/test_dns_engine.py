@@ -298,3 +298,18 @@ async def test_shared_socket_pool_mode(server: LocalDnsServer) -> None:
     async with Engine([f"127.0.0.1:{free_port()}"], timeout=0.1, retries=1, udp_sockets=2) as e:
         a = await e.query("example.test", "A")
         assert (a.status, a.error) == ("error", "timeout")
+
+
+def test_concurrency_fits_the_file_descriptor_limit(monkeypatch) -> None:
+    import resource
+
+    from mailposture.dns import engine as engine_mod
+
+    calls = []
+    monkeypatch.setattr(resource, "getrlimit", lambda _r: (256, 512))
+    monkeypatch.setattr(resource, "setrlimit", lambda _r, lim: calls.append(lim))
+    assert engine_mod._fit_fd_limit(100) == 100 and calls == []  # 228 <= 256: nothing to do
+    assert engine_mod._fit_fd_limit(300) == 300 and calls == [(428, 512)]  # soft limit raised
+    assert engine_mod._fit_fd_limit(1000) == 512 - 128  # capped by the hard limit
+    assert Engine(["127.0.0.1"], concurrency=1000).concurrency == 384
+    assert Engine(["127.0.0.1"], concurrency=1000, udp_sockets=8).concurrency == 1000

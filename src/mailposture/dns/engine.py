@@ -242,6 +242,25 @@ def _norm_name(name: str) -> str:
 
 # ------------------------------------------------------------------------------------------------ the engine
 
+def _fit_fd_limit(concurrency: int, reserve: int = 128) -> int:
+    """One socket per exchange needs ``concurrency`` file descriptors: raise the soft RLIMIT_NOFILE towards
+    the hard limit when needed, else lower the concurrency so that sockets never run out mid-scan."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        need = concurrency + reserve
+        if soft != resource.RLIM_INFINITY and soft < need:
+            new = need if hard == resource.RLIM_INFINITY else min(need, hard)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+            soft = new
+        if soft != resource.RLIM_INFINITY and soft < need:
+            return max(1, soft - reserve)
+    except (ImportError, ValueError, OSError):
+        pass
+    return concurrency
+
+
 class _UdpPool:
     """``size`` long-lived UDP sockets per address family, each on a kernel-chosen random port, shared by all
     exchanges: replies are matched by (socket, ID) and verified like a per-exchange socket's (source address,
@@ -349,6 +368,8 @@ class Engine:
         self.want_ad = want_ad
         self.stats = EngineStats()
         self.cache = TtlCache(cache_size)
+        if not udp_sockets:
+            self.concurrency = _fit_fd_limit(self.concurrency)
         self._sem = asyncio.Semaphore(self.concurrency)
         self._bucket = TokenBucket(qps) if qps else None
         self._inflight: dict[tuple[str, int], asyncio.Future[_Step | None]] = {}
