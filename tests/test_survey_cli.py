@@ -156,3 +156,14 @@ def test_ctrl_c_then_resume_through_the_cli(tmp_path: Path) -> None:
     assert cat.count_parquet(str(cat.gen_dir("r", 0) / "pass1.parquet")) == len(world.truth)
     for d in partial:
         assert final[d]["checked_at"] == partial[d]["checked_at"] or world.truth[d].broken
+
+
+def test_damaged_data_gives_clean_errors(tmp_path: Path) -> None:
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "catalog.duckdb").write_bytes(b"not a database")
+    r = runner.invoke(app, ["survey", "rounds", "--data-dir", str(d)])
+    assert r.exit_code == 2 and "cannot open the catalog" in r.output and "Traceback" not in r.output
+    r = runner.invoke(app, ["survey", "report", "--data-dir", str(d), "-f", "html", "-o",
+                            str(tmp_path / "missing" / "x.html")])
+    assert r.exit_code == 2 and "Traceback" not in r.output

@@ -110,8 +110,9 @@ class Catalog:
         try:
             con = duckdb.connect(str(self.db))
         except duckdb.IOException as exc:
-            raise CatalogError(f"{self.db}: cannot open the catalog ({exc}); is another mailposture command "
-                               "using it?") from None
+            hint = "; another mailposture command is using it, try again when it ends" if "lock" in str(exc).lower() \
+                else ""
+            raise CatalogError(f"{self.db}: cannot open the catalog ({exc}){hint}") from None
         except duckdb.Error as exc:
             raise CatalogError(f"{self.db}: not a usable DuckDB catalog ({exc})") from None
         con.execute(SCHEMA)

@@ -336,7 +336,10 @@ def _write(data: bytes, fmt: str, output: Path | None, default: Path) -> None:
     path = output or default
 
     def w() -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if output is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.parent.is_dir():
+            raise ValueError(f"{path}: the directory {path.parent} does not exist")
         path.write_bytes(data)
 
     _guard(w)
