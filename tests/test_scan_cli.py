@@ -406,3 +406,16 @@ def test_resume_command_hint(monkeypatch):
     assert _resume_command() == "mailposture scan 'my list.txt' -o r.csv --resume"
     monkeypatch.setattr(sys, "argv", ["pytest", "scan"])
     assert _resume_command() is None
+
+
+def test_headerless_shift_jis_list_with_options(tmp_path):
+    src = tmp_path / "top.txt"
+    src.write_bytes("1\t例え.jp\n2\tExample.jp\n".encode("cp932"))
+    out = tmp_path / "r.csv"
+    r = invoke(make_app(), src, "-o", out, "--column", "2", "--delimiter", "tab", "--encoding", "cp932")
+    assert r.exit_code == 0, r.output
+    rows = sorted(csv.DictReader(out.read_text(encoding="utf-8").splitlines()), key=lambda x: x["attrs.column_1"])
+    assert [(x["domain"], x["input"], x["attrs.column_1"]) for x in rows] == [
+        ("xn--r8jz45g.jp", "例え.jp", "1"), ("example.jp", "Example.jp", "2")]
+    r = invoke(make_app(), src, "-o", tmp_path / "x.jsonl", "--delimiter", "ab")
+    assert r.exit_code == 2 and "one character" in r.output

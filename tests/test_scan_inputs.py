@@ -145,10 +145,10 @@ def test_csv_attrs_bom_crlf_quotes(tmp_path):
 def test_csv_detected_from_header_without_extension(tmp_path):
     p = tmp_path / "list"
     p.write_text("domain;rank\nexample.com;1\n")
-    _, r = items_of(p)
-    assert r.kind == "text"    # ';' is not the delimiter: this is a one-column "domain;rank" text file
-    items, r = items_of(p, delimiter=";")
-    assert r.kind == "csv" and items[0].attrs == {"rank": "1"}
+    items, r = items_of(p)
+    assert r.kind == "csv" and items[0].attrs == {"rank": "1"}      # ';' found by sniffing the header
+    items, r = items_of(p, delimiter=",")
+    assert r.kind == "text" and items[0].error                      # forced ',': a one-column text file
 
 
 def test_tsv_and_custom_column(tmp_path):
@@ -371,3 +371,47 @@ def test_zone_origin_option(tmp_path):
     p.write_text("foo IN NS ns.example.\nbar 60 IN NS ns.example.\n")
     items, _ = items_of(p, zone_origin="jp.")
     assert [i.domain for i in items] == ["foo.jp", "bar.jp"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# encodings, delimiters, headerless lists
+
+def test_shift_jis_hint_and_encoding_option(tmp_path):
+    p = tmp_path / "list.csv"
+    p.write_bytes("domain,組織\nexample.jp,株式会社例\n".encode("cp932"))
+    with pytest.raises(InputError) as e:
+        items_of(p)
+    assert "line 1 is not UTF-8" in str(e.value) and "--encoding cp932" in str(e.value)
+    items, r = items_of(p, encoding="cp932")
+    assert r.header == ["組織"] and items[0].attrs == {"組織": "株式会社例"}
+    with pytest.raises(InputError, match="unknown encoding"):
+        items_of(p, encoding="klingon")
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_delimiter_is_sniffed_from_the_header(tmp_path, sep):
+    p = tmp_path / "list.csv"
+    p.write_text(f"rank{sep}domain\n1{sep}example.com\n")
+    items, r = items_of(p)
+    assert r.kind == "csv" and items[0].domain == "example.com" and items[0].attrs == {"rank": "1"}
+
+
+def test_headerless_ranking_list_by_column_number(tmp_path):
+    p = tmp_path / "top-1m.csv"
+    p.write_text("1,google.com\n2,Example.COM\n3,bad..x\n")
+    items, r = items_of(p, column="2")
+    assert r.header == ["column_1"]
+    assert [(i.line, i.key, i.attrs) for i in items] == [(1, "google.com", {"column_1": "1"}),
+                                                        (2, "example.com", {"column_1": "2"}),
+                                                        (3, "bad..x", {"column_1": "3"})]
+    p2 = tmp_path / "top.txt"
+    p2.write_text("1\tgoogle.com\n")
+    items, r = items_of(p2, column="2")
+    assert r.kind == "csv" and items[0].domain == "google.com"
+
+
+def test_missing_column_message_suggests_a_number(tmp_path):
+    p = tmp_path / "top-1m.csv"
+    p.write_text("1,google.com\n")
+    with pytest.raises(InputError, match=r"--column 2"):
+        items_of(p)

@@ -248,6 +248,15 @@ def _run(coro: Any) -> Any:
     return run(coro)
 
 
+def _unescape_delimiter(d: str | None) -> str | None:
+    if d is None:
+        return None
+    d = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(d, d)
+    if len(d) != 1:
+        raise typer.BadParameter("--delimiter must be one character (or 'tab')")
+    return d
+
+
 def register(app: typer.Typer, *, resolver_factory: ResolverFactory | None = None,
              check_factory: CheckFactory | None = None) -> None:
     """Add the top-level ``scan`` command. Tests inject a FakeResolver through ``resolver_factory``."""
@@ -268,7 +277,14 @@ def register(app: typer.Typer, *, resolver_factory: ResolverFactory | None = Non
         zone_origin: Annotated[str | None, typer.Option(
             "--zone-origin", help="Origin of a zone file that has neither $ORIGIN nor an SOA record.",
             show_default=False)] = None,
-        column: Annotated[str, typer.Option("--column", help="CSV column holding the domain names.")] = "domain",
+        column: Annotated[str, typer.Option("--column", help="CSV column holding the domain names; a number N "
+                                            "means column N of a file without header line (e.g. 2 for a "
+                                            "'rank,domain' ranking list).")] = "domain",
+        delimiter: Annotated[str | None, typer.Option("--delimiter", help="CSV delimiter (default: sniffed "
+                                                      "from the header among , TAB ; |).", show_default=False)
+                             ] = None,
+        encoding: Annotated[str, typer.Option("--encoding", help="Input encoding, e.g. cp932 for Shift_JIS "
+                                              "exports.")] = "utf-8",
         resume: Annotated[bool, typer.Option("--resume", help="Skip domains already in the output and append "
                                              "(repairs a torn last line).")] = False,
         overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")] = False,
@@ -296,7 +312,8 @@ def register(app: typer.Typer, *, resolver_factory: ResolverFactory | None = Non
         """Check many domains (SPF, DMARC, MX); one result per domain, written as each finishes.
         多数のドメインを一括調査します (結果は完了順に逐次書き出し)。"""
         settings = ScanSettings(
-            input=InputSpec(input_path, format=input_format.value, column=column, zone_origin=zone_origin),
+            input=InputSpec(input_path, format=input_format.value, column=column, zone_origin=zone_origin,
+                            delimiter=_unescape_delimiter(delimiter), encoding=encoding),
             output=OutputSpec(output, fmt.value if fmt else None),
             dns=DnsOptions(nameserver or None, timeout, retries, concurrency, qps),
             domains_concurrency=domains_concurrency, limit=limit, lang=default_lang(lang), resume=resume,

@@ -18,10 +18,13 @@ names become items with ``error`` set so that the scan writes them out as ``stat
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
 import gzip
 import io
 import ipaddress
+import itertools
 import os
 import re
 import sys
@@ -49,9 +52,16 @@ class InputSpec:
 
     path: str                       # file path, or "-" for stdin
     format: InputFormat = "auto"
-    column: str = "domain"          # CSV column holding the names
+    column: str = "domain"          # CSV column holding the names; a number N: column N of a file without header
     delimiter: str | None = None    # CSV delimiter; None: "," (tab for .tsv)
     zone_origin: str | None = None  # zone files: the origin when the file has neither $ORIGIN nor an SOA
+    encoding: str = "utf-8"         # e.g. "cp932" for Shift_JIS exports
+
+    @property
+    def column_index(self) -> int | None:
+        """0-based index when ``column`` is a 1-based number (headerless CSV), else None."""
+        c = self.column.strip()
+        return int(c) - 1 if c.isdigit() and int(c) > 0 else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,11 +207,16 @@ class InputReader:
         self._csv: Iterator[list[str]] = iter(())
         self._col = 0
         self._attr_cols: list[str] = []
+        self._delimiter = ","
 
     # -- opening -------------------------------------------------------------------------------------------
     def open(self) -> InputReader:
         spec = self.spec
         label = "standard input" if spec.path == "-" else spec.path
+        try:
+            self._codec = codecs.lookup(spec.encoding).name
+        except LookupError:
+            raise InputError(f"unknown encoding '{spec.encoding}' (try utf-8 or cp932)") from None
         try:
             if spec.path == "-":
                 raw: IO[bytes] = _stdin_bytes()
@@ -266,19 +281,26 @@ class InputReader:
             raise InputError(f"{self.label}: read error after line {self.lines} ({exc.strerror or exc})") from None
 
     def _decode(self, b: bytes) -> str:
+        utf8 = self._codec == "utf-8"
         if self.lines == 1:
-            if b.startswith(b"\xef\xbb\xbf"):
+            if b.startswith(b"\xef\xbb\xbf") and utf8:
                 b = b[3:]
-            elif b.startswith((b"\xff\xfe", b"\xfe\xff")):
+            elif b.startswith((b"\xff\xfe", b"\xfe\xff")) and not self._codec.startswith("utf-16"):
                 raise InputError(f"{self.label}: the file is UTF-16; save it as UTF-8")
             elif b.startswith(b"PK\x03\x04"):
                 raise InputError(f"{self.label}: this is a ZIP archive (an Excel .xlsx file?); export the sheet as "
                                  "CSV (UTF-8) or unzip it first")
         try:
-            return b.decode("utf-8")
+            return b.decode(self._codec)
         except UnicodeDecodeError as exc:
-            raise InputError(f"{self.label}: line {self.lines} is not UTF-8 (byte 0x{b[exc.start]:02x} at "
-                             f"column {exc.start + 1}); save the file as UTF-8") from None
+            hint = "save the file as UTF-8"
+            if utf8:
+                with contextlib.suppress(UnicodeDecodeError):
+                    b.decode("cp932")
+                    hint = "it looks like Shift_JIS: add --encoding cp932, or save the file as UTF-8"
+            shown = "UTF-8" if utf8 else self.spec.encoding
+            raise InputError(f"{self.label}: line {self.lines} is not {shown} (byte "
+                             f"0x{b[exc.start]:02x} at column {exc.start + 1}); {hint}") from None
 
     def _text_lines(self) -> Iterator[str]:
         """Decoded physical lines, line ends kept (csv needs them for quoted newlines)."""
@@ -317,8 +339,10 @@ class InputReader:
                     kind = "zone"
                     break
                 if text and not text.startswith(("#", ";")):
-                    cells = [c.strip().lower() for c in next(csv.reader([text], delimiter=self._delim()))]
-                    kind = "csv" if spec.column.lower() in cells else "text"
+                    if spec.column_index is not None:
+                        kind = "csv" if self._pick_delimiter(text, None) else "text"
+                    else:
+                        kind = "csv" if self._pick_delimiter(text, spec.column) else "text"
                     break
             self._first = saved
             self.lines = 0
@@ -326,10 +350,25 @@ class InputReader:
                 kind = "text"
         self.kind = kind  # type: ignore[assignment]
 
-    def _delim(self) -> str:
+    def _pick_delimiter(self, line: str, column: str | None) -> str | None:
+        """The delimiter that makes ``line`` a header naming ``column`` (or, for a column number, that splits it
+        into enough cells); None when none does. An explicit delimiter or a .tsv name decides alone."""
         if self.spec.delimiter:
-            return self.spec.delimiter
-        return "\t" if self.spec.path.lower().removesuffix(".gz").endswith(".tsv") else ","
+            candidates = [self.spec.delimiter]
+        elif self.spec.path.lower().removesuffix(".gz").endswith(".tsv"):
+            candidates = ["\t"]
+        else:
+            candidates = [",", "\t", ";", "|"]
+        idx = self.spec.column_index
+        for d in candidates:
+            try:
+                cells = [c.strip().lower() for c in next(csv.reader([line], delimiter=d))]
+            except (csv.Error, StopIteration):
+                continue
+            if (column is not None and column.lower() in cells) or (column is None and idx is not None
+                                                                     and len(cells) > max(idx, 1)):
+                return d
+        return None
 
     # -- items ---------------------------------------------------------------------------------------------
     def __iter__(self) -> Iterator[InputItem]:
@@ -363,29 +402,36 @@ class InputReader:
     def _start_csv(self) -> None:
         """Read the header now, so that ``header`` is known before the first item (the CSV output needs it)."""
         lines = self._text_lines()
-
-        def content() -> Iterator[str]:
-            # comment and blank lines before the header are skipped
-            for line in lines:
-                if line.strip() and not line.lstrip().startswith("#"):
-                    yield line
-                    break
-            yield from lines
-
-        reader = csv.reader(content(), delimiter=self._delim())
+        first = None
+        for line in lines:            # comment and blank lines before the header are skipped
+            if line.strip() and not line.lstrip().startswith("#"):
+                first = line
+                break
+        if first is None:
+            raise InputError(f"{self.label}: empty CSV file (no header line)")
+        idx = self.spec.column_index
+        self._delimiter = self._pick_delimiter(first.strip(), None if idx is not None else self.spec.column) \
+            or self.spec.delimiter or ","
+        reader = csv.reader(itertools.chain([first], lines), delimiter=self._delimiter)
         try:
             header = next(reader)
-        except StopIteration:
-            raise InputError(f"{self.label}: empty CSV file (no header line)") from None
         except csv.Error as exc:
             raise InputError(f"{self.label}: line {self.lines}: malformed CSV header ({exc})") from None
+        if idx is not None:
+            # no header: the first line is data; attrs are named after the column numbers
+            self._col = idx
+            self._attr_cols = [f"column_{i + 1}" for i in range(max(len(header), idx + 1))]
+            self.header = [n for i, n in enumerate(self._attr_cols) if i != idx]
+            self._csv = itertools.chain([header], reader)
+            return
         names = [h.strip() for h in header]
         lowered = [n.lower() for n in names]
         want = self.spec.column.lower()
         if want not in lowered:
             shown = ", ".join(repr(n) for n in names[:12]) or "(none)"
             raise InputError(f"{self.label}: line {self.lines}: the CSV header has no '{self.spec.column}' "
-                             f"column (columns: {shown})")
+                             f"column (columns: {shown}); name the column with --column NAME, or give its "
+                             "number (--column 2) for a file without a header line")
         self._col = lowered.index(want)
         self._attr_cols = _unique([n or f"column_{i + 1}" for i, n in enumerate(names)])
         self.header = [n for i, n in enumerate(self._attr_cols) if i != self._col]
