@@ -104,6 +104,7 @@ def execute(settings: ScanSettings, *, resolver_factory: ResolverFactory | None 
         return 2
     for note in writer.notes:
         _say(note)
+    shown_notes = len(writer.notes)
     if settings.resume and done:
         _say(f"再開: {len(done):,} 件は出力済みのため飛ばします" if ja else
              f"resuming: {len(done):,} results already in {settings.output.path} are skipped")
@@ -192,7 +193,7 @@ def execute(settings: ScanSettings, *, resolver_factory: ResolverFactory | None 
             _quiet_stdout()
     summary = scanner.summary
     _say(summary.to_text(settings.lang))
-    for note in writer.notes:
+    for note in writer.notes[shown_notes:]:
         _say(note)
     if pool_failed:
         _say(f"{err}: every worker process stopped (see the messages above); {summary.written:,} results are "
