@@ -419,3 +419,14 @@ def test_headerless_shift_jis_list_with_options(tmp_path):
         ("xn--r8jz45g.jp", "例え.jp", "1"), ("example.jp", "Example.jp", "2")]
     r = invoke(make_app(), src, "-o", tmp_path / "x.jsonl", "--delimiter", "ab")
     assert r.exit_code == 2 and "one character" in r.output
+
+
+def test_invalid_multiline_cell_resumes_without_duplicates(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text('domain,n\n"bad\nname.example",1\nok.example,2\n')
+    out = tmp_path / "r.csv"
+    assert invoke(make_app(), src, "-o", out).exit_code == 0
+    r = invoke(make_app(), src, "-o", out, "--resume", "--lang", "en")
+    assert r.exit_code == 0 and "already done 2" in r.stderr
+    doms = [x["domain"] for x in csv.DictReader(out.read_text().splitlines())]
+    assert sorted(doms) == ["bad name.example", "ok.example"]

@@ -446,7 +446,7 @@ class InputReader:
                 first = row[0].lstrip() if row else ""
                 if first.startswith("#"):
                     continue
-                raw = row[col].strip() if col < len(row) else ""
+                raw = " ".join(row[col].split()) if col < len(row) else ""  # one line: a stable resume key
                 attrs = {attr_cols[i]: v for i, v in enumerate(row) if i != col and i < len(attr_cols)}
                 for i in range(len(attr_cols), len(row)):   # cells beyond the header are kept, not lost
                     attrs[f"column_{i + 1}"] = row[i]
