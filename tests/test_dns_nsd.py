@@ -195,3 +195,28 @@ def test_nsd_is_stopped_by_pid() -> None:
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     assert not workdir.exists()
+
+
+def test_busy_port_is_a_clear_error_or_another_port(monkeypatch) -> None:
+    require_program("nsd")
+    from mailposture.dns import nsd as nsd_mod
+
+    zone = {"a.test": [("A", "192.0.2.1")]}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        port = busy.getsockname()[1]
+        with pytest.raises(NsdError, match=r"(?s)nsd (exited|reported).*bind"):
+            NsdServer.from_records(zone, ["a.test"], port=port, startup_timeout=5).start()
+        ports = iter([port, free_port()])
+        monkeypatch.setattr(nsd_mod, "_free_port", lambda: next(ports))
+        with NsdServer.from_records(zone, ["a.test"], startup_timeout=5) as server:
+            assert server.port != port  # the taken port was given up for the next free one
+
+
+def test_missing_nsd_is_a_clear_error(monkeypatch) -> None:
+    from mailposture.dns import nsd as nsd_mod
+
+    monkeypatch.setattr(nsd_mod.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(nsd_mod.os, "access", lambda _p, _m: False)
+    with pytest.raises(NsdError, match="nsd is not installed"):
+        NsdServer({"a.test": "x"})

@@ -62,6 +62,7 @@ class NsdServer:
         if not zones and not zone_files:
             raise ValueError("NsdServer needs at least one zone")
         self.nsd_path = nsd_path or find_nsd()
+        self._port_given = bool(port)
         self.port = port or _free_port()
         self.server_count = server_count
         self.startup_timeout = startup_timeout
@@ -151,7 +152,23 @@ class NsdServer:
     def start(self) -> NsdServer:
         if self.proc is not None:
             return self
+        attempts = 1 if self._port_given else 3
+        for attempt in range(attempts):
+            try:
+                return self._start_once()
+            except NsdError as e:
+                # a free port can be taken between the check and NSD's bind: try another one
+                if attempt + 1 < attempts and ("bind" in str(e) or "in use" in str(e)):
+                    self.port = _free_port()
+                    continue
+                self._cleanup()
+                raise
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> NsdServer:
         self.conf_path.write_text(self.config_text())
+        for stale in (self.log_path, self.workdir / "nsd.stdout"):
+            stale.unlink(missing_ok=True)
         out = open(self.workdir / "nsd.stdout", "wb")
         self._out = out
         try:
@@ -159,28 +176,27 @@ class NsdServer:
             self.proc = subprocess.Popen([self.nsd_path, "-d", "-c", str(self.conf_path)], stdout=out,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         except OSError as e:
-            out.close()
+            self._kill()
             raise NsdError(f"cannot run {self.nsd_path}: {e}") from None
         probe = min(self.zone_files)
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 msg = self._failure_text(f"nsd exited with status {self.proc.returncode}")
-                self._cleanup()
+                self._kill()
                 raise NsdError(msg)
             rcode = self._probe(probe)
             if rcode is not None:
-                log = self._log_tail(1 << 20)
-                if " error: " in log:
+                if " error: " in self._log_tail(1 << 20):
                     # NSD keeps running when a zone file is bad (the zone answers SERVFAIL): fail loudly instead
                     msg = self._failure_text("nsd reported errors in the configuration or zone files")
-                    self.stop()
+                    self._kill()
                     raise NsdError(msg)
                 if rcode == 0:
                     return self
             time.sleep(0.05)
         msg = self._failure_text(f"nsd did not answer on {self.address} within {self.startup_timeout:g}s")
-        self.stop()
+        self._kill()
         raise NsdError(msg)
 
     def _failure_text(self, head: str) -> str:
@@ -204,7 +220,8 @@ class NsdServer:
             return None
         return data[3] & 0x0F
 
-    def stop(self) -> None:
+    def _kill(self) -> None:
+        """Stop the process by its PID (SIGTERM, then SIGKILL) and close its output file."""
         proc, self.proc = self.proc, None
         if proc is not None and proc.poll() is None:
             try:
@@ -215,13 +232,16 @@ class NsdServer:
                 proc.wait(timeout=5)
             except ProcessLookupError:
                 pass
-        self._cleanup()
-
-    def _cleanup(self) -> None:
         out = getattr(self, "_out", None)
         if out is not None:
             out.close()
             self._out = None
+
+    def stop(self) -> None:
+        self._kill()
+        self._cleanup()
+
+    def _cleanup(self) -> None:
         if self._own_tmp and os.environ.get("MAILPOSTURE_KEEP_NSD") != "1":
             shutil.rmtree(self.workdir, ignore_errors=True)
 
