@@ -13,6 +13,9 @@
 * Spoofing hygiene (RFC 5452 §9): a fresh UDP socket per exchange, so a random kernel-chosen source port, a random
   16-bit ID, and responses are accepted only from the queried address with the same ID and question.
 
+Record data follow :mod:`mailposture.dns.types`; SOA answers (not in that table) are
+``(mname, rname, serial, refresh, retry, expire, minimum)`` tuples.
+
 A lookup that still fails is an :class:`~mailposture.dns.types.Answer` with ``status="error"`` and ``error`` set
 ("timeout", "servfail", "refused", "malformed", "network: …", "cname-loop", …): never NXDOMAIN or NODATA.
 """
