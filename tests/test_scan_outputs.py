@@ -249,3 +249,8 @@ def test_parquet_resume_without_new_rows_keeps_the_file(tmp_path):
     w.close()
     assert len(done) == 3 and (out.stat().st_mtime_ns, out.read_bytes()) == before
     assert not (tmp_path / "r.parquet.journal.jsonl").exists()
+
+
+def test_compressed_output_is_refused(tmp_path):
+    with pytest.raises(OutputError, match=r"write .*r\.jsonl and compress"):
+        open_output(OutputSpec(str(tmp_path / "r.jsonl.gz")), [])

@@ -452,6 +452,9 @@ def open_output(spec: OutputSpec, attrs: Sequence[str], *, resume: bool = False,
     clobbered by accident. Notes (repairs done) are in ``writer.notes``.
     """
     fmt, path = spec.fmt, spec.path
+    if path.lower().endswith((".gz", ".bz2", ".xz", ".zst")):
+        raise OutputError(f"{path}: compressed output is not supported (it could not be resumed); write "
+                          f"{path.rsplit('.', 1)[0]} and compress it when the scan is finished")
     if path == "-":
         if fmt != "jsonl":
             raise OutputError("-o - writes JSON Lines only; use a file name for csv or parquet")
