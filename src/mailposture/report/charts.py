@@ -48,7 +48,8 @@ def bars_svg(report: dict[str, Any], lang: str = "ja",
     top = 40
     height = top + block * len(rows) + 30
     width = label_w + bar_w + 80
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" '
+    aria = escape(" / ".join(_lbl(s, lang) for s in series))
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{aria}" viewBox="0 0 {width} {height}" '
            f'width="100%" style="max-width:{width}px;font-family:{escape(FONT)}">']
     # legend
     x = label_w
@@ -94,8 +95,8 @@ def policy_svg(report: dict[str, Any], lang: str = "ja") -> str:
     label_w, bar_w, bar_h, gap, top = 150, 760, 18, 8, 40
     height = top + (bar_h + gap) * len(rows) + 10
     width = label_w + bar_w + 30
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" '
-           f'width="100%" style="max-width:{width}px;font-family:{escape(FONT)}">']
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="DMARC policy" '
+           f'viewBox="0 0 {width} {height}" width="100%" style="max-width:{width}px;font-family:{escape(FONT)}">']
     x = label_w
     for k, v in names.items():
         out.append(f'<rect x="{x}" y="8" width="12" height="12" rx="2" fill="{COLORS[k]}" stroke="#d1d5db"/>'
@@ -136,8 +137,8 @@ def trend_svg(trend: dict[str, Any], metric: str = "spf", lang: str = "ja") -> s
     width, height, left, right, top, bottom = 760, 340, 50, 170, 30, 50
     pw, ph = width - left - right, height - top - bottom
     n = max(1, len(rounds) - 1)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" '
-           f'width="100%" style="max-width:{width}px;font-family:{escape(FONT)}">',
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{escape(_lbl(metric, lang))} (%)" '
+           f'viewBox="0 0 {width} {height}" width="100%" style="max-width:{width}px;font-family:{escape(FONT)}">',
            f'<text x="{left}" y="18" font-size="13" font-weight="bold" fill="#111827">'
            f'{escape(_lbl(metric, lang))} (%)</text>']
     for p in range(0, 101, 20):
