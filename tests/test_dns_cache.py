@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dns.zone
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailposture.dns.cache import MAX_NEGATIVE_TTL, TokenBucket, TtlCache
 from mailposture.dns.engine import (
@@ -234,3 +236,33 @@ def test_write_zones_streams_many_domains(tmp_path) -> None:
 def test_infer_origins_uses_registrable_domains() -> None:
     assert sorted(infer_origins(["a.b.example.co.jp", "_dmarc.example.co.jp", "x.test", "*.w.y.test"])) == \
         ["example.co.jp", "x.test", "y.test"]
+
+
+_NAMES = ["a.example", "b.example", "c.example", "x.other", "example", "other"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_NAMES), st.sampled_from([T_A, T_CNAME, T_TXT, T_SOA, T_NS]),
+                          st.integers(0, 1000), st.sampled_from(_NAMES)), max_size=8),
+       st.lists(st.tuples(st.sampled_from(_NAMES), st.sampled_from([T_SOA, T_NS]), st.integers(0, 1000)),
+                max_size=3),
+       st.sampled_from([0, 3]), st.booleans())
+def test_interpret_properties(answer, authority, rcode, aa) -> None:
+    def rr(name, rtype, ttl, target="ns.example"):
+        data = {T_A: "192.0.2.1", T_TXT: (b"t",), T_SOA: ("ns", "h", 1, 2, 3, 4, ttl // 2)}.get(rtype, target)
+        return RR(name, rtype, 1, ttl, data)
+
+    msg = _msg(rcode, [rr(*a) for a in answer], [rr(*a) for a in authority], flags=0x8400 if aa else 0x8000)
+    step, ttl = interpret(msg, "a.example", "A", T_A)
+    a = step.answer
+    assert a.status in ("ok", "nxdomain", "nodata", "error") and ttl >= 0
+    assert len(set(a.cname_chain)) == len(a.cname_chain) and "a.example" not in a.cname_chain
+    if a.status == "ok":
+        assert a.records or step.target == a.cname_chain[-1]
+        assert all(r == "192.0.2.1" for r in a.records)
+    else:
+        assert step.target is None and not a.records
+    if a.status == "error":
+        assert a.error in ("cname-loop", "referral") and ttl == 0
+    if rcode == 3 and a.status != "error" and not a.records:
+        assert a.status == "nxdomain" and step.target is None  # RFC 6604: NXDOMAIN is about the chain's end
