@@ -51,7 +51,8 @@ def make_app(*, check=True, zone=None):
 
 
 def invoke(app, *args, input=None):
-    r = CliRunner().invoke(app, ["scan", *map(str, args)], input=input)
+    # messages in English unless a test asks for --lang ja, whatever the locale of the machine running the tests
+    r = CliRunner(env={"LC_ALL": "C.UTF-8"}).invoke(app, ["scan", *map(str, args)], input=input)
     assert "Traceback" not in r.output, r.output
     return r
 
