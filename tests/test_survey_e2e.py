@@ -103,6 +103,15 @@ def test_round_is_complete_and_retried(scanned) -> None:
     assert set(results) == set(world.truth)
     one = results[world.rows[0]["domain"]]
     assert one["dns"]["answers"], "raw answers are kept for recompute"
+    import duckdb  # the catalog's SQL view over the round's Parquet (retry pass overriding pass 1)
+
+    con = duckdb.connect(str(cat.db), read_only=True)
+    try:
+        n, errors = con.execute('SELECT count(*), count(*) FILTER (WHERE status = \'error\') FROM "results_r1"'
+                                ).fetchone()
+    finally:
+        con.close()
+    assert (n, errors) == (len(world.truth), broken)
 
 
 @pytest.mark.parametrize("count", ["any", "primary"])

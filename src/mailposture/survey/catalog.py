@@ -167,8 +167,32 @@ class Catalog:
             vals[_COLS.index("resolvers")] = json.dumps(info.resolvers)
             con.execute(f"INSERT OR REPLACE INTO rounds ({', '.join(_COLS)}) VALUES ({', '.join('?' * len(_COLS))})",
                         vals)
+            if info.status == "complete":
+                self._results_view(con, info)
         finally:
             con.close()
+
+    def _results_view(self, con: Any, info: RoundInfo) -> None:
+        """A SQL view ``"results_<round>"`` over the round's Parquet in use (the retry pass overriding pass 1), so
+        the catalog can be queried directly: ``duckdb catalog.duckdb "SELECT count(*) FROM \"results_2026-12\"
+        WHERE spf_present"``. Best effort: a view that cannot be made never fails the round."""
+        import duckdb
+
+        gdir = self.gen_dir(info.name, info.generation).resolve()
+        p1, p2 = gdir / "pass1.parquet", gdir / "pass2.parquet"
+        if not p1.exists():
+            return
+        lit = "'" + str(p1).replace("'", "''") + "'"
+        sql = f"SELECT * FROM read_parquet({lit})"
+        if p2.exists():
+            lit2 = "'" + str(p2).replace("'", "''") + "'"
+            sql = (f"SELECT * FROM read_parquet({lit2}) UNION ALL BY NAME SELECT * FROM read_parquet({lit}) "
+                   f"WHERE domain NOT IN (SELECT domain FROM read_parquet({lit2}))")
+        view = '"results_' + info.name.replace('"', "") + '"'
+        try:
+            con.execute(f"CREATE OR REPLACE VIEW {view} AS {sql}")
+        except duckdb.Error:
+            pass
 
     def delete(self, name: str) -> None:
         con = self._connect(create=False)
