@@ -10,10 +10,13 @@ from mailposture.report.tables import DEFINITIONS, headline_lines, table_models,
 
 SHEET_NAMES = {"headline": ("宣言率", "Adoption"), "spf": ("SPF", "SPF"), "dmarc": ("DMARC", "DMARC"),
                "policy": ("ポリシー", "Policy"), "errors": ("不明", "Unknown"), "providers": ("事業者", "Providers"), "includes": ("include 先", "Includes"),
-               "ipv4": ("IPv4 範囲", "IPv4 space"), "findings": ("設定の誤り", "Mistakes")}
+               "ipv4": ("IPv4 範囲", "IPv4 space"), "findings": ("設定の誤り", "Mistakes"),
+               "bodies": ("団体別", "Bodies")}
 
 
-def render_xlsx(report: dict[str, Any], meta: dict[str, Any], lang: str = "ja") -> bytes:
+def render_xlsx(report: dict[str, Any], meta: dict[str, Any], lang: str = "ja",
+                bodies: dict[str, Any] | None = None) -> bytes:
+    """``bodies``: an optional per-body table (:func:`mailposture.report.tables.body_table`), as the last sheet."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
@@ -35,7 +38,7 @@ def render_xlsx(report: dict[str, Any], meta: dict[str, Any], lang: str = "ja") 
     info.column_dimensions["A"].width = 110
 
     head_fill = PatternFill("solid", fgColor="E2E8F0")
-    for t in table_models(report, lang):
+    for t in [*table_models(report, lang), *([bodies] if bodies else [])]:
         ja, en = SHEET_NAMES.get(t["key"], (t["key"], t["key"]))
         ws = wb.create_sheet(ja if lang == "ja" else en)
         ws["A1"] = t["title"]
@@ -77,6 +80,8 @@ def render_xlsx(report: dict[str, Any], meta: dict[str, Any], lang: str = "ja") 
         for j in range(1, len(cols) + 1):
             ws.column_dimensions[get_column_letter(j)].width = 34 if j == 1 else 14
         ws.freeze_panes = "B4"
+        if t["key"] == "bodies" and t["rows"]:
+            ws.auto_filter.ref = f"A3:{get_column_letter(len(cols))}{len(t['rows']) + 3}"
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -238,7 +238,8 @@ def report_meta(info: Any, title: str | None, count: str = "any") -> dict[str, A
     return {"round": info.to_json(), "synthetic": info.synthetic, "title": title, "count": count}
 
 
-def build_report(cat: Any, round_name: str | None, by: str | None, count: str, lang: str):
+def build_report(cat: Any, round_name: str | None, by: str | None, count: str, lang: str,
+                 with_bodies: bool = False):
     from mailposture.report.tables import aggregate
     from mailposture.survey.rounds import load_results, load_round_list
 
@@ -249,7 +250,12 @@ def build_report(cat: Any, round_name: str | None, by: str | None, count: str, l
         raise CatalogError(f"round '{info.name}' is not complete (phase {info.phase}); "
                            "finish it with 'mailposture survey run' (it resumes)")
     lst = load_round_list(cat, info)
-    rep = aggregate(lst.bodies, load_results(cat, info), by=by, count=count, round_name=info.name, lang=lang)
+    results = load_results(cat, info)
+    rep = aggregate(lst.bodies, results, by=by, count=count, round_name=info.name, lang=lang)
+    if with_bodies:
+        from mailposture.report.tables import body_table
+
+        rep["_bodies"] = body_table(lst.bodies, results, count, lang)
     return info, rep
 
 
@@ -273,7 +279,7 @@ def render(rep: dict[str, Any], meta: dict[str, Any], fmt: str, lang: str) -> by
     if fmt == "xlsx":
         from mailposture.report.xlsx import render_xlsx
 
-        return render_xlsx(rep, meta, lang)
+        return render_xlsx({k: v for k, v in rep.items() if k != "_bodies"}, meta, lang, rep.get("_bodies"))
     from mailposture.report.charts import bars_png
 
     title = meta.get("title") or (("送信ドメイン認証の普及状況" if lang == "ja" else "Sender authentication adoption")
@@ -304,7 +310,7 @@ def survey_report(
         _fail("--count must be any or primary")
     lng = default_lang(lang)
     cat = Catalog(data_dir)
-    info, rep = _guard(lambda: build_report(cat, round_name, by, count, lng))
+    info, rep = _guard(lambda: build_report(cat, round_name, by, count, lng, with_bodies=fmt == "xlsx"))
     data = _quiet_warnings(lambda: _guard(lambda: render(rep, report_meta(info, title, count), fmt, lng)))
     _write(data, fmt, output, cat.dir / "reports" / f"{info.name}{'-' + by if by else ''}.{fmt}")
 
