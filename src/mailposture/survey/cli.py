@@ -207,6 +207,11 @@ def survey_run(
         raise typer.Exit(130) from None
     typer.echo(f"round {info.name}: {info.bodies} bodies, {info.domains} domains; retried {info.retried}, "
                f"still failing {info.errors} (counted as unknown). Data: {cat.dir}")
+    _, rep = _guard(lambda: build_report(cat, info.name, None, "any", lng))
+    from mailposture.report.tables import headline_lines
+
+    for line in headline_lines(rep, lng):
+        typer.echo(line)
 
 
 @survey_app.command("recompute")
