@@ -206,7 +206,7 @@ def survey_run(
                     "resume. / 中断しました。同じコマンドで再開できます。", fg="yellow", err=True)
         raise typer.Exit(130) from None
     typer.echo(f"round {info.name}: {info.bodies} bodies, {info.domains} domains; retried {info.retried}, "
-               f"still failing {info.errors} (counted as unknown). Data: {cat.dir}")
+               f"{info.errors} still with a failed lookup (kept as unknown, never as absent). Data: {cat.dir}")
     _, rep = _guard(lambda: build_report(cat, info.name, None, "any", lng))
     from mailposture.report.tables import headline_lines
 

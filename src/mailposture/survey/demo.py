@@ -59,10 +59,10 @@ def run_demo(out: Path, *, n_bodies: int = 400, seed: int = 2017, lang: str = "j
     dmarc = f"DMARC {o['dmarc']['rate']:.1f}% ({o['dmarc']['count']}/{o['total']})"
     if lang == "ja":
         summary = (f"デモ調査 (架空の {info.bodies} 団体・{info.domains} ドメイン、{secs:.1f} 秒): {spf}、{dmarc}。"
-                   f"再試行 {info.retried} ドメイン、判定不能 {info.errors} ドメイン。\n"
+                   f"再試行 {info.retried} ドメイン、再試行後も DNS エラーが残ったもの {info.errors} ドメイン (「不明」として集計)。\n"
                    f"次の例: mailposture survey report --data-dir {cat.dir} --by region --format xlsx")
     else:
         summary = (f"demo round: {info.bodies} fictitious bodies, {info.domains} domains in {secs:.1f} s; {spf}, "
-                   f"{dmarc}; {info.retried} retried, {info.errors} still failing (unknown).\n"
+                   f"{dmarc}; {info.retried} retried, {info.errors} still with a failed lookup (counted as unknown).\n"
                    f"Next, try: mailposture survey report --data-dir {cat.dir} --by region --format xlsx")
     return {"html": html, "info": info, "report": rep, "summary": summary, "seconds": secs}
