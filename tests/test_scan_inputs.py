@@ -8,6 +8,8 @@ import os
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailposture.scan.inputs import InputCounts, InputError, InputReader, InputSpec, normalize_domain, select
 
@@ -415,3 +417,12 @@ def test_missing_column_message_suggests_a_number(tmp_path):
     p.write_text("1,google.com\n")
     with pytest.raises(InputError, match=r"--column 2"):
         items_of(p)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="aZ09-._xn", min_size=1, max_size=80) | st.from_regex(r"[a-z0-9-]{1,70}(\.[a-z0-9-]{1,70}){0,4}\.?",
+                                                                              fullmatch=True))
+def test_fast_path_agrees_with_every_rule(name):
+    from mailposture.scan.inputs import _normalize_slow
+
+    assert normalize_domain(name) == _normalize_slow(name)

@@ -85,6 +85,9 @@ class InputItem:
 
 _LDH = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 _BAD_CHAR = re.compile(r"[^a-z0-9.-]")
+_SPACE = re.compile(r"\s")
+_FAST = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.?",
+                   re.IGNORECASE | re.ASCII)
 
 
 def _to_alabels(name: str) -> str:
@@ -113,14 +116,24 @@ def normalize_domain(raw: str) -> tuple[str | None, str | None]:
     name = raw.strip()
     if not name:
         return None, "empty name"
-    if any(c.isspace() for c in name):
+    if _FAST.fullmatch(name):  # the common case: a plain LDH name (same rules as below, one regex)
+        low = name.removesuffix(".").lower()
+        if len(low) <= 253 and not low.rpartition(".")[2].isdigit():
+            return low, None
+    return _normalize_slow(name)
+
+
+def _normalize_slow(name: str) -> tuple[str | None, str | None]:
+    """Every rule one by one, with the reason of the first that fails (``name`` is stripped, non-empty)."""
+    if _SPACE.search(name):
         return None, "contains whitespace"
     bare = name[1:-1] if name.startswith("[") and name.endswith("]") else name
-    try:
-        ipaddress.ip_address(bare)
-        return None, "an IP address, not a domain name"
-    except ValueError:
-        pass
+    if ":" in bare or bare[-1:].isdigit():
+        try:
+            ipaddress.ip_address(bare)
+            return None, "an IP address, not a domain name"
+        except ValueError:
+            pass
     if name.endswith(".") and name != ".":
         name = name[:-1]
     if not name or name == ".":
@@ -395,7 +408,8 @@ class InputReader:
             text = line.strip()
             if not text or text.startswith("#"):
                 continue
-            text = re.split(r"\s#", text, maxsplit=1)[0].strip()  # trailing comment
+            if "#" in text:
+                text = re.split(r"\s#", text, maxsplit=1)[0].strip()  # trailing comment
             domain, error = normalize_domain(text)
             yield InputItem(self.lines, text, domain, {}, error)
 
