@@ -27,6 +27,9 @@ def diff_rounds(cat: Catalog, a: str, b: str) -> dict[str, Any]:
         fa, fb = domain_facts(ra[d]), domain_facts(rb[d])
         attrs = names.get(d, {})
         label = attrs.get("name") or attrs.get("名称") or ""
+        pref = attrs.get("prefecture", "")
+        if label and pref and not label.startswith(pref):  # 府中市 is in 東京都 and in 広島県
+            label = pref + label
         for key in ("spf", "dmarc"):
             before, after = fa[key], fb[key]
             if before is None or after is None:
