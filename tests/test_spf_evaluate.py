@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailposture.checks.spf import check_host, check_spf
+from mailposture.checks.spf.evaluate import RESULTS
 from mailposture.dns.fake import FakeResolver
 
 ZONE = {
@@ -82,3 +85,21 @@ async def test_include_loop_is_permerror_quickly():
     zone = {"example.com": [("TXT", "v=spf1 include:example.com -all")]}
     res = await check_host("192.0.2.1", "example.com", "u@example.com", resolver=FakeResolver(zone))
     assert res.result == "permerror" and "loop" in res.reason and res.dns_lookups == 1
+
+
+_piece = st.sampled_from(["a", "mx", "ptr", "-all", "~all", "include:x.example.com", "include:example.com",
+                          "exists:%{i}.%{d}", "a:%{l}.x.example.com", "redirect=x.example.com", "exp=%{d}",
+                          "ip4:192.0.2.0/24", "ip6:2001:db8::/32", "mx:%{d2}/24//64", "%{", "a:", "+", "=",
+                          "x=%{p}", "ptr:%{h}"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_piece, max_size=10), st.lists(_piece, max_size=6), st.text(max_size=20))
+async def test_random_records_always_give_a_result(root, other, junk):
+    zone = {"example.com": [("TXT", " ".join(["v=spf1", *root]))],
+            "x.example.com": [("TXT", " ".join(["v=spf1", *other, junk])), ("A", "192.0.2.1")],
+            "1.2.0.192.in-addr.arpa": [("PTR", "x.example.com")]}
+    res = await check_host("192.0.2.1", "example.com", "a b@example.com", resolver=FakeResolver(zone),
+                           helo=junk)
+    assert res.result in RESULTS
+    assert res.dns_lookups <= 11 and res.void_lookups <= 3

@@ -90,13 +90,12 @@ class _Analyzer:
             return _Fetched("multiple", texts)
         return _Fetched("ok", texts, parse_record(texts[0]))
 
-    async def addresses(self, name: str) -> tuple[list[str], bool, bool]:
-        """(addresses, void, complete) for A and AAAA of ``name``."""
+    async def addresses(self, name: str) -> tuple[list[str], bool]:
+        """(addresses, void) for A and AAAA of ``name``: void when neither exists (§4.6.4)."""
         answers = await asyncio.gather(self.query(name, "A"), self.query(name, "AAAA"))
         addrs = [str(r) for a in answers if a is not None and a.ok for r in a.records]
         void = all(a is not None and a.status in ("nxdomain", "nodata") for a in answers)
-        complete = all(a is not None and a.status != "error" for a in answers)
-        return addrs, void, complete
+        return addrs, void
 
     # -- the tree -----------------------------------------------------------------------------------------
     async def subtree(self, domain: str, path: tuple[str, ...], term: Term, node: dict[str, Any]) -> _Sub:
