@@ -273,3 +273,29 @@ async def test_include_of_invalid_domain():
     errs = [f.params["reason"] for f in out["findings"] if f.code == "SPF_INCLUDE_ERROR"]
     assert errs == ["not a valid domain: empty label"]
     assert out["valid"] is False and ("bad..example.net", "TXT") not in res.log
+
+
+async def test_every_message_renders_and_result_is_json():
+    import json
+    import re
+
+    zone = {"example.com": [*txt("v=spf1 +a mx:m.example.com ptr include:loop.example.net include:none.example.net "
+                                 "include:two.example.net include:bad.example.net exists:%{p}.x.example.com "
+                                 "ip4:10.0.0.1/8 a:gone.example.com a:gone2.example.com a:gone3.example.com "
+                                 "redirect=r.example.com exp=e.example.com x=1 +all -all "
+                                 + "ip4:192.0.2.1 " * 30 + "redirect=q.example.com exp=f.example.com"),
+                            ("A", "192.0.2.1")],
+            "m.example.com": [("MX", (i, f"h{i}.example.com")) for i in range(12)],
+            "loop.example.net": txt("v=spf1 include:example.com -all"),
+            "two.example.net": [*txt("v=spf1 -all"), *txt("v=spf1 ~all")],
+            "bad.example.net": txt("v=spf1 ip4:1.2.3.4/99 -all")}
+    out = await analyze("example.com", FakeResolver(zone))
+    codes = {f.code for f in out["findings"]}
+    assert len(codes) >= 18
+    for f in out["findings"]:
+        for lang in ("en", "ja"):
+            msg = f.message(lang).replace("%{p}", "")
+            assert not re.search(r"\{[a-z_0-9]+\}", msg), (f.code, msg)
+        json.dumps(f.to_json())
+    rest = {k: v for k, v in out.items() if k != "findings"}
+    assert json.loads(json.dumps(rest)) == rest

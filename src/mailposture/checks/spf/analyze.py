@@ -285,7 +285,8 @@ def record_findings(rec: SpfRecord, *, offline: bool = True) -> list[Finding]:
             out.append(finding(code))
         after = [t.text for t in rec.mechanisms if t.offset > all_term.offset]
         if after:
-            out.append(finding("SPF_TERMS_AFTER_ALL", terms=" ".join(after)))
+            shown = " ".join(after[:10]) + (f" … (+{len(after) - 10})" if len(after) > 10 else "")
+            out.append(finding("SPF_TERMS_AFTER_ALL", terms=shown, count=len(after)))
         if rec.redirect is not None:
             out.append(finding("SPF_REDIRECT_WITH_ALL"))
     elif rec.redirect is None:
