@@ -3,14 +3,17 @@
 Accepted input
 --------------
 * text: one domain a line; blank lines and ``#`` comments (whole line, or after whitespace) are skipped;
-* CSV (``.csv``, ``.tsv``, or a first line that is a CSV header with a ``domain`` column): the ``domain`` column
-  (``column=`` to pick another) is scanned, every other column is carried into the result as ``attrs``;
+* CSV (``.csv``, ``.tsv``, or a first line that is a header naming the ``domain`` column; delimiter sniffed among
+  ``,`` TAB ``;`` ``|``): the ``domain`` column (``column=`` to pick another) is scanned, every other column is
+  carried into the result as ``attrs``; ``column="2"`` reads column 2 of a list without header (ranking lists);
+* zone files (``.zone``, or a first line like ``$ORIGIN``/an SOA or NS record): the delegated names
+  (:mod:`mailposture.scan.zones`);
 * ``-`` reads standard input; gzip input (``.gz`` or gzip magic bytes, also on stdin) is decompressed on the fly;
-* UTF-8 only, with or without BOM; LF or CRLF line ends.  Anything else is an :class:`InputError` naming the
-  problem and the line.
+* UTF-8 with or without BOM (or ``encoding=``, e.g. cp932); LF or CRLF line ends. Anything else is an
+  :class:`InputError` naming the problem and the line.
 
 Every function here is pure or reads only the file it is given, and :class:`InputSpec` is a plain picklable
-dataclass, so a worker process (issue 6: ``--workers``) can rebuild the same stream from the spec alone.
+dataclass, so another process can rebuild the same stream from the spec alone.
 
 Names are normalised by :func:`normalize_domain` (lower case, trailing dot removed, IDN to A-labels); invalid
 names become items with ``error`` set so that the scan writes them out as ``status: "error"`` objects.
