@@ -1,8 +1,9 @@
 """Bulk scanning: `mailposture scan` reads a domain list, checks each domain and streams one result per domain.
 
-Public API: :class:`~mailposture.scan.inputs.InputSpec`/:class:`~mailposture.scan.inputs.InputReader`/
-:func:`~mailposture.scan.inputs.normalize_domain`/:func:`~mailposture.scan.inputs.select` (reading),
-:class:`~mailposture.scan.outputs.OutputSpec`/:func:`~mailposture.scan.outputs.open_output` (writing, resume),
-:class:`~mailposture.scan.runner.Scanner` (the pipeline), :class:`~mailposture.scan.runner.ScanSettings`,
-:func:`~mailposture.scan.cli.execute` and :func:`~mailposture.scan.cli.register` (the command).
+Modules: :mod:`~mailposture.scan.inputs` (text/CSV/zone/gzip/stdin reading, :func:`normalize_domain`,
+duplicate/resume/limit filtering), :mod:`~mailposture.scan.zones` (zone-file delegations),
+:mod:`~mailposture.scan.outputs` (jsonl/csv/parquet writers, resume and torn-line repair),
+:mod:`~mailposture.scan.runner` (the bounded async pipeline, :class:`ScanSettings`, the summary),
+:mod:`~mailposture.scan.workers` (``--workers N`` processes), :mod:`~mailposture.scan.progress` (rich bar),
+:mod:`~mailposture.scan.cli` (the command: :func:`register`, :func:`execute`).
 """
