@@ -8,6 +8,7 @@ import csv
 import gzip
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -431,3 +432,37 @@ def test_invalid_multiline_cell_resumes_without_duplicates(tmp_path):
     assert r.exit_code == 0 and "already done 2" in r.stderr
     doms = [x["domain"] for x in csv.DictReader(out.read_text().splitlines())]
     assert sorted(doms) == ["bad name.example", "ok.example"]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_sigkill_loses_nothing_written(tmp_path, fmt):
+    script = tmp_path / "app.py"
+    script.write_text(SCRIPT)
+    src = tmp_path / "d.txt"
+    names = [f"d{i}.example" for i in range(1000)]
+    src.write_text("\n".join(names) + "\n")
+    out = tmp_path / f"r.{fmt}"
+    written = out if fmt != "parquet" else tmp_path / f"r.{fmt}.journal.jsonl"
+    cmd = [sys.executable, str(script), "scan", str(src), "-o", str(out), "--domains-concurrency", "20"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL, env={**os.environ, "SCAN_TEST_DELAY": "0.05"})
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (written.exists() and written.stat().st_size > 3000):
+            time.sleep(0.02)
+        proc.kill()
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    done = subprocess.run([*cmd, "--resume", "--lang", "en"], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "SCAN_TEST_DELAY": "0.001"})
+    assert done.returncode == 0, done.stderr
+    m = re.search(r"already done (\d+)", done.stderr)
+    assert m and int(m.group(1)) > 0                     # what the killed run had written was kept
+    if fmt == "jsonl":
+        doms = [x["domain"] for x in lines_of(out)]
+    elif fmt == "csv":
+        doms = [x["domain"] for x in csv.DictReader(out.read_text().splitlines())]
+    else:
+        doms = pq.read_table(out, columns=["domain"]).column(0).to_pylist()
+    assert Counter(doms) == Counter(names)

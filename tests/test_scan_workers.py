@@ -200,3 +200,39 @@ def test_workers_with_the_real_engine_report_engine_statistics(tmp_path):
         loop.call_soon_threadsafe(loop.stop)
         t.join(10)
         loop.close()
+
+
+def test_killed_outright_workers_exit_and_resume_completes(tmp_path):
+    """SIGKILL: no cleanup at all. The workers notice their parent is gone; resume repairs and completes."""
+    script = tmp_path / "app.py"
+    script.write_text(SCRIPT)
+    src = tmp_path / "d.txt"
+    names = [f"d{i}.example" for i in range(1000)]
+    src.write_text("\n".join(names) + "\n")
+    out, pids = tmp_path / "r.jsonl", tmp_path / "pids"
+    cmd = [sys.executable, str(script), "scan", str(src), "-o", str(out), "--workers", "2",
+           "--domains-concurrency", "20"]
+    env = {**os.environ, "SCAN_TEST_DELAY": "0.05", "SCAN_TEST_PIDS": str(pids)}
+    proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (out.exists() and out.stat().st_size > 2000):
+            time.sleep(0.02)
+        proc.kill()
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    for pid in {int(x) for x in pids.read_text().split()}:
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail(f"worker {pid} outlived its killed parent")
+    env["SCAN_TEST_DELAY"] = "0.001"
+    done = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    assert Counter(x["domain"] for x in lines_of(out)) == Counter(names)
