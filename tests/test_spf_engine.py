@@ -75,3 +75,26 @@ async def test_rfc7208_over_the_wire(scenario):
 
 def test_most_of_the_suite_runs_over_the_wire():
     assert sum(len(t) for _, t in SCENARIOS.values()) >= 160
+
+
+async def test_analysis_is_the_same_over_the_wire():
+    from mailposture.checks.spf import analyze
+    from mailposture.dns.fake import FakeResolver
+
+    world = {
+        "example.com": [("TXT", ("v=spf1 ip4:192.0.2.0/24 a mx include:_spf.example.net ",
+                                 "include:gone.example.org ~all")), ("A", "192.0.2.10"),
+                        ("MX", (10, "mx1.example.com")), ("MX", (20, "mx2.example.com"))],
+        "mx1.example.com": [("A", "198.51.100.1"), ("AAAA", "2001:db8::1")],
+        "mx2.example.com": [("CNAME", "mx1.example.com")],
+        "_spf.example.net": [("TXT", "v=spf1 ip4:203.0.113.0/25 ip6:2001:db8:100::/56 a:none.example.net -all")],
+        "gone.example.org": [("A", "192.0.2.99")],
+    }
+    fake = await analyze("example.com", FakeResolver(world))
+    async with LocalDnsServer(world) as srv, Engine([srv.address], timeout=0.5, retries=1) as eng:
+        wire = await analyze("example.com", eng)
+    assert wire["status"] == "ok" and wire["record"] == fake["record"]
+    for key in ("dns_lookups", "void_lookups", "authorized_ipv4", "authorized_ipv6_64", "includes", "all", "valid"):
+        assert wire[key] == fake[key], key
+    assert [f.code for f in wire["findings"]] == [f.code for f in fake["findings"]]
+    assert fake["authorized_ipv4"] == 256 + 128 + 1 and fake["authorized_ipv6_64"] == 256 + 1
