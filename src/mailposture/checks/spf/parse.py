@@ -24,7 +24,7 @@ LOOKUP_MECHANISMS = frozenset({"include", "a", "mx", "ptr", "exists"})  # §4.6.
 QUALIFIERS = {"+": "pass", "-": "fail", "~": "softfail", "?": "neutral"}  # §4.6.2
 _MODIFIER_RE = re.compile(r"([A-Za-z][A-Za-z0-9_.\-]*)=")           # §12: name "="
 _MECH_NAME_RE = re.compile(r"[A-Za-z0-9_.\-]*")
-_DUAL_CIDR_RE = re.compile(r"(?:/([0-9]+))?(?://([0-9]+))?$")          # §5.6 dual-cidr-length
+_DUAL_CIDR_RE = re.compile(r"(?:/([0-9]+))?(?://([0-9]+))?\Z")         # §5.6 dual-cidr-length
 _TOPLABEL_RE = re.compile(r"(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]+|[A-Za-z0-9]+-[A-Za-z0-9-]*[A-Za-z0-9]")
 
 
