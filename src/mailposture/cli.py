@@ -40,8 +40,9 @@ def _register() -> None:
     from mailposture.guard import cli as guard_cli
     from mailposture.scan import cli as scan_cli
     from mailposture.survey import cli as survey_cli
+    from mailposture.web import cli as web_cli
 
-    for mod in (checks_cli, scan_cli, survey_cli, guard_cli):
+    for mod in (checks_cli, scan_cli, survey_cli, guard_cli, web_cli):
         mod.register(app)
 
 
