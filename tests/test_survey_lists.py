@@ -89,7 +89,7 @@ def test_idn_and_bom() -> None:
     (b"domain\nexample.com\nbad domain.com\n", "line 3"),
     (b"domain,region\na.example,x,extra\n", "3 fields, the header has 2"),
     (b"domain\n", "no rows"),
-    (b"domain\n\xff\xfe.example\n", "not UTF-8"),
+    (b"domain\n\x81\x7f.example\n", "neither UTF-8 nor Shift_JIS"),
     (b"domain\na.example\x00\n", "NUL"),
     (b"domain,mail_domains\na.example,foo..bar\n", "mail_domains"),
 ])
@@ -124,3 +124,11 @@ def test_prefecture_order_from_code_column(tmp_path: Path) -> None:
     lst = load_list(str(p))
     key = group_sort_key("prefecture", lst.bodies)
     assert sorted(["Okinawa", "Tokyo", "Hokkaido"], key=key) == ["Hokkaido", "Tokyo", "Okinawa"]
+
+
+def test_shift_jis_and_tab_separated() -> None:
+    sjis = "domain,name\ncity.sapporo.jp,札幌市\n".encode("cp932")
+    lst = parse_list(sjis, "sjis")
+    assert lst.bodies[0].attrs["name"] == "札幌市" and "札幌市" in lst.text
+    tsv = parse_list("name\tdomain\tregion\n札幌市\tcity.sapporo.jp\t北海道\n".encode(), "tsv")
+    assert tsv.bodies[0].domain == "city.sapporo.jp" and tsv.bodies[0].attrs == {"name": "札幌市", "region": "北海道"}

@@ -122,10 +122,17 @@ def parse_list(data: bytes, name: str) -> SurveyList:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ListError(f"{name}: not UTF-8 text (byte {exc.start}); save the CSV as UTF-8") from None
+        # Excel in Japan saves CSV as Shift_JIS (cp932) by default: accept it rather than refuse it
+        try:
+            text = data.decode("cp932")
+        except UnicodeDecodeError:
+            raise ListError(f"{name}: neither UTF-8 nor Shift_JIS text (byte {exc.start}); save the CSV as "
+                            "UTF-8") from None
     if "\x00" in text:
         raise ListError(f"{name}: contains NUL bytes; not a CSV text file")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    first = text.split("\n", 1)[0]
+    delimiter = next((d for d in (",", "\t", ";") if d in first), ",")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:
