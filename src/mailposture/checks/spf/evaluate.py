@@ -154,6 +154,13 @@ class Evaluator:
     # -- §4: check_host -----------------------------------------------------------------------------------
     async def check_host(self, domain: str) -> _Outcome:
         domain = domain.lower()
+        self.stack.append(domain)  # the domains being evaluated: loop detection and trace depth
+        try:
+            return await self._check_host(domain)
+        finally:
+            self.stack.pop()
+
+    async def _check_host(self, domain: str) -> _Outcome:
         why = domain_problem(domain, fqdn=True)
         if why:  # §4.3: a malformed domain gives "none"
             self.log(domain, "result", f"none: {why}")
@@ -173,12 +180,8 @@ class Evaluator:
             p = rec.problems[0]
             raise _Abort("permerror", f"syntax error in the record of {domain} at {p.offset} "
                                       f"('{p.term}'): {p.reason}")
-        self.stack.append(domain)
-        try:
-            out = await self.evaluate(rec, domain)
-        finally:
-            self.stack.pop()
-        out.record = texts[0]
+        out = await self.evaluate(rec, domain)
+        out.record = texts[0]  # the record of this domain, even when a redirect decided
         return out
 
     async def evaluate(self, rec: SpfRecord, domain: str) -> _Outcome:
