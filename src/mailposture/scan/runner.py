@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -184,11 +185,28 @@ class Scanner:
         return self.batch + self.queue_size + self.concurrency + self.queue_size
 
     # -- the reader: a daemon thread, so a blocked read of stdin never holds up Ctrl-C ------------------------
-    def _read(self, items: Iterable[InputItem], loop: asyncio.AbstractEventLoop, deliver: Callable[[Any], None],
+    def _read(self, items: Iterable[InputItem], loop: asyncio.AbstractEventLoop, inbox: asyncio.Queue,
               slots: threading.Semaphore, stop: threading.Event) -> None:
         # Each item takes a slot, given back by the dispatcher once the item is in the (bounded) work queue: the
         # reader never runs more than ``batch`` items ahead of it, and hands each item over at once (a slow
-        # stdin producer's domains are scanned as they arrive).
+        # stdin producer's domains are scanned as they arrive). Items go through a deque; the loop is woken
+        # only when no hand-over is already pending, not once per item.
+        pending: deque[Any] = deque()
+        scheduled = False
+
+        def drain() -> None:  # in the event loop
+            nonlocal scheduled
+            scheduled = False            # first: an item appended from now on schedules another drain
+            while pending:
+                inbox.put_nowait(pending.popleft())
+
+        def deliver(obj: Any) -> None:  # in this thread
+            nonlocal scheduled
+            pending.append(obj)
+            if not scheduled:
+                scheduled = True
+                loop.call_soon_threadsafe(drain)
+
         try:
             for item in items:
                 while not slots.acquire(timeout=0.2):
@@ -197,12 +215,13 @@ class Scanner:
                 if stop.is_set():
                     return
                 self.pulled += 1
-                loop.call_soon_threadsafe(deliver, item)
+                deliver(item)
         except BaseException as exc:  # InputError mid-file, or anything else: reported by run()
             self._reader_error = exc
         finally:
             with contextlib.suppress(RuntimeError):  # the loop is gone (interrupted): nothing to tell
-                loop.call_soon_threadsafe(deliver, _END)
+                pending.append(_END)
+                loop.call_soon_threadsafe(drain)
 
     async def _dispatch(self, inbox: asyncio.Queue, slots: threading.Semaphore, work: asyncio.Queue,
                         results: asyncio.Queue) -> None:
@@ -293,7 +312,7 @@ class Scanner:
         results: asyncio.Queue = asyncio.Queue(maxsize=self.queue_size)
         stop = threading.Event()
         slots = threading.Semaphore(self.batch)
-        reader = threading.Thread(target=self._read, args=(items, loop, inbox.put_nowait, slots, stop),
+        reader = threading.Thread(target=self._read, args=(items, loop, inbox, slots, stop),
                                   name="scan-reader", daemon=True)
         writer = asyncio.create_task(self._write(results))
         dispatcher = asyncio.create_task(self._dispatch(inbox, slots, work, results))
