@@ -66,7 +66,7 @@ async def _round(cat: Catalog, world: World, name: str) -> object:
     with NsdServer.from_records(world.served_zone(), world.origins(),
                                 extra_conf="    rrl-ratelimit: 0\n") as nsd:
         async with FaultyProxy(nsd.address, servfail=world.fault_rule(RETRIES + 1)) as proxy, \
-                Engine([proxy.address], timeout=0.5, retries=RETRIES) as engine:
+                Engine([proxy.address], timeout=2.0, retries=RETRIES) as engine:
             return await run_round(cat, lst, name, engine, resolvers=[proxy.address], concurrency=50,
                                    synthetic=True)
 

@@ -101,9 +101,9 @@ async def test_catalog_rules(tmp_path: Path) -> None:
 async def test_resume_with_another_list_is_refused(tmp_path: Path) -> None:
     cat = Catalog(tmp_path)
     w1, w2 = build_world(20, seed=1), build_world(20, seed=2)
-    res = Counting(FakeResolver(w1.zone), [])
+    res = Counting(FakeResolver(w1.zone), _list(w1).all_domains(), stop_after=5)
     task = asyncio.create_task(run_round(cat, _list(w1), "r", res, resolvers=["fake"], concurrency=1))
-    await asyncio.sleep(0.01)
+    await res.reached.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

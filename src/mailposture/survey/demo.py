@@ -22,7 +22,7 @@ ENGINE_RETRIES = 1
 
 
 async def demo_round(cat: Catalog, n_bodies: int, seed: int, *, lang: str = "ja",
-                     progress: ProgressFactory = _no_progress, dns_timeout: float = 0.5) -> tuple[Any, Any]:
+                     progress: ProgressFactory = _no_progress, dns_timeout: float = 1.5) -> tuple[Any, Any]:
     from mailposture.dns.engine import Engine
     from mailposture.dns.server import FaultyProxy, LocalDnsServer
 
