@@ -47,6 +47,7 @@ class StateCache:
         self.polls = 0
         self._inflight = False
         self._last_geo_check = 0.0
+        self.stopped = False
 
     # -- hot path -----------------------------------------------------------------------------------------
     def user_state(self, username: str) -> tuple[UserRecord, bool]:
@@ -93,11 +94,14 @@ class StateCache:
         self._inflight = True
         fut = loop.run_in_executor(executor, self._fetch)
         fut.add_done_callback(lambda _f: setattr(self, "_inflight", False))
-        try:
-            result = await asyncio.wait_for(asyncio.shield(fut), self.store_timeout)
-        except TimeoutError:
+        # asyncio.wait, not wait_for: wait_for (3.11) can swallow a cancellation that races with the result,
+        # and a timed-out thread cannot be stopped anyway (it finishes on its own; _inflight guards it).
+        done, _ = await asyncio.wait({fut}, timeout=self.store_timeout)
+        if not done:
             self._fail(f"store did not answer within {self.store_timeout:g}s")
             return False
+        try:
+            result = fut.result()
         except StoreError as e:
             self._fail(str(e))
             return False
@@ -118,7 +122,7 @@ class StateCache:
     async def run(self, executor: Executor | None = None, geo_every: float = 5.0) -> None:
         """Poll until cancelled; also checks the geo file for changes every ``geo_every`` seconds."""
         loop = asyncio.get_running_loop()
-        while True:
+        while not self.stopped:
             await self.poll(executor)
             if self.geo is not None and self.clock() - self._last_geo_check >= geo_every:
                 self._last_geo_check = self.clock()

@@ -20,6 +20,15 @@ from mailposture.guard.store import AuditEntry, Store, StoreError
 log = logging.getLogger("mailposture.guard.audit")
 
 
+async def _call(fut: asyncio.Future, limit: float):
+    """Await an executor future with a timeout without asyncio.wait_for, which in Python 3.11 may swallow a
+    cancellation racing with the result (the background task would then never stop)."""
+    done, _ = await asyncio.wait({fut}, timeout=limit)
+    if not done:
+        raise TimeoutError(f"store did not answer within {limit:g}s")
+    return fut.result()
+
+
 class Recorder:
     def __init__(self, store: Store | None, *, max_queue: int = 100_000, batch: int = 2000,
                  store_timeout: float = 5.0) -> None:
@@ -32,6 +41,7 @@ class Recorder:
         self.totals: Counter[str] = Counter()  # since start, for status/diagnostics
         self.dropped = 0
         self._count_day = datetime.now(UTC).strftime("%Y-%m-%d")
+        self.stopped = False
 
     def record(self, d: Decision, now: datetime) -> None:
         key = f"{d.verdict}:{d.reason}"
@@ -53,7 +63,7 @@ class Recorder:
         batch = [self.queue.popleft() for _ in range(n)]
         loop = asyncio.get_running_loop()
         try:
-            await asyncio.wait_for(loop.run_in_executor(executor, self.store.add_audit, batch), self.store_timeout)
+            await _call(loop.run_in_executor(executor, self.store.add_audit, batch), self.store_timeout)
         except (StoreError, TimeoutError, Exception) as e:
             # Put the batch back in front (unless a full queue would overflow); try again next round.
             room = self.max_queue - len(self.queue)
@@ -70,8 +80,7 @@ class Recorder:
         self._count_day = datetime.now(UTC).strftime("%Y-%m-%d")
         loop = asyncio.get_running_loop()
         try:
-            await asyncio.wait_for(loop.run_in_executor(executor, self.store.add_counts, day, counts),
-                                   self.store_timeout)
+            await _call(loop.run_in_executor(executor, self.store.add_counts, day, counts), self.store_timeout)
         except (StoreError, TimeoutError, Exception) as e:
             self.counts.update(counts)
             log.error("counter write failed, will retry: %s", e if str(e) else type(e).__name__)
@@ -79,7 +88,7 @@ class Recorder:
     async def run(self, executor: Executor | None, audit_every: float, counts_every: float) -> None:
         loop = asyncio.get_running_loop()
         next_counts = loop.time() + counts_every
-        while True:
+        while not self.stopped:
             await asyncio.sleep(audit_every)
             while await self.flush_audit(executor) >= self.batch:
                 pass

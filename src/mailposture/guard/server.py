@@ -139,6 +139,7 @@ class GuardServer:
         self.addresses: list[str] = []
         self._unix_paths: list[str] = []
         self._log_info = log.isEnabledFor(logging.INFO)
+        self._stopped = False
 
     def _set_allow(self, allow: AllowList) -> None:
         self.policy.allow = allow
@@ -195,7 +196,7 @@ class GuardServer:
     async def _sweep(self) -> None:
         """Close connections stuck in a request (slowloris) or idle for too long."""
         cfg = self.cfg
-        while True:
+        while not self._stopped:
             await asyncio.sleep(min(1.0, cfg.request_timeout / 4))
             now = time.monotonic()
             for c in list(self.conns):
@@ -212,11 +213,14 @@ class GuardServer:
             srv.close()
         for c in list(self.conns):
             c.close()
-        for t in self.tasks:
-            t.cancel()
-        for t in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        self.cache.stopped = self.recorder.stopped = self._stopped = True
+        pending = {t for t in self.tasks if not t.done()}
+        for _ in range(10):  # re-cancel: a cancellation can be lost when it races with a result
+            if not pending:
+                break
+            for t in pending:
+                t.cancel()
+            _, pending = await asyncio.wait(pending, timeout=0.5)
         for srv in self.servers:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(srv.wait_closed(), 2)

@@ -1,0 +1,131 @@
+"""`mailposture guard …` admin commands: changes land in the store, errors are one clear line (no traceback)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from mailposture.guard.cli import register
+from mailposture.guard.store import AuditEntry, Store, UserState
+
+app = typer.Typer()
+register(app)
+
+
+@app.callback()
+def _root() -> None:
+    """root"""
+
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str]:
+    res = runner.invoke(app, ["guard", *args])
+    out = res.output + (res.stderr if res.stderr_bytes is not None else "")
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
+    assert "Traceback" not in out
+    return res.exit_code, out
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/g.db"
+
+
+def test_user_lifecycle(url: str) -> None:
+    code, out = run("user", "allow-abroad", "Bob@X.test", "--days", "3", "--store", url)
+    assert code == 0 and "abroad_until" in out
+    rec = Store(url).get_user("bob@x.test")
+    assert rec.state is UserState.ABROAD_UNTIL and rec.updated_by == "admin-cli"
+    code, out = run("user", "show", "bob@x.test", "--store", url, "--json")
+    assert code == 0 and json.loads(out)["effective_state"] == "abroad_until"
+    assert run("user", "allow-abroad", "bob@x.test", "--always", "--store", url)[0] == 0
+    assert Store(url).get_user("bob@x.test").state is UserState.ABROAD_ALWAYS
+    assert run("user", "lock", "bob@x.test", "--note", "spam run", "--store", url)[0] == 0
+    assert Store(url).get_user("bob@x.test").note == "spam run"
+    assert run("user", "unlock", "bob@x.test", "--store", url)[0] == 0
+    assert Store(url).get_user("bob@x.test").state is UserState.RESTRICTED
+    run("user", "allow-abroad", "bob@x.test", "--store", url)
+    assert run("user", "restrict", "bob@x.test", "--store", url)[0] == 0
+    assert Store(url).get_user("bob@x.test").state is UserState.RESTRICTED
+    code, out = run("user", "list", "--store", url)
+    assert code == 0 and "bob@x.test" in out
+
+
+@pytest.mark.parametrize("days", ["0", "31", "-2"])
+def test_bad_days_is_a_clear_error(url: str, days: str) -> None:
+    code, out = run("user", "allow-abroad", "bob@x.test", "--days", days, "--store", url)
+    assert code == 2 and "--days must be between 1 and 30" in out
+    assert Store(url).get_user("bob@x.test").state is UserState.RESTRICTED
+
+
+def test_days_and_always_together_is_an_error(url: str) -> None:
+    code, out = run("user", "allow-abroad", "bob@x.test", "--days", "3", "--always", "--store", url)
+    assert code == 2 and "either" in out
+
+
+@pytest.mark.parametrize("bad, msg", [("nonsense", "bad store URL"), ("nosuchdb://h/x", "driver not available"),
+                                      ("sqlite:////proc/nope/g.db", "cannot")])
+def test_bad_store_url_is_a_clear_error(bad: str, msg: str) -> None:
+    code, out = run("status", "--store", bad)
+    assert code == 2 and msg in out
+
+
+def test_bad_config_is_a_clear_error(tmp_path: Path) -> None:
+    cfg = tmp_path / "g.toml"
+    cfg.write_text('on_store_error = "sometimes"\n')
+    code, out = run("status", "--config", str(cfg))
+    assert code == 2 and "on_store_error" in out
+    code, out = run("status", "--config", str(tmp_path / "missing.toml"))
+    assert code == 2 and "cannot read config file" in out
+
+
+def test_allowlist_commands(url: str) -> None:
+    assert run("allowlist", "add", "google.com", "--note", "send-as", "--store", url)[0] == 0
+    assert run("allowlist", "add", "203.0.113.7/24", "--store", url)[0] == 0
+    code, out = run("allowlist", "add", "0.0.0.0/0", "--store", url)
+    assert code == 2 and "too broad" in out
+    code, out = run("allowlist", "list", "--store", url, "--json")
+    assert json.loads(out) == [{"entry": "203.0.113.0/24", "note": None}, {"entry": "google.com", "note": "send-as"}]
+    assert run("allowlist", "remove", "google.com", "--store", url)[0] == 0
+    code, out = run("allowlist", "remove", "google.com", "--store", url)
+    assert code == 1 and "not in the allow-list" in out
+
+
+def test_status_shows_counts_geo_and_refusals(url: str) -> None:
+    from datetime import UTC, datetime
+
+    s = Store(url)
+    s.lock("a@x", by="t")
+    s.allow_always("b@x", by="t")
+    s.allowlist_add("google.com")
+    now = datetime.now(UTC)
+    s.add_audit([AuditEntry(now, "c@x", "8.8.8.8", "US", "refused", "restricted"),
+                 AuditEntry(now, "c@x", "8.8.4.4", "US", "refused", "restricted"),
+                 AuditEntry(now, "c@x", "81.2.69.142", "GB", "refused", "restricted")])
+    code, out = run("status", "--store", url, "--json")
+    assert code == 0
+    info = json.loads(out)
+    assert info["users"]["locked"] == 1 and info["users"]["abroad_always"] == 1
+    assert info["geo"]["source"] == "iptocc" and info["geo"]["data_date"]
+    assert info["allowlist_size"] == 1
+    assert info["refusals_24h_by_country"] == [["US", 2], ["GB", 1]]
+    code, out = run("status", "--store", url)
+    assert code == 0 and "US 2, GB 1" in out and "iptocc" in out
+
+
+def test_check_command(url: str) -> None:
+    code, out = run("check", "alice@x", "8.8.8.8", "--store", url)
+    assert code == 0 and "refused" in out and "action=REJECT" in out
+    code, out = run("check", "alice@x", "133.1.1.1", "--store", url)
+    assert code == 0 and "reason: home" in out
+
+
+def test_serve_rejects_bad_listen(url: str) -> None:
+    code, out = run("serve", "--listen", "nowhere", "--store", url)
+    assert code == 2 and "bad listen address" in out
