@@ -93,7 +93,7 @@ class FakeResolver:
             if owner is None:
                 return Answer(qname, rdtype, "nxdomain", rcode="NXDOMAIN", ttl=300, cname_chain=tuple(chain))
             node = self.rrs.get(owner, {})
-            if rdtype in node and node[rdtype]:
+            if node.get(rdtype):
                 return Answer(qname, rdtype, "ok", records=tuple(node[rdtype]), ttl=300, cname_chain=tuple(chain))
             if "CNAME" in node and rdtype != "CNAME":
                 current = node["CNAME"][0]
