@@ -426,3 +426,10 @@ def test_fast_path_agrees_with_every_rule(name):
     from mailposture.scan.inputs import _normalize_slow
 
     assert normalize_domain(name) == _normalize_slow(name)
+
+
+def test_items_carry_their_byte_offset(tmp_path):
+    p = tmp_path / "d.txt"
+    p.write_bytes(b"a.example\r\n# note\r\nbb.example\r\n")
+    items, r = items_of(p)
+    assert [i.offset for i in items] == [11, 31] and r.position == 31 == os.path.getsize(p)

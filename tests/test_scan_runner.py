@@ -246,3 +246,39 @@ async def test_result_domain_is_the_normalised_key():
     w = ListWriter()
     await Scanner(check, w).run(iter([InputItem(1, "Ex.example", "ex.example")]))
     assert w.rows[0]["domain"] == "ex.example" and w.rows[0]["input"] == "Ex.example"
+
+
+async def test_progress_follows_what_is_written_not_what_is_read():
+    class Rec:
+        def __init__(self):
+            self.positions = []
+            self.done = []
+
+        def start(self, total):
+            pass
+
+        def update(self, *, done, errors, invalid, position):
+            self.positions.append(position)
+            self.done.append(done)
+            first.set()
+
+        def stop(self):
+            pass
+
+    gate, first = asyncio.Event(), asyncio.Event()
+    items = [InputItem(i, f"d{i}.example", f"d{i}.example", offset=10 * (i + 1)) for i in range(100)]
+
+    async def check(domain, attrs):
+        if domain != "d0.example":
+            await gate.wait()
+        return {"domain": domain, "status": "ok", "findings": []}
+
+    rec = Rec()
+    sc = Scanner(check, ListWriter(), concurrency=10, progress=rec, position=lambda: 1010)
+    task = asyncio.create_task(sc.run(iter(items)))
+    await asyncio.wait_for(first.wait(), 10)
+    assert rec.positions[0] == 10           # one entry written: 10 bytes of 1000, although more were read
+    gate.set()
+    await task
+    assert rec.positions[-1] == 1010 and rec.done[-1] == 100   # the end: the whole input, trailing lines too
+    assert rec.positions == sorted(rec.positions)

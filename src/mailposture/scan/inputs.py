@@ -78,6 +78,7 @@ class InputItem:
     domain: str | None
     attrs: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+    offset: int = 0          # input bytes consumed up to this entry (progress: share of the file done)
 
     @property
     def key(self) -> str:
@@ -220,6 +221,8 @@ class InputReader:
         self.kind: Literal["text", "csv", "zone"] = "text"
         self.lines = 0                  # physical lines read so far
         self._counter: _Counting | None = None
+        self._gzip = False
+        self._consumed = 0              # bytes of the lines returned so far (uncompressed input)
         self._stream: IO[bytes] | None = None
         self._first: list[bytes] = []   # lines read ahead while detecting the format
         self._csv: Iterator[list[str]] = iter(())
@@ -253,6 +256,7 @@ class InputReader:
         buffered = io.BufferedReader(self._counter, buffer_size=1 << 16)
         if buffered.peek(2)[:2] == b"\x1f\x8b":
             self._stream = gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[assignment]
+            self._gzip = True
         else:
             self._stream = buffered  # type: ignore[assignment]
         try:
@@ -277,7 +281,10 @@ class InputReader:
 
     @property
     def position(self) -> int:
-        return self._counter.count if self._counter else 0
+        """Bytes of the input consumed: up to the end of the last line read (compressed bytes read for gzip)."""
+        if self._gzip:
+            return self._counter.count if self._counter else 0
+        return self._consumed
 
     @property
     def label(self) -> str:
@@ -288,6 +295,7 @@ class InputReader:
         assert self._stream is not None
         try:
             b = self._stream.readline(MAX_LINE + 1)
+            self._consumed += len(b)
             if len(b) > MAX_LINE:
                 raise InputError(f"{self.label}: line {self.lines + 1} is longer than {MAX_LINE // 1024} KiB; "
                                  "this does not look like a domain list")
@@ -404,7 +412,7 @@ class InputReader:
         try:
             for lineno, owner in zone_delegations(numbered(), self.spec.zone_origin):
                 domain, error = normalize_domain(owner)
-                yield InputItem(lineno, owner, domain, {}, error)
+                yield InputItem(lineno, owner, domain, {}, error, self.position)
         except ZoneSyntaxError as exc:
             raise InputError(f"{self.label}: {exc}") from None
 
@@ -416,7 +424,7 @@ class InputReader:
             if "#" in text:
                 text = re.split(r"\s#", text, maxsplit=1)[0].strip()  # trailing comment
             domain, error = normalize_domain(text)
-            yield InputItem(self.lines, text, domain, {}, error)
+            yield InputItem(self.lines, text, domain, {}, error, self.position)
 
     def _start_csv(self) -> None:
         """Read the header now, so that ``header`` is known before the first item (the CSV output needs it)."""
@@ -470,7 +478,7 @@ class InputReader:
                 for i in range(len(attr_cols), len(row)):   # cells beyond the header are kept, not lost
                     attrs[f"column_{i + 1}"] = row[i]
                 domain, error = normalize_domain(raw)
-                yield InputItem(self.lines, raw, domain, attrs, error)
+                yield InputItem(self.lines, raw, domain, attrs, error, self.position)
         except csv.Error as exc:
             raise InputError(f"{self.label}: line {self.lines}: malformed CSV ({exc})") from None
 

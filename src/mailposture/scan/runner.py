@@ -172,6 +172,7 @@ class Scanner:
         self.lang = lang
         self.progress = progress or NullProgress()
         self.position = position or (lambda: 0)
+        self._done_offset = 0         # furthest input offset among the items written
         self.max_examples = max_examples
         self.domain_timeout = domain_timeout
         self.summary = ScanSummary()
@@ -267,6 +268,8 @@ class Scanner:
     def _account(self, item: InputItem, res: dict[str, Any], crashed: bool) -> None:
         s = self.summary
         s.written += 1
+        if item.offset > self._done_offset:
+            self._done_offset = item.offset
         if item.error:
             s.invalid += 1
             if len(s.invalid_examples) < self.max_examples:
@@ -301,7 +304,9 @@ class Scanner:
                 batch.append(res)
             self.writer.write(batch)
             s = self.summary
-            self.progress.update(done=s.written, errors=s.errors, invalid=s.invalid, position=self.position())
+            # progress through the input: how far the written entries reach (the reader runs a little ahead)
+            self.progress.update(done=s.written, errors=s.errors, invalid=s.invalid,
+                                 position=self._done_offset or self.position())
 
     async def run(self, items: Iterable[InputItem], counts: InputCounts | None = None) -> ScanSummary:
         """Scan every item; returns the summary (also in ``self.summary`` when interrupted)."""
@@ -356,6 +361,10 @@ class Scanner:
                 self.summary.resumed = counts.resumed
                 self.summary.entries = counts.entries
                 self.summary.limited = counts.limited
+        if self._reader_error is None:
+            s = self.summary
+            self.progress.update(done=s.written, errors=s.errors, invalid=s.invalid,
+                                 position=max(self._done_offset, self.position()))
         if self._reader_error is not None:
             err = self._reader_error
             if isinstance(err, InputError):
