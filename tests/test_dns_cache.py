@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dns.name
 import dns.zone
 import pytest
 from hypothesis import given, settings
@@ -266,3 +267,14 @@ def test_interpret_properties(answer, authority, rcode, aa) -> None:
         assert a.error in ("cname-loop", "referral") and ttl == 0
     if rcode == 3 and a.status != "error" and not a.records:
         assert a.status == "nxdomain" and step.target is None  # RFC 6604: NXDOMAIN is about the chain's end
+
+
+def test_odd_owner_names_are_escaped_not_breaking_the_file() -> None:
+    world = {'we ird;"name.example.jp': [("TXT", "x")], "a\\.b.example.jp": [("CNAME", "t(1).example.jp")],
+             "例え.example.jp": [("A", "192.0.2.1")]}
+    text = render_zones(world, ["example.jp"])["example.jp"]
+    z = dns.zone.from_text(text, origin="example.jp.", relativize=False)
+    assert dns.name.from_text("we\\032ird\\059\\034name.example.jp.") in z.nodes
+    assert dns.name.from_text("a\\.b.example.jp.") in z.nodes  # an escaped dot stays inside its label
+    assert z.find_rdataset("a\\.b.example.jp.", "CNAME")[0].target == dns.name.from_text("t\\0401\\041.example.jp.")
+    assert dns.name.from_text("xn--r8jz45g.example.jp.") in z.nodes

@@ -34,9 +34,35 @@ def _norm(name: str) -> str:
     return name.strip().rstrip(".").lower()
 
 
+_PLAIN_NAME = re.compile(r"[a-z0-9_*/.-]*")
+_ESCAPED = re.compile(r"\\(?:[0-9]{3}|.)")
+
+
 def _abs(name: str) -> str:
+    """Absolute presentation form. Octets outside letters, digits, ``-_*/`` are escaped (RFC 1035 §5.1) so a
+    stray space, quote or semicolon cannot break the master file; existing ``\\.``/``\\DDD`` escapes are kept."""
     n = _norm(name)
-    return n + "." if n else "."
+    if not n:
+        return "."
+    if not _PLAIN_NAME.fullmatch(n):
+        if not n.isascii():
+            try:
+                n = n.encode("idna").decode("ascii")
+            except UnicodeError:
+                raise ZoneError(f"name {name!r} is not a valid IDN") from None
+        out = []
+        pos = 0
+        for m in _ESCAPED.finditer(n):
+            out.append(_escape_plain(n[pos:m.start()]))
+            out.append(m.group(0))
+            pos = m.end()
+        out.append(_escape_plain(n[pos:]))
+        n = "".join(out)
+    return n + "."
+
+
+def _escape_plain(text: str) -> str:
+    return "".join(c if c == "." or _PLAIN_NAME.fullmatch(c) else f"\\{ord(c):03d}" for c in text)
 
 
 def _quote(s: bytes) -> str:
