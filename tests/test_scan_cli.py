@@ -466,3 +466,15 @@ def test_sigkill_loses_nothing_written(tmp_path, fmt):
     else:
         doms = pq.read_table(out, columns=["domain"]).column(0).to_pylist()
     assert Counter(doms) == Counter(names)
+
+
+def test_summary_json(tmp_path):
+    src = tmp_path / "d.txt"
+    src.write_text("a.example\na.example\nbad..x\ncrash.example\n")
+    summ = tmp_path / "s.json"
+    r = invoke(make_app(), src, "-o", tmp_path / "r.jsonl", "--summary-json", summ)
+    assert r.exit_code == 0
+    data = json.loads(summ.read_text())
+    assert (data["domains"], data["ok"], data["errors"], data["crashed"], data["invalid"],
+            data["duplicates_skipped"], data["exit_code"]) == (3, 1, 1, 1, 1, 1, 0)
+    assert data["queries_per_domain"] == 4.0 and data["interrupted"] is False

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 import os
 import signal
 import sys
@@ -193,6 +194,16 @@ def execute(settings: ScanSettings, *, resolver_factory: ResolverFactory | None 
             _quiet_stdout()
     summary = scanner.summary
     _say(summary.to_text(settings.lang))
+    if settings.summary_path:
+        try:
+            data = {**summary.to_json(), "exit_code": code, "output": settings.output.path,
+                    "input": settings.input.path}
+            with open(settings.summary_path, "w", encoding="utf-8") as f:
+                json.dump(data, f, ensure_ascii=False, indent=1)
+                f.write("\n")
+        except OSError as exc:
+            _say(f"{err}: {settings.summary_path}: {exc.strerror or exc}")
+            code = code or 2
     for note in writer.notes[shown_notes:]:
         _say(note)
     if pool_failed:
@@ -302,6 +313,8 @@ def register(app: typer.Typer, *, resolver_factory: ResolverFactory | None = Non
                                              "each with its own event loop and DNS engine (for CPU-bound scans "
                                              "of millions of domains).")] = 1,
         lang: Lang = None,
+        summary_json: Annotated[str | None, typer.Option(
+            "--summary-json", help="Also write the summary as JSON to this file.", show_default=False)] = None,
         no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar (it is also off when "
                                                   "stderr is not a terminal).")] = False,
         nameserver: Nameserver = None,
@@ -319,7 +332,7 @@ def register(app: typer.Typer, *, resolver_factory: ResolverFactory | None = Non
             dns=DnsOptions(nameserver or None, timeout, retries, concurrency, qps),
             domains_concurrency=domains_concurrency, limit=limit, lang=default_lang(lang), resume=resume,
             overwrite=overwrite, progress=False if no_progress else None, keep_answers=answers,
-            domain_timeout=domain_timeout, workers=workers)
+            domain_timeout=domain_timeout, workers=workers, summary_path=summary_json)
         if resume and overwrite:
             _say("error: --resume and --overwrite exclude each other")
             raise typer.Exit(2)

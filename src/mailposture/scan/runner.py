@@ -52,6 +52,7 @@ class ScanSettings:
     keep_answers: bool = True
     domain_timeout: float | None = None   # seconds one domain's check may take; None: no limit
     workers: int = 1                      # processes running the checks (mailposture.scan.workers)
+    summary_path: str | None = None       # also write the summary as JSON there
 
 
 _REASONS_JA = {
