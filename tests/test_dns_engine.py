@@ -313,3 +313,10 @@ def test_concurrency_fits_the_file_descriptor_limit(monkeypatch) -> None:
     assert engine_mod._fit_fd_limit(1000) == 512 - 128  # capped by the hard limit
     assert Engine(["127.0.0.1"], concurrency=1000).concurrency == 384
     assert Engine(["127.0.0.1"], concurrency=1000, udp_sockets=8).concurrency == 1000
+
+
+async def test_tcp_fallback_through_the_proxy(server: LocalDnsServer) -> None:
+    async with FaultyProxy(server.address) as proxy, Engine([proxy.address], timeout=1) as e:
+        a = await e.query("big.example.test", "TXT")
+        assert a.status == "ok" and len(a.records[0]) == 6 and e.stats.tcp_fallbacks == 1
+        assert proxy.forwarded == 2 and server.tcp_queries == 1  # the UDP try (TC) and the TCP one
