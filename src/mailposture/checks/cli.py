@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from typing import Annotated
@@ -83,7 +82,9 @@ def check(
         async with engine:
             return [await check_domain(n, engine, lang=lang, options=opts) for n in names]
 
-    results = asyncio.run(run())
+    from mailposture.dns.engine import run as run_loop
+
+    results = run_loop(run())
     for res in results:
         if fmt == "json":
             sys.stdout.write(json.dumps(res, ensure_ascii=False) + "\n")
