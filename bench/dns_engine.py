@@ -157,7 +157,7 @@ def main() -> None:
         loops = [False, True]
     except ImportError:
         loops = [False]
-        print("uvloop not installed: only the standard loop is measured (pip install 'mailposture[fast]')")
+        print("uvloop not installed: only the standard loop is measured (pip install uvloop)")
 
     origins = [f"z{z}.test" for z in range(ZONES)]
     t0 = time.perf_counter()

@@ -130,7 +130,7 @@ def rdtype_code(rdtype: str) -> int:
 
 
 def run(coro: Coroutine[Any, Any, _T], *, use_uvloop: bool | None = None) -> _T:
-    """Run a coroutine on a new event loop: uvloop when installed (``mailposture[fast]``) unless
+    """Run a coroutine on a new event loop: uvloop when installed (a dependency on Linux) unless
     ``use_uvloop=False``; ``use_uvloop=True`` insists on it. The global event-loop policy is left alone."""
     factory = None
     if use_uvloop is not False:
@@ -138,7 +138,7 @@ def run(coro: Coroutine[Any, Any, _T], *, use_uvloop: bool | None = None) -> _T:
             import uvloop
         except ImportError:
             if use_uvloop:
-                raise RuntimeError("uvloop was requested but is not installed (pip install 'mailposture[fast]')") \
+                raise RuntimeError("uvloop was requested but is not installed (pip install uvloop)") \
                     from None
         else:
             factory = uvloop.new_event_loop
