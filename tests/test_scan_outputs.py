@@ -161,8 +161,36 @@ def test_jsonl_resume_keeps_complete_last_line_without_newline(tmp_path):
 
 def test_jsonl_damage_in_the_middle_is_an_error(tmp_path):
     out = tmp_path / "r.jsonl"
-    out.write_text(json.dumps(RESULTS[0]) + "\n{broken\n" + json.dumps(RESULTS[1]) + "\n")
-    with pytest.raises(OutputError, match="line 2 is damaged"):
+    data = json.dumps(RESULTS[0]) + "\n{broken\n" + json.dumps(RESULTS[1]) + "\n"
+    out.write_text(data)
+    with pytest.raises(OutputError, match="line 2 is not a result of this scan"):
+        open_output(OutputSpec(str(out)), [], resume=True)
+    assert out.read_text() == data
+
+
+def test_resume_never_cuts_a_foreign_file(tmp_path):
+    out = tmp_path / "notes.jsonl"
+    data = '{"title": "not a scan"}\n{"title": "torn too'
+    out.write_text(data)
+    with pytest.raises(OutputError, match=r"line 1 is not a result .*right file"):
+        open_output(OutputSpec(str(out)), [], resume=True)
+    assert out.read_text() == data
+    other = tmp_path / "other.csv"
+    other.write_text("a,b\n1,2\n3,")
+    with pytest.raises(OutputError, match="columns differ"):
+        open_output(OutputSpec(str(other)), [], resume=True)
+    assert other.read_text() == "a,b\n1,2\n3,"
+
+
+def test_nul_tail_after_power_loss_is_repaired(tmp_path):
+    out = tmp_path / "r.jsonl"
+    good = json.dumps(RESULTS[0]) + "\n"
+    out.write_bytes(good.encode() + b"\0" * 4096)
+    w, done = open_output(OutputSpec(str(out)), [], resume=True)
+    w.close()
+    assert done == {"a.example"} and out.read_text() == good
+    out.write_bytes(good.encode() + b"\0" * 100 + b"\n" + good.encode())
+    with pytest.raises(OutputError, match="line 2 is damaged although later lines are fine"):
         open_output(OutputSpec(str(out)), [], resume=True)
 
 

@@ -185,37 +185,37 @@ class Existing:
 
 
 def _scan_lines(path: str, parse, *, skip_header: bool = False) -> Existing:
-    """Read ``path`` line by line; ``parse(text) -> domain`` raises ValueError on a bad line.
+    """Read ``path`` line by line; ``parse(text) -> domain`` raises ValueError on a line that is no result.
 
-    A torn or unparseable tail (lines after the last good one) is cut off; a bad line followed by good ones is
-    an :class:`OutputError` naming the line.
+    Only what a crash can leave is repaired (cut off): a last line without its newline (the write was torn)
+    and a tail of NUL bytes (blocks allocated but never written before a power loss). Any other bad line is
+    an :class:`OutputError` naming it, and the file is left untouched: it may not be a scan output at all.
     """
     ex = Existing(set())
     good_end = 0
-    bad_line: int | None = None
+    torn_at: int | None = None
     with open(path, "rb") as f:
         offset = 0
         for lineno, b in enumerate(f, 1):
             offset += len(b)
             complete = b.endswith(b"\n")
+            if not complete or not b.strip(b"\0\n"):
+                if torn_at is None:
+                    torn_at = lineno     # repairable only if nothing but more of the same follows
+                continue
+            if torn_at is not None:
+                raise OutputError(f"{path}: line {torn_at} is damaged although later lines are fine; remove or "
+                                  "fix that line, then resume")
             try:
                 text = b.decode("utf-8")
                 if lineno == 1 and skip_header:
-                    if not complete:
-                        raise ValueError("torn header")
                     ex.header = next(csv.reader([text]))
                     good_end = offset
                     continue
-                if not complete:
-                    raise ValueError("torn line")
                 key = parse(text)
-            except (ValueError, UnicodeDecodeError, csv.Error, StopIteration):
-                if bad_line is None:
-                    bad_line = lineno
-                continue
-            if bad_line is not None:
-                raise OutputError(f"{path}: line {bad_line} is damaged (not a complete result) although later "
-                                  "lines are fine; remove or fix that line, then resume")
+            except (ValueError, UnicodeDecodeError, csv.Error, StopIteration) as exc:
+                raise OutputError(f"{path}: line {lineno} is not a result of this scan ({exc}); is this the right "
+                                  "file? (nothing was changed)") from None
             ex.done.add(key)
             ex.rows += 1
             good_end = offset
@@ -244,17 +244,23 @@ def read_csv(path: str, columns: list[str]) -> Existing:
     def parse(text: str) -> str:
         row = next(csv.reader([text]))
         if len(row) != len(columns):
-            raise ValueError("wrong cell count")
+            raise ValueError(f"{len(row)} cells, not {len(columns)}")
         return row[0]
 
-    ex = _scan_lines(path, parse, skip_header=True)
-    if ex.header is not None and ex.header != columns:
-        missing = [c for c in columns if c not in ex.header]
-        extra = [c for c in ex.header if c not in columns]
-        raise OutputError(f"{path}: its CSV columns differ from this scan's (missing: {', '.join(missing) or '-'}; "
-                          f"unexpected: {', '.join(extra) or '-'}); resume with the same input columns, or write "
-                          "to a new file")
-    return ex
+    with open(path, "rb") as f:   # the header first: a different file is refused before anything is repaired
+        first = f.readline()
+    if first.endswith(b"\n"):
+        try:
+            header = next(csv.reader([first.decode("utf-8")]))
+        except (UnicodeDecodeError, csv.Error, StopIteration):
+            header = []
+        if header != columns:
+            missing = [c for c in columns if c not in header]
+            extra = [c for c in header if c not in columns]
+            raise OutputError(f"{path}: its CSV columns differ from this scan's (missing: "
+                              f"{', '.join(missing) or '-'}; unexpected: {', '.join(extra[:10]) or '-'}); resume "
+                              "with the same input columns, or write to a new file")
+    return _scan_lines(path, parse, skip_header=True)
 
 
 def read_parquet_domains(path: str) -> set[str]:
