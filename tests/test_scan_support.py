@@ -44,7 +44,8 @@ def slow_check_factory(resolver, settings):
         if domain == "crash.example":
             raise RuntimeError("simulated bug")
         return {"domain": domain, "status": "ok", "attrs": attrs, "dns": {"queries": 1, "errors": []},
-                "findings": [], "pid": os.getpid()}
+                "findings": [], "pid": os.getpid(), "qps": settings.dns.qps,
+                "dns_concurrency": settings.dns.concurrency}
     return slow
 
 

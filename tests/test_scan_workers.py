@@ -52,7 +52,7 @@ def test_workers_share_the_load_and_contain_crashes(tmp_path):
     os.environ["SCAN_TEST_PIDS"], os.environ["SCAN_TEST_DELAY"] = str(pids), "0.002"
     try:
         r = invoke(_workers_app(no_resolver, slow_check_factory), src, "-o", out, "--workers", "3",
-                   "--domains-concurrency", "30", "--lang", "en")
+                   "--domains-concurrency", "30", "--lang", "en", "--qps", "300", "--concurrency", "100")
     finally:
         del os.environ["SCAN_TEST_PIDS"], os.environ["SCAN_TEST_DELAY"]
     assert r.exit_code == 0, r.output
@@ -63,6 +63,8 @@ def test_workers_share_the_load_and_contain_crashes(tmp_path):
     worker_pids = {int(x) for x in pids.read_text().split()}
     assert len(worker_pids) == 3 and os.getpid() not in worker_pids
     assert {x["pid"] for x in rows if "pid" in x} == worker_pids      # every worker took a share
+    # --qps and --concurrency bound the whole scan: each worker's engine gets its share
+    assert {(x["qps"], x["dns_concurrency"]) for x in rows if "pid" in x} == {(100.0, 34)}
     assert "202 domains" in r.stderr and "errors 1" in r.stderr
 
 

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import importlib
 import itertools
+import math
 import os
 import pickle
 import signal
@@ -117,6 +119,14 @@ class WorkerPool:
         self._ended = False
         self.on_fatal: Any = None      # called (once the pool runs) when every worker has stopped
 
+    def worker_settings(self) -> ScanSettings:
+        """Each worker's share: --qps and --concurrency are limits for the whole scan, so they are divided
+        among the workers (each runs its own engine)."""
+        dns = self.settings.dns
+        share = dataclasses.replace(dns, concurrency=max(1, math.ceil(dns.concurrency / self.n)),
+                                    qps=dns.qps / self.n if dns.qps else dns.qps)
+        return dataclasses.replace(self.settings, dns=share, workers=1)
+
     async def __aenter__(self) -> WorkerPool:
         await self.start()
         return self
@@ -138,7 +148,7 @@ class WorkerPool:
                 theirs.close()
             reader, writer = await asyncio.open_connection(sock=mine, limit=1 << 20)
             w = _Worker(i, proc, reader, writer)
-            writer.write(_frame(("init", self.settings, self.resolver_factory, self.check_factory)))
+            writer.write(_frame(("init", self.worker_settings(), self.resolver_factory, self.check_factory)))
             w.task = asyncio.create_task(self._receive(w))
             self.workers.append(w)
 
