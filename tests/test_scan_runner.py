@@ -94,37 +94,34 @@ async def test_check_that_raises_does_not_stop_the_run():
     assert (s.ok, s.errors, s.crashed) == (18, 2, 2)
 
 
-class CountingItems:
-    """A lazy 200k-entry input that counts how many entries were taken from it."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-        self.taken = 0
-
-    def __iter__(self):
-        for i in range(self.n):
-            self.taken += 1
-            yield InputItem(i + 1, f"d{i}.example", f"d{i}.example")
-
-
-async def test_bounded_read_ahead_on_200k_entries():
-    src = CountingItems(200_000)
+async def test_bounded_read_ahead_on_a_200k_line_file(tmp_path):
+    """A 200k-line input streams through: the reader is never more than ``max_ahead`` entries ahead of the
+    writer (behavioural: counted at every write, no timing involved)."""
+    p = tmp_path / "big.txt"
+    p.write_text("".join(f"d{i}.example\n" for i in range(200_000)))
     seen_ahead: list[int] = []
+    sc: Scanner
 
     class Probe(ListWriter):
+        n = 0
+
         def write(self, results):
-            self.rows_n = getattr(self, "rows_n", 0) + len(results)
-            seen_ahead.append(src.taken - self.rows_n)
+            self.n += len(results)
+            seen_ahead.append(sc.pulled - self.n)
 
     async def trivial(domain, attrs):
         return {"domain": domain, "status": "ok", "findings": []}
 
     w = Probe()
+    counts = InputCounts()
+    r, items = reader_items(p, counts)
     sc = Scanner(trivial, w, concurrency=50, queue_size=100, batch=64)
-    s = await sc.run(iter(src))
-    assert s.written == 200_000 == w.rows_n and src.taken == 200_000
+    s = await sc.run(items, counts)
+    r.close()
+    assert s.written == 200_000 == w.n == sc.pulled == counts.entries
     assert max(seen_ahead) <= sc.max_ahead, (max(seen_ahead), sc.max_ahead)
     assert sc.max_ahead < 400                       # the bound is small and independent of the input size
+    assert len(seen_ahead) > 100                    # written in many batches as it went, not at the end
 
 
 async def test_cancel_writes_finished_and_drops_in_flight():
