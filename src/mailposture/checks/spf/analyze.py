@@ -12,12 +12,19 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from mailposture.checks.spf.evaluate import domain_problem
 from mailposture.checks.spf.ipspace import Space, first_match_space
 from mailposture.checks.spf.macro import MacroContext, MacroExpand, expand, truncate_domain
-from mailposture.checks.spf.parse import SpfRecord, Term, is_spf_record, parse_record, uses_letter
+from mailposture.checks.spf.parse import (
+    SpfRecord,
+    Term,
+    is_spf_record,
+    parse_record_cached,
+    uses_letter,
+)
 from mailposture.dns.types import Answer, Resolver
 from mailposture.findings import Finding, finding
 
@@ -88,7 +95,7 @@ class _Analyzer:
             return _Fetched("none")  # §4.5: NXDOMAIN, NODATA or no v=spf1 TXT
         if len(texts) > 1:
             return _Fetched("multiple", texts)
-        return _Fetched("ok", texts, parse_record(texts[0]))
+        return _Fetched("ok", texts, parse_record_cached(texts[0]))
 
     async def addresses(self, name: str) -> tuple[list[str], bool]:
         """(addresses, void) for A and AAAA of ``name``: void when neither exists (§4.6.4)."""
@@ -147,7 +154,7 @@ class _Analyzer:
         sub = _Sub(node=node)
         entries: list[tuple[bool, Space]] = []
         children: list[dict[str, Any]] = node.setdefault("children", [])
-        for term in reachable_terms(rec):  # §5.1: nothing after "all"; §6.1: redirect only without "all"
+        for term in _reachable(rec.text):  # §5.1: nothing after "all"; §6.1: redirect only without "all"
             child: dict[str, Any] = {"term": term.text, "lookups": 0, "errors": []}
             children.append(child)
             passes = term.qualifier == "+"
@@ -156,7 +163,7 @@ class _Analyzer:
                 continue
             if term.name in ("ip4", "ip6"):
                 assert term.network is not None
-                entries.append((passes, Space.of_networks([term.network], outward=passes)))
+                entries.append((passes, _network_space(term.network, passes)))
                 continue
             child["lookups"] = 1
             sub.lookups += 1
@@ -165,7 +172,7 @@ class _Analyzer:
             if term.has_macro and not _only_domain_macros(term):
                 child["unresolved"] = "macro"  # needs a sender or client IP: counted, not resolved
                 continue
-            target = await _static_target(term, domain)
+            target = _literal_target(term, domain) if not term.has_macro else await _static_target(term, domain)
             child["target"] = target
             space, voids, lookups = await self.term(term, domain, target, path, child)
             child["lookups"] += lookups
@@ -257,6 +264,13 @@ def _only_domain_macros(term: Term) -> bool:
     return all(not isinstance(t, MacroExpand) or t.letter == "d" for t in term.macro or ())
 
 
+def _literal_target(term: Term, domain: str) -> str:
+    """The target of a term without macro-expands: its literal text (with %%, %_, %- decoded, §7.1)."""
+    if not term.macro:
+        return (term.value or domain).rstrip(".").lower()
+    return truncate_domain("".join(t for t in term.macro if isinstance(t, str))).lower()  # §7.3
+
+
 async def _static_target(term: Term, domain: str) -> str:
     if not term.macro:
         return (term.value or domain).rstrip(".").lower()
@@ -326,6 +340,24 @@ def reachable_terms(rec: SpfRecord) -> list[Term]:
     return out
 
 
+@lru_cache(maxsize=4096)
+def _reachable(text: str) -> tuple[Term, ...]:
+    """reachable_terms() of the (cached) parse of ``text``: the same provider records recur domain after domain."""
+    return tuple(reachable_terms(parse_record_cached(text)))
+
+
+@lru_cache(maxsize=4096)
+def _own_findings(text: str) -> tuple[Finding, ...]:
+    """record_findings(offline=False) of the (cached) parse of ``text``."""
+    return tuple(record_findings(parse_record_cached(text), offline=False))
+
+
+@lru_cache(maxsize=4096)
+def _network_space(network: ipaddress.IPv4Network | ipaddress.IPv6Network, passes: bool) -> Space:
+    """The Space of one ip4/ip6 term (shared: Space values are never modified in place)."""
+    return Space.of_networks([network], outward=passes)
+
+
 def own_lookups(rec: SpfRecord) -> int:
     """DNS-querying terms of this record alone (§4.6.4), not counting what its includes cost."""
     return sum(1 for t in reachable_terms(rec) if t.counts_lookup)
@@ -363,11 +395,11 @@ async def analyze(domain: str, resolver: Resolver, *, overpermissive_ipv4: int =
     if len(texts) > 1:  # §4.5: permerror for every check
         findings.append(finding("SPF_MULTIPLE_RECORDS", domain=domain, count=len(texts)))
         for t in texts:
-            findings.extend(f for f in record_findings(parse_record(t))
+            findings.extend(f for f in record_findings(parse_record_cached(t))
                             if f.code in ("SPF_SYNTAX", "SPF_NON_ASCII", "SPF_DUPLICATE_MODIFIER"))
         return _empty(domain, "ok", True, texts, findings)
-    rec = parse_record(texts[0])
-    findings.extend(record_findings(rec, offline=False))
+    rec = parse_record_cached(texts[0])
+    findings.extend(_own_findings(rec.text))
     tree: dict[str, Any] = {"domain": domain, "record": rec.text, "errors": []}
     az.fetched[domain] = _Fetched("ok", texts, rec)
     sub = await az.record(domain, rec, (domain,), tree)

@@ -93,6 +93,14 @@ def first_match(entries: list[tuple[bool, list[Interval]]]) -> list[Interval]:
 
     Sweep over endpoints keeping a heap of the entries covering the current point; the lowest index decides.
     """
+    # Exact shortcuts first: trailing entries that do not authorize change nothing (they only hide what comes
+    # after them), and when every remaining entry authorizes the answer is their union. Most records are
+    # "ip4:… include:… -all" and never need the sweep.
+    end = len(entries)
+    while end and not entries[end - 1][0]:
+        end -= 1
+    if all(ok for ok, _ in entries[:end]):
+        return merge(iv for _, ivs in entries[:end] for iv in ivs)
     events: list[tuple[int, int, int]] = []  # (point, kind 0=end 1=start, index)
     for idx, (_, ivs) in enumerate(entries):
         for s, e in merge(ivs):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from mailposture.checks.spf.macro import (
     DOMAIN_LETTERS,
@@ -136,6 +137,13 @@ def parse_record(text: str) -> SpfRecord:
             rec.problems.append(Problem(t.offset, t.text, f"the modifier '{name}' appears more than once",
                                         "SPF_DUPLICATE_MODIFIER"))
     return rec
+
+
+@lru_cache(maxsize=4096)
+def parse_record_cached(text: str) -> SpfRecord:
+    """:func:`parse_record` memoized by text (parsing is pure). Survey analysis sees the same provider records
+    for domain after domain. The record is shared between callers: read it, never modify it."""
+    return parse_record(text)
 
 
 def parse_term(text: str, offset: int = 0) -> Term:
