@@ -64,3 +64,16 @@ def dying_check_factory(resolver, settings):
             os._exit(3)
         return await inner(domain, attrs)
     return check
+
+
+RICH_WORLD = {
+    **{k: v for k, v in WORLD.items() if k != "slow.example"},
+    "_smtp._tls.good.example": [("TXT", "v=TLSRPTv1; rua=mailto:tls@good.example")],
+    "sel1._domainkey.good.example": [("TXT", "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=")],
+}
+
+
+@contextlib.asynccontextmanager
+async def rich_world_resolver(_opts):
+    """The WORLD plus TLS-RPT and a DKIM key (selector sel1) for good.example: for --checks tests."""
+    yield FakeResolver(RICH_WORLD)

@@ -46,14 +46,43 @@ class InFormat(StrEnum):
 
 
 def default_check_factory(resolver: Any, settings: ScanSettings) -> CheckFn:
-    from mailposture.checks.domain import CheckOptions, check_domain
+    from mailposture.checks.domain import check_domain
 
-    options = CheckOptions(keep_answers=settings.keep_answers)
+    options = check_options(settings)
+    if settings.fetch:
+        from mailposture.checks import fetch
+
+        fetch.set_concurrency(settings.fetch_concurrency)
 
     async def check(domain: str, attrs: dict[str, str]) -> dict[str, Any]:
         return await check_domain(domain, resolver, attrs=attrs, lang=settings.lang, options=options)
 
     return check
+
+
+def check_options(settings: ScanSettings) -> Any:
+    """The per-domain CheckOptions of a scan: the same in this process, in --workers and in --cluster tasks."""
+    from mailposture.checks.domain import CheckOptions
+
+    return CheckOptions(sections=tuple(settings.sections), mx_resolve_hosts=settings.mx_hosts,
+                        fetch=settings.fetch, ca_file=settings.ca_file,
+                        validating_resolver=settings.validating_resolver, dkim_selectors=settings.dkim_selectors,
+                        keep_answers=settings.keep_answers)
+
+
+def parse_checks(text: str) -> tuple[str, ...]:
+    """``spf,dmarc,mx`` -> the sections in canonical order; ``all`` = every section. ValueError names a bad one."""
+    from mailposture.checks.domain import ALL_SECTIONS
+
+    wanted = [w.strip().lower().replace("-", "_") for w in text.split(",") if w.strip()]
+    if not wanted:
+        raise ValueError("--checks is empty")
+    if "all" in wanted:
+        return ALL_SECTIONS
+    bad = [w for w in wanted if w not in ALL_SECTIONS]
+    if bad:
+        raise ValueError(f"unknown check(s) {', '.join(bad)}; choose among {','.join(ALL_SECTIONS)} or all")
+    return tuple(s for s in ALL_SECTIONS if s in wanted)
 
 
 async def _no_check(domain: str, attrs: dict[str, str]) -> dict[str, Any]:  # replaced once DNS is up
@@ -312,6 +341,29 @@ def register(app: typer.Typer, *, resolver_factory: ResolverFactory | None = Non
         workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="Processes running the checks, "
                                              "each with its own event loop and DNS engine (for CPU-bound scans "
                                              "of millions of domains).")] = 1,
+        cluster: Annotated[str | None, typer.Option(
+            "--cluster", help="Dask scheduler address (tcp://HOST:8786): the input is cut into shards, each shard "
+            "is scanned as one Dask task on the cluster's workers (each with its own resolver), the results come "
+            "back here and are written as usual. Needs the 'dask' extra.", show_default=False)] = None,
+        shard_size: Annotated[int, typer.Option("--shard-size", min=1, max=1_000_000,
+                                                help="Domains per Dask task (--cluster).")] = 10_000,
+        checks: Annotated[str, typer.Option(
+            "--checks", help="Sections to check, comma-separated: spf,dmarc,mx,dkim,bimi,mta_sts,tls_rpt,dnssec, "
+            "or all.")] = "spf,dmarc,mx",
+        mx_hosts: Annotated[bool, typer.Option("--mx-hosts", help="Also resolve the addresses (A/AAAA) of each MX "
+                                               "host.")] = False,
+        fetch: Annotated[bool, typer.Option("--fetch", help="Allow HTTPS fetches (MTA-STS policy, BIMI logo); "
+                                            "off by default.")] = False,
+        fetch_concurrency: Annotated[int, typer.Option("--fetch-concurrency", min=1, max=1000,
+                                                       help="HTTPS fetches in flight at once (per process).")
+                                     ] = 16,
+        ca_file: Annotated[str | None, typer.Option("--ca-file", help="Extra CA certificates (PEM) trusted for "
+                                                    "the HTTPS fetches.", show_default=False)] = None,
+        validating_resolver: Annotated[bool, typer.Option(
+            "--validating-resolver", help="The resolver validates DNSSEC: ask for and trust its AD bit.")] = False,
+        dkim_selectors: Annotated[str | None, typer.Option(
+            "--dkim-selectors", help="File of DKIM selectors to probe, one a line (default: the bundled list).",
+            show_default=False)] = None,
         lang: Lang = None,
         summary_json: Annotated[str | None, typer.Option(
             "--summary-json", help="Also write the summary as JSON to this file.", show_default=False)] = None,
@@ -323,16 +375,32 @@ def register(app: typer.Typer, *, resolver_factory: ResolverFactory | None = Non
         concurrency: Concurrency = 200,
         qps: Qps = None,
     ) -> None:
-        """Check many domains (SPF, DMARC, MX); one result per domain, written as each finishes.
+        """Check many domains (SPF, DMARC, MX by default; --checks for more); one result per domain.
         多数のドメインを一括調査します (結果は完了順に逐次書き出し)。"""
+        try:
+            sections = parse_checks(checks)
+            selectors = None
+            if dkim_selectors is not None:
+                from mailposture.checks.dkim import load_selectors
+
+                selectors = load_selectors(dkim_selectors)
+        except ValueError as exc:
+            _say(f"error: {exc}")
+            raise typer.Exit(2) from None
+        if ca_file is not None and not os.path.isfile(ca_file):
+            _say(f"error: --ca-file {ca_file}: no such file")
+            raise typer.Exit(2)
         settings = ScanSettings(
             input=InputSpec(input_path, format=input_format.value, column=column, zone_origin=zone_origin,
                             delimiter=_unescape_delimiter(delimiter), encoding=encoding),
             output=OutputSpec(output, fmt.value if fmt else None),
-            dns=DnsOptions(nameserver or None, timeout, retries, concurrency, qps),
+            dns=DnsOptions(nameserver or None, timeout, retries, concurrency, qps, want_ad=validating_resolver),
             domains_concurrency=domains_concurrency, limit=limit, lang=default_lang(lang), resume=resume,
             overwrite=overwrite, progress=False if no_progress else None, keep_answers=answers,
-            domain_timeout=domain_timeout, workers=workers, summary_path=summary_json)
+            domain_timeout=domain_timeout, workers=workers, summary_path=summary_json, sections=sections,
+            mx_hosts=mx_hosts, fetch=fetch, fetch_concurrency=fetch_concurrency, ca_file=ca_file,
+            validating_resolver=validating_resolver, dkim_selectors=selectors, cluster=cluster,
+            shard_size=shard_size)
         if resume and overwrite:
             _say("error: --resume and --overwrite exclude each other")
             raise typer.Exit(2)

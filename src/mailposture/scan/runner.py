@@ -53,6 +53,18 @@ class ScanSettings:
     domain_timeout: float | None = None   # seconds one domain's check may take; None: no limit
     workers: int = 1                      # processes running the checks (mailposture.scan.workers)
     summary_path: str | None = None       # also write the summary as JSON there
+    # issue 3: what each domain's check covers (mailposture.checks.domain.CheckOptions)
+    sections: tuple[str, ...] = ("spf", "dmarc", "mx")
+    mx_hosts: bool = False                # A/AAAA of each MX host
+    fetch: bool = False                   # HTTPS fetches (MTA-STS policy, BIMI SVG)
+    fetch_concurrency: int = 16           # HTTPS fetches in flight per process
+    ca_file: str | None = None            # extra CA for the fetches
+    validating_resolver: bool = False     # the resolver validates DNSSEC (AD bit meaningful)
+    dkim_selectors: tuple[str, ...] | None = None   # None: the bundled list
+    # issue 6: Dask distributed (mailposture.scan.cluster)
+    cluster: str | None = None            # scheduler address, e.g. tcp://10.0.0.1:8786
+    shard_size: int = 10_000              # domains per Dask task
+    shards_in_flight: int | None = None   # shards submitted but not written; None: 2 x the cluster's threads
 
 
 _REASONS_JA = {
