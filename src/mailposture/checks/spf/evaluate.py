@@ -81,9 +81,13 @@ def domain_problem(name: str, *, fqdn: bool = False) -> str | None:
     if fqdn and name.startswith("["):
         return "domain literal"
     labels = name.split(".")
-    if any(not lab for lab in labels):
+    if "" in labels:
         return "empty label"
-    if any(len(lab.encode("utf-8", "surrogateescape")) > 63 for lab in labels):
+    if name.isascii():  # one octet per character: no need to encode
+        too_long = any(len(lab) > 63 for lab in labels)
+    else:
+        too_long = any(len(lab.encode("utf-8", "surrogateescape")) > 63 for lab in labels)
+    if too_long:
         return "label longer than 63 octets"
     if len(name) > 253:
         return "name longer than 253 characters"

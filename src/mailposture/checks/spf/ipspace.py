@@ -53,7 +53,8 @@ def network_interval(net: ipaddress.IPv4Network | ipaddress.IPv6Network, *, outw
 
 @dataclass(slots=True)
 class Space:
-    """A set of IPv4 addresses and IPv6 /64s as merged intervals."""
+    """A set of IPv4 addresses and IPv6 /64s as merged intervals (the output of :func:`merge`: sorted, disjoint,
+    non-adjacent). Every constructor below keeps that form; values are never modified in place."""
 
     v4: list[Interval] = field(default_factory=list)
     v6: list[Interval] = field(default_factory=list)
@@ -78,11 +79,11 @@ class Space:
 
     @property
     def ipv4(self) -> int:
-        return size(self.v4)
+        return sum(e - s for s, e in self.v4)  # merged: no overlap to discount
 
     @property
     def ipv6_64(self) -> int:
-        return size(self.v6)
+        return sum(e - s for s, e in self.v6)
 
     def to_json(self) -> dict[str, int]:
         return {"ipv4": self.ipv4, "ipv6_64": self.ipv6_64}
