@@ -8,9 +8,10 @@ outcome of each lookup keeps a DNS failure (``error``) apart from "no record" (`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
-from mailposture.checks.dmarc.parse import DmarcRecord, is_dmarc_text, parse_record
+from mailposture.checks.dmarc.parse import DmarcRecord, is_dmarc_text, parse_record_cached
 from mailposture.dns.types import Answer, Resolver
 
 LookupStatus = Literal["found", "none", "multiple", "error"]
@@ -31,7 +32,17 @@ def default_psl() -> Any:
 
 def psl_org_domain(domain: str, psl: Any = None) -> str:
     """RFC 7489 §3.2: the public suffix plus one label; a name that is itself a public suffix is its own."""
-    psl = psl or default_psl()
+    if psl is None or psl is _PSL:
+        return _default_org_domain(domain)  # the bundled list never changes: remember its answers
+    return _org_domain(domain, psl)
+
+
+@lru_cache(maxsize=8192)
+def _default_org_domain(domain: str) -> str:
+    return _org_domain(domain, default_psl())
+
+
+def _org_domain(domain: str, psl: Any) -> str:
     try:
         org = psl.privatesuffix(domain)
     except Exception:  # a malformed name: treat it as its own organizational domain
@@ -80,7 +91,7 @@ def classify(domain: str, ans: Answer) -> Lookup:
         status = "multiple"  # RFC 7489 §6.6.3 step 5 / RFC 9989 §4.10 step 2: all are discarded
     else:
         status = "none"
-    return Lookup(domain, status, dmarc, other, parse_record(dmarc[0]) if len(dmarc) == 1 else None,
+    return Lookup(domain, status, dmarc, other, parse_record_cached(dmarc[0]) if len(dmarc) == 1 else None,
                   cname_chain=ans.cname_chain, answer=ans)
 
 

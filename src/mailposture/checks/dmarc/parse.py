@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
@@ -306,6 +307,13 @@ def parse_record(text: str) -> DmarcRecord:
         out.append(finding("DMARC_VERSION", found=text.strip()[:40]))
     _record_level(rec, out)
     return rec
+
+
+@lru_cache(maxsize=4096)
+def parse_record_cached(text: str) -> DmarcRecord:
+    """:func:`parse_record` memoized by text (parsing is pure): the organizational domain's record is met for
+    subdomain after subdomain. The record is shared between callers: read it, never modify it."""
+    return parse_record(text)
 
 
 def _record_level(rec: DmarcRecord, out: list[Finding]) -> None:
