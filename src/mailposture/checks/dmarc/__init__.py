@@ -81,7 +81,7 @@ def _txt_findings(lk: Lookup, findings: list[Finding]) -> None:
             findings.append(finding("DMARC_VERSION", found=text.strip()[:40]))  # e.g. v=dmarc1: ignored
         else:
             findings.append(finding("DMARC_OTHER_TXT", name=lk.name))
-    if lk.cname_chain:
+    if lk.cname_chain and lk.dmarc:
         findings.append(finding("DMARC_CNAME", chain=" → ".join([lk.name, *lk.cname_chain])))
 
 
@@ -95,7 +95,21 @@ async def _exists(name: str, own: Lookup, resolver: Resolver) -> bool | None:
 
 async def analyze(domain: str, resolver: Resolver, *, check_report_auth: bool = True, psl: Any = None,
                   max_report_destinations: int = MAX_DESTINATIONS) -> dict[str, Any]:
-    """The ``dmarc`` section of a domain's result (``findings`` holds Finding objects)."""
+    """The ``dmarc`` section of a domain's result (``findings`` holds Finding objects; the rest is JSON-ready).
+
+    Keys: ``present`` (record at ``_dmarc.<domain>``), ``covered`` (some record applies), ``valid``, ``record``
+    (the text that applies), ``records`` (v=DMARC1 texts at ``_dmarc.<domain>``), ``source`` ("domain" |
+    "organizational" (RFC 7489 PSL lookup) | "tree-walk" (found only by the RFC 9989 walk) | None),
+    ``source_domain``, ``org_domain`` {psl, tree_walk}, ``relation`` ("domain" | "subdomain" | "nonexistent"),
+    ``policy`` (effective for this domain), ``p``, ``subdomain_policy`` (sp), ``np``, ``pct``, ``t``, ``psd``,
+    ``rua``/``ruf`` (URI texts), ``adkim``, ``aspf``, ``protected`` + ``protected_reason`` (see REASONS),
+    ``status`` ("ok" | "none" | "error"), ``report_auth`` (external destinations), ``lookups`` (every
+    ``_dmarc`` lookup by method), ``findings``.
+
+    Queries: 1 when the domain has its own record; else the tree walk (at most 8 names, shared with the PSL
+    lookup), +1 MX for the existence test only when np changes the outcome, + report checks (2 per external
+    destination, at most ``max_report_destinations``) when ``check_report_auth``.
+    """
     findings: list[Finding] = []
     name, problem = normalize_domain(domain)
     out = _empty(name or domain, findings)

@@ -75,7 +75,7 @@ async def check_report_destinations(source_domain: str, record: DmarcRecord, res
     checked = names[:max(0, max_destinations)]
     per_dest: list[list[Finding]] = [[] for _ in checked]
     entries = list(await asyncio.gather(*(_check_one(source_domain, d, dests[d], resolver, f)
-                                          for d, f in zip(checked, per_dest, strict=True))))
+                                          for d, f in zip(checked, per_dest, strict=True)))) if checked else []
     for f in per_dest:
         findings.extend(f)
     for e in entries:
