@@ -77,3 +77,41 @@ RICH_WORLD = {
 async def rich_world_resolver(_opts):
     """The WORLD plus TLS-RPT and a DKIM key (selector sel1) for good.example: for --checks tests."""
     yield FakeResolver(RICH_WORLD)
+
+
+def dying_once_check_factory(resolver, settings):
+    """The worker process that first checks 'die.example' exits on the spot (as if OOM-killed), writing its pid to
+    $SCAN_TEST_MARKER first; later attempts (the retried shard) check it normally."""
+    inner = slow_check_factory(resolver, settings)
+
+    async def check(domain, attrs):
+        marker = os.environ.get("SCAN_TEST_MARKER")
+        if domain == "die.example" and marker:
+            try:
+                fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                pass
+            else:
+                os.write(fd, str(os.getpid()).encode())
+                os.close(fd)
+                await asyncio.sleep(0.05)
+                os._exit(3)
+        return await inner(domain, attrs)
+    return check
+
+
+def spf_zone(n: int) -> dict:
+    """A world of n domains d<i>.example for a loopback LocalDnsServer: SPF, DMARC and MX in several variants."""
+    zone: dict = {}
+    for i in range(n):
+        d = f"d{i}.example"
+        recs: list = []
+        if i % 5:
+            recs.append(("TXT", f"v=spf1 ip4:192.0.2.{i % 250}/32 {'-all' if i % 3 else '~all'}"))
+        if i % 4 == 0:
+            zone[f"_dmarc.{d}"] = [("TXT", f"v=DMARC1; p={('none', 'quarantine', 'reject')[i % 3]}")]
+        if i % 7:
+            recs.append(("MX", (10, f"mx.{d}")))
+            zone[f"mx.{d}"] = [("A", f"192.0.2.{i % 250}")]
+        zone[d] = recs or [("A", "192.0.2.1")]
+    return zone

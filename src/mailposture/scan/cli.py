@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any
@@ -103,12 +104,13 @@ def execute(settings: ScanSettings, *, resolver_factory: ResolverFactory | None 
     except ImportError:  # pragma: no cover - the engine is part of the package
         DnsConfigError = ValueError  # type: ignore[misc,assignment]
 
-    if settings.workers > 1:
+    if settings.workers > 1 or settings.cluster:
         from mailposture.scan.workers import factory_path
 
+        flag = "--cluster" if settings.cluster else "--workers"
         for fn in (resolver_factory, check_factory):
             if fn is not None and factory_path(fn) is None:
-                _say(f"{err}: --workers needs factories importable by path (module-level functions), got {fn!r}")
+                _say(f"{err}: {flag} needs factories importable by path (module-level functions), got {fn!r}")
                 return 2
     try:
         resolver_cm = (resolver_factory or (lambda d: d.engine()))(settings.dns)
@@ -195,10 +197,41 @@ def execute(settings: ScanSettings, *, resolver_factory: ResolverFactory | None 
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signal.SIGTERM)
 
+    def on_cluster() -> None:
+        from mailposture.scan.cluster import ClusterProgress, run_cluster
+        from mailposture.scan.workers import factory_path
+
+        bar = ClusterProgress(progress.enabled, reader.size, settings.lang)
+        t0 = time.monotonic()
+        try:
+            scanner.summary.engine = run_cluster(
+                settings, items, writer, scanner, resolver_path=factory_path(resolver_factory),
+                check_path=factory_path(check_factory), position=lambda: reader.position, progress=bar)
+        except KeyboardInterrupt:
+            scanner.summary.interrupted = True
+            raise
+        finally:
+            bar.stop()
+            s = scanner.summary
+            s.elapsed = time.monotonic() - t0
+            s.duplicates, s.resumed, s.entries, s.limited = (counts.duplicates, counts.resumed, counts.entries,
+                                                              counts.limited)
+
     code = 0
-    progress.start(reader.size)
+    cluster_failed = False
+    if not settings.cluster:
+        progress.start(reader.size)
     try:
-        _run(main())
+        if settings.cluster:
+            from mailposture.scan.cluster import ClusterError
+
+            try:
+                on_cluster()
+            except ClusterError as exc:
+                _say(f"{err}: {exc}")
+                code, cluster_failed = 1, True
+        else:
+            _run(main())
     except (KeyboardInterrupt, asyncio.CancelledError):
         code = 143 if terminated else 1 if pool_failed else 130
     except InputError as exc:
@@ -235,6 +268,9 @@ def execute(settings: ScanSettings, *, resolver_factory: ResolverFactory | None 
             code = code or 2
     for note in writer.notes[shown_notes:]:
         _say(note)
+    if cluster_failed and summary.written and settings.output.path != "-":
+        _say(f"{summary.written:,} results are saved in {settings.output.path}; fix the cause and rerun with "
+             "--resume")
     if pool_failed:
         _say(f"{err}: every worker process stopped (see the messages above); {summary.written:,} results are "
              f"saved — fix the cause and rerun with --resume")

@@ -278,6 +278,10 @@ class Scanner:
                 crashed = True
             await results.put((item, res, crashed))
 
+    def account(self, item: InputItem, res: dict[str, Any], crashed: bool) -> None:
+        """Count one written result into the summary (also used by the --cluster driver)."""
+        self._account(item, res, crashed)
+
     def _account(self, item: InputItem, res: dict[str, Any], crashed: bool) -> None:
         s = self.summary
         s.written += 1

@@ -1,0 +1,153 @@
+"""`mailposture scan --cluster`: shards as Dask tasks on a LocalCluster; same results, lost workers retried."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+from collections import Counter
+
+import pytest
+import typer
+
+from mailposture.scan.cli import register
+from test_scan_cli import invoke, lines_of
+from test_scan_support import dying_once_check_factory, no_resolver, spf_zone
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def marker(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cluster") / "died"
+    os.environ["SCAN_TEST_MARKER"] = str(path)       # inherited by the worker processes spawned below
+    yield path
+    del os.environ["SCAN_TEST_MARKER"]
+
+
+@pytest.fixture(scope="module")
+def cluster(marker):
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=50) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def dns_world():
+    from mailposture.dns.server import LocalDnsServer
+
+    loop = asyncio.new_event_loop()
+    server = LocalDnsServer(spf_zone(300), origins=["example"])
+    started = threading.Event()
+
+    def serve():
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(server.start())
+        started.set()
+        loop.run_forever()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    assert started.wait(10)
+    yield server
+    asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    t.join(10)
+    loop.close()
+
+
+def _app(resolver_factory=None, check_factory=None):
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None:
+        """test root"""
+
+    register(app, resolver_factory=resolver_factory, check_factory=check_factory)
+    return app
+
+
+def _strip(rows):
+    """Results without what depends on timing and cache state: check time, cache hits, answer order and TTLs
+    (a cached answer's TTL counts down; each shard has its own cache)."""
+    out = {}
+    for x in rows:
+        x = {k: v for k, v in x.items() if k != "checked_at"}
+        if "dns" in x:
+            dns = {k: v for k, v in x["dns"].items() if k not in ("cache_hits", "answers")}
+            dns["answers"] = sorted(json.dumps({k: v for k, v in a.items() if k != "ttl"}, sort_keys=True)
+                                    for a in x["dns"]["answers"])
+            x["dns"] = dns
+        out[x["domain"]] = x
+    return out
+
+
+def test_cluster_results_equal_a_single_process_scan(tmp_path, cluster, dns_world):
+    src = tmp_path / "d.txt"
+    names = [f"d{i}.example" for i in range(300)]
+    src.write_text("\n".join([*names, "gone.example", "bad..name", "D1.example."]) + "\n")
+    one, many = tmp_path / "one.jsonl", tmp_path / "many.jsonl"
+    common = ["--nameserver", dns_world.address, "--lang", "en", "--checks", "spf,dmarc,mx", "--mx-hosts"]
+    r1 = invoke(_app(), src, "-o", one, *common)
+    r2 = invoke(_app(), src, "-o", many, *common, "--cluster", cluster.scheduler_address, "--shard-size", "40")
+    assert r1.exit_code == 0 and r2.exit_code == 0, r2.output
+    a, b = _strip(lines_of(one)), _strip(lines_of(many))
+    assert len(lines_of(many)) == 302 and a == b
+    assert b["d1.example"]["spf"]["all"] == "-all" and b["d8.example"]["dmarc"]["policy"] == "reject"
+    assert b["bad..name"]["input_error"] == "empty label"
+    assert "302 domains" in r2.stderr and "duplicates skipped 1" in r2.stderr and "invalid 1" in r2.stderr
+    assert "packets sent" in r2.stderr          # the shard tasks' engine statistics, summed
+
+
+def test_cluster_writes_one_parquet_file_and_resumes(tmp_path, cluster):
+    pq = pytest.importorskip("pyarrow.parquet")
+    src = tmp_path / "d.txt"
+    names = [f"n{i}.example" for i in range(120)]
+    src.write_text("\n".join(names[:50]) + "\n")
+    out = tmp_path / "r.parquet"
+    args = ["-o", out, "--cluster", cluster.scheduler_address, "--shard-size", "16", "--lang", "en"]
+    r = invoke(_app(no_resolver, "test_scan_support:slow_check_factory"), src, *args)
+    assert r.exit_code == 0, r.output
+    src.write_text("\n".join(names) + "\n")
+    r = invoke(_app(no_resolver, "test_scan_support:slow_check_factory"), src, *args, "--resume")
+    assert r.exit_code == 0, r.output
+    assert "70 domains" in r.stderr and "already done 50" in r.stderr
+    got = pq.read_table(out, columns=["domain", "result"]).to_pydict()
+    assert Counter(got["domain"]) == Counter(names)
+    assert {json.loads(x)["pid"] for x in got["result"]} - {os.getpid()}   # scanned in the worker processes
+
+
+def test_a_killed_worker_costs_a_retry_of_its_shard(tmp_path, cluster, marker):
+    src = tmp_path / "d.txt"
+    names = [f"k{i}.example" for i in range(200)]
+    names.insert(77, "die.example")
+    src.write_text("\n".join(names) + "\n")
+    out = tmp_path / "r.jsonl"
+    os.environ["SCAN_TEST_DELAY"] = "0.01"
+    try:
+        r = invoke(_app(no_resolver, dying_once_check_factory), src, "-o", out, "--cluster",
+                   cluster.scheduler_address, "--shard-size", "25", "--domains-concurrency", "5", "--lang", "en")
+    finally:
+        del os.environ["SCAN_TEST_DELAY"]
+    assert r.exit_code == 0, r.output
+    dead = int(marker.read_text())              # a worker process did die in the middle of its shard
+    rows = lines_of(out)
+    assert Counter(x["domain"] for x in rows) == Counter(names)      # complete, each domain exactly once
+    assert all(x["status"] == "ok" for x in rows)
+    by = {x["domain"]: x for x in rows}
+    assert by["die.example"]["pid"] != dead                          # its shard ran again elsewhere
+    assert "201 domains" in r.stderr
+
+
+def test_cluster_errors_are_clear(tmp_path, cluster):
+    from conftest import free_port
+
+    src = tmp_path / "d.txt"
+    src.write_text("a.example\n")
+    r = invoke(_app(), src, "-o", tmp_path / "r.jsonl", "--cluster", f"tcp://127.0.0.1:{free_port()}",
+               "--nameserver", "127.0.0.1:9")
+    assert r.exit_code == 1 and "cannot reach the Dask scheduler" in r.stderr
+    r = invoke(_app(no_resolver, lambda res, s: None), src, "-o", tmp_path / "r2.jsonl",
+               "--cluster", cluster.scheduler_address)
+    assert r.exit_code == 2 and "--cluster needs factories importable" in r.stderr
