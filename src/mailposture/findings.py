@@ -68,13 +68,19 @@ class Finding:
         return (d.fix_ja if lang == "ja" else d.fix_en).format_map(_Safe(self.params))
 
     def to_json(self, lang: str = "en") -> dict[str, Any]:
-        out: dict[str, Any] = {"code": self.code, "severity": self.severity, "message": self.message(lang),
-                               "rfc": self.rfc}
+        # the same as message() and fix(), with one catalogue lookup: every result renders its findings
+        d = CATALOG[self.code]
+        ja = lang == "ja"
+        params = _Safe(self.params)
+        out: dict[str, Any] = {"code": self.code, "severity": self.severity_override or d.severity,
+                               "message": (d.ja if ja else d.en).format_map(params), "rfc": d.rfc}
         if self.params:
-            out["params"] = self.params
-        fix = self.fix(lang)
+            out["params"] = dict(self.params)  # a copy: findings of cached records are shared between results
+        fix = d.fix_ja if ja else d.fix_en
         if fix:
-            out["fix"] = fix
+            fix = fix.format_map(params)
+            if fix:
+                out["fix"] = fix
         return out
 
 

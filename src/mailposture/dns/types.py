@@ -68,18 +68,8 @@ class Answer:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form: kept with results so that a round can be recomputed without scanning again."""
-
-        def conv(r: Any) -> Any:
-            if isinstance(r, tuple) and r and isinstance(r[0], bytes):
-                return [p.decode("utf-8", "backslashreplace") for p in r]
-            if isinstance(r, bytes):
-                return r.hex()
-            if isinstance(r, tuple):
-                return list(r)
-            return r
-
         d: dict[str, Any] = {"name": self.name, "type": self.rdtype, "status": self.status, "rcode": self.rcode,
-                             "ttl": self.ttl, "records": [conv(r) for r in self.records]}
+                             "ttl": self.ttl, "records": [_record_json(r) for r in self.records]}
         if self.cname_chain:
             d["cname_chain"] = list(self.cname_chain)
         if self.error:
@@ -104,6 +94,18 @@ class Answer:
         return cls(name=d["name"], rdtype=rdtype, status=d["status"], rcode=d.get("rcode", "NOERROR"),
                    ttl=d.get("ttl", 0), records=tuple(back(r) for r in d.get("records", [])),
                    cname_chain=tuple(d.get("cname_chain", ())), error=d.get("error"), ad=d.get("ad", False))
+
+
+def _record_json(r: Any) -> Any:
+    if type(r) is str:  # A, AAAA, CNAME, PTR, NS: the common case first
+        return r
+    if isinstance(r, tuple) and r and isinstance(r[0], bytes):
+        return [p.decode("utf-8", "backslashreplace") for p in r]
+    if isinstance(r, bytes):
+        return r.hex()
+    if isinstance(r, tuple):
+        return list(r)
+    return r
 
 
 @dataclass(slots=True)
