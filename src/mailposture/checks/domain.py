@@ -13,6 +13,7 @@ determined because DNS failed: the parts that were determined are still reported
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,7 @@ from mailposture.findings import Finding, finding
 CORE_SECTIONS = ("spf", "dmarc", "mx")
 EXTRA_SECTIONS = ("dkim", "bimi", "mta_sts", "tls_rpt", "dnssec")
 ALL_SECTIONS = CORE_SECTIONS + EXTRA_SECTIONS
+TOOL = f"mailposture {__version__}"
 
 
 @dataclass(slots=True)
@@ -43,6 +45,19 @@ class CheckOptions:
     @classmethod
     def everything(cls, **kw: Any) -> CheckOptions:
         return cls(sections=ALL_SECTIONS, mx_resolve_hosts=True, **kw)
+
+
+_stamp: tuple[int, str] = (-1, "")
+
+
+def _checked_at(second: int) -> str:
+    """ISO 8601 UTC time of ``second`` (a Unix time), as datetime.isoformat(timespec="seconds") writes it.
+
+    A scan checks thousands of domains per second: the text is made once per second."""
+    global _stamp
+    if _stamp[0] != second:
+        _stamp = (second, datetime.fromtimestamp(second, UTC).isoformat(timespec="seconds"))
+    return _stamp[1]
 
 
 def _json_findings(section: dict[str, Any], lang: str) -> dict[str, Any]:
@@ -131,7 +146,7 @@ async def check_domain(domain: str, resolver: Resolver, *, attrs: dict[str, Any]
     """Check one (already normalised, A-label) domain. Never raises for DNS problems."""
     opts = options or CheckOptions()
     tracker = TrackingResolver(resolver)
-    started = datetime.now(UTC)
+    started = int(time.time())  # whole seconds, as datetime.now(UTC).isoformat(timespec="seconds") truncates
     sections = await _run_sections(domain, tracker, opts)
 
     top: list[Finding] = []
@@ -162,6 +177,6 @@ async def check_domain(domain: str, resolver: Resolver, *, attrs: dict[str, Any]
         dns["answers"] = answers
     result["dns"] = dns
     result["findings"] = [f.to_json(lang) for f in top]
-    result["checked_at"] = started.isoformat(timespec="seconds")
-    result["tool"] = f"mailposture {__version__}"
+    result["checked_at"] = _checked_at(started)
+    result["tool"] = TOOL
     return result

@@ -20,10 +20,16 @@ def is_null_host(host: str) -> bool:
     return host.strip() in ("", ".")
 
 
+# every character an IPv4 or IPv6 address text can hold, but for an IPv6 zone after "%"
+_ADDRESS_CHARS = frozenset("0123456789abcdefABCDEF.:")
+
+
 def is_ip_literal(host: str) -> bool:
     text = host.strip().strip("[]").rstrip(".")
     if text.lower().startswith("ipv6:"):
         text = text[5:]
+    if "%" not in text and not _ADDRESS_CHARS.issuperset(text):
+        return False  # an ordinary host name: no need to try (and fail) to parse it
     try:
         ipaddress.ip_address(text)
     except ValueError:
@@ -127,9 +133,10 @@ async def analyze(domain: str, resolver: Resolver, *, resolve_hosts: bool = True
             to_resolve.append(host)
     if skipped:
         findings.append(finding("MX_HOSTS_LIMIT", checked=len(to_resolve), count=len(to_resolve) + skipped))
-    results = await asyncio.gather(*(_addresses(h["host"], resolver) for h in to_resolve))
-    for host, (a, aaaa) in zip(to_resolve, results, strict=True):
-        _fill_host(host, a, aaaa, findings)
+    if to_resolve:  # the survey default resolves no host
+        results = await asyncio.gather(*(_addresses(h["host"], resolver) for h in to_resolve))
+        for host, (a, aaaa) in zip(to_resolve, results, strict=True):
+            _fill_host(host, a, aaaa, findings)
     out["classification"] = _classify_hosts(hosts)
     return out
 

@@ -237,7 +237,10 @@ class _Analyzer:
             hosts = [str(h).rstrip(".").lower() for _p, h in sorted(ans.records)[:MX_LIMIT]]
             hosts = [h for h in hosts if h and not domain_problem(h)]
             child["mx"] = hosts
-        results = await asyncio.gather(*(self.addresses(h) for h in hosts))
+        if len(hosts) == 1:  # "a", or an MX with one host: nothing to run side by side
+            results = [await self.addresses(hosts[0])]
+        else:
+            results = await asyncio.gather(*(self.addresses(h) for h in hosts))
         addrs = [a for r in results for a in r[0]]
         if name == "a" and results[0][1]:
             self.void(term, target, child)
