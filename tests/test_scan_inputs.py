@@ -438,3 +438,15 @@ def test_items_carry_their_byte_offset(tmp_path):
     p.write_bytes(b"a.example\r\n# note\r\nbb.example\r\n")
     items, r = items_of(p)
     assert [i.offset for i in items] == [11, 31] and r.position == 31 == os.path.getsize(p)
+
+
+def test_seen_names_is_exact_and_compact():
+    from mailposture.scan.inputs import SeenNames
+
+    s = SeenNames(capacity=4)
+    names = [f"n{i}.example" for i in range(5000)] + ["例え.jp", "\udcff.bad"]
+    assert all(s.add(n) for n in names)                 # grows from 16 slots, nothing lost on the way
+    assert len(s) == len(names) and all(n in s for n in names)
+    assert not any(s.add(n) for n in names[::7])         # second time: already there
+    assert "n5000.example" not in s and "N1.example" not in s
+    assert len(s._table) * 8 <= 16 * len(names) * 2       # ≤ 16 bytes a name (load factor ≥ 1/4)

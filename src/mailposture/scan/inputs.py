@@ -509,27 +509,99 @@ class InputCounts:
     limited: bool = False   # stopped early because of the limit
 
 
+class SeenNames:
+    """The names seen so far, 16 bytes a name at most: 64-bit keyed BLAKE2b digests in an open-addressing table
+    (an ``array('Q')``, load factor ≤ 1/2, linear probing) instead of a set of strings (~90 bytes a name).
+
+    At 1 million names this is 16 MiB instead of ~90 MiB; at 50 million (a gTLD zone) 1 GiB instead of 4.5 GiB.
+    Two different names share a digest with probability about n²/2⁶⁵ (3·10⁻⁶ at 10 million names): the
+    second would then be counted as a duplicate. The key is random per process, so no input can aim for it."""
+
+    def __init__(self, capacity: int = 1 << 16) -> None:
+        from array import array
+
+        self._key = os.urandom(16)
+        size = 1 << max(4, (capacity - 1).bit_length())
+        self._table = array("Q", bytes(8 * size))
+        self._mask = size - 1
+        self._n = 0
+
+    def _digest(self, name: str) -> int:
+        import hashlib
+
+        h = int.from_bytes(hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=8,
+                                           key=self._key).digest(), "little")
+        return h or 1          # 0 marks an empty slot
+
+    def __len__(self) -> int:
+        return self._n
+
+    def add(self, name: str) -> bool:
+        """Add ``name``; False when it was already there."""
+        h = self._digest(name)
+        t, mask = self._table, self._mask
+        i = h & mask
+        while True:
+            v = t[i]
+            if v == 0:
+                break
+            if v == h:
+                return False
+            i = (i + 1) & mask
+        t[i] = h
+        self._n += 1
+        if 2 * self._n > mask:
+            self._grow()
+        return True
+
+    def __contains__(self, name: str) -> bool:
+        h = self._digest(name)
+        t, mask = self._table, self._mask
+        i = h & mask
+        while True:
+            v = t[i]
+            if v == 0:
+                return False
+            if v == h:
+                return True
+            i = (i + 1) & mask
+
+    def _grow(self) -> None:
+        from array import array
+
+        old = self._table
+        size = 2 * len(old)
+        t = array("Q", bytes(8 * size))
+        mask = size - 1
+        for h in old:
+            if h:
+                i = h & mask
+                while t[i]:
+                    i = (i + 1) & mask
+                t[i] = h
+        self._table, self._mask = t, mask
+
+
 def select(items: Iterator[InputItem], counts: InputCounts, *, done: set[str] | frozenset[str] = frozenset(),
            limit: int | None = None) -> Iterator[InputItem]:
     """Drop duplicates (first occurrence wins) and entries already done, stop after ``limit`` entries passed.
 
-    Memory is one set entry per distinct name passed (the cost of exact dedup); the input itself streams.
+    Memory is at most 16 bytes per distinct name passed (:class:`SeenNames`); the input itself streams.
     """
-    seen: set[str] = set()
+    seen = SeenNames()
     for item in items:
         counts.entries += 1
         key = item.key
         if key in done:
             counts.resumed += 1
             continue
-        if key in seen:
+        if not seen.add(key):
             counts.duplicates += 1
             continue
         if limit is not None and counts.passed >= limit:
             counts.entries -= 1
             counts.limited = True
             return
-        seen.add(key)
         counts.passed += 1
         if item.error:
             counts.invalid += 1
