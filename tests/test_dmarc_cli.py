@@ -61,6 +61,7 @@ def test_file_input_and_japanese(app, tmp_path):
     res = invoke(app, ["--file", str(f), "--lang", "ja"])
     assert res.exit_code == 1
     assert "有効" in res.output and "無効" in res.output and "正しくありません" in res.output
+    assert "[エラー] DMARC_INVALID_VALUE" in res.output
 
 
 def test_missing_file_and_no_input_are_clear_errors(app, tmp_path):

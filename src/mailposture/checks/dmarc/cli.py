@@ -16,6 +16,8 @@ import typer
 
 from mailposture.cliopts import Lang, default_lang
 
+_SEVERITY_JA = {"error": "エラー", "warning": "警告", "info": "情報"}
+
 
 def _unquote_zone(line: str) -> str:
     """Join `"a" "b"` (master-file character-strings, RFC 1035 §5.1) into `ab`; other lines stay as they are."""
@@ -100,7 +102,8 @@ def register(app: typer.Typer) -> None:
             ok = ("有効" if rec.valid else "無効") if language == "ja" else ("valid" if rec.valid else "INVALID")
             typer.echo(f"{text}\n  => {ok}")
             for f in rec.findings:
-                typer.echo(f"  [{f.severity}] {f.code}: {f.message(language)} ({f.rfc})")
+                sev = _SEVERITY_JA[f.severity] if language == "ja" else f.severity
+                typer.echo(f"  [{sev}] {f.code}: {f.message(language)} ({f.rfc})")
         raise typer.Exit(0 if all_valid else 1)
 
     app.add_typer(dmarc_app, name="dmarc")
