@@ -36,6 +36,7 @@ def test_invalid_exits_1_and_lists_every_problem(app):
     assert res.exit_code == 1
     assert res.output.count("DMARC_INVALID_VALUE") == 2 and "DMARC_BAD_URI" in res.output
     assert "RFC 7489 §6.2" in res.output
+    assert "the 'mailto:' prefix is missing" in res.output  # the reason behind DMARC_BAD_URI
 
 
 def test_json_lines_in_input_order(app):

@@ -103,7 +103,11 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"{text}\n  => {ok}")
             for f in rec.findings:
                 sev = _SEVERITY_JA[f.severity] if language == "ja" else f.severity
-                typer.echo(f"  [{sev}] {f.code}: {f.message(language)} ({f.rfc})")
+                msg = f.message(language)
+                reason = f.params.get("reason")
+                if reason and str(reason) not in msg:  # e.g. why a URI is invalid
+                    msg += f" [{reason}]"
+                typer.echo(f"  [{sev}] {f.code}: {msg} ({f.rfc})")
         raise typer.Exit(0 if all_valid else 1)
 
     app.add_typer(dmarc_app, name="dmarc")
