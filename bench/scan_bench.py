@@ -87,7 +87,8 @@ def checkdmarc_once(exe: Path, names: list[str], tmp: Path) -> dict:
     lst.write_text("\n".join(names) + "\n")
     out = tmp / "cd-out.json"
     out.unlink(missing_ok=True)
-    wall, cpu, rss, _, _ = timed([str(exe), "-n", "127.0.0.53", "-t", "2", "-o", str(out), str(lst)])
+    # the list first: checkdmarc's -o takes several values and would swallow a list given after it
+    wall, cpu, rss, _, _ = timed([str(exe), str(lst), "-n", "127.0.0.53", "-t", "2", "-o", str(out)])
     return {"wall": wall, "cpu": cpu, "rss_mb": rss / 1024, "domains": len(names), "dps": len(names) / wall}
 
 

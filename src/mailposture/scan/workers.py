@@ -95,10 +95,43 @@ async def _read_frame(reader: asyncio.StreamReader) -> Any:
 # ---------------------------------------------------------------------------------------------------------------
 # Parent side
 
+class _Coalescer:
+    """Frames written in one event-loop iteration go out in one ``write`` (one syscall, not one per domain);
+    senders wait for the socket only when its buffer is above :data:`HIGH_WATER`."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self.buf: list[bytes] = []
+
+    def send(self, data: bytes) -> None:
+        if not self.buf:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self.buf.append(data)
+
+    def flush(self) -> None:
+        if self.buf:
+            data = b"".join(self.buf)
+            self.buf.clear()
+            with contextlib.suppress(Exception):   # a closed transport: the reader side reports it
+                self.writer.write(data)
+
+    async def drain(self) -> None:
+        transport = self.writer.transport
+        if transport.is_closing():
+            raise ConnectionResetError("connection closed")
+        if transport.get_write_buffer_size() + sum(map(len, self.buf)) > HIGH_WATER:
+            self.flush()
+            await self.writer.drain()
+
+
+HIGH_WATER = 1 << 20
+
+
 class _Worker:
     def __init__(self, index: int, proc: asyncio.subprocess.Process, reader: asyncio.StreamReader,
                  writer: asyncio.StreamWriter) -> None:
         self.index, self.proc, self.reader, self.writer = index, proc, reader, writer
+        self.out = _Coalescer(writer)
         self.pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self.stats: dict[str, Any] = {}
         self.dead: str | None = None
@@ -199,8 +232,8 @@ class WorkerPool:
             fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
             w.pending[ident] = fut
             try:
-                w.writer.write(_frame(("check", ident, domain, attrs)))
-                await w.writer.drain()
+                w.out.send(_frame(("check", ident, domain, attrs)))
+                await w.out.drain()
                 return await fut
             except WorkerDied as exc:
                 last = exc
@@ -241,6 +274,7 @@ class WorkerPool:
             with contextlib.suppress(Exception):
                 if finish and w.dead is None:
                     # the worker answers "end" with its statistics, then closes: keep reading until then
+                    w.out.flush()
                     w.writer.write(_frame(("end",)))
                     await w.writer.drain()
                 else:
@@ -276,11 +310,10 @@ async def serve(fd: int) -> None:
 
     check_factory = load_factory(check_path) or default_check_factory
     tasks: set[asyncio.Task[None]] = set()
+    out = _Coalescer(writer)
 
     def send(obj: Any) -> None:
-        data = _frame(obj)                    # may raise: a result that cannot be pickled
-        with contextlib.suppress(Exception):  # the parent is gone: nothing to do
-            writer.write(data)
+        out.send(_frame(obj))                 # _frame may raise: a result that cannot be pickled
 
     async def one(ident: int, domain: str, attrs: dict[str, str]) -> None:
         try:
@@ -294,7 +327,7 @@ async def serve(fd: int) -> None:
         except Exception as exc:
             send(("error", ident, f"{type(exc).__name__}: {exc}"))
         with contextlib.suppress(Exception):
-            await writer.drain()
+            await out.drain()
 
     async with resolver_factory(settings.dns) as resolver:
         check = check_factory(resolver, settings)
@@ -314,6 +347,7 @@ async def serve(fd: int) -> None:
             await asyncio.gather(*tasks, return_exceptions=True)
             stats = getattr(resolver, "stats", None)
             send(("stats", stats.to_json() if stats is not None and hasattr(stats, "to_json") else {}))
+            out.flush()
         else:
             for t in tasks:
                 t.cancel()
