@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailposture.checks import mx
 from mailposture.dns.fake import FakeResolver
@@ -204,3 +206,56 @@ def test_ip_literal_detection(host, literal):
 async def test_accepts_mail(zone, expected):
     ok, reason = await mx.accepts_mail("d.example", FakeResolver(zone))
     assert ok is expected and reason
+
+
+# --- property: random MX worlds --------------------------------------------------------------------------------
+
+_HOST_KINDS = ["a", "aaaa", "both", "none", "cname", "timeout", "nxdomain"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 50), st.sampled_from(["mx1", "mx2", "mx3", "mx4", ".", "192.0.2.7"])),
+                max_size=6),
+       st.dictionaries(st.sampled_from(["mx1", "mx2", "mx3", "mx4"]), st.sampled_from(_HOST_KINDS)),
+       st.sampled_from(["mx", "apex-a", "apex-none", "timeout"]),
+       st.integers(1, 4), st.booleans())
+async def test_random_mx_worlds(mxs, kinds, apex, max_hosts, resolve):
+    zone: dict[str, list] = {"example.com": []}
+    if apex == "timeout":
+        zone["example.com"] = [("TIMEOUT", None)]
+    elif apex == "apex-a":
+        zone["example.com"] = [("A", "192.0.2.1")]
+    elif apex == "apex-none":
+        zone["example.com"] = [("TXT", "x")]
+    else:
+        zone["example.com"] = [("MX", (p, h if h in (".", "192.0.2.7") else f"{h}.example.net")) for p, h in mxs] \
+            or [("TXT", "x")]
+    for h, k in kinds.items():
+        name = f"{h}.example.net"
+        zone[name] = {"a": [("A", "192.0.2.2")], "aaaa": [("AAAA", "2001:db8::2")],
+                      "both": [("A", "192.0.2.2"), ("AAAA", "2001:db8::2")], "none": [("TXT", "x")],
+                      "cname": [("CNAME", "target.example.org")], "timeout": [("TIMEOUT", None)],
+                      "nxdomain": []}[k]
+    zone["target.example.org"] = [("A", "192.0.2.3")]
+    zone = {k: v for k, v in zone.items() if v}
+    r = FakeResolver(zone)
+    res = await mx.analyze("example.com", r, resolve_hosts=resolve, max_hosts=max_hosts)
+
+    assert len(r.log) == len(set(r.log))
+    assert len(r.log) <= 1 + 2 * max(max_hosts, 1)
+    if not resolve:
+        assert r.log == [("example.com", "MX")]
+    if apex == "timeout":
+        assert res["present"] is None and res["status"] == "error" and res["classification"] == "unknown"
+    assert res["classification"] in ("receives", "null-mx", "implicit", "no-mail", "unknown")
+    prefs = [rec["preference"] for rec in res["records"]]
+    assert prefs == sorted(prefs)
+    for h in res["hosts"]:
+        if h["status"] == "no-address":
+            assert h["addresses"] == []
+        if h["status"] == "ok":
+            assert h["addresses"]
+    if res["classification"] == "no-mail" and res["present"]:
+        assert all(h["status"] in ("no-address", "invalid") for h in res["hosts"])
+    if "MX_NO_ADDRESS" in codes(res):
+        assert any(h["status"] == "no-address" for h in res["hosts"])
