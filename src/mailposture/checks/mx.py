@@ -78,7 +78,15 @@ async def accepts_mail(domain: str, resolver: Resolver) -> tuple[bool | None, st
 
 
 async def analyze(domain: str, resolver: Resolver, *, resolve_hosts: bool = True, max_hosts: int = 10) -> dict:
-    """MX section of a domain's result; see the module docstring. ``findings`` holds Finding objects."""
+    """MX section of a domain's result. ``findings`` holds Finding objects; the rest is JSON-ready.
+
+    ``present``: MX records published (None on DNS error); ``status``: "ok" | "none" (no MX) | "error";
+    ``classification``: "receives" | "null-mx" | "implicit" | "no-mail" | "unknown"; ``records``: sorted
+    ``{preference, host}`` ("." for a null MX); ``hosts``: one per distinct host in preference order with
+    ``addresses``, ``cname`` (None when not resolved), ``ip_literal`` and ``status`` ("ok" | "no-address" |
+    "error" | "invalid" (IP literal) | "unresolved" (resolve_hosts=False) | "skipped" (beyond max_hosts));
+    with no MX and resolve_hosts, the domain itself as an implicit host (``implicit: True``, preference 0).
+    Fast path (resolve_hosts=False): one MX query; "implicit" then means "no MX" (A/AAAA not checked)."""
     domain = domain.strip().rstrip(".").lower()
     findings: list[Finding] = []
     out: dict[str, Any] = {"present": None, "status": "error", "classification": "unknown", "records": [],
