@@ -145,6 +145,7 @@ def test_np_and_sp_resolution():
     ("mailto:a@-bad-.com", False, None, None),
     ("mailto:a b@example.com", False, None, None),
     ("https://reports.example/dmarc", True, None, None),
+    ("", False, None, None),
 ])
 def test_report_uris(uri, valid, domain, size):
     u = parse_uri(uri, "rua")

@@ -149,6 +149,8 @@ def parse_uri(text: str, tag: str) -> ReportUri:
     """One DMARC URI: ``URI [ "!" 1*DIGIT [ "k" / "m" / "g" / "t" ] ]`` (RFC 7489 §6.2)."""
     raw = text
     max_size = None
+    if not text:
+        return ReportUri(raw, tag, False, reason="empty element (a stray comma?)")
     if "!" in text:
         # "!" inside the URI itself must be %-encoded (RFC 7489 §6.2), so the last "!" starts the size limit
         text, size = text.rsplit("!", 1)
