@@ -163,7 +163,7 @@ def test_check_command_bad_input_is_a_clear_error(dns_server: str) -> None:
 
 
 def test_unreachable_resolver_reports_unknown_not_absent() -> None:
-    from tests.conftest import free_port
+    from conftest import free_port
 
     runner = CliRunner()
     r = runner.invoke(_cli(), ["check", "good.test", "-n", f"127.0.0.1:{free_port()}", "--timeout", "0.2",
