@@ -173,12 +173,17 @@ def survey_run(
     retry_delay: Annotated[float, typer.Option("--retry-delay", min=0, help="Seconds to wait before the retry "
                                                "pass, so that transient failures can clear.")] = 5.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="Processes running the checks, each "
+                                         "with its own event loop and DNS engine.")] = 1,
+    cluster: Annotated[str | None, typer.Option(
+        "--cluster", help="Dask scheduler address (tcp://HOST:8786): run the checks as Dask tasks on its workers "
+        "(see docs/scaling.md).", show_default=False)] = None,
 ) -> None:
     """Scan a list and store the round (resumes an interrupted round of the same name)."""
     from mailposture.cliopts import DnsOptions
     from mailposture.survey.catalog import Catalog
     from mailposture.survey.lists import load_list
-    from mailposture.survey.rounds import run_round, run_sync
+    from mailposture.survey.rounds import Parallel, run_round, run_sync
 
     lng = default_lang(lang)
     lst = _guard(lambda: load_list(list_spec))
@@ -197,7 +202,9 @@ def survey_run(
             with _Bars(not quiet) as bars:
                 return await run_round(cat, lst, round_name, engine, resolvers=resolvers,
                                        concurrency=min(concurrency, 1000), lang=lng, progress=bars.factory,
-                                       replace=replace, retry_delay=retry_delay)
+                                       replace=replace, retry_delay=retry_delay,
+                                       parallel=Parallel(opts, workers, cluster) if workers > 1 or cluster
+                                       else None)
 
     try:
         info = _guard(lambda: run_sync(go()))

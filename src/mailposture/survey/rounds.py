@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +71,50 @@ class _ScanProgressAdapter:
         pass
 
 
+@dataclass(slots=True)
+class Parallel:
+    """Issue 6 for survey rounds: ``workers`` processes on this machine, or the Dask cluster at ``cluster``
+    (mailposture.scan.workers / mailposture.scan.cluster), each building its DNS engine from ``dns``.
+    The checks are then the scan defaults (SPF, DMARC, MX, raw answers kept), like a round's."""
+
+    dns: Any                       # mailposture.cliopts.DnsOptions
+    workers: int = 1
+    cluster: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.workers > 1 or bool(self.cluster)
+
+    def settings(self, concurrency: int, lang: str) -> Any:
+        from mailposture.scan.inputs import InputSpec
+        from mailposture.scan.outputs import OutputSpec
+        from mailposture.scan.runner import ScanSettings
+
+        return ScanSettings(input=InputSpec("-"), output=OutputSpec("-", "parquet"), dns=self.dns,
+                            domains_concurrency=max(1, concurrency), lang=lang, keep_answers=True,
+                            workers=self.workers, cluster=self.cluster, progress=False)
+
+
+class _ClusterBar:
+    """run_cluster's progress protocol on one of our bars (called from the cluster driver's thread)."""
+
+    def __init__(self, bar: Progress) -> None:
+        self.bar, self.done = bar, 0
+
+    def update(self, *, domains: int, **_: Any) -> None:
+        if domains > self.done:
+            self.bar.advance(domains - self.done)
+            self.done = domains
+
+    def stop(self) -> None:
+        pass
+
+
 async def scan_domains(domains: Iterable[str], resolver: Any, writer: Any, *, concurrency: int = 100,
-                       lang: str = "en", options: Any = None, progress: Progress | None = None) -> int:
-    """Check every domain with ``concurrency`` workers, writing results through ``writer`` (a ResultWriter)."""
+                       lang: str = "en", options: Any = None, progress: Progress | None = None,
+                       parallel: Parallel | None = None) -> int:
+    """Check every domain with ``concurrency`` workers, writing results through ``writer`` (a ResultWriter).
+    With ``parallel`` the checks run in worker processes or on a Dask cluster instead of on ``resolver``."""
     from mailposture.checks.domain import check_domain
     from mailposture.scan.inputs import InputItem
     from mailposture.scan.runner import Scanner
@@ -83,6 +125,23 @@ async def scan_domains(domains: Iterable[str], resolver: Any, writer: Any, *, co
     items = (InputItem(line=i + 1, raw=d, domain=d) for i, d in enumerate(domains))
     scanner = Scanner(check, writer, concurrency=max(1, concurrency), lang=lang,
                       progress=_ScanProgressAdapter(progress or Progress()))
+    if parallel is not None and parallel.cluster:
+        from mailposture.scan.cluster import ClusterError, run_cluster
+
+        settings = parallel.settings(concurrency, lang)
+        try:
+            await asyncio.to_thread(run_cluster, settings, items, writer, scanner,
+                                    progress=_ClusterBar(progress or Progress()))  # type: ignore[arg-type]
+        except ClusterError as exc:
+            raise CatalogError(str(exc)) from None
+        return scanner.summary.written
+    if parallel is not None and parallel.workers > 1:
+        from mailposture.scan.workers import WorkerPool
+
+        async with WorkerPool(parallel.settings(concurrency, lang), parallel.workers) as pool:
+            scanner.check = pool.check
+            summary = await scanner.run(items)
+        return summary.written
     summary = await scanner.run(items)
     return summary.written
 
@@ -135,12 +194,12 @@ def _open(path: Path):
 
 
 async def _scan_into(path: Path, todo: list[str], resolver: Any, *, concurrency: int, lang: str, options: Any,
-                     progress: Progress) -> None:
+                     progress: Progress, parallel: Parallel | None = None) -> None:
     writer, already = _open(path)
     todo = [d for d in todo if d not in already]
     try:
         await scan_domains(todo, resolver, writer, concurrency=concurrency, lang=lang, options=options,
-                           progress=progress)
+                           progress=progress, parallel=parallel)
     finally:
         writer.close()  # turns the journal into Parquet, also after Ctrl-C
         progress.close()
@@ -149,7 +208,7 @@ async def _scan_into(path: Path, todo: list[str], resolver: Any, *, concurrency:
 async def run_round(cat: Catalog, lst: SurveyList, name: str, resolver: Any, *, resolvers: list[str],
                     concurrency: int = 100, lang: str = "en", options: Any = None, synthetic: bool = False,
                     progress: ProgressFactory = _no_progress, replace: bool = False,
-                    retry_delay: float = 0.0) -> RoundInfo:
+                    retry_delay: float = 0.0, parallel: Parallel | None = None) -> RoundInfo:
     """Scan (or resume) the round ``name``; returns its catalog entry when complete."""
     check_round_name(name)
     info = cat.get(name)
@@ -178,7 +237,7 @@ async def run_round(cat: Catalog, lst: SurveyList, name: str, resolver: Any, *, 
     if info.phase == "pass1":
         p1 = gdir / "pass1.parquet"
         await _scan_into(p1, domains, resolver, concurrency=concurrency, lang=lang, options=options,
-                         progress=progress("pass 1 / 1 回目", len(domains)))
+                         progress=progress("pass 1 / 1 回目", len(domains)), parallel=parallel)
         info.phase = "pass2"
         cat.upsert(info)
 
@@ -191,7 +250,7 @@ async def run_round(cat: Catalog, lst: SurveyList, name: str, resolver: Any, *, 
         if retry:
             await asyncio.sleep(retry_delay)  # let transient failures clear; the engine's cache keeps good answers
             await _scan_into(gdir / "pass2.parquet", retry, resolver, concurrency=concurrency, lang=lang,
-                             options=options, progress=progress("retry / 再試行", len(retry)))
+                             options=options, progress=progress("retry / 再試行", len(retry)), parallel=parallel)
         final = load_results(cat, info, 0)
         info.retried = len(retry)
         info.errors = sum(1 for d in domains if failed(final[d]))
