@@ -151,3 +151,14 @@ def test_cluster_errors_are_clear(tmp_path, cluster):
     r = invoke(_app(no_resolver, lambda res, s: None), src, "-o", tmp_path / "r2.jsonl",
                "--cluster", cluster.scheduler_address)
     assert r.exit_code == 2 and "--cluster needs factories importable" in r.stderr
+
+
+def test_cluster_ordered_output_follows_the_input(tmp_path, cluster):
+    src = tmp_path / "d.txt"
+    names = [f"o{i}.example" for i in range(150)]
+    src.write_text("\n".join(names) + "\n")
+    out = tmp_path / "r.jsonl"
+    r = invoke(_app(no_resolver, "test_scan_support:slow_check_factory"), src, "-o", out, "--cluster",
+               cluster.scheduler_address, "--shard-size", "7", "--ordered", "--lang", "en")
+    assert r.exit_code == 0, r.output
+    assert [x["domain"] for x in lines_of(out)] == names

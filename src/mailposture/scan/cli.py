@@ -149,7 +149,7 @@ def execute(settings: ScanSettings, *, resolver_factory: ResolverFactory | None 
     progress = make_progress(show, sys.stderr, settings.lang)
     scanner = Scanner(_no_check, writer, concurrency=settings.domains_concurrency,
                       lang=settings.lang, progress=progress, position=lambda: reader.position,
-                      domain_timeout=settings.domain_timeout)
+                      domain_timeout=settings.domain_timeout, ordered=settings.ordered)
     terminated = False
     pool_failed = False
 
@@ -374,6 +374,9 @@ def register(app: typer.Typer, *, resolver_factory: ResolverFactory | None = Non
         domain_timeout: Annotated[float | None, typer.Option(
             "--domain-timeout", min=1, help="Give up on one domain after this many seconds (reported as an "
             "error result). Default: no limit (the DNS timeouts bound each lookup).")] = None,
+        ordered: Annotated[bool, typer.Option(
+            "--ordered", help="Write the results in input order (default: as they finish). A slow domain then "
+            "holds back the ones after it, within a bounded window.")] = False,
         workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="Processes running the checks, "
                                              "each with its own event loop and DNS engine (for CPU-bound scans "
                                              "of millions of domains).")] = 1,
@@ -412,7 +415,7 @@ def register(app: typer.Typer, *, resolver_factory: ResolverFactory | None = Non
         qps: Qps = None,
     ) -> None:
         """Check many domains (SPF, DMARC, MX by default; --checks for more); one result per domain.
-        多数のドメインを一括調査します (結果は完了順に逐次書き出し)。"""
+        多数のドメインを一括調査します (結果は完了順、--ordered で入力順に逐次書き出し)。"""
         try:
             sections = parse_checks(checks)
             selectors = None
@@ -436,7 +439,7 @@ def register(app: typer.Typer, *, resolver_factory: ResolverFactory | None = Non
             domain_timeout=domain_timeout, workers=workers, summary_path=summary_json, sections=sections,
             mx_hosts=mx_hosts, fetch=fetch, fetch_concurrency=fetch_concurrency, ca_file=ca_file,
             validating_resolver=validating_resolver, dkim_selectors=selectors, cluster=cluster,
-            shard_size=shard_size)
+            shard_size=shard_size, ordered=ordered)
         if resume and overwrite:
             _say("error: --resume and --overwrite exclude each other")
             raise typer.Exit(2)

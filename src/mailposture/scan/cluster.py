@@ -18,12 +18,15 @@
 * Resolver on the workers: ``--nameserver`` when given; otherwise ``MAILPOSTURE_NAMESERVER`` in the worker's
   environment (comma-separated IP[:PORT]); otherwise the worker node's system resolvers (/etc/resolv.conf).
   ``--qps`` and ``--concurrency`` apply to each running shard task.
+* Order: shards are written as they finish; with ``--ordered`` in input order (finished shards wait for the
+  ones before them, within the same in-flight bound).
 
 Factories (tests) travel as import paths, as for ``--workers``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import socket
@@ -201,8 +204,11 @@ def run_cluster(settings: ScanSettings, items: Iterator[InputItem], writer: Resu
     furthest = 0
     input_done = False
 
+    held: dict[int, tuple[list[InputItem], dict[str, Any]]] = {}   # --ordered: finished after a gap
+    next_shard = 0
+
     def handle(fut: Any) -> None:
-        nonlocal done_shards, furthest
+        nonlocal next_shard
         n, shard = pending.pop(fut)
         if fut.status != "finished":
             exc = fut.exception() if fut.status == "error" else "cancelled"
@@ -210,6 +216,16 @@ def run_cluster(settings: ScanSettings, items: Iterator[InputItem], writer: Resu
                                f"after retries: {type(exc).__name__}: {exc}")
         data = fut.result()
         fut.release()
+        if not settings.ordered:
+            write(n, shard, data)
+            return
+        held[n] = (shard, data)
+        while next_shard in held:
+            write(next_shard, *held.pop(next_shard))
+            next_shard += 1
+
+    def write(n: int, shard: list[InputItem], data: dict[str, Any]) -> None:
+        nonlocal done_shards, furthest
         by_key = {it.key: it for it in shard}
         results = data["results"]
         for res in results:
@@ -230,7 +246,7 @@ def run_cluster(settings: ScanSettings, items: Iterator[InputItem], writer: Resu
 
     try:
         for shard in _chunks(items, settings.shard_size):
-            while len(pending) >= limit:
+            while len(pending) + len(held) >= limit:
                 handle(next(ac))
             fut = client.submit(shard_task, wsettings, submitted, shard, resolver_path, check_path,
                                 key=f"mailposture-shard-{tag}-{submitted}", retries=2, pure=False)
@@ -248,6 +264,9 @@ def run_cluster(settings: ScanSettings, items: Iterator[InputItem], writer: Resu
                     handle(fut)
                 except Exception:
                     break
+            for k in sorted(held):          # --ordered: finished after a gap, written rather than lost
+                with contextlib.suppress(Exception):
+                    write(k, *held.pop(k))
         for fut in list(pending):
             fut.cancel()
         raise

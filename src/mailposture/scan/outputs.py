@@ -3,7 +3,8 @@
 Formats
 -------
 ``jsonl`` (default)
-    One JSON object per domain and line, in completion order (not input order). Complete per-domain results.
+    One JSON object per domain and line, in completion order (input order with ``scan --ordered``). Complete
+    per-domain results.
 ``csv``
     One row per domain with the stable columns of :func:`csv_columns` (``attrs.*`` from the input's extra
     columns, then :data:`COLUMNS`). Values come from :func:`flatten`: nested dicts joined with ``_``

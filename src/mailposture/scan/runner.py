@@ -9,7 +9,8 @@
                                                                     writer (write + flush per batch)
 
 Memory is bounded: the reader is never more than :attr:`Scanner.max_ahead` items ahead of the writer, whatever
-the input size. Results are written in completion order (not input order). A check that raises yields a
+the input size. Results are written in completion order, or in input order with ``ordered=True`` (a reorder
+buffer of at most ``window`` results: the dispatcher waits when the window is full). A check that raises yields a
 ``status: "error"`` object for that domain; the run goes on. When the run is cancelled (Ctrl-C / SIGTERM in the
 CLI), reading stops, in-flight checks are cancelled (their domains are simply not in the output, so ``--resume``
 scans them), every result already finished is written, and ``CancelledError`` propagates.
@@ -53,6 +54,7 @@ class ScanSettings:
     domain_timeout: float | None = None   # seconds one domain's check may take; None: no limit
     workers: int = 1                      # processes running the checks (mailposture.scan.workers)
     summary_path: str | None = None       # also write the summary as JSON there
+    ordered: bool = False                 # write results in input order (bounded reorder buffer)
     # issue 3: what each domain's check covers (mailposture.checks.domain.CheckOptions)
     sections: tuple[str, ...] = ("spf", "dmarc", "mx")
     mx_hosts: bool = False                # A/AAAA of each MX host
@@ -174,7 +176,8 @@ class Scanner:
     def __init__(self, check: CheckFn, writer: ResultWriter, *, concurrency: int = 500,
                  queue_size: int | None = None, batch: int = 64, lang: str = "en",
                  progress: ScanProgress | None = None, position: Callable[[], int] | None = None,
-                 max_examples: int = 5, domain_timeout: float | None = None) -> None:
+                 max_examples: int = 5, domain_timeout: float | None = None, ordered: bool = False,
+                 window: int | None = None) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.check = check
@@ -189,6 +192,13 @@ class Scanner:
         self.max_examples = max_examples
         self.domain_timeout = domain_timeout
         self.summary = ScanSummary()
+        # ordered: results are written in input order; at most ``window`` items are dispatched and not yet
+        # written (a slow domain holds the others back in a reorder buffer of that size)
+        self.ordered = ordered
+        self.window = max(1, window or max(4 * concurrency, 1000)) if ordered else 0
+        self._window_sem: asyncio.Semaphore | None = None
+        self._buffer: dict[int, tuple[InputItem, dict[str, Any], bool]] = {}
+        self._next = 0
         self.pulled = 0               # items taken from the input iterator (for the memory bound test)
         self._reader_error: BaseException | None = None
 
@@ -196,7 +206,7 @@ class Scanner:
     def max_ahead(self) -> int:
         """Upper bound of items read from the input but not yet written (the memory bound)."""
         # read-ahead slots (inbox + dispatcher) + work queue + workers + result queue
-        return self.batch + self.queue_size + self.concurrency + self.queue_size
+        return self.batch + self.queue_size + self.concurrency + self.queue_size + self.window
 
     # -- the reader: a daemon thread, so a blocked read of stdin never holds up Ctrl-C ------------------------
     def _read(self, items: Iterable[InputItem], loop: asyncio.AbstractEventLoop, inbox: asyncio.Queue,
@@ -239,23 +249,28 @@ class Scanner:
 
     async def _dispatch(self, inbox: asyncio.Queue, slots: threading.Semaphore, work: asyncio.Queue,
                         results: asyncio.Queue) -> None:
+        seq = 0
         while True:
             item = await inbox.get()
             if item is _END:
                 break
+            if self._window_sem is not None:
+                await self._window_sem.acquire()
             if item.error:
-                await results.put((item, invalid_result(item, self.lang), False))
+                await results.put((seq, item, invalid_result(item, self.lang), False))
             else:
-                await work.put(item)
+                await work.put((seq, item))
+            seq += 1
             slots.release()
         for _ in range(self.concurrency):
             await work.put(None)
 
     async def _work(self, work: asyncio.Queue, results: asyncio.Queue) -> None:
         while True:
-            item = await work.get()
-            if item is None:
+            got = await work.get()
+            if got is None:
                 return
+            seq, item = got
             crashed = False
             try:
                 if self.domain_timeout:
@@ -276,7 +291,7 @@ class Scanner:
             except Exception as exc:
                 res = crash_result(item, exc)
                 crashed = True
-            await results.put((item, res, crashed))
+            await results.put((seq, item, res, crashed))
 
     def account(self, item: InputItem, res: dict[str, Any], crashed: bool) -> None:
         """Count one written result into the summary (also used by the --cluster driver)."""
@@ -316,9 +331,19 @@ class Scanner:
                 if entry is _END:
                     finished = True
                     continue
-                item, res, crashed = entry
-                self._account(item, res, crashed)
-                batch.append(res)
+                seq, item, res, crashed = entry
+                if not self.ordered:
+                    self._account(item, res, crashed)
+                    batch.append(res)
+                    continue
+                self._buffer[seq] = (item, res, crashed)
+                while self._next in self._buffer:
+                    item, res, crashed = self._buffer.pop(self._next)
+                    self._next += 1
+                    self._account(item, res, crashed)
+                    batch.append(res)
+                    assert self._window_sem is not None
+                    self._window_sem.release()
             self.writer.write(batch)
             s = self.summary
             # progress through the input: how far the written entries reach (the reader runs a little ahead)
@@ -334,6 +359,7 @@ class Scanner:
         results: asyncio.Queue = asyncio.Queue(maxsize=self.queue_size)
         stop = threading.Event()
         slots = threading.Semaphore(self.batch)
+        self._window_sem = asyncio.Semaphore(self.window) if self.ordered else None
         reader = threading.Thread(target=self._read, args=(items, loop, inbox, slots, stop),
                                   name="scan-reader", daemon=True)
         writer = asyncio.create_task(self._write(results))
@@ -364,6 +390,12 @@ class Scanner:
                 # everything finished so far is in the result queue: write it, then stop the writer
                 await results.put(_END)
                 await asyncio.gather(writer, return_exceptions=True)
+                if self._buffer and writer.exception() is None:
+                    # --ordered: what finished after a gap is written too (out of order) rather than lost
+                    rest = [self._buffer.pop(k) for k in sorted(self._buffer)]
+                    for item, res, crashed in rest:
+                        self._account(item, res, crashed)
+                    self.writer.write([res for _, res, _ in rest])
             raise
         except BaseException:
             stop.set()
