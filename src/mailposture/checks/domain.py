@@ -114,17 +114,30 @@ async def _run_sections(domain: str, res: Resolver, opts: CheckOptions) -> dict[
 
 
 async def _gather(coros: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    names = list(coros)
-    results = await asyncio.gather(*coros.values(), return_exceptions=True)
+    """Run the sections side by side, as ``asyncio.gather(..., return_exceptions=True)`` would, with one task
+    fewer: the first section runs in the caller's task, each other one in a task of its own (a task costs more
+    CPU than a small section). A section that raises becomes an error section; cancellation stops them all."""
+    items = list(coros.items())
+    if not items:
+        return {}
+    tasks = [(name, asyncio.ensure_future(coro)) for name, coro in items[1:]]
     out: dict[str, dict[str, Any]] = {}
-    for name, res in zip(names, results, strict=True):
-        if isinstance(res, BaseException):
-            if isinstance(res, asyncio.CancelledError | KeyboardInterrupt):
-                raise res
-            out[name] = _error_section(name, res)
-        else:
-            out[name] = res
+    try:
+        out[items[0][0]] = await _section(items[0][0], items[0][1])
+        for name, task in tasks:
+            out[name] = await _section(name, task)
+    except BaseException:  # cancelled (or interrupted): the sections still running stop too
+        for _, task in tasks:
+            task.cancel()
+        raise
     return out
+
+
+async def _section(name: str, section: Any) -> dict[str, Any]:
+    try:
+        return await section
+    except Exception as exc:  # CancelledError and KeyboardInterrupt are not Exceptions: they propagate
+        return _error_section(name, exc)
 
 
 def _verdict(sections: dict[str, dict[str, Any]]) -> list[Finding]:
