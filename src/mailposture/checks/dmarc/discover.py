@@ -37,7 +37,7 @@ def psl_org_domain(domain: str, psl: Any = None) -> str:
     return _org_domain(domain, psl)
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=4096)
 def _default_org_domain(domain: str) -> str:
     return _org_domain(domain, default_psl())
 

@@ -311,10 +311,11 @@ def parse_record(text: str) -> DmarcRecord:
     return rec
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=512)
 def parse_record_cached(text: str) -> DmarcRecord:
     """:func:`parse_record` memoized by text (parsing is pure): the organizational domain's record is met for
-    subdomain after subdomain. The record is shared between callers: read it, never modify it."""
+    subdomain after subdomain. The record is shared between callers: read it, never modify it. Kept small:
+    most domains publish a record of their own, met once, and every cached record is heap the GC walks."""
     return parse_record(text)
 
 

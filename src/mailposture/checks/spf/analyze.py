@@ -343,19 +343,19 @@ def reachable_terms(rec: SpfRecord) -> list[Term]:
     return out
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def _reachable(text: str) -> tuple[Term, ...]:
     """reachable_terms() of the (cached) parse of ``text``: the same provider records recur domain after domain."""
     return tuple(reachable_terms(parse_record_cached(text)))
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def _own_findings(text: str) -> tuple[Finding, ...]:
     """record_findings(offline=False) of the (cached) parse of ``text``."""
     return tuple(record_findings(parse_record_cached(text), offline=False))
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def _network_space(network: ipaddress.IPv4Network | ipaddress.IPv6Network, passes: bool) -> Space:
     """The Space of one ip4/ip6 term (shared: Space values are never modified in place)."""
     return Space.of_networks([network], outward=passes)

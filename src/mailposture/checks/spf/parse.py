@@ -139,10 +139,11 @@ def parse_record(text: str) -> SpfRecord:
     return rec
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def parse_record_cached(text: str) -> SpfRecord:
     """:func:`parse_record` memoized by text (parsing is pure). Survey analysis sees the same provider records
-    for domain after domain. The record is shared between callers: read it, never modify it."""
+    for domain after domain. The record is shared between callers: read it, never modify it. The bound keeps
+    the hot provider records while a domain's own record, met once, soon makes way (the GC walks the cache)."""
     return parse_record(text)
 
 
