@@ -33,6 +33,10 @@ VOID_LIMIT = 2         # §4.6.4
 MX_LIMIT = 10          # §4.6.4
 LONG_RECORD = 450      # §3.4: keep the answer under 512 octets
 ALL_NAMES = {"+": "+all", "-": "-all", "~": "~all", "?": "?all"}
+# findings that make a record invalid: a permerror for receivers (§4.6, §4.6.4, §5.2, §6.1)
+INVALID_CODES = frozenset({"SPF_SYNTAX", "SPF_NON_ASCII", "SPF_DUPLICATE_MODIFIER", "SPF_LOOKUP_LIMIT",
+                           "SPF_VOID_LOOKUP_LIMIT", "SPF_INCLUDE_LOOP", "SPF_INCLUDE_MISSING", "SPF_REDIRECT_MISSING",
+                           "SPF_INCLUDE_ERROR", "SPF_MX_TOO_MANY"})
 
 
 @dataclass(slots=True)
@@ -247,11 +251,9 @@ class _Analyzer:
             voids = 1
         nets = []
         for a in addrs:
-            prefix = term.cidr6 if ":" in a else term.cidr4  # §5.6 dual-cidr-length
-            try:
-                nets.append(ipaddress.ip_network(a if prefix is None else f"{a}/{prefix}", strict=False))
-            except ValueError:
-                continue
+            net = _address_network(a, term.cidr6 if ":" in a else term.cidr4)  # §5.6 dual-cidr-length
+            if net is not None:
+                nets.append(net)
         child["addresses"] = addrs[:50]
         space = Space.of_networks(nets, outward=term.qualifier == "+")
         child.update(space.to_json())
@@ -361,6 +363,16 @@ def _network_space(network: ipaddress.IPv4Network | ipaddress.IPv6Network, passe
     return Space.of_networks([network], outward=passes)
 
 
+@lru_cache(maxsize=1024)
+def _address_network(address: str, prefix: int | None) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """The network of an a/mx address with the term's prefix length (None for unusable address text).
+    Cached: shared mail hosts answer for domain after domain."""
+    try:
+        return ipaddress.ip_network(address if prefix is None else f"{address}/{prefix}", strict=False)
+    except ValueError:
+        return None
+
+
 def own_lookups(rec: SpfRecord) -> int:
     """DNS-querying terms of this record alone (§4.6.4), not counting what its includes cost."""
     return sum(1 for t in reachable_terms(rec) if t.counts_lookup)
@@ -419,12 +431,9 @@ async def analyze(domain: str, resolver: Resolver, *, overpermissive_ipv4: int =
     if az.truncated:
         findings.append(finding("SPF_ANALYSIS_TRUNCATED", reason="; ".join(sorted(az.truncated))))
     all_term = rec.all_term
-    invalid_codes = {"SPF_SYNTAX", "SPF_NON_ASCII", "SPF_DUPLICATE_MODIFIER", "SPF_LOOKUP_LIMIT",
-                     "SPF_VOID_LOOKUP_LIMIT", "SPF_INCLUDE_LOOP", "SPF_INCLUDE_MISSING",
-                     "SPF_REDIRECT_MISSING", "SPF_INCLUDE_ERROR", "SPF_MX_TOO_MANY"}
     return {
         "present": True,
-        "valid": not any(f.code in invalid_codes for f in findings),
+        "valid": not any(f.code in INVALID_CODES for f in findings),
         "record": rec.text,
         "records": texts,
         "all": (ALL_NAMES[all_term.qualifier] if all_term is not None

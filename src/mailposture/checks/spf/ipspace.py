@@ -133,4 +133,11 @@ def first_match(entries: list[tuple[bool, list[Interval]]]) -> list[Interval]:
 
 
 def first_match_space(entries: list[tuple[bool, Space]]) -> Space:
+    end = len(entries)
+    while end and not entries[end - 1][0]:  # as in first_match: trailing refusals change nothing
+        end -= 1
+    if all(ok for ok, _ in entries[:end]):  # the union: the Space itself when there is just one (merged already)
+        if end == 1:
+            return entries[0][1]
+        return Space(merge(iv for _, s in entries[:end] for iv in s.v4), merge(iv for _, s in entries[:end] for iv in s.v6))
     return Space(first_match([(ok, s.v4) for ok, s in entries]), first_match([(ok, s.v6) for ok, s in entries]))
