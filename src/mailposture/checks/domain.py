@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mailposture import __version__
+from mailposture.checks import dmarc, mx, spf  # the survey core; other sections are imported when asked for
 from mailposture.dns.types import Resolver, TrackingResolver
 from mailposture.findings import Finding, finding
 
@@ -73,8 +74,6 @@ def _error_section(name: str, exc: BaseException) -> dict[str, Any]:
 
 
 async def _run_sections(domain: str, res: Resolver, opts: CheckOptions) -> dict[str, dict[str, Any]]:
-    from mailposture.checks import dmarc, mx, spf
-
     want = set(opts.sections)
     first: dict[str, Any] = {}
     if "spf" in want:
