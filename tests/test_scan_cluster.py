@@ -13,7 +13,13 @@ import typer
 
 from mailposture.scan.cli import register
 from test_scan_cli import invoke, lines_of
-from test_scan_support import dying_once_check_factory, no_resolver, spf_zone
+from test_scan_support import (
+    broken_resolver,
+    dying_once_check_factory,
+    no_resolver,
+    slow_check_factory,
+    spf_zone,
+)
 
 distributed = pytest.importorskip("distributed")
 
@@ -162,3 +168,14 @@ def test_cluster_ordered_output_follows_the_input(tmp_path, cluster):
                cluster.scheduler_address, "--shard-size", "7", "--ordered", "--lang", "en")
     assert r.exit_code == 0, r.output
     assert [x["domain"] for x in lines_of(out)] == names
+
+
+def test_a_shard_that_fails_for_good_stops_the_run_with_its_lines(tmp_path, cluster):
+    src = tmp_path / "d.txt"
+    src.write_text("\n".join(f"f{i}.example" for i in range(30)) + "\n")
+    r = invoke(_app(broken_resolver, slow_check_factory), src,
+               "-o", tmp_path / "r.jsonl", "--cluster", cluster.scheduler_address, "--shard-size", "10",
+               "--lang", "en")
+    assert r.exit_code == 1, r.output
+    assert "failed on the cluster after retries" in r.stderr and "this node has no resolver" in r.stderr
+    assert "input lines" in r.stderr

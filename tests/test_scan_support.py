@@ -115,3 +115,16 @@ def spf_zone(n: int) -> dict:
             zone[f"mx.{d}"] = [("A", f"192.0.2.{i % 250}")]
         zone[d] = recs or [("A", "192.0.2.1")]
     return zone
+
+
+class _BrokenResolver:
+    async def __aenter__(self):
+        raise RuntimeError("this node has no resolver")
+
+    async def __aexit__(self, *a):
+        return None
+
+
+def broken_resolver(_opts):
+    """A resolver factory that fails on every node (a shard task that raises each time it is tried)."""
+    return _BrokenResolver()
