@@ -14,7 +14,7 @@ from mailposture.checks.spf.macro import (
     reverse_name,
     truncate_domain,
 )
-from mailposture.checks.spf.parse import SpfRecord, Term, is_spf_record, parse_record
+from mailposture.checks.spf.parse import SpfRecord, Term, is_spf_record, parse_record_cached
 from mailposture.dns.types import Answer, Resolver
 
 RESULTS = ("pass", "fail", "softfail", "neutral", "none", "permerror", "temperror")
@@ -179,7 +179,7 @@ class Evaluator:
         if len(texts) > 1:  # §4.5: more than one -> permerror
             raise _Abort("permerror", f"{len(texts)} SPF records at {domain}")
         self.log(domain, "record", texts[0])
-        rec = parse_record(texts[0])
+        rec = parse_record_cached(texts[0])  # shared, read-only: the same records recur message after message
         if not rec.valid:  # §4.6: a syntax error anywhere -> permerror, before evaluating anything
             p = rec.problems[0]
             raise _Abort("permerror", f"syntax error in the record of {domain} at {p.offset} "
