@@ -179,3 +179,20 @@ def test_a_shard_that_fails_for_good_stops_the_run_with_its_lines(tmp_path, clus
     assert r.exit_code == 1, r.output
     assert "failed on the cluster after retries" in r.stderr and "this node has no resolver" in r.stderr
     assert "input lines" in r.stderr
+
+
+def test_worker_resolver_from_its_environment(monkeypatch):
+    from mailposture.cliopts import DnsOptions
+    from mailposture.scan.cluster import worker_settings
+    from mailposture.scan.inputs import InputSpec
+    from mailposture.scan.outputs import OutputSpec
+    from mailposture.scan.runner import ScanSettings
+
+    s = ScanSettings(InputSpec("x"), OutputSpec("o.jsonl"), cluster="tcp://h:8786", workers=4)
+    monkeypatch.setenv("MAILPOSTURE_NAMESERVER", "127.0.0.1:5353, [::1]:53")
+    w = worker_settings(s)
+    assert w.dns.nameservers == ["127.0.0.1:5353", "[::1]:53"] and w.cluster is None and w.workers == 1
+    given = ScanSettings(InputSpec("x"), OutputSpec("o.jsonl"), dns=DnsOptions(["192.0.2.53"]))
+    assert worker_settings(given).dns.nameservers == ["192.0.2.53"]      # --nameserver wins everywhere
+    monkeypatch.delenv("MAILPOSTURE_NAMESERVER")
+    assert worker_settings(s).dns.nameservers is None                    # the node's own resolv.conf
