@@ -158,16 +158,12 @@ class _Analyzer:
         sub = _Sub(node=node)
         entries: list[tuple[bool, Space]] = []
         children: list[dict[str, Any]] = node.setdefault("children", [])
-        for term in _reachable(rec.text):  # §5.1: nothing after "all"; §6.1: redirect only without "all"
+        for term, static in _reachable(rec.text):  # §5.1: nothing after "all"; §6.1: redirect only without "all"
             child: dict[str, Any] = {"term": term.text, "lookups": 0, "errors": []}
             children.append(child)
             passes = term.qualifier == "+"
-            if term.name == "all":
-                entries.append((passes, Space.everything()))
-                continue
-            if term.name in ("ip4", "ip6"):
-                assert term.network is not None
-                entries.append((passes, _network_space(term.network, passes)))
+            if static is not None:  # all, ip4, ip6: no DNS
+                entries.append((passes, static))
                 continue
             child["lookups"] = 1
             sub.lookups += 1
@@ -346,21 +342,25 @@ def reachable_terms(rec: SpfRecord) -> list[Term]:
 
 
 @lru_cache(maxsize=1024)
-def _reachable(text: str) -> tuple[Term, ...]:
-    """reachable_terms() of the (cached) parse of ``text``: the same provider records recur domain after domain."""
-    return tuple(reachable_terms(parse_record_cached(text)))
+def _reachable(text: str) -> tuple[tuple[Term, Space | None], ...]:
+    """reachable_terms() of the (cached) parse of ``text`` (the same provider records recur domain after domain),
+    each with the Space it matches when that needs no DNS: "all" (§5.1), ip4/ip6 (§5.6); None for the others."""
+    out: list[tuple[Term, Space | None]] = []
+    for term in reachable_terms(parse_record_cached(text)):
+        space: Space | None = None
+        if term.name == "all":
+            space = Space.everything()
+        elif term.name in ("ip4", "ip6"):
+            assert term.network is not None
+            space = Space.of_networks([term.network], outward=term.qualifier == "+")
+        out.append((term, space))
+    return tuple(out)
 
 
 @lru_cache(maxsize=1024)
 def _own_findings(text: str) -> tuple[Finding, ...]:
     """record_findings(offline=False) of the (cached) parse of ``text``."""
     return tuple(record_findings(parse_record_cached(text), offline=False))
-
-
-@lru_cache(maxsize=1024)
-def _network_space(network: ipaddress.IPv4Network | ipaddress.IPv6Network, passes: bool) -> Space:
-    """The Space of one ip4/ip6 term (shared: Space values are never modified in place)."""
-    return Space.of_networks([network], outward=passes)
 
 
 @lru_cache(maxsize=1024)
