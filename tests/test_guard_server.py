@@ -161,7 +161,7 @@ async def test_many_concurrent_connections(running: Running) -> None:
 async def test_store_outage_degrades_as_configured(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path}/g.db")
     store.allow_always("bob@x", by="t")
-    cfg = GuardConfig(poll_interval=0.05, cache_ttl=0.3, store_timeout=0.2)
+    cfg = GuardConfig(poll_interval=0.05, cache_ttl=1.0, store_timeout=0.5)
     server = GuardServer(cfg, store, GEO)
     await server.start("127.0.0.1:0")
     host, port = server.addresses[0].rsplit(":", 1)
@@ -173,7 +173,10 @@ async def test_store_outage_degrades_as_configured(tmp_path: Path) -> None:
             from mailposture.guard.store import StoreError
             raise StoreError("store sqlite:///x: cannot poll for changes: database is locked")
         store.changes_since = broken  # type: ignore[method-assign]
-        await asyncio.sleep(0.6)
+        for _ in range(100):  # until the last good poll is older than cache_ttl
+            if server.cache.last_error and not server.cache.user_state("bob@x")[1]:
+                break
+            await asyncio.sleep(0.05)
         assert server.cache.last_error and "locked" in server.cache.last_error
         # Foreign: fail-closed -> temporary refusal; domestic: unaffected.
         assert (await ask(r, w, request("bob@x", "8.8.8.8"))).startswith("action=451 4.3.0 ")

@@ -30,13 +30,15 @@ _DEFAULT = UserRecord("", UserState.RESTRICTED)
 class StateCache:
     def __init__(self, store: Store | None, *, ttl: float = 5.0, poll_interval: float = 0.5,
                  store_timeout: float = 2.0, on_allowlist: Callable[[AllowList], None] | None = None,
-                 geo: GeoSource | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 geo: GeoSource | None = None, clock: Callable[[], float] = time.monotonic,
+                 on_geo_reload: Callable[[], None] | None = None) -> None:
         self.store = store
         self.ttl = ttl
         self.poll_interval = poll_interval
         self.store_timeout = store_timeout
         self.on_allowlist = on_allowlist
         self.geo = geo
+        self.on_geo_reload = on_geo_reload
         self.clock = clock
         self.users: dict[str, UserRecord] = {}
         self.seq = -1
@@ -127,7 +129,8 @@ class StateCache:
             if self.geo is not None and self.clock() - self._last_geo_check >= geo_every:
                 self._last_geo_check = self.clock()
                 try:
-                    await loop.run_in_executor(executor, self.geo.maybe_reload)
+                    if await loop.run_in_executor(executor, self.geo.maybe_reload) and self.on_geo_reload:
+                        self.on_geo_reload()
                 except Exception as e:
                     log.warning("geo reload check failed: %s", e)
             await asyncio.sleep(self.poll_interval)

@@ -146,10 +146,15 @@ UserStateFn = Callable[[str], tuple[UserRecord, bool]]  # username -> (last know
 class Policy:
     """Compiled rules. ``allow`` is replaced whole when the allow-list changes (atomic reference swap)."""
 
+    _IP_CACHE_MAX = 65536
+
     def __init__(self, cfg: GuardConfig, geo: GeoSource, allow: AllowList | None = None) -> None:
         self.cfg = cfg
         self.geo = geo
-        self.allow = allow or AllowList()
+        # client_address text -> (normalised text, internal?, allow-listed CIDR?, country): addresses repeat a
+        # lot (the same users, the same relays); cleared when the allow-list or the geo data changes.
+        self._ip_cache: dict[str, tuple[str, bool, bool, str | None]] = {}
+        self._allow = allow or AllowList()
         self.home = frozenset(c.upper() for c in cfg.home_countries)
         self.internal: list[Network] = [ipaddress.ip_network(n, strict=False) for n in cfg.internal_networks]
         self.reject_action = "REJECT " + cfg.reject_text()
@@ -157,6 +162,40 @@ class Policy:
         # 4NN text: a temporary refusal (access(5)); enhanced code 4.3.0 "other or undefined mail system status"
         self.tempfail_action = "451 4.3.0 " + cfg.tempfail_text()
         self.header = cfg.prepend_header
+
+    @property
+    def allow(self) -> AllowList:
+        return self._allow
+
+    @allow.setter
+    def allow(self, value: AllowList) -> None:
+        self._allow = value
+        self._ip_cache = {}
+
+    def clear_cache(self) -> None:
+        """Forget cached address classifications (call after the geo data changed)."""
+        self._ip_cache = {}
+
+    def classify(self, ip_text: str) -> tuple[str, bool, bool, str | None] | None:
+        """(normalised address, internal, allow-listed by CIDR, country) or None for an unusable address."""
+        hit = self._ip_cache.get(ip_text)
+        if hit is not None:
+            return hit
+        addr = parse_client_address(ip_text)
+        if addr is None:
+            return None
+        norm = str(addr)
+        if is_non_global(addr) or any(addr.version == n.version and addr in n for n in self.internal):
+            res = (norm, True, False, None)
+        elif self._allow.match_ip(addr):
+            res = (norm, False, True, None)
+        else:
+            res = (norm, False, False, self.geo.lookup(norm))
+        cache = self._ip_cache
+        if len(cache) >= self._IP_CACHE_MAX:
+            cache.clear()
+        cache[ip_text] = res
+        return res
 
     def _allowed_abroad(self, req: Mapping[str, str], user: str, ip: str, cc: str | None, reason: str) -> Decision:
         action = "DUNNO"
@@ -172,25 +211,27 @@ class Policy:
         user = normalise_username(raw_user)
         ip_text = req.get("client_address", "").strip()
         rec, fresh = user_state(user)
+        info = self.classify(ip_text)
 
         # 1. locked: refused from everywhere (last known state is enforced even when the store is unreachable)
-        addr = parse_client_address(ip_text)
         if rec.state is UserState.LOCKED:
-            cc_locked = self.geo.lookup(str(addr)) if addr is not None and not is_non_global(addr) else None
-            return Decision(self.locked_action, REFUSED, "locked", user, str(addr or ip_text), cc_locked, True)
+            if info is None:
+                return Decision(self.locked_action, REFUSED, "locked", user, ip_text, None, True)
+            cc_locked = info[3] if not info[1] and not info[2] else (
+                None if info[1] else self.geo.lookup(info[0]))
+            return Decision(self.locked_action, REFUSED, "locked", user, info[0], cc_locked, True)
 
         cc: str | None
-        if addr is None:
+        if info is None:
             cc = None  # no usable address: treated as an unknown country, never as internal
         else:
-            ip_text = str(addr)
+            ip_text, internal, allow_net, cc = info
             # 2. internal
-            if is_non_global(addr) or any(addr.version == n.version and addr in n for n in self.internal):
+            if internal:
                 return Decision("DUNNO", ALLOWED, "internal", user, ip_text)
             # 3. operator allow-list
-            if self.allow.match_ip(addr) or self.allow.match_name(req.get("client_name", "")):
+            if allow_net or self._allow.match_name(req.get("client_name", "")):
                 return Decision("DUNNO", ALLOWED, "allowlist", user, ip_text)
-            cc = self.geo.lookup(ip_text)
         # 4. home country
         if cc is not None and cc in self.home:
             return Decision("DUNNO", ALLOWED, "home", user, ip_text, cc)

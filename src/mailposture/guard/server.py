@@ -128,7 +128,8 @@ class GuardServer:
         self.geo = geo
         self.policy = Policy(cfg, geo)
         self.cache = StateCache(store, ttl=cfg.cache_ttl, poll_interval=cfg.poll_interval,
-                                store_timeout=cfg.store_timeout, on_allowlist=self._set_allow, geo=geo)
+                                store_timeout=cfg.store_timeout, on_allowlist=self._set_allow, geo=geo,
+                                on_geo_reload=self.policy.clear_cache)
         self.recorder = Recorder(store, store_timeout=max(cfg.store_timeout, 5.0))
         self.conns: set[PolicyConnection] = set()
         self.servers: list[asyncio.base_events.Server] = []
