@@ -81,7 +81,10 @@ def _iptocc_data_date() -> str | None:
 
 
 class MmdbGeo:
-    """A MaxMind GeoIP2/GeoLite2 or DB-IP country/city ``.mmdb`` file, reopened when the file changes."""
+    """A MaxMind GeoIP2/GeoLite2 or DB-IP country/city ``.mmdb`` file, reopened when the file changes.
+
+    The file is memory-mapped: replace it atomically (write a new file, then rename, as geoipupdate does);
+    overwriting it in place would change the data under the open reader."""
 
     def __init__(self, path: str) -> None:
         self.path = path
