@@ -176,7 +176,8 @@ async def verdicts(port: int, reqs: list[bytes]) -> list[str]:
     for q in reqs:
         w.write(q)
         a = (await r.readuntil(b"\n\n")).decode()
-        out.append("refuse" if a.startswith(("action=REJECT", "action=554", "action=5")) else "accept")
+        out.append("refuse" if a.startswith(("action=REJECT", "action=5")) else
+                   "tempfail" if a.startswith(("action=4", "action=DEFER")) else "accept")
     w.close()
     return out
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,64 @@ def test_check_command(url: str) -> None:
 def test_serve_rejects_bad_listen(url: str) -> None:
     code, out = run("serve", "--listen", "nowhere", "--store", url)
     assert code == 2 and "bad listen address" in out
+
+
+def test_notify_sends_the_owner_a_notice_through_the_relay(url: str, tmp_path: Path) -> None:
+    """--notify: the web module's send_notice mails the owner via smtp_relay (a loopback SMTP sink here)."""
+    import asyncio
+    import threading
+
+    from conftest import free_port
+
+    port = free_port()
+    got: list[bytes] = []
+    ready = threading.Event()
+    loop = asyncio.new_event_loop()
+
+    async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        w.write(b"220 sink\r\n")
+        data = False
+        while line := await r.readline():
+            if data:
+                if line == b".\r\n":
+                    data = False
+                    w.write(b"250 ok\r\n")
+                else:
+                    got.append(line)
+                continue
+            cmd = line[:4].upper()
+            if cmd == b"DATA":
+                data = True
+                w.write(b"354 go\r\n")
+            elif cmd == b"QUIT":
+                w.write(b"221 bye\r\n")
+                await w.drain()
+                break
+            elif cmd == b"EHLO":
+                w.write(b"250 sink\r\n")
+            else:
+                w.write(b"250 ok\r\n")
+            await w.drain()
+        w.close()
+
+    async def serve() -> None:
+        srv = await asyncio.start_server(handle, "127.0.0.1", port)
+        ready.set()
+        async with srv:
+            await srv.serve_forever()
+
+    t = threading.Thread(target=lambda: loop.run_until_complete(serve()), daemon=True)
+    t.start()
+    ready.wait(5)
+    cfg = tmp_path / "g.toml"
+    cfg.write_text(f'store_url = "{url}"\nsmtp_relay = "127.0.0.1:{port}"\n')
+    try:
+        code, out = run("user", "lock", "dave@example.jp", "--notify", "--config", str(cfg))
+        assert code == 0 and "warning" not in out
+        deadline = time.monotonic() + 5
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert any(b"dave@example.jp" in line for line in got)
+    finally:
+        loop.call_soon_threadsafe(lambda: [t.cancel() for t in asyncio.all_tasks(loop)])
+        t.join(5)

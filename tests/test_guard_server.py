@@ -246,3 +246,27 @@ async def test_state_mirror_only_keeps_non_default_users(tmp_path: Path) -> None
         assert server.cache.users["l@x"].state is UserState.LOCKED
     finally:
         await server.close()
+
+
+async def test_slow_poll_is_not_restarted_but_completes(tmp_path: Path) -> None:
+    """A poll slower than store_timeout keeps running and its result is used (a big first load finishes)."""
+    import time as _time
+
+    from mailposture.guard.cache import StateCache
+
+    store = Store(f"sqlite:///{tmp_path}/g.db")
+    store.allow_always("bob@x", by="t")
+    calls = []
+    real = store.changes_since
+
+    def slow(*a, **k):
+        calls.append(1)
+        _time.sleep(0.4)
+        return real(*a, **k)
+
+    store.changes_since = slow  # type: ignore[method-assign]
+    cache = StateCache(store, store_timeout=0.1, ttl=5)
+    results = [await cache.poll() for _ in range(8)]
+    assert results[0] is False and True in results
+    assert cache.users["bob@x"].state is UserState.ABROAD_ALWAYS
+    assert len(calls) <= 3  # not one new thread per poll

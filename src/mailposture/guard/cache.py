@@ -47,7 +47,7 @@ class StateCache:
         self.synced_at: float | None = None
         self.last_error: str | None = None
         self.polls = 0
-        self._inflight = False
+        self._pending: asyncio.Future | None = None
         self._last_geo_check = 0.0
         self.stopped = False
 
@@ -85,23 +85,24 @@ class StateCache:
             entries = [e for e, _ in self.store.allowlist()]
         return counter, changed, allow_version, entries
 
-    async def poll(self, executor: Executor | None = None) -> bool:
-        """One poll; False (and ``last_error`` set) when the store failed or was too slow."""
+    async def poll(self, executor: Executor | None = None, wait_limit: float | None = None) -> bool:
+        """One poll; False (and ``last_error`` set) when the store failed or was too slow. A poll that timed
+        out keeps running in its thread and is awaited again by the next call (its result is applied then), so
+        a slow first load of many users still completes instead of being restarted forever."""
         if self.store is None:
             self.synced_at = self.clock()
             return True
-        if self._inflight:  # a previous poll still hangs in its thread: do not pile up threads
-            return False
         loop = asyncio.get_running_loop()
-        self._inflight = True
-        fut = loop.run_in_executor(executor, self._fetch)
-        fut.add_done_callback(lambda _f: setattr(self, "_inflight", False))
+        fut = self._pending
+        if fut is None:
+            fut = self._pending = loop.run_in_executor(executor, self._fetch)
         # asyncio.wait, not wait_for: wait_for (3.11) can swallow a cancellation that races with the result,
-        # and a timed-out thread cannot be stopped anyway (it finishes on its own; _inflight guards it).
-        done, _ = await asyncio.wait({fut}, timeout=self.store_timeout)
+        # and a timed-out thread cannot be stopped anyway.
+        done, _ = await asyncio.wait({fut}, timeout=self.store_timeout if wait_limit is None else wait_limit)
         if not done:
             self._fail(f"store did not answer within {self.store_timeout:g}s")
             return False
+        self._pending = None
         try:
             result = fut.result()
         except StoreError as e:

@@ -119,9 +119,12 @@ def _notify(cfg, rec, event: str, notify: bool) -> None:
         typer.echo("warning: notices are not available in this installation; no mail sent", err=True)
         return
     try:
-        send_notice(cfg, rec, event)
+        sent = send_notice(cfg, rec, event)
     except Exception as e:  # send_notice logs its own failures; never crash the admin command
         typer.echo(f"warning: notice not sent: {e}", err=True)
+        return
+    if sent is False:
+        typer.echo(f"warning: notice not sent (relay {cfg.smtp_relay}); see the log", err=True)
 
 
 # -- serve -----------------------------------------------------------------------------------------------------
@@ -262,7 +265,7 @@ def user_allow(
         until = datetime.now(UTC) + timedelta(days=n)
         rec = _guarded(lambda: st.allow_abroad(username, until, by=by))
     _print_user(rec, as_json)
-    _notify(cfg, rec, "allow_always" if always else "allow_abroad", notify)
+    _notify(cfg, rec, "abroad_always" if always else "abroad_allowed", notify)
 
 
 def _simple(action: str, event: str) -> Callable[..., None]:
@@ -277,9 +280,9 @@ def _simple(action: str, event: str) -> Callable[..., None]:
 
 
 user_app.command("restrict", help="Back to the default: no submission from abroad. 海外送信不可に戻す")(
-    _simple("restrict", "restrict"))
+    _simple("restrict", "restricted"))
 user_app.command("unlock", help="Remove a lock (the user becomes restricted). 送信停止を解除")(
-    _simple("unlock", "unlock"))
+    _simple("unlock", "unlocked"))
 
 
 @user_app.command("lock")
@@ -291,7 +294,7 @@ def user_lock(username: str, note: Annotated[str | None, typer.Option("--note", 
     st = _store(cfg)
     rec = _guarded(lambda: st.lock(username, by=by, note=note))
     _print_user(rec, as_json)
-    _notify(cfg, rec, "lock", notify)
+    _notify(cfg, rec, "locked", notify)
 
 
 @user_app.command("list")

@@ -185,7 +185,9 @@ class GuardServer:
                     addr = sock.getsockname()
                     self.addresses.append(f"[{addr[0]}]:{addr[1]}" if ":" in addr[0] else f"{addr[0]}:{addr[1]}")
             self.servers.append(srv)
-        await self.cache.poll(self.executor)  # first load; on failure we serve, degraded, and keep polling
+        # First load (all users not in the default state) may take longer than a poll; on failure we serve,
+        # degraded, and keep polling.
+        await self.cache.poll(self.executor, wait_limit=max(30.0, self.cfg.store_timeout))
         self.tasks = [
             asyncio.create_task(self.cache.run(self.executor), name="guard-poll"),
             asyncio.create_task(self.recorder.run(self.executor, self.cfg.audit_flush_interval,
