@@ -135,6 +135,7 @@ def test_serve_rejects_bad_listen(url: str) -> None:
 def test_notify_sends_the_owner_a_notice_through_the_relay(url: str, tmp_path: Path) -> None:
     """--notify: the web module's send_notice mails the owner via smtp_relay (a loopback SMTP sink here)."""
     import asyncio
+    import contextlib
     import threading
 
     from conftest import free_port
@@ -176,7 +177,11 @@ def test_notify_sends_the_owner_a_notice_through_the_relay(url: str, tmp_path: P
         async with srv:
             await srv.serve_forever()
 
-    t = threading.Thread(target=lambda: loop.run_until_complete(serve()), daemon=True)
+    def run_sink() -> None:
+        with contextlib.suppress(BaseException):  # cancelled at the end of the test
+            loop.run_until_complete(serve())
+
+    t = threading.Thread(target=run_sink, daemon=True)
     t.start()
     ready.wait(5)
     cfg = tmp_path / "g.toml"
@@ -189,5 +194,5 @@ def test_notify_sends_the_owner_a_notice_through_the_relay(url: str, tmp_path: P
             time.sleep(0.05)
         assert any(b"dave@example.jp" in line for line in got)
     finally:
-        loop.call_soon_threadsafe(lambda: [t.cancel() for t in asyncio.all_tasks(loop)])
+        loop.call_soon_threadsafe(lambda: [task.cancel() for task in asyncio.all_tasks(loop)])
         t.join(5)
