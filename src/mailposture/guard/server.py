@@ -163,6 +163,10 @@ class GuardServer:
         the background tasks. Returns the bound addresses ("127.0.0.1:10040", "unix:/path")."""
         loop = asyncio.get_running_loop()
         specs = [listen] if isinstance(listen, str) else list(listen)
+        # Load the state before listening, so the first answers are not "store unavailable" ones. The first
+        # load (every user not in the default state) may take longer than a poll; on failure we listen anyway,
+        # serve degraded and keep polling.
+        await self.cache.poll(self.executor, wait_limit=max(30.0, self.cfg.store_timeout))
         for spec in specs:
             kind, where = parse_listen(spec)
             if kind == "unix":
@@ -185,9 +189,6 @@ class GuardServer:
                     addr = sock.getsockname()
                     self.addresses.append(f"[{addr[0]}]:{addr[1]}" if ":" in addr[0] else f"{addr[0]}:{addr[1]}")
             self.servers.append(srv)
-        # First load (all users not in the default state) may take longer than a poll; on failure we serve,
-        # degraded, and keep polling.
-        await self.cache.poll(self.executor, wait_limit=max(30.0, self.cfg.store_timeout))
         self.tasks = [
             asyncio.create_task(self.cache.run(self.executor), name="guard-poll"),
             asyncio.create_task(self.recorder.run(self.executor, self.cfg.audit_flush_interval,
