@@ -5,12 +5,13 @@ before the next (as smtpd does), with realistic Postfix 3.7 attributes; users dr
 stored in a SQLite store (about 7 % opted in, 2 % always allowed, 1 % locked, the rest stored as restricted);
 client addresses drawn from real global IPv4 addresses, ``--foreign`` (30 %) of them outside Japan.
 
-postfwd (Debian's 1.35 package, Perl; postfwd1 = one process) cannot geolocate without plugins and has no per-user state store, so it gets
-the equivalent rule set for the same traffic, generated from the same data:
-  1. ``sasl_username`` in the locked list           -> REJECT (locked)
-  2. ``sasl_username`` in the opted-in lists        -> DUNNO
-  3. ``client_address`` in the foreign /24 list     -> REJECT (outside Japan)
-  (otherwise DUNNO). Its answers are checked against the guard's on the same requests before timing.
+postfwd (Debian's 1.35 package, Perl; postfwd1 = one process) cannot geolocate without plugins and has no
+per-user state store. It runs twice on the same traffic, with rule sets generated from the same data:
+  postfwd-country: the country rule alone, as a CIDR list of the same foreign addresses' /24s
+                   (authenticated + client_address in list -> REJECT); no opt-in, no lock.
+  postfwd-full:    the full equivalent: 1. sasl_username in the locked list -> REJECT; 2. in the opted-in
+                   lists -> DUNNO; 3. client_address in the foreign /24 list -> REJECT; otherwise DUNNO.
+                   Its answers are compared with the guard's on the same requests before timing.
 postfwd1 is used because Debian's postfwd2 (pre-forking) children die without a syslog socket (/dev/log),
 which containers often lack; the rule engine is the same.
 
@@ -203,17 +204,21 @@ def start_guard(tmp: Path, store_url: str, loop: str) -> tuple[subprocess.Popen,
     return proc, port
 
 
-def write_postfwd_rules(tmp: Path, users: dict[str, list[str]], foreign: list[str]) -> Path:
+def write_postfwd_rules(tmp: Path, users: dict[str, list[str]], foreign: list[str]) -> dict[str, Path]:
     d = tmp / "postfwd"
     d.mkdir(exist_ok=True)
     (d / "locked.txt").write_text("\n".join(users["locked"]) + "\n")
     (d / "optin.txt").write_text("\n".join(users["abroad_until"] + users["abroad_always"]) + "\n")
     nets = sorted({str(ipaddress.ip_network(f"{ip}/24", strict=False)) for ip in foreign})
     (d / "foreign.txt").write_text("\n".join(nets) + "\n")
-    rules = d / "rules.cf"
-    # postfwd has no per-user state store: the users' states become lists (file: items, compared one by one;
-    # one big regex alternation instead makes postfwd1's rule parser hang for minutes).
-    rules.write_text(
+    # (a) the country rule alone: a CIDR list of the same foreign addresses (postfwd has no geo without plugins)
+    country = d / "rules-country.cf"
+    country.write_text(f"id=FOREIGN; sasl_username=.; client_address==file:{d}/foreign.txt; "
+                       "action=REJECT Sending from outside Japan is disabled for this account\n")
+    # (b) the full equivalent: postfwd has no per-user state store, so the users' states become lists (file:
+    # items, compared one by one; one big regex alternation instead makes postfwd1's rule parser hang).
+    full = d / "rules-full.cf"
+    full.write_text(
         f"id=LOCKED; sasl_username==file:{d}/locked.txt; action=REJECT Sending is locked for this account\n"
         f"id=OPTIN; sasl_username==file:{d}/optin.txt; action=DUNNO\n"
         f"id=FOREIGN; sasl_username=.; client_address==file:{d}/foreign.txt; "
@@ -222,7 +227,7 @@ def write_postfwd_rules(tmp: Path, users: dict[str, list[str]], foreign: list[st
     for p in d.rglob("*"):
         p.chmod(0o644)
     d.chmod(0o755)
-    return rules
+    return {"postfwd-country": country, "postfwd-full": full}
 
 
 class PostfwdProc:
@@ -318,11 +323,12 @@ def main() -> None:
         print(f"load: {args.conns} persistent connections, one request in flight each, {args.foreign:.0%} foreign, "
               f"{args.warmup:g}s warm-up + {args.seconds:g}s measured, {args.runs} runs; {os.cpu_count()} CPUs")
 
-        peers = ["guard"] + ([] if args.no_postfwd or not (shutil.which("postfwd1") or
-                                                             os.path.exists("/usr/sbin/postfwd1")) else ["postfwd"])
-        if len(peers) == 1 and not args.no_postfwd:
+        have_postfwd = bool(shutil.which("postfwd1") or os.path.exists("/usr/sbin/postfwd1"))
+        if not have_postfwd and not args.no_postfwd:
             print("postfwd1 not installed (apt-get install postfwd): guard only")
-        rules = write_postfwd_rules(tmp, users, foreign) if "postfwd" in peers else None
+        rulesets = write_postfwd_rules(tmp, users, foreign) if have_postfwd and not args.no_postfwd else {}
+        peers = ["guard", *rulesets]
+        rules = rulesets.get("postfwd-full")
 
         # Equivalence check on the same requests before timing.
         if rules is not None:
@@ -347,29 +353,29 @@ def main() -> None:
                 if name == "guard":
                     proc, port = start_guard(tmp, store_url, args.loop)
                 else:
-                    assert rules is not None
-                    proc, port = start_postfwd(tmp, rules)
+                    proc, port = start_postfwd(tmp, rulesets[name])
                 try:
                     r = run_load(port, reqs, args.conns, args.warmup, args.seconds)
                 finally:
                     stop(proc)
                 results[name].append(r)
-                print(f"  run {run + 1} {name:8s} {r['rps']:9.0f} req/s  p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms",
+                print(f"  run {run + 1} {name:16s} {r['rps']:9.0f} req/s  p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms",
                       flush=True)
 
         print()
-        print(f"{'server':10s} {'req/s':>10s} {'p50 ms':>8s} {'p99 ms':>8s}   (medians of {args.runs} runs)")
+        print(f"{'server':16s} {'req/s':>10s} {'p50 ms':>8s} {'p99 ms':>8s}   (medians of {args.runs} runs)")
         med = {}
         for name, rs in results.items():
             med[name] = {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50", "p99")}
             m = med[name]
-            label = "guard" + (f" ({args.loop})" if name == "guard" else "")
-            if name == "postfwd":
-                label = "postfwd1"
-            print(f"{label:10s} {m['rps']:10.0f} {m['p50']:8.2f} {m['p99']:8.2f}")
-        if "postfwd" in med and med["postfwd"]["rps"]:
-            print(f"ratio guard/postfwd: {med['guard']['rps'] / med['postfwd']['rps']:.1f}x requests/s, "
-                  f"p99 {med['postfwd']['p99'] / med['guard']['p99']:.1f}x lower")
+            label = f"guard ({args.loop})" if name == "guard" else name
+            print(f"{label:16s} {m['rps']:10.0f} {m['p50']:8.2f} {m['p99']:8.2f}")
+        for name in rulesets:
+            if med.get(name, {}).get("rps"):
+                print(f"ratio guard/{name}: {med['guard']['rps'] / med[name]['rps']:.1f}x requests/s, "
+                      f"p99 {med[name]['p99'] / med['guard']['p99']:.1f}x lower")
+        print("postfwd-country = the same foreign /24s as a CIDR list only (no per-user opt-in, no lock); "
+              "postfwd-full = lock list + opt-in list + CIDR list (same verdicts as the guard, see equivalence)")
         print("targets (not asserted): >= 10,000 req/s and p99 < 5 ms for the guard")
     finally:
         if not keep:
