@@ -4,6 +4,7 @@ rendered findings never alias the (possibly shared) Finding, and MX IP-literal d
 from __future__ import annotations
 
 import asyncio
+import importlib
 import ipaddress
 
 from hypothesis import given, settings
@@ -17,6 +18,9 @@ from mailposture.checks.domain import check_domain
 from mailposture.checks.spf.parse import parse_record, parse_record_cached
 from mailposture.dns.fake import FakeResolver
 from mailposture.findings import finding
+
+spf_parse = importlib.import_module("mailposture.checks.spf.parse")
+spf_analyze = importlib.import_module("mailposture.checks.spf.analyze")  # the package re-exports analyze()
 
 PROVIDER = "v=spf1 ip4:198.51.100.0/24 include:_b.prov.test a:relay.prov.test ~all"
 WORLD = {
@@ -51,7 +55,8 @@ def test_shared_records_are_left_as_parsed() -> None:
 def test_spf_analysis_of_a_cached_record_matches_a_cold_one() -> None:
     res = FakeResolver(WORLD)
     warm = asyncio.run(spf.analyze("a.org.test", res))
-    parse_record_cached.cache_clear()
+    spf_parse._parse_record_lru.cache_clear()
+    spf_analyze._cached_plan.cache_clear()
     cold = asyncio.run(spf.analyze("a.org.test", res))
     assert warm == cold and warm["dns_lookups"] == 4 and warm["authorized_ipv4"] == 256 + 1 + 1
 
@@ -100,3 +105,17 @@ def _reference_ip_literal(host: str) -> bool:
                  st.ip_addresses().map(str), st.ip_addresses(v=6).map(lambda a: f"[IPv6:{a}]")))
 def test_ip_literal_detection_unchanged(host: str) -> None:
     assert mx.is_ip_literal(host) == _reference_ip_literal(host)
+
+
+def test_long_records_are_parsed_but_not_kept() -> None:
+    long_spf = "v=spf1 " + " ".join(f"ip4:10.0.{i}.0/24" for i in range(120)) + " -all"
+    assert len(long_spf) > spf_parse.CACHED_TEXT_MAX
+    assert parse_record_cached(long_spf) is not parse_record_cached(long_spf)
+    assert parse_record_cached(long_spf) == parse_record(long_spf)
+    short = "v=spf1 ip4:10.0.0.0/24 -all"
+    assert parse_record_cached(short) is parse_record_cached(short)
+    out = asyncio.run(spf.analyze("long.test", FakeResolver({"long.test": [("TXT", long_spf)]})))
+    assert out["authorized_ipv4"] == 120 * 256 and out["valid"] is True
+    long_dmarc = "v=DMARC1; p=reject; rua=" + ",".join(f"mailto:r{i}@org.test" for i in range(60))
+    assert len(long_dmarc) > 1024 and parse_dmarc_cached(long_dmarc) is not parse_dmarc_cached(long_dmarc)
+    assert parse_dmarc_cached(long_dmarc) == parse_dmarc(long_dmarc)

@@ -311,11 +311,20 @@ def parse_record(text: str) -> DmarcRecord:
     return rec
 
 
-@lru_cache(maxsize=512)
+CACHED_TEXT_MAX = 1024  # longer (unusual, possibly hostile) records are parsed each time, never kept
+
+
 def parse_record_cached(text: str) -> DmarcRecord:
     """:func:`parse_record` memoized by text (parsing is pure): the organizational domain's record is met for
     subdomain after subdomain. The record is shared between callers: read it, never modify it. Kept small:
     most domains publish a record of their own, met once, and every cached record is heap the GC walks."""
+    if len(text) > CACHED_TEXT_MAX:
+        return parse_record(text)
+    return _parse_record_lru(text)
+
+
+@lru_cache(maxsize=512)
+def _parse_record_lru(text: str) -> DmarcRecord:
     return parse_record(text)
 
 

@@ -19,6 +19,7 @@ from mailposture.checks.spf.evaluate import domain_problem
 from mailposture.checks.spf.ipspace import Space, first_match_space
 from mailposture.checks.spf.macro import MacroContext, MacroExpand, expand, truncate_domain
 from mailposture.checks.spf.parse import (
+    CACHED_TEXT_MAX,
     SpfRecord,
     Term,
     is_spf_record,
@@ -158,7 +159,7 @@ class _Analyzer:
         sub = _Sub(node=node)
         entries: list[tuple[bool, Space]] = []
         children: list[dict[str, Any]] = node.setdefault("children", [])
-        for term, static in _reachable(rec.text):  # §5.1: nothing after "all"; §6.1: redirect only without "all"
+        for term, static in _plan(rec.text).terms:  # §5.1: nothing after "all"; §6.1: redirect only without "all"
             child: dict[str, Any] = {"term": term.text, "lookups": 0, "errors": []}
             children.append(child)
             passes = term.qualifier == "+"
@@ -341,26 +342,36 @@ def reachable_terms(rec: SpfRecord) -> list[Term]:
     return out
 
 
-@lru_cache(maxsize=1024)
-def _reachable(text: str) -> tuple[tuple[Term, Space | None], ...]:
-    """reachable_terms() of the (cached) parse of ``text`` (the same provider records recur domain after domain),
-    each with the Space it matches when that needs no DNS: "all" (§5.1), ip4/ip6 (§5.6); None for the others."""
-    out: list[tuple[Term, Space | None]] = []
-    for term in reachable_terms(parse_record_cached(text)):
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What a record text gives whatever the domain: its parse, its reachable terms, each with the Space it matches
+    when that needs no DNS ("all" §5.1, ip4/ip6 §5.6; None for the others), and the findings about the text."""
+
+    record: SpfRecord
+    terms: tuple[tuple[Term, Space | None], ...]
+    findings: tuple[Finding, ...]  # record_findings(offline=False)
+
+
+def _plan(text: str) -> _Plan:
+    """The plan of a record text: cached (the same provider records recur domain after domain) unless long."""
+    return _make_plan(text) if len(text) > CACHED_TEXT_MAX else _cached_plan(text)
+
+
+def _make_plan(text: str) -> _Plan:
+    rec = parse_record_cached(text)
+    terms: list[tuple[Term, Space | None]] = []
+    for term in reachable_terms(rec):
         space: Space | None = None
         if term.name == "all":
             space = Space.everything()
         elif term.name in ("ip4", "ip6"):
             assert term.network is not None
             space = Space.of_networks([term.network], outward=term.qualifier == "+")
-        out.append((term, space))
-    return tuple(out)
+        terms.append((term, space))
+    return _Plan(rec, tuple(terms), tuple(record_findings(rec, offline=False)))
 
 
-@lru_cache(maxsize=1024)
-def _own_findings(text: str) -> tuple[Finding, ...]:
-    """record_findings(offline=False) of the (cached) parse of ``text``."""
-    return tuple(record_findings(parse_record_cached(text), offline=False))
+_cached_plan = lru_cache(maxsize=1024)(_make_plan)
 
 
 @lru_cache(maxsize=1024)
@@ -413,8 +424,9 @@ async def analyze(domain: str, resolver: Resolver, *, overpermissive_ipv4: int =
             findings.extend(f for f in record_findings(parse_record_cached(t))
                             if f.code in ("SPF_SYNTAX", "SPF_NON_ASCII", "SPF_DUPLICATE_MODIFIER"))
         return _empty(domain, "ok", True, texts, findings)
-    rec = parse_record_cached(texts[0])
-    findings.extend(_own_findings(rec.text))
+    plan = _plan(texts[0])
+    rec = plan.record
+    findings.extend(plan.findings)
     tree: dict[str, Any] = {"domain": domain, "record": rec.text, "errors": []}
     az.fetched[domain] = _Fetched("ok", texts, rec)
     sub = await az.record(domain, rec, (domain,), tree)

@@ -139,11 +139,21 @@ def parse_record(text: str) -> SpfRecord:
     return rec
 
 
-@lru_cache(maxsize=1024)
+CACHED_TEXT_MAX = 1024  # longer records (rare: §3.4 advises under 512 octets) are parsed each time, never kept
+
+
 def parse_record_cached(text: str) -> SpfRecord:
     """:func:`parse_record` memoized by text (parsing is pure). Survey analysis sees the same provider records
-    for domain after domain. The record is shared between callers: read it, never modify it. The bound keeps
-    the hot provider records while a domain's own record, met once, soon makes way (the GC walks the cache)."""
+    for domain after domain. The record is shared between callers: read it, never modify it. The bounds (entries
+    and text length) keep the hot provider records while a domain's own record, met once, soon makes way, and
+    keep hostile giant records out of memory (the GC also walks every cached object)."""
+    if len(text) > CACHED_TEXT_MAX:
+        return parse_record(text)
+    return _parse_record_lru(text)
+
+
+@lru_cache(maxsize=1024)
+def _parse_record_lru(text: str) -> SpfRecord:
     return parse_record(text)
 
 
