@@ -244,7 +244,7 @@ class PostfwdProc:
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
 
-    def wait(self, timeout: float) -> None:
+    def wait(self, timeout: float = 30.0) -> None:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             try:
