@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailposture.guard.config import GuardConfig
 from mailposture.guard.decide import AllowList, Policy, normalise_allow_entry, parse_client_address
@@ -166,3 +168,19 @@ def test_allow_entry_normalisation(entry: str, norm: str) -> None:
 def test_allow_entry_errors(entry: str, msg: str) -> None:
     with pytest.raises(ValueError, match=msg):
         normalise_allow_entry(entry)
+
+
+_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60)
+
+
+@settings(max_examples=400, deadline=None)
+@given(user=_text, ip=st.one_of(_text, st.ip_addresses().map(str)), name=_text, rc=_text)
+def test_fuzz_decide_never_raises_and_never_allows_a_restricted_user_abroad(user: str, ip: str, name: str,
+                                                                            rc: str) -> None:
+    p = policy()
+    d = p.decide(req(ip, user=user, client_name=name, recipient_count=rc), states(), NOW)
+    assert d.action.split(" ", 1)[0] in ("DUNNO", "REJECT", "PREPEND", "451")
+    assert "\n" not in d.action
+    if user.strip() and d.verdict == "allowed":
+        # A restricted user is only let through from home or internal addresses (nothing is allow-listed here).
+        assert d.reason in ("home", "internal"), d

@@ -270,3 +270,14 @@ async def test_slow_poll_is_not_restarted_but_completes(tmp_path: Path) -> None:
     assert results[0] is False and True in results
     assert cache.users["bob@x"].state is UserState.ABROAD_ALWAYS
     assert len(calls) <= 3  # not one new thread per poll
+
+
+async def test_internal_error_closes_without_an_answer(running: Running) -> None:
+    def boom(*_a, **_k):
+        raise RuntimeError("bug")
+
+    running.server.policy.decide = boom  # type: ignore[method-assign]
+    r, w = await running.connect()
+    w.write(request("alice@x", "8.8.8.8"))
+    assert await asyncio.wait_for(r.read(), 5) == b""  # never a permissive answer
+    w.close()
