@@ -165,7 +165,7 @@ def serve_cmd(
             runner = uvloop.run
         except ImportError:
             if loop == "uvloop":
-                _fail("uvloop is not installed (pip install 'mailposture[fast]')")
+                _fail("uvloop is not installed (pip install uvloop)")
     elif loop != "asyncio":
         _fail(f"unknown --loop {loop!r}")
     try:
