@@ -30,7 +30,7 @@ async def _call(fut: asyncio.Future, limit: float):
 
 
 class Recorder:
-    def __init__(self, store: Store | None, *, max_queue: int = 100_000, batch: int = 2000,
+    def __init__(self, store: Store | None, *, max_queue: int = 100_000, batch: int = 500,
                  store_timeout: float = 5.0) -> None:
         self.store = store
         self.queue: deque[AuditEntry] = deque()
