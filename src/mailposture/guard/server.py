@@ -234,7 +234,11 @@ class GuardServer:
         for p in self._unix_paths:
             with contextlib.suppress(OSError):
                 os.unlink(p)
+        # Let worker threads finish what they run (a store call) so none outlives the server; bounded, since
+        # a hung database call cannot be interrupted.
         self.executor.shutdown(wait=False, cancel_futures=True)
+        waiter = asyncio.get_running_loop().run_in_executor(None, self.executor.shutdown, True)
+        await asyncio.wait({waiter}, timeout=max(5.0, self.cfg.store_timeout))
 
     def status(self) -> dict[str, Any]:
         return {"addresses": self.addresses, "connections": len(self.conns), "requests": self.requests,
