@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.system]
 
 
 def _pg_bin() -> Path:
-    # psycopg is the optional extra 'postgres': without it the test is skipped (also in CI); with it, a missing
+    # psycopg is in the test extra (and the optional extra "postgres"); a missing
     # PostgreSQL server is a failure in CI like any other missing system program.
     pytest.importorskip("psycopg")
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))

@@ -29,6 +29,10 @@ class StoreError(RuntimeError):
     """The store cannot be opened or reached, with a message fit for an operator (no traceback)."""
 
 
+class UserLocked(ValueError):
+    """An owner's change was refused because the account is locked (only an admin may unlock it)."""
+
+
 class UserState(StrEnum):
     RESTRICTED = "restricted"
     ABROAD_UNTIL = "abroad_until"
@@ -215,7 +219,7 @@ class Store:
         return self._guard(q, "read a user")
 
     def _set(self, username: str, state: UserState, by: str, until: datetime | None = None,
-             note: str | None = None, keep_note: bool = False) -> UserRecord:
+             note: str | None = None, keep_note: bool = False, unless_locked: bool = False) -> UserRecord:
         name = normalise_username(username)
         if not name:
             raise ValueError("empty user name")
@@ -228,7 +232,13 @@ class Store:
                                           "updated_at": _naive(now), "updated_by": by, "seq": seq}
                 if not keep_note:
                     values["note"] = note
-                n = c.execute(users.update().where(users.c.username == name).values(**values)).rowcount
+                cond = users.c.username == name
+                if unless_locked:  # one conditional UPDATE: a lock set meanwhile by an admin is never overwritten
+                    cond = cond & (users.c.state != UserState.LOCKED.value)
+                n = c.execute(users.update().where(cond).values(**values)).rowcount
+                if not n and unless_locked and c.execute(
+                        sa.select(users.c.username).where(users.c.username == name)).first() is not None:
+                    raise UserLocked(f"{name} is locked")
                 if not n:
                     values.setdefault("note", note)
                     c.execute(users.insert().values(username=name, **values))
@@ -236,13 +246,14 @@ class Store:
             return self._row(r)
         return self._guard(q, "change a user")
 
-    def allow_abroad(self, username: str, until: datetime, by: str) -> UserRecord:
+    def allow_abroad(self, username: str, until: datetime, by: str, *, unless_locked: bool = False) -> UserRecord:
+        """``unless_locked=True`` (the owner's page): refuse with :class:`UserLocked` if the account is locked."""
         if until.tzinfo is None:
             raise ValueError("until must be timezone-aware")
-        return self._set(username, UserState.ABROAD_UNTIL, by, until=until)
+        return self._set(username, UserState.ABROAD_UNTIL, by, until=until, unless_locked=unless_locked)
 
-    def restrict(self, username: str, by: str) -> UserRecord:
-        return self._set(username, UserState.RESTRICTED, by)
+    def restrict(self, username: str, by: str, *, unless_locked: bool = False) -> UserRecord:
+        return self._set(username, UserState.RESTRICTED, by, unless_locked=unless_locked)
 
     def allow_always(self, username: str, by: str) -> UserRecord:
         return self._set(username, UserState.ABROAD_ALWAYS, by)

@@ -9,6 +9,7 @@ from datetime import timedelta
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import Response
 
+from mailposture.guard.store import UserLocked
 from mailposture.web import i18n
 from mailposture.web.app import (
     authorised_post,
@@ -101,7 +102,10 @@ async def allow(request: Request, background: BackgroundTasks) -> Response:
         if state_of(rec, now) == "locked":
             return await _page(request, sess, 409, i18n.t("locked_no_change", lang))
         until = (now + timedelta(days=days)).replace(microsecond=0)
-        rec = await ctx.call(ctx.store.allow_abroad, sess.username, until, f"web:{sess.username}")
+        rec = await ctx.call(ctx.store.allow_abroad, sess.username, until, f"web:{sess.username}",
+                             unless_locked=True)
+    except UserLocked:  # locked by an admin between our read and the write
+        return await _page(request, sess, 409, i18n.t("locked_no_change", lang))
     except Exception:
         log.exception("store error while allowing abroad")
         return message_page(request, 503, "store_error", session=sess, back="/abroad")
@@ -128,7 +132,9 @@ async def off(request: Request, background: BackgroundTasks) -> Response:
         if state == "restricted":   # already off: nothing to store, nothing to mail
             sess.flash.append(("ok", i18n.t("done_off_already", lang)))
             return redirect("/abroad")
-        rec = await ctx.call(ctx.store.restrict, sess.username, f"web:{sess.username}")
+        rec = await ctx.call(ctx.store.restrict, sess.username, f"web:{sess.username}", unless_locked=True)
+    except UserLocked:
+        return await _page(request, sess, 409, i18n.t("locked_no_change", lang))
     except Exception:
         log.exception("store error while restricting")
         return message_page(request, 503, "store_error", session=sess, back="/abroad")
