@@ -101,3 +101,45 @@ def test_fuzz_never_raises(chunks: list[bytes]) -> None:
             assert r["request"] == "smtpd_access_policy"
         if err is not None:
             break
+
+
+FIELDS = ("sasl_username", "client_address", "client_name", "recipient_count")
+
+
+def test_fields_keep_only_the_named_attributes_and_a_later_duplicate_wins() -> None:
+    reqs, err = RequestParser(fields=FIELDS).feed(REQ + REQ.replace(b"\n\n", b"\nclient_address=1.2.3.4\n\n"))
+    assert err is None and len(reqs) == 2
+    assert reqs[0] == {"request": "smtpd_access_policy", "client_address": "8.8.8.8", "client_name": "unknown",
+                       "sasl_username": "alice@example.test"}
+    assert reqs[1]["client_address"] == "1.2.3.4"
+    # first line, empty value, value with '='
+    reqs, err = RequestParser(fields=["sasl_username", "helo_name"]).feed(
+        b"sasl_username=a=b\nrequest=smtpd_access_policy\nhelo_name=\n\n")
+    assert err is None and reqs == [{"sasl_username": "a=b", "request": "smtpd_access_policy", "helo_name": ""}]
+    with pytest.raises(ValueError):
+        RequestParser(fields=["bad name"])
+
+
+@pytest.mark.parametrize("data", [
+    b"request=smtpd_access_policy\nno equals sign here\n\n", b"sasl_username=a\n\n", b"request=x\n\n",
+    b"request=smtpd_access_policy\nBAD=1\n\n", b"request=smtpd_access_policy\nsasl_username=\x00\n\n", b"\n\n",
+])
+def test_fields_still_validate_every_line(data: bytes) -> None:
+    full = RequestParser().feed(data)
+    lean = RequestParser(fields=FIELDS).feed(data)
+    assert full[0] == lean[0] == [] and str(full[1]) == str(lean[1]) != "None"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"request=smtpd_access_policy\n", b"sasl_username=u\n", b"client_address=1.2.3.4\n",
+                                 b"client_name=x=y\n", b"helo_name=\xff\n", b"x\n", b"\n", b"\r\n", b"a=", b"\x00"]),
+                max_size=12), st.integers(1, 40))
+def test_fields_parser_agrees_with_the_full_parser(parts: list[bytes], chunk: int) -> None:
+    data = b"".join(parts)
+    full, lean = RequestParser(max_bytes=200), RequestParser(max_bytes=200, fields=FIELDS)
+    for i in range(0, len(data), chunk):
+        (fr, fe), (lr, le) = full.feed(data[i:i + chunk]), lean.feed(data[i:i + chunk])
+        assert [{k: v for k, v in r.items() if k in (*FIELDS, "request")} for r in fr] == lr
+        assert str(fe) == str(le)
+        if fe is not None:
+            break

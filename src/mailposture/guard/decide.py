@@ -26,6 +26,7 @@ import ipaddress
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from mailposture.guard.config import GuardConfig
 from mailposture.guard.geo import GeoSource
@@ -38,8 +39,11 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 ALLOWED, REFUSED, TEMPFAIL, IGNORED = "allowed", "refused", "tempfail", "ignored"
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+# The request attributes the decision reads (the server's parser keeps only these, SMTPD_POLICY_README).
+REQUEST_FIELDS = ("sasl_username", "client_address", "client_name", "recipient_count")
+
+
+class Decision(NamedTuple):  # immutable; a NamedTuple is built several times faster than a frozen dataclass
     action: str  # text after "action=" (one line)
     verdict: str  # allowed | refused | tempfail | ignored
     reason: str  # stable reason code, see docs/guard.md

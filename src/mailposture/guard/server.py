@@ -22,7 +22,7 @@ from typing import Any
 
 from mailposture.guard.cache import StateCache
 from mailposture.guard.config import GuardConfig
-from mailposture.guard.decide import AllowList, Decision, Policy
+from mailposture.guard.decide import REQUEST_FIELDS, AllowList, Decision, Policy
 from mailposture.guard.geo import GeoSource
 from mailposture.guard.logs import Recorder
 from mailposture.guard.protocol import RequestParser, format_response
@@ -59,7 +59,7 @@ class PolicyConnection(asyncio.Protocol):
 
     def __init__(self, server: GuardServer) -> None:
         self.server = server
-        self.parser = RequestParser(server.cfg.max_request_bytes)
+        self.parser = RequestParser(server.cfg.max_request_bytes, REQUEST_FIELDS)
         self.transport: asyncio.Transport | None = None
         self.partial_since: float | None = None
         self.last_active = time.monotonic()
@@ -83,8 +83,9 @@ class PolicyConnection(asyncio.Protocol):
         self.last_active = now
         requests, error = self.parser.feed(data)
         if requests:
+            answer = self.server.answer
             try:
-                out = b"".join([self.server.answer(r) for r in requests])
+                out = answer(requests[0]) if len(requests) == 1 else b"".join([answer(r) for r in requests])
             except Exception:
                 log.exception("internal error while deciding; closing %s without an answer", self.peer)
                 self.close()
@@ -98,7 +99,7 @@ class PolicyConnection(asyncio.Protocol):
         if self.parser.pending:
             if self.partial_since is None:
                 self.partial_since = now
-        else:
+        elif self.partial_since is not None:
             self.partial_since = None
 
     def eof_received(self) -> bool | None:
@@ -141,6 +142,7 @@ class GuardServer:
         self.addresses: list[str] = []
         self._unix_paths: list[str] = []
         self._log_info = log.isEnabledFor(logging.INFO)
+        self._responses: dict[str, bytes] = {}  # action -> encoded answer (a few distinct actions)
         self._stopped = False
 
     def _set_allow(self, allow: AllowList) -> None:
@@ -156,7 +158,12 @@ class GuardServer:
             if d.audit and self._log_info:
                 log.info("%s user=%s ip=%s country=%s reason=%s", d.verdict, d.username, d.ip,
                          d.country or "-", d.reason)
-        return format_response(d.action)
+        out = self._responses.get(d.action)
+        if out is None:
+            out = format_response(d.action)
+            if len(self._responses) < 4096:  # PREPEND texts vary with the country: bounded
+                self._responses[d.action] = out
+        return out
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     async def start(self, listen: list[str] | str) -> list[str]:
