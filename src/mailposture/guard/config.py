@@ -61,6 +61,8 @@ class GuardConfig:
     max_connections: int = 2000
     # web
     web_secret_file: str = "./mailposture-data/web.key"
+    # reverse proxies whose X-Forwarded-For is believed for the client address (login rate limits)
+    trusted_proxies: list[str] = field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
     cookie_secure: bool = True
     dovecot_auth_socket: str | None = None
     users_file: str | None = None
@@ -118,7 +120,7 @@ def config_from_dict(data: dict[str, Any], src: str = "config") -> GuardConfig:
                                                       for v in value):
                 raise _err(src, key, "must be a list of two-letter country codes, e.g. [\"JP\"]")
             setattr(cfg, key, {v.upper() for v in value})
-        elif key == "internal_networks":
+        elif key in ("internal_networks", "trusted_proxies"):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise _err(src, key, "must be a list of CIDR strings")
             for v in value:

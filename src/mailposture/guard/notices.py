@@ -11,7 +11,7 @@ import logging
 import smtplib
 from datetime import UTC, datetime, timedelta, timezone
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, getaddresses, make_msgid
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,21 @@ def parse_relay(relay: str) -> tuple[str, int]:
     return host, int(port)
 
 
+_NOT_IN_ADDRESS = set(' ,;<>()"[]\\\t\r\n\x00')
+
+
+def single_recipient(username: str) -> str:
+    """The user name as the one recipient of its notice, or ValueError: a name that would be read as several
+    addresses ("a@x,b@y"), a display name or a group must not mail anybody else (RFC 5322 §3.4)."""
+    name = username.strip()
+    if (not name or len(name) > 254 or any(c in _NOT_IN_ADDRESS or ord(c) < 32 or ord(c) == 127 for c in name)
+            or [a for _, a in getaddresses([name])] != [name]):
+        raise ValueError(f"user name {username[:80]!r} is not a single mail address")
+    return name
+
+
 def build_message(cfg, user, event: str, lang: str = "ja", now: datetime | None = None) -> EmailMessage:
+    single_recipient(user.username)
     subject, body = notice_text(cfg, user, event, lang, now)
     msg = EmailMessage()
     msg["From"] = cfg.notice_from
@@ -124,7 +138,7 @@ def send_notice(cfg, user, event: str, lang: str = "ja", *, timeout: float = 10.
         msg = build_message(cfg, user, event, lang)
         host, port = parse_relay(cfg.smtp_relay)
         with smtplib.SMTP(host, port, timeout=timeout, local_hostname="localhost") as smtp:
-            smtp.send_message(msg)
+            smtp.send_message(msg, to_addrs=[single_recipient(user.username)])
         return True
     except (TimeoutError, smtplib.SMTPException, OSError, ValueError) as exc:
         log.warning("notice %s for %r not sent via %s: %s: %s", event, getattr(user, "username", "?"),

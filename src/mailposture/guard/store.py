@@ -13,6 +13,7 @@ Times are stored as naive UTC and returned as aware UTC datetimes.
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,7 +68,11 @@ class AuditEntry:
 
 
 def normalise_username(username: str) -> str:
-    return username.strip().lower()
+    """The one key of a user, for the web page (login name) and the policy server (Postfix's sasl_username)
+    alike: Unicode NFC, surrounding white space removed, lower case. NFC because the same name may arrive
+    composed from one client and decomposed from another ("é" vs "e"+U+0301); without it a lock set on one
+    spelling would not be found under the other."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", username).strip().lower())
 
 
 def _naive(dt: datetime) -> datetime:

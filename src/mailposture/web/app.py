@@ -11,6 +11,7 @@ web/admin.py); the survey dashboard can be mounted beside them later. Everything
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,8 +44,11 @@ from mailposture.web.security import (
     SessionStore,
     SetupError,
     csrf_ok,
+    limit_key,
     load_or_create_secret,
+    parse_networks,
     read_form,
+    resolve_client,
     security_headers,
 )
 
@@ -165,8 +169,30 @@ def current_session(request: Request, realm: Realm) -> Session | None:
     return ctx_of(request).sessions.get(request.cookies.get(realm.cookie), realm.name)
 
 
+DEFAULT_TRUSTED_PROXIES = ["127.0.0.1/32", "::1/128"]
+
+
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else ""
+    """The client's address; X-Forwarded-For is believed only from cfg.trusted_proxies (see resolve_client)."""
+    peer = request.client.host if request.client else ""
+    trusted = ctx_of(request).extra.get("trusted_proxies", [])
+    if not trusted:
+        return peer
+    return resolve_client(peer, request.headers.getlist("x-forwarded-for"), trusted)
+
+
+def account_key(raw: str, name: str | None) -> str:
+    """The per-account rate-limit key: compatibility forms and case folded (NFKC + casefold), so that
+    "ａｌｉｃｅ@…", "ALICE@…" and "alice@…" — which some password back-ends treat as one account — share one
+    failure counter."""
+    base = name if name is not None else raw[:256]
+    return unicodedata.normalize("NFKC", base).casefold().strip()[:256]
+
+
+def loggable_user(name: str) -> str:
+    """A failed attempt's name for the log: people type their password into the name field, so a name that
+    is not a mail address (no '@') is not written out."""
+    return repr(name[:64]) if "@" in name else "<not a mail address>"
 
 
 def message_page(request: Request, status: int, key: str, *, back: str | None = None,
@@ -204,11 +230,20 @@ async def login_submit(request: Request, realm: Realm) -> Response:
     raw_user = form.get("username", "")
     password = form.get("password", "")
     ip = client_ip(request)
+    ip_key = limit_key(ip)
     name = clean_username(raw_user)
-    account_key = name or raw_user[:64].lower()
+    acct = account_key(raw_user, name)
     shown = raw_user[:254] if name is not None else ""
-    if realm.ip_limit.blocked(ip) or realm.account_limit.blocked(account_key):
-        log.warning("%s login refused by rate limit: user=%r ip=%s", realm.name, account_key[:64], ip)
+    # Count the attempt before the (slow) password check: simultaneous attempts cannot all pass the limit.
+    if not realm.ip_limit.acquire(ip_key):
+        blocked = True
+    elif not realm.account_limit.acquire(acct):
+        realm.ip_limit.refund(ip_key)
+        blocked = True
+    else:
+        blocked = False
+    if blocked:
+        log.warning("%s login refused by rate limit: user=%s ip=%s", realm.name, loggable_user(acct), ip)
         return await login_form(request, realm, status=429, error=i18n.t("try_later", lang), username=shown)
     result: AuthResult | None = None
     if name is not None and password_acceptable(password):
@@ -216,17 +251,18 @@ async def login_submit(request: Request, realm: Realm) -> Response:
             result = await realm.authenticator.authenticate(name, password, ip,
                                                             secured=bool(ctx.cfg.cookie_secure))
         except AuthUnavailable as exc:
+            realm.ip_limit.refund(ip_key)          # no answer is not a failed guess
+            realm.account_limit.refund(acct)
             log.error("%s login: authentication unavailable: %s", realm.name, exc)
             return await login_form(request, realm, status=503, error=i18n.t("auth_unavailable", lang),
                                     username=shown)
     del password
     if result is None or not result.ok:
-        realm.ip_limit.fail(ip)
-        realm.account_limit.fail(account_key)
-        log.info("%s login failed: user=%r ip=%s", realm.name, account_key[:64], ip)
+        log.info("%s login failed: user=%s ip=%s", realm.name, loggable_user(acct), ip)
         return await login_form(request, realm, status=401, error=i18n.t("bad_login", lang), username=shown)
+    realm.ip_limit.refund(ip_key)
+    realm.account_limit.reset(acct)
     user = clean_username(result.username) or name
-    realm.account_limit.reset(account_key)
     new = ctx.sessions.rotate(sess, realm.name, user)
     log.info("%s login: user=%r ip=%s", realm.name, user, ip)
     resp = redirect(realm.prefix)
@@ -331,6 +367,12 @@ def create_app(cfg: Any, store: Any, *, authenticator: Authenticator | None = No
                       trim_blocks=True, lstrip_blocks=True)
     app = FastAPI(title="mailposture", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.web = WebContext(cfg, store, clock, settings, sessions, realms, env, notifier or send_notice)
+    try:
+        proxies = getattr(cfg, "trusted_proxies", None)
+        app.state.web.extra["trusted_proxies"] = parse_networks(
+            DEFAULT_TRUSTED_PROXIES if proxies is None else proxies)
+    except ValueError as exc:
+        raise SetupError(f"trusted_proxies: {exc}") from None
     app.add_middleware(SecurityHeaders, https=bool(cfg.cookie_secure))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(owner.router, prefix="/abroad")
@@ -354,8 +396,8 @@ def create_app(cfg: Any, store: Any, *, authenticator: Authenticator | None = No
 
 
 def serve(cfg: Any, host: str = "127.0.0.1", port: int = 8080) -> None:
-    """Run the pages with uvicorn (one process: sessions live in memory). Behind a reverse proxy on the same
-    host, X-Forwarded-For from 127.0.0.1 is trusted for the client address (uvicorn's default).
+    """Run the pages with uvicorn (one process: sessions live in memory). X-Forwarded-For is believed only
+    from the reverse proxies in cfg.trusted_proxies (default: this host), by the app itself (client_ip).
 
     Raises SetupError with a clear message when the pages cannot work (store, secret file, no password check).
     """
@@ -372,4 +414,5 @@ def serve(cfg: Any, host: str = "127.0.0.1", port: int = 8080) -> None:
     except StoreError as exc:
         raise SetupError(str(exc)) from None
     app = create_app(cfg, store)
-    uvicorn.run(app, host=host, port=port, proxy_headers=True, server_header=False, access_log=False)
+    uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False, access_log=False,
+                limit_concurrency=1000, timeout_keep_alive=5)

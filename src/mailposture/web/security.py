@@ -8,8 +8,10 @@ their own login.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import ipaddress
 import os
 import secrets
 import stat
@@ -202,8 +204,85 @@ class RateLimiter:
         while len(self._hits) > self.max_keys:
             self._hits.popitem(last=False)
 
+    def acquire(self, key: str) -> bool:
+        """Count an attempt *before* it is made: False (nothing counted) when the key is already at its limit.
+
+        Checking first and counting after a slow password check let simultaneous attempts all pass the
+        check; counting up front closes that race. A successful attempt gives its count back (refund)."""
+        now = self._clock()
+        q = self._recent(key, now)
+        if q is not None and len(q) >= self.limit:
+            return False
+        self.fail(key)
+        return True
+
+    def refund(self, key: str) -> None:
+        """Take back the most recent count of `key` (an attempt that turned out fine or could not be made)."""
+        q = self._hits.get(key)
+        if q:
+            q.pop()
+            if not q:
+                del self._hits[key]
+
     def reset(self, key: str) -> None:
         self._hits.pop(key, None)
+
+
+# ------------------------------------------------------------------------------------- client addresses
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(specs: list[str] | tuple[str, ...]) -> list[Network]:
+    """CIDR strings (or bare addresses) -> networks; ValueError names a bad one."""
+    out: list[Network] = []
+    for s in specs:
+        try:
+            out.append(ipaddress.ip_network(str(s).strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"not a CIDR network or address: {s!r}") from None
+    return out
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    text = text.strip()
+    if text.startswith("[") and "]" in text:          # "[2001:db8::1]:443"
+        text = text[1:text.index("]")]
+    try:
+        addr = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    return addr
+
+
+def resolve_client(peer: str, forwarded_for: list[str], trusted: list[Network]) -> str:
+    """The client's address: the TCP peer, unless the peer is a configured proxy; then X-Forwarded-For is
+    read from the right (each proxy appends the address it saw), skipping further trusted proxies, and the
+    first untrusted address is the client. A header from anybody else is ignored (it is the client's own
+    claim, and trusting it would let one client take a fresh address for every attempt)."""
+    addr = _ip(peer)
+    if addr is None:
+        return peer
+    hops = [h for line in forwarded_for for h in line.split(",")][-20:]
+    while any(addr in net for net in trusted if net.version == addr.version) and hops:
+        nxt = _ip(hops.pop())
+        if nxt is None:      # garbage in the header: stop at the last address a trusted proxy vouched for
+            break
+        addr = nxt
+    return str(addr)
+
+
+def limit_key(ip: str) -> str:
+    """The rate-limit key of a client address: an IPv4 address, or the /64 of an IPv6 address (one host or
+    site usually holds a whole /64, RFC 4291 §2.5.1, so per-address counting would be no limit at all)."""
+    addr = _ip(ip)
+    if addr is None:
+        return ip[:64]
+    if addr.version == 6:
+        return str(ipaddress.IPv6Network((int(addr) >> 64 << 64, 64)))
+    return str(addr)
 
 
 def monotonic_clock() -> float:
@@ -214,10 +293,13 @@ def monotonic_clock() -> float:
 
 MAX_FORM_BYTES = 8192
 MAX_FIELDS = 16
+FORM_TIMEOUT = 15.0   # seconds for the whole body (a client trickling its body must not hold the request)
 
 
-async def read_form(request: Request, limit: int = MAX_FORM_BYTES) -> dict[str, str]:
-    """Read an application/x-www-form-urlencoded body of at most `limit` bytes; first value per name."""
+async def read_form(request: Request, limit: int = MAX_FORM_BYTES,
+                    timeout: float = FORM_TIMEOUT) -> dict[str, str]:  # noqa: ASYNC109
+    """Read an application/x-www-form-urlencoded body of at most `limit` bytes within `timeout` seconds;
+    first value per name."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if not ctype and request.headers.get("content-length", "0") == "0":
         return {}   # an empty POST: no fields (so the CSRF check, not the media type, answers)
@@ -227,10 +309,14 @@ async def read_form(request: Request, limit: int = MAX_FORM_BYTES) -> dict[str, 
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise FormError(413, "form too large")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise FormError(413, "form too large")
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise FormError(413, "form too large")
+    except TimeoutError:
+        raise FormError(408, "form not received in time") from None
     try:
         text = bytes(body).decode("utf-8")
         pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict")

@@ -1,0 +1,247 @@
+"""Adversarial review of the web pages: each test proves an attack that worked before its fix."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import unicodedata
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from mailposture.guard.store import Store, UserRecord, UserState, normalise_username
+from mailposture.web.app import WebSettings, create_app
+from mailposture.web.auth import AuthResult, Verdict
+from mailposture.web.security import FormError, read_form
+from test_web_common import OWNER, OWNER_PW, FakeClock, SmtpSink, csrf_of, login, make_cfg, make_client
+
+
+class SlowFail:
+    """An authenticator that takes a while and always says no; counts the password checks it was asked for."""
+
+    def __init__(self, delay: float = 0.05) -> None:
+        self.calls = 0
+        self.delay = delay
+
+    async def authenticate(self, username, password, client_ip, *, secured):
+        self.calls += 1
+        await asyncio.sleep(self.delay)
+        return AuthResult(Verdict.FAIL, username)
+
+
+def _app(tmp_path, settings: WebSettings, auth=None, **cfg_over):
+    cfg = make_cfg(tmp_path, **cfg_over)
+    store = Store(cfg.store_url)
+    return create_app(cfg, store, clock=FakeClock(), settings=settings, authenticator=auth, secret=b"k" * 32)
+
+
+def _client(app, ip: str, port: int = 40000) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(ip, port))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver", follow_redirects=False)
+
+
+async def _token(c: httpx.AsyncClient, realm: str = "abroad") -> str:
+    return csrf_of((await c.get(f"/{realm}/login")).text)
+
+
+# ------------------------------------------------------------------------------------------ rate limits
+
+def test_concurrent_attempts_cannot_exceed_the_account_limit(tmp_path):
+    """Before: the limit was checked before the (slow) password check and counted after it, so 30
+    simultaneous guesses all passed the check and 30 passwords were tried against one account."""
+    auth = SlowFail()
+    app = _app(tmp_path, WebSettings(account_failures=5, ip_failures=1000), auth)
+
+    async def main() -> list[int]:
+        async with _client(app, "192.0.2.10") as c:
+            token = await _token(c)
+            rs = await asyncio.gather(*[c.post("/abroad/login", data={"csrf": token, "username": OWNER,
+                                                                      "password": f"guess{i}"})
+                                        for i in range(30)])
+            return [r.status_code for r in rs]
+
+    codes = asyncio.run(main())
+    assert auth.calls <= 5, f"{auth.calls} passwords were tried against one account"
+    assert codes.count(429) >= 25
+
+
+def test_ipv6_clients_are_limited_per_64(tmp_path):
+    """Before: each IPv6 address had its own counter, and one host owns 2^64 of them."""
+    auth = SlowFail(0)
+    app = _app(tmp_path, WebSettings(account_failures=1000, ip_failures=3), auth)
+
+    async def attempt(ip: str, user: str) -> int:
+        async with _client(app, ip) as c:
+            token = await _token(c)
+            r = await c.post("/abroad/login", data={"csrf": token, "username": user, "password": "x"})
+            return r.status_code
+
+    async def main() -> list[int]:
+        return [await attempt(f"2001:db8:1:2::{i:x}", f"u{i}@example.test") for i in range(1, 8)]
+
+    codes = asyncio.run(main())
+    assert codes[:3] == [401, 401, 401]
+    assert set(codes[3:]) == {429}, codes
+    assert auth.calls == 3
+    # another /64 is another client
+    assert asyncio.run(attempt("2001:db8:1:3::1", "v@example.test")) == 401
+
+
+def test_ipv4_mapped_ipv6_counts_as_the_ipv4_address(tmp_path):
+    auth = SlowFail(0)
+    app = _app(tmp_path, WebSettings(account_failures=1000, ip_failures=2), auth)
+
+    async def attempt(ip: str, user: str) -> int:
+        async with _client(app, ip) as c:
+            token = await _token(c)
+            return (await c.post("/abroad/login", data={"csrf": token, "username": user, "password": "x"})).status_code
+
+    async def main() -> list[int]:
+        return [await attempt("198.51.100.7", "a@example.test"), await attempt("::ffff:198.51.100.7", "b@example.test"),
+                await attempt("198.51.100.7", "c@example.test")]
+
+    assert asyncio.run(main()) == [401, 401, 429]
+
+
+def test_account_limit_key_folds_unicode_compatibility_forms(tmp_path):
+    """Full-width / compatibility forms of a name (which some password back-ends fold to the same account)
+    share the account's failure counter."""
+    auth = SlowFail(0)
+    app = _app(tmp_path, WebSettings(account_failures=3, ip_failures=1000), auth)
+    variants = ["ａｌｉｃｅ@example.test", "ALICE@EXAMPLE.TEST", "ａlice@ｅxample.test"]
+
+    async def main() -> int:
+        async with _client(app, "192.0.2.20") as c:
+            for v in variants:
+                token = await _token(c)
+                assert (await c.post("/abroad/login", data={"csrf": token, "username": v,
+                                                            "password": "x"})).status_code == 401
+            token = await _token(c)
+            return (await c.post("/abroad/login", data={"csrf": token, "username": OWNER,
+                                                        "password": "x"})).status_code
+
+    assert asyncio.run(main()) == 429
+
+
+def test_forwarded_for_trusted_only_from_configured_proxies(tmp_path):
+    """X-Forwarded-For from a peer that is not a configured proxy is ignored (no bypass of the per-address
+    limit by sending a new header each time); from a configured proxy, the client behind it is used, so one
+    attacker behind the proxy cannot lock every other user out."""
+    auth = SlowFail(0)
+    app = _app(tmp_path, WebSettings(account_failures=1000, ip_failures=2), auth,
+               trusted_proxies=["10.0.0.1/32"])
+
+    async def attempt(peer: str, xff: str | None, user: str) -> int:
+        async with _client(app, peer) as c:
+            token = await _token(c)
+            headers = {"X-Forwarded-For": xff} if xff else {}
+            r = await c.post("/abroad/login", data={"csrf": token, "username": user, "password": "x"},
+                             headers=headers)
+            return r.status_code
+
+    async def main() -> tuple[list[int], list[int]]:
+        spoof = [await attempt("203.0.113.9", f"198.51.100.{i}", f"s{i}@example.test") for i in range(4)]
+        proxied = [await attempt("10.0.0.1", f"203.0.113.{i}", f"p{i}@example.test") for i in range(4)]
+        # the proxy appends the real peer: the client-supplied left part is ignored
+        appended = [await attempt("10.0.0.1", f"192.0.2.{i}, 198.18.0.1", f"q{i}@example.test") for i in range(4)]
+        return spoof, proxied + appended
+
+    spoof, proxied = asyncio.run(main())
+    assert spoof == [401, 401, 429, 429]
+    assert proxied[:4] == [401] * 4
+    assert proxied[4:] == [401, 401, 429, 429]
+
+
+# ----------------------------------------------------------------------------------------- open redirect
+
+@pytest.mark.parametrize("path", ["/%09/evil.example/", "/%0A/evil.example", "/%0D/evil.example",
+                                  "/abroad/%09/%09/evil.example"])
+def test_language_link_never_leaves_the_site(tmp_path, path):
+    """Browsers drop TAB/CR/LF from URLs: a link "/<TAB>/evil.example" becomes "//evil.example"."""
+    client, _store, _clock = make_client(make_cfg(tmp_path))
+    with client:
+        r = client.get(path)
+    for href in re.findall(r'href="([^"]*)"', r.text):
+        cleaned = re.sub(r"[\t\n\r]", "", href.replace("&#9;", "").replace("&#10;", "").replace("&#13;", ""))
+        assert not cleaned.startswith("//") and not cleaned.startswith("/\\"), href
+        assert not re.search(r"[\t\n\r]", href), href
+
+
+# ------------------------------------------------------------------------------------ user-name matching
+
+def test_store_key_is_the_same_for_nfc_and_nfd_names(tmp_path):
+    """The web page NFC-normalises the login name, the policy server gets Postfix's sasl_username as sent:
+    a lock set on the NFC key must be found when the policy server looks up the NFD spelling."""
+    nfc = "jos\u00e9@example.test"
+    nfd = unicodedata.normalize("NFD", nfc)
+    assert nfc != nfd
+    assert normalise_username(nfd) == normalise_username(nfc)
+    from mailposture.guard import decide
+
+    assert decide.normalise_username is normalise_username   # one rule for both sides
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    store.lock(nfc, "admin:root")
+    assert store.get_user(nfd).state is UserState.LOCKED
+
+
+# ---------------------------------------------------------------------------------------- notice mails
+
+def test_notice_goes_to_exactly_one_address(tmp_path):
+    """A stored name like "a@x,victim@y" (admins may type any name) must not mail a second party."""
+    from mailposture.guard.notices import send_notice
+
+    with SmtpSink() as sink:
+        cfg = make_cfg(tmp_path, sink.port)
+        user = UserRecord("a@example.test,victim@example.org", UserState.LOCKED,
+                          updated_at=datetime(2026, 12, 1, tzinfo=UTC), updated_by="admin:root")
+        send_notice(cfg, user, "locked", "ja", timeout=5)
+        for _from, rcpts, _msg in sink.messages:
+            assert "victim@example.org" not in rcpts
+            assert len(rcpts) == 1
+
+
+def test_notice_sent_to_the_plain_name(tmp_path):
+    from mailposture.guard.notices import send_notice
+
+    with SmtpSink() as sink:
+        cfg = make_cfg(tmp_path, sink.port)
+        user = UserRecord(OWNER, UserState.RESTRICTED, updated_by="web:" + OWNER)
+        assert send_notice(cfg, user, "restricted", "en", timeout=5)
+        assert sink.messages and sink.messages[0][1] == [OWNER]
+
+
+# --------------------------------------------------------------------------------------------- slow body
+
+def test_slow_form_body_times_out():
+    """A client that sends headers and then trickles (or never sends) its body must not hold a worker."""
+    from starlette.requests import Request
+
+    async def receive():
+        await asyncio.sleep(3600)
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope = {"type": "http", "method": "POST", "path": "/abroad/login", "headers": [
+        (b"content-type", b"application/x-www-form-urlencoded"), (b"content-length", b"100")],
+        "query_string": b""}
+
+    async def main() -> None:
+        with pytest.raises(FormError) as ei:
+            await read_form(Request(scope, receive), timeout=0.2)
+        assert ei.value.status == 408
+
+    asyncio.run(asyncio.wait_for(main(), 5))
+
+
+# ------------------------------------------------------------------------------------------------- logs
+
+def test_failed_login_logs_no_password_typed_as_the_name(tmp_path, caplog):
+    """People type their password into the name field; a failed attempt's name that is not a mail address
+    is not written to the log verbatim."""
+    client, _store, _clock = make_client(make_cfg(tmp_path))
+    caplog.set_level("DEBUG")
+    with client:
+        login(client, "Secret-Passw0rd!", OWNER_PW)
+        login(client, OWNER, OWNER_PW)
+    assert "Secret-Passw0rd!".lower() not in caplog.text.lower()
+    assert OWNER_PW not in caplog.text
