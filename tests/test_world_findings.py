@@ -13,6 +13,7 @@ validating resolver would) -> NSD.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 
 from conftest import require_program
-from mailposture.findings import CATALOG
+from mailposture.findings import CATALOG, render
 from worlds import findings_world
 from worlds.findings_world import NOT_FROM_DNS, FindingsWorld
 from worlds.relays import AdRelay, LoopThread
@@ -203,7 +204,27 @@ def test_summary_counts_the_errors(scans):
     assert summary["domains"] == len(world.inputs) == scans["full"]["count"]
     assert summary["invalid"] == 1
     assert summary["errors"] == len(world.failed)    # status "error": exactly the domains with a failed section
-    assert summary["engine"]["servfails"] >= len(world.servfail) - 1
+    tries = scans["full"]["tries"]
+    for key in sorted(world.servfail | world.drop):   # every fault was hit, and each lookup gave up after the retries
+        n = tries.get(key, 0)
+        assert n >= 1 + RETRIES and n % (1 + RETRIES) == 0, (key, n)
+    assert summary["engine"]["servfails"] == sum(tries[key] for key in world.servfail)
+    assert summary["engine"]["refused"] == 0           # every name asked lies in a zone NSD serves
+
+
+def test_every_finding_renders_in_both_languages(scans):
+    """The params each finding carries fill every placeholder of its Japanese and English texts."""
+    placeholder = re.compile(r"(?<!%)\{[A-Za-z_]+\}")   # %{p} is SPF macro text, not a placeholder
+    seen = set()
+    for r in scans["full"]["results"].values():
+        for holder in (r, *(v for v in r.values() if isinstance(v, dict))):
+            for f in holder.get("findings", ()):
+                seen.add(f["code"])
+                for lang in ("ja", "en"):
+                    shown = render(f, lang)
+                    for key in ("message", "fix"):
+                        assert not placeholder.search(shown.get(key, "")), (f["code"], lang, key, shown.get(key))
+    assert seen >= WORLD.covered - set(WORLD.xfail)
 
 
 # ------------------------------------------------------------------------------------------------ DNS shapes
