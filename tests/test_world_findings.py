@@ -171,6 +171,19 @@ def test_spf_validity_is_unknown_when_an_include_fails(scans):
     assert spf["valid"] is None
 
 
+@pytest.mark.xfail(strict=True, reason="dmarc: 'p=reject; p=none' gets DMARC_DUPLICATE_TAG (error, valid=False) "
+                   "yet the first p= is applied and the domain counts as protected (POSTURE_PROTECTED); a duplicate "
+                   "makes the whole tag-list invalid (RFC 7489 §6.3 -> RFC 6376 §3.2), so receivers apply no policy")
+def test_dmarc_record_with_duplicate_policy_does_not_protect(scans):
+    r = scans["full"]["results"][findings_world.code_domain("DMARC_DUPLICATE_TAG")]
+    assert r["dmarc"]["protected"] is False
+
+
+def test_dmarc_record_with_duplicate_policy_is_invalid(scans):
+    r = scans["full"]["results"][findings_world.code_domain("DMARC_DUPLICATE_TAG")]
+    assert r["dmarc"]["valid"] is False and r["dmarc"]["present"] is True
+
+
 def test_only_the_injected_failures_fail(scans):
     """No domain without an injected fault reports a DNS error: nothing was REFUSED or timed out by accident."""
     world, results = scans["world"], scans["full"]["results"]
@@ -262,6 +275,8 @@ def test_dnssec_secure_comes_from_the_ad_bit(scans):
     results = scans["full"]["results"]
     assert results[findings_world.code_domain("DNSSEC_SECURE")]["dnssec"]["state"] == "secure"
     assert results[findings_world.code_domain("DNSSEC_INSECURE")]["dnssec"]["state"] == "insecure"
+    secure = {d for d, r in results.items() if (r.get("dnssec") or {}).get("state") == "secure"}
+    assert secure == scans["world"].secure
 
 
 def test_core_sections_stay_within_the_query_budget(scans):

@@ -28,7 +28,9 @@ SELECTORS = ("s1", "s2")   # the DKIM selectors probed (a --dkim-selectors file)
 LOGO = "https://logo.nowhere.provider.test/logo.svg"      # never resolves: fetches end at DNS
 VMC = "https://vmc.nowhere.provider.test/vmc.pem"
 
-# Codes that no DNS world can produce, each with why.
+# Codes that no DNS world can produce, each with why. The HTTPS side cannot be played on 127.0.0.1 either: the
+# scan's fetcher refuses loopback and private addresses (and always uses port 443), so only the "fetch failed"
+# codes are reachable here, through names that do not resolve.
 NOT_FROM_DNS: dict[str, str] = {
     **{c: "needs the BIMI logo served over HTTPS (SVG checks run on a fetched body)" for c in (
         "BIMI_SVG_CONTENT_TYPE", "BIMI_SVG_TOO_LARGE", "BIMI_SVG_NOT_XML", "BIMI_SVG_PROFILE", "BIMI_SVG_NO_TITLE",
