@@ -245,3 +245,29 @@ def test_failed_login_logs_no_password_typed_as_the_name(tmp_path, caplog):
         login(client, OWNER, OWNER_PW)
     assert "Secret-Passw0rd!".lower() not in caplog.text.lower()
     assert OWNER_PW not in caplog.text
+
+
+# ------------------------------------------------------------------------------------------- sessions
+
+def test_login_page_flood_does_not_break_a_pending_login():
+    """Before: a few thousand cheap GETs of the login page pushed every pending pre-login session out of
+    the bounded table, so nobody's login form was accepted ("form expired") while the flood lasted."""
+    from mailposture.web.security import SessionStore, csrf_ok
+
+    t = [1000.0]
+    store = SessionStore(b"k" * 32, lambda: t[0], max_anon=100, anon_idle=60)
+    victim = store.new("owner")
+    cookie = store.cookie_value(victim)
+    for _ in range(1000):
+        store.new("owner")
+    assert len(store) <= 101                                   # memory stays bounded
+    back = store.get(cookie, "owner")
+    assert back is not None and csrf_ok(back, victim.csrf) and back.username is None
+    assert store.get(cookie, "admin") is None                  # still bound to its realm
+    sid, sig = cookie.split(".")
+    forged = sid.rsplit("~", 1)[0] + "~" + format(int(t[0]) + 5, "x")
+    assert store.get(f"{forged}.{sig}", "owner") is None        # the birth time is covered by the signature
+    t[0] += 61
+    for _ in range(200):
+        store.new("owner")
+    assert store.get(cookie, "owner") is None                  # and it still expires

@@ -95,6 +95,7 @@ class SessionStore:
         self.max_sessions, self.max_anon, self.per_user = max_sessions, max_anon, per_user
         self._auth: OrderedDict[str, Session] = OrderedDict()
         self._anon: OrderedDict[str, Session] = OrderedDict()
+        self._spent: OrderedDict[str, None] = OrderedDict()   # pre-login ids used up by a login/logout
 
     def _sign(self, sid: str) -> str:
         return hmac.new(self._secret, sid.encode(), hashlib.sha256).hexdigest()[:32]
@@ -102,9 +103,19 @@ class SessionStore:
     def cookie_value(self, sess: Session) -> str:
         return f"{sess.sid}.{self._sign(sess.sid)}"
 
+    def _anon_csrf(self, sid: str) -> str:
+        return hmac.new(self._secret, b"login-csrf\x00" + sid.encode(), hashlib.sha256).hexdigest()
+
     def new(self, realm: str, username: str | None = None) -> Session:
         now = self._clock()
-        sess = Session(secrets.token_urlsafe(32), realm, secrets.token_urlsafe(32), now, now, username)
+        if username:
+            sess = Session(secrets.token_urlsafe(32), realm, secrets.token_urlsafe(32), now, now, username)
+        else:
+            # A pre-login id carries its realm and birth time, and its CSRF token is derived from it with the
+            # site key: if a flood of login-page requests pushes it out of the table, it is rebuilt from the
+            # (signed) cookie instead of failing the person's login (see get()).
+            sid = f"{secrets.token_urlsafe(24)}~{realm}~{int(now):x}"
+            sess = Session(sid, realm, self._anon_csrf(sid), now, now)
         table, cap = (self._auth, self.max_sessions) if username else (self._anon, self.max_anon)
         self._prune(table, now)
         if username:   # a few sessions per person (several browsers); the oldest goes first
@@ -125,6 +136,8 @@ class SessionStore:
             return None
         table = self._auth if sid in self._auth else self._anon
         sess = table.get(sid)
+        if sess is None:
+            sess = self._rebuild_anon(sid, realm)
         if sess is None or sess.realm != realm:
             return None
         now = self._clock()
@@ -133,6 +146,24 @@ class SessionStore:
             return None
         sess.last_seen = now
         table.move_to_end(sid)
+        return sess
+
+    def _rebuild_anon(self, sid: str, realm: str) -> Session | None:
+        """A pre-login session no longer in the table (pushed out by others), from its signed id."""
+        parts = sid.split("~")
+        if len(parts) != 3 or parts[1] != realm:
+            return None
+        try:
+            born = float(int(parts[2], 16))
+        except ValueError:
+            return None
+        now = self._clock()
+        if not 0 <= now - born <= self.anon_idle or sid in self._spent:
+            return None
+        sess = Session(sid, realm, self._anon_csrf(sid), born, now)
+        self._anon[sid] = sess
+        while len(self._anon) > self.max_anon:
+            self._anon.popitem(last=False)
         return sess
 
     def rotate(self, old: Session | None, realm: str, username: str) -> Session:
@@ -144,6 +175,10 @@ class SessionStore:
         if sess is not None:
             self._auth.pop(sess.sid, None)
             self._anon.pop(sess.sid, None)
+            if sess.username is None:   # never rebuilt from its cookie again
+                self._spent[sess.sid] = None
+                while len(self._spent) > self.max_anon:
+                    self._spent.popitem(last=False)
 
     def _expired(self, sess: Session, now: float) -> bool:
         idle = self.idle if sess.username else self.anon_idle
