@@ -214,6 +214,11 @@ class DovecotAuthenticator:
             while True:
                 kind, params, _bare = parse_reply(await self._readline(reader), request_id)
                 if kind == "OK":
+                    # A passdb `nologin` field (a disabled account, doc "Password database extra fields")
+                    # comes back with OK: the password matched, but the account must not log in.
+                    if "nologin" in _bare or "nologin" in params:
+                        log.info("Dovecot auth: password matched but the account has nologin")
+                        return AuthResult(Verdict.FAIL, username)
                     return AuthResult(Verdict.OK, params.get("user") or username)
                 if kind == "FAIL":
                     if "temp" in _bare or "temp" in params:
