@@ -271,3 +271,29 @@ def test_login_page_flood_does_not_break_a_pending_login():
     for _ in range(200):
         store.new("owner")
     assert store.get(cookie, "owner") is None                  # and it still expires
+
+
+# ------------------------------------------------------------------------------------------- allow-list
+
+@pytest.mark.parametrize("entry", ["8.0.0.0/9", "133.0.0.0/12", "2001::/16", "2400::/20", "co.jp", "ne.jp",
+                                   "com.cn", "co.uk", "0.0.0.0/0", "::/0"])
+def test_allowlist_refuses_entries_that_open_a_country(tmp_path, entry):
+    """An allow-list entry lets mail from abroad through for every account: a /9, an IPv6 /16 or "co.jp"
+    (any company's host) must not be addable, neither through the store nor through the admin page."""
+    from mailposture.web.admin import normalise_allowlist_entry
+
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    with pytest.raises(ValueError):
+        store.allowlist_add(entry)
+    assert store.allowlist() == []
+    key, problem = normalise_allowlist_entry(entry)
+    assert key is None and problem
+
+
+@pytest.mark.parametrize("entry,key", [("192.0.2.0/24", "192.0.2.0/24"), ("198.51.0.0/16", "198.51.0.0/16"),
+                                       ("2001:db8::/32", "2001:db8::/32"), ("Outlook.com.", "outlook.com"),
+                                       ("mail.example.co.jp", "mail.example.co.jp")])
+def test_allowlist_still_takes_narrow_entries(tmp_path, entry, key):
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    store.allowlist_add(entry)
+    assert [e for e, _ in store.allowlist()] == [key]

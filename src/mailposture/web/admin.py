@@ -39,13 +39,13 @@ ACTIONS = {  # action -> (store method, notice event)
 
 
 def normalise_allowlist_entry(raw: str) -> tuple[str | None, str]:
-    """(normalised entry, "") or (None, the problem), by the guard's own rule (guard.decide)."""
-    from mailposture.guard.decide import normalise_allow_entry
+    """(normalised entry, "") or (None, the problem), by the store's rule for additions (guard.store)."""
+    from mailposture.guard.store import check_allow_entry
 
     if len(raw) > 300:
         return None, "entry too long"
     try:
-        return normalise_allow_entry(raw), ""
+        return check_allow_entry(raw), ""
     except ValueError as exc:
         return None, str(exc)
 
