@@ -66,3 +66,15 @@ def test_username_with_tab_cannot_add_parameters():
     fields = line[:-1].split("\t")
     assert [f for f in fields if f.startswith("resp=")] == [fields[-1]]
     assert base64.b64decode(fields[-1][5:]) == b"\x00" + evil_user.encode() + b"\x00p\tw\nx"
+
+
+def test_users_file_readable_by_others_is_warned_about(tmp_path, caplog):
+    from mailposture.web.auth import UsersFileAuthenticator, set_user
+
+    p = tmp_path / "users"
+    set_user(p, "a@example.test", "pw")
+    UsersFileAuthenticator(p).check("a@example.test", "pw")
+    assert "readable by other users" not in caplog.text
+    p.chmod(0o644)
+    UsersFileAuthenticator(p).check("a@example.test", "pw")
+    assert "readable by other users" in caplog.text and "chmod 600" in caplog.text

@@ -357,6 +357,9 @@ class UsersFileAuthenticator:
             raise AuthUnavailable(f"cannot read users file {self.path}: {exc.strerror or exc}") from None
         stamp = (st.st_mtime, st.st_size)
         if stamp != self._stamp:
+            if st.st_mode & 0o077:   # password hashes are for offline guessing: keep them from other users
+                log.warning("users file %s is readable by other users (mode %o); chmod 600 it",
+                            self.path, st.st_mode & 0o777)
             try:
                 text = self.path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
