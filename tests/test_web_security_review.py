@@ -297,3 +297,28 @@ def test_allowlist_still_takes_narrow_entries(tmp_path, entry, key):
     store = Store(f"sqlite:///{tmp_path / 'g.db'}")
     store.allowlist_add(entry)
     assert [e for e, _ in store.allowlist()] == [key]
+
+
+# ------------------------------------------------------------------------------------- owner's forms
+
+def test_flash_messages_cannot_pile_up_in_a_session(tmp_path):
+    """Before: each POST appended a message that only a GET took away, so a logged-in client looping over
+    POSTs (never following the redirect) grew its server-side session without bound."""
+    cfg = make_cfg(tmp_path)
+    client, _store, _clock = make_client(cfg)
+    with client:
+        assert login(client).status_code == 303
+        token = csrf_of(client.get("/abroad").text)
+        for _ in range(40):
+            assert client.post("/abroad/off", data={"csrf": token}).status_code == 303
+        sessions = client.app.state.web.sessions
+        assert all(len(s.flash) <= 5 for s in sessions._auth.values())
+
+
+@pytest.mark.parametrize("raw", ["٣", "３", "³", "-1", "+3", "0", "31", "1e1", "3 ", " 3\x00", "0x3", "९",
+                                 "1" * 5000])
+def test_days_only_ascii_digits_in_range(raw):
+    from mailposture.web.owner import parse_days
+
+    expected = 3 if raw.strip() in ("3",) else None
+    assert parse_days(raw, 30) == expected

@@ -296,6 +296,7 @@ async def authorised_post(request: Request, realm: Realm) -> tuple[Session, dict
         return message_page(request, 403, "session_expired", back=realm.prefix + "/login")
     if not csrf_ok(sess, form.get("csrf")):
         return message_page(request, 403, "csrf_failed", back=realm.prefix, session=sess)
+    del sess.flash[:-4]   # a client that never follows the redirects cannot grow its session (≤ 5 with this one)
     return sess, form
 
 
