@@ -322,3 +322,26 @@ def test_days_only_ascii_digits_in_range(raw):
 
     expected = 3 if raw.strip() in ("3",) else None
     assert parse_days(raw, 30) == expected
+
+
+# ------------------------------------------------------------------------------------------ error pages
+
+def test_unexpected_error_shows_no_traceback_and_keeps_the_security_headers(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from mailposture.web import owner
+
+    cfg = make_cfg(tmp_path)
+    app = create_app(cfg, Store(cfg.store_url), clock=FakeClock(), secret=b"k" * 32)
+
+    def boom(*a, **kw):
+        raise RuntimeError("secret detail /etc/mailposture/web.key")
+
+    monkeypatch.setattr(owner, "login_form", boom)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.get("/abroad/login")
+    assert r.status_code == 500
+    assert "secret detail" not in r.text and "Traceback" not in r.text
+    assert r.headers.get("cache-control") == "no-store"
+    assert "frame-ancestors 'none'" in r.headers.get("content-security-policy", "")
+    assert r.headers.get("x-content-type-options") == "nosniff"

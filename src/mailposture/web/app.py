@@ -393,6 +393,15 @@ def create_app(cfg: Any, store: Any, *, authenticator: Authenticator | None = No
             return message_page(request, 404, "not_found", back="/abroad")
         return Response(str(exc.detail), status_code=exc.status_code, media_type="text/plain")
 
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        # Runs outside the middleware stack (Starlette's ServerErrorMiddleware): add the headers here. The
+        # details go to the log only, never to the client.
+        log.error("internal error on %s %s: %s", request.method, request.url.path[:200], type(exc).__name__,
+                  exc_info=(type(exc), exc, exc.__traceback__))
+        return Response("Internal Server Error / 内部エラー\n", status_code=500, media_type="text/plain",
+                        headers=security_headers(https=bool(cfg.cookie_secure), no_store=True))
+
     return app
 
 
