@@ -349,3 +349,15 @@ async def test_random_worlds_keep_unknown_apart_from_absent(domain, data):
         assert res["policy"] in ("quarantine", "reject")
     if own in ("reject", "psd_y", "psd_n", "np"):
         assert res["source"] == "domain" and res["present"] is True and len(r.log) == 1
+
+
+@pytest.mark.parametrize(("record", "fallback"), [
+    ("v=DMARC1; p=reject; p=none", "ignored"),                           # duplicate tag (RFC 6376 §3.2)
+    ("v=DMARC1; p=reject; stray", "ignored"),                            # malformed tag-list
+    ("v=DMARC1; p=reject; p=reject; rua=mailto:d@example.com", "none"),  # §6.6.3: valid rua -> acts as p=none
+])
+async def test_invalid_tag_list_is_not_protected(record: str, fallback: str) -> None:
+    res = FakeResolver({"_dmarc.example.com": [("TXT", record)]})
+    out = await analyze("example.com", res, check_report_auth=False)
+    assert out["valid"] is False and out["protected"] is False
+    assert out["policy"] == (None if fallback == "ignored" else "none")

@@ -174,10 +174,17 @@ async def test_mx_too_many():
 async def test_dns_error_in_tree():
     out, _codes, _ = await run({"example.com": txt("v=spf1 include:t.example.net a:s.example.net -all"),
                                "t.example.net": [("TIMEOUT", None)], "s.example.net": [("SERVFAIL", None)]})
-    assert out["status"] == "ok" and out["present"] is True
+    # published, but whether it is valid is unknown: the failed include may be missing (a permerror)
+    assert out["status"] == "error" and out["present"] is True and out["valid"] is None
     errs = [(f.params["name"], f.params["type"]) for f in out["findings"] if f.code == "SPF_DNS_ERROR"]
     assert ("t.example.net", "TXT") in errs and ("s.example.net", "A") in errs
     assert out["complete"] is False
+
+
+async def test_dns_error_does_not_hide_a_known_permerror():
+    out, codes, _ = await run({"example.com": txt("v=spf1 include:t.example.net ip4:300.1.1.1 -all"),
+                               "t.example.net": [("TIMEOUT", None)]})
+    assert out["valid"] is False and out["status"] == "ok" and "SPF_SYNTAX" in codes
 
 
 async def test_type99_is_optional():

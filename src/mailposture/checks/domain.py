@@ -41,10 +41,12 @@ class CheckOptions:
     validating_resolver: bool = False     # DNSSEC: the configured resolver validates (AD bit meaningful)
     dkim_selectors: tuple[str, ...] | None = None
     ca_file: str | None = None            # extra CA for HTTPS fetches (tests, private PKI)
+    spf_type99: bool = False              # also ask for the obsolete SPF RR type (RFC 7208 §3.1): one query more
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def everything(cls, **kw: Any) -> CheckOptions:
+        kw.setdefault("spf_type99", True)
         return cls(sections=ALL_SECTIONS, mx_resolve_hosts=True, **kw)
 
 
@@ -77,7 +79,7 @@ async def _run_sections(domain: str, res: Resolver, opts: CheckOptions) -> dict[
     want = set(opts.sections)
     first: dict[str, Any] = {}
     if "spf" in want:
-        first["spf"] = spf.analyze(domain, res)
+        first["spf"] = spf.analyze(domain, res, query_type99=opts.spf_type99)
     if "dmarc" in want:
         first["dmarc"] = dmarc.analyze(domain, res, check_report_auth=opts.dmarc_report_auth)
     if "mx" in want or "mta_sts" in want:
@@ -167,7 +169,7 @@ async def check_domain(domain: str, resolver: Resolver, *, attrs: dict[str, Any]
     if apex is not None and apex.status == "nxdomain" and spf_sec.get("present") is False:
         top.append(finding("DOMAIN_NXDOMAIN", domain=domain))  # RFC 8020: nothing exists below it either
     top.extend(_verdict(sections))
-    if "posture" not in sections and {"spf", "dmarc", "mx"} <= sections.keys() and "dkim" in opts.sections:
+    if {"spf", "dmarc", "mx"} <= sections.keys():  # pure, no query: parked-and-protected or not
         from mailposture.checks import posture
 
         sections["posture"] = posture.assess(sections["spf"], sections["dmarc"], sections["mx"])

@@ -333,6 +333,15 @@ def _record_level(rec: DmarcRecord, out: list[Finding]) -> None:
     if not rec.dmarc:
         return
     reasons = []
+    # A tag-list with a duplicate tag or a malformed tag is invalid as a whole (RFC 6376 §3.2, used by RFC 7489
+    # §6.4 / RFC 9989 §4.8): its p= is not trusted; the §6.6.3 fallback below decides what still applies.
+    dups = sorted({f.params["tag"] for f in out if f.code == "DMARC_DUPLICATE_TAG"})
+    if dups:
+        rec.policy_error = True
+        reasons.append("duplicate tag " + ", ".join(dups))
+    if any(f.code == "DMARC_SYNTAX" for f in out):
+        rec.policy_error = True
+        reasons.append("malformed tag-list")
     if "p" not in rec.tags:
         # p is REQUIRED in RFC 7489 §6.3 (RECOMMENDED in RFC 9989 §4.7)
         out.append(finding("DMARC_MISSING_P"))

@@ -443,9 +443,11 @@ async def analyze(domain: str, resolver: Resolver, *, overpermissive_ipv4: int =
     if az.truncated:
         findings.append(finding("SPF_ANALYSIS_TRUNCATED", reason="; ".join(sorted(az.truncated))))
     all_term = rec.all_term
+    invalid = any(f.code in INVALID_CODES for f in findings)
     return {
         "present": True,
-        "valid": not any(f.code in INVALID_CODES for f in findings),
+        # a lookup that failed inside the tree may hide a permerror (a missing include, the limits): unknown
+        "valid": False if invalid else (None if az.dns_errors else True),
         "record": rec.text,
         "records": texts,
         "all": (ALL_NAMES[all_term.qualifier] if all_term is not None
@@ -456,7 +458,7 @@ async def analyze(domain: str, resolver: Resolver, *, overpermissive_ipv4: int =
         "authorized_ipv6_64": sub.space.ipv6_64,
         "includes": az.includes,
         "tree": tree,
-        "status": "ok",
+        "status": "error" if az.dns_errors and not invalid else "ok",
         "findings": findings,
         "complete": not az.truncated and not az.dns_errors and not _has_unresolved(tree),
     }
