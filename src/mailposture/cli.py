@@ -50,6 +50,9 @@ _register()
 
 
 def main() -> None:
+    from mailposture.runtime import tune_gc
+
+    tune_gc()
     try:
         app()
     except KeyboardInterrupt:
