@@ -345,3 +345,41 @@ def test_unexpected_error_shows_no_traceback_and_keeps_the_security_headers(tmp_
     assert r.headers.get("cache-control") == "no-store"
     assert "frame-ancestors 'none'" in r.headers.get("content-security-policy", "")
     assert r.headers.get("x-content-type-options") == "nosniff"
+
+
+def test_strangers_failures_do_not_lock_out_a_browser_that_logged_in_before(tmp_path):
+    """Before: five wrong passwords from anywhere locked the owner out of the page for 15 minutes, every
+    15 minutes (per-account limit). A browser that logged in to the account before keeps its own budget."""
+    from fastapi.testclient import TestClient
+
+    cfg = make_cfg(tmp_path)
+    app = create_app(cfg, Store(cfg.store_url), clock=FakeClock(), secret=b"k" * 32)
+    owner = TestClient(app, follow_redirects=False)
+    attacker = TestClient(app, follow_redirects=False)       # the same server, another browser
+    with owner, attacker:
+        assert login(owner).status_code == 303
+        token = csrf_of(owner.get("/abroad").text)
+        assert owner.post("/abroad/logout", data={"csrf": token}).status_code == 303
+        assert owner.cookies.get("mp_owner_dev")
+        for _ in range(5):
+            assert login(attacker, OWNER, "guess").status_code == 401
+        assert login(attacker, OWNER, OWNER_PW).status_code == 429     # the account is blocked for strangers
+        assert login(owner, OWNER, OWNER_PW).status_code == 303        # not for its owner's browser
+        # a copied device cookie only shares the owner's own budget (binding: see the next test)
+        attacker.cookies.set("mp_owner_dev", owner.cookies.get("mp_owner_dev"))
+        assert login(attacker, OWNER, OWNER_PW).status_code == 303     # (stolen cookie: the owner's budget)
+
+
+def test_device_cookie_is_bound_to_account_realm_and_time():
+    from mailposture.web.security import SessionStore
+
+    t = [1_000_000.0]
+    s = SessionStore(b"k" * 32, lambda: t[0])
+    tok = s.device_token("owner", "alice@example.test")
+    assert s.device_ok(tok, "owner", "alice@example.test")
+    assert not s.device_ok(tok, "owner", "bob@example.test")
+    assert not s.device_ok(tok, "admin", "alice@example.test")
+    assert not s.device_ok(tok[:-1] + ("0" if tok[-1] != "0" else "1"), "owner", "alice@example.test")
+    assert not SessionStore(b"x" * 32, lambda: t[0]).device_ok(tok, "owner", "alice@example.test")
+    t[0] += 91 * 86400
+    assert not s.device_ok(tok, "owner", "alice@example.test")

@@ -234,10 +234,14 @@ async def login_submit(request: Request, realm: Realm) -> Response:
     name = clean_username(raw_user)
     acct = account_key(raw_user, name)
     shown = raw_user[:254] if name is not None else ""
+    # A browser that logged in to this account before (signed device cookie) has its own failure budget, so
+    # a stranger's failures, which block the account for everybody else, do not lock its owner out.
+    dev = request.cookies.get(realm.cookie + "_dev")
+    acct_key = f"dev:{acct}:{dev}" if ctx.sessions.device_ok(dev, realm.name, acct) else acct
     # Count the attempt before the (slow) password check: simultaneous attempts cannot all pass the limit.
     if not realm.ip_limit.acquire(ip_key):
         blocked = True
-    elif not realm.account_limit.acquire(acct):
+    elif not realm.account_limit.acquire(acct_key):
         realm.ip_limit.refund(ip_key)
         blocked = True
     else:
@@ -252,7 +256,7 @@ async def login_submit(request: Request, realm: Realm) -> Response:
                                                             secured=bool(ctx.cfg.cookie_secure))
         except AuthUnavailable as exc:
             realm.ip_limit.refund(ip_key)          # no answer is not a failed guess
-            realm.account_limit.refund(acct)
+            realm.account_limit.refund(acct_key)
             log.error("%s login: authentication unavailable: %s", realm.name, exc)
             return await login_form(request, realm, status=503, error=i18n.t("auth_unavailable", lang),
                                     username=shown)
@@ -261,12 +265,16 @@ async def login_submit(request: Request, realm: Realm) -> Response:
         log.info("%s login failed: user=%s ip=%s", realm.name, loggable_user(acct), ip)
         return await login_form(request, realm, status=401, error=i18n.t("bad_login", lang), username=shown)
     realm.ip_limit.refund(ip_key)
+    realm.account_limit.reset(acct_key)
     realm.account_limit.reset(acct)
     user = clean_username(result.username) or name
     new = ctx.sessions.rotate(sess, realm.name, user)
     log.info("%s login: user=%r ip=%s", realm.name, user, ip)
     resp = redirect(realm.prefix)
     set_session_cookie(resp, realm, ctx, new)
+    resp.set_cookie(realm.cookie + "_dev", ctx.sessions.device_token(realm.name, acct),
+                    max_age=int(ctx.sessions.DEVICE_LIFETIME), path="/", httponly=True, samesite="strict",
+                    secure=bool(ctx.cfg.cookie_secure))
     return resp
 
 

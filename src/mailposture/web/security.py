@@ -148,6 +148,31 @@ class SessionStore:
         table.move_to_end(sid)
         return sess
 
+    # -- known devices -------------------------------------------------------------------------------------
+    DEVICE_LIFETIME = 90 * 86400.0
+
+    def _device_mac(self, realm: str, account: str, born: int) -> str:
+        msg = f"device\x00{realm}\x00{account}\x00{born:x}".encode()
+        return hmac.new(self._secret, msg, hashlib.sha256).hexdigest()[:32]
+
+    def device_token(self, realm: str, account: str) -> str:
+        """A long-lived cookie value saying "this browser logged in as `account` before" (signed, no state)."""
+        born = int(self._clock())
+        return f"{born:x}.{self._device_mac(realm, account, born)}"
+
+    def device_ok(self, token: str | None, realm: str, account: str) -> bool:
+        if not token or len(token) > 100:
+            return False
+        born_hex, _, mac = token.partition(".")
+        try:
+            born = int(born_hex, 16)
+        except ValueError:
+            return False
+        if not 0 <= self._clock() - born <= self.DEVICE_LIFETIME:
+            return False
+        return hmac.compare_digest(mac.encode("utf-8", "replace"),
+                                   self._device_mac(realm, account, born).encode())
+
     def _rebuild_anon(self, sid: str, realm: str) -> Session | None:
         """A pre-login session no longer in the table (pushed out by others), from its signed id."""
         parts = sid.split("~")
