@@ -383,3 +383,34 @@ def test_device_cookie_is_bound_to_account_realm_and_time():
     assert not SessionStore(b"x" * 32, lambda: t[0]).device_ok(tok, "owner", "alice@example.test")
     t[0] += 91 * 86400
     assert not s.device_ok(tok, "owner", "alice@example.test")
+
+
+def test_trusted_proxies_config_is_validated(tmp_path):
+    from mailposture.guard.config import ConfigError, config_from_dict
+    from mailposture.web.security import SetupError
+
+    assert config_from_dict({}).trusted_proxies == ["127.0.0.1/32", "::1/128"]
+    assert config_from_dict({"trusted_proxies": ["10.0.0.0/8"]}).trusted_proxies == ["10.0.0.0/8"]
+    assert config_from_dict({"trusted_proxies": []}).trusted_proxies == []
+    for bad in (["proxy.example"], "10.0.0.1", [1]):
+        with pytest.raises(ConfigError, match="trusted_proxies"):
+            config_from_dict({"trusted_proxies": bad})
+    cfg = make_cfg(tmp_path, trusted_proxies=["not-an-address"])
+    with pytest.raises(SetupError, match="trusted_proxies"):
+        create_app(cfg, Store(cfg.store_url), secret=b"k" * 32)
+
+
+def test_no_trusted_proxies_means_the_peer_address_only(tmp_path):
+    auth = SlowFail(0)
+    app = _app(tmp_path, WebSettings(account_failures=1000, ip_failures=1), auth, trusted_proxies=[])
+
+    async def attempt(xff: str, user: str) -> int:
+        async with _client(app, "127.0.0.1") as c:
+            token = await _token(c)
+            return (await c.post("/abroad/login", data={"csrf": token, "username": user, "password": "x"},
+                                 headers={"X-Forwarded-For": xff})).status_code
+
+    async def main() -> list[int]:
+        return [await attempt("198.51.100.1", "a@example.test"), await attempt("198.51.100.2", "b@example.test")]
+
+    assert asyncio.run(main()) == [401, 429]
