@@ -94,7 +94,8 @@ def test_cluster_results_equal_a_single_process_scan(tmp_path, cluster, dns_worl
     names = [f"d{i}.example" for i in range(300)]
     src.write_text("\n".join([*names, "gone.example", "bad..name", "D1.example."]) + "\n")
     one, many = tmp_path / "one.jsonl", tmp_path / "many.jsonl"
-    common = ["--nameserver", dns_world.address, "--lang", "en", "--checks", "spf,dmarc,mx", "--mx-hosts"]
+    common = ["--nameserver", dns_world.address, "--lang", "en", "--checks", "spf,dmarc,mx", "--mx-hosts",
+              "--timeout", "5", "--retries", "3"]          # a loaded test machine must not turn into timeouts
     r1 = invoke(_app(), src, "-o", one, *common)
     r2 = invoke(_app(), src, "-o", many, *common, "--cluster", cluster.scheduler_address, "--shard-size", "40")
     assert r1.exit_code == 0 and r2.exit_code == 0, r2.output

@@ -33,7 +33,7 @@ def _comparable(results: dict) -> dict:
 def _round(tmp_path: Path, name: str, lst: Path, server: str, *extra: str) -> dict:
     data = tmp_path / name
     r = runner.invoke(app, ["survey", "run", str(lst), "--round", "r", "--data-dir", str(data), "-n", server,
-                            "--retry-delay", "0", "-q", "--lang", "en", *extra])
+                            "--retry-delay", "0", "-q", "--lang", "en", "--timeout", "5", "--retries", "3", *extra])
     assert r.exit_code == 0, r.output
     assert "Traceback" not in r.output
     cat = Catalog(data)
