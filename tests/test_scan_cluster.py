@@ -197,3 +197,18 @@ def test_worker_resolver_from_its_environment(monkeypatch):
     assert worker_settings(given).dns.nameservers == ["192.0.2.53"]      # --nameserver wins everywhere
     monkeypatch.delenv("MAILPOSTURE_NAMESERVER")
     assert worker_settings(s).dns.nameservers is None                    # the node's own resolv.conf
+
+
+def test_cluster_progress_shows_shards_and_domains(capsys):
+    from mailposture.scan.cluster import ClusterProgress
+
+    p = ClusterProgress(True, 1000, "en")
+    p.update(shards_done=1, shards_submitted=4, input_done=False, domains=10, position=250)
+    p.update(shards_done=4, shards_submitted=4, input_done=True, domains=40, position=1000)
+    p.stop()
+    err = capsys.readouterr().err
+    assert "shards" in err and "4/4" in err and "domains" in err and "40" in err
+    off = ClusterProgress(False, None)
+    off.update(shards_done=1, shards_submitted=1, input_done=True, domains=1, position=1)
+    off.stop()
+    assert capsys.readouterr().err == ""
