@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
 
 import pytest
 import typer
 
 from mailposture.scan.cli import register
-from test_scan_cli import invoke, lines_of
+from test_scan_cli import SCRIPT, invoke, lines_of
 from test_scan_support import (
     broken_resolver,
     dying_once_check_factory,
@@ -212,3 +216,34 @@ def test_cluster_progress_shows_shards_and_domains(capsys):
     off.update(shards_done=1, shards_submitted=1, input_done=True, domains=1, position=1)
     off.stop()
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupted_cluster_scan_keeps_finished_shards_and_resumes(tmp_path, cluster, sig, code):
+    script = tmp_path / "app.py"
+    script.write_text(SCRIPT)
+    src = tmp_path / "d.txt"
+    names = [f"i{i}.example" for i in range(600)]
+    src.write_text("\n".join(names) + "\n")
+    out = tmp_path / "r.jsonl"
+    cmd = [sys.executable, str(script), "scan", str(src), "-o", str(out), "--cluster", cluster.scheduler_address,
+           "--shard-size", "20", "--domains-concurrency", "2", "--lang", "en"]
+    env = {**os.environ, "SCAN_TEST_DELAY": "0.02"}
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (out.exists() and out.stat().st_size > 0):
+            time.sleep(0.02)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == code, err
+    assert "--resume" in err and "Traceback" not in err
+    partial = [x["domain"] for x in lines_of(out)]
+    assert 0 < len(partial) < len(names) and len(partial) == len(set(partial))
+    env["SCAN_TEST_DELAY"] = "0"
+    done = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert Counter(x["domain"] for x in lines_of(out)) == Counter(names)

@@ -201,8 +201,18 @@ def execute(settings: ScanSettings, *, resolver_factory: ResolverFactory | None 
         from mailposture.scan.cluster import ClusterProgress, run_cluster
         from mailposture.scan.workers import factory_path
 
+        nonlocal terminated
         bar = ClusterProgress(progress.enabled, reader.size, settings.lang)
         t0 = time.monotonic()
+
+        def on_term(_signum: int, _frame: Any) -> None:
+            nonlocal terminated
+            terminated = True
+            raise KeyboardInterrupt  # the finished shards are written, then the usual resume message
+
+        previous = None
+        with contextlib.suppress(ValueError):       # not the main thread: keep the default
+            previous = signal.signal(signal.SIGTERM, on_term)
         try:
             scanner.summary.engine = run_cluster(
                 settings, items, writer, scanner, resolver_path=factory_path(resolver_factory),
@@ -211,6 +221,8 @@ def execute(settings: ScanSettings, *, resolver_factory: ResolverFactory | None 
             scanner.summary.interrupted = True
             raise
         finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
             bar.stop()
             s = scanner.summary
             s.elapsed = time.monotonic() - t0
