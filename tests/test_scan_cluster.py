@@ -247,3 +247,10 @@ def test_interrupted_cluster_scan_keeps_finished_shards_and_resumes(tmp_path, cl
     done = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr
     assert Counter(x["domain"] for x in lines_of(out)) == Counter(names)
+
+
+def test_workers_and_cluster_exclude_each_other(tmp_path):
+    src = tmp_path / "d.txt"
+    src.write_text("a.example\n")
+    r = invoke(_app(), src, "--cluster", "tcp://127.0.0.1:8786", "--workers", "2")
+    assert r.exit_code == 2 and "exclude each other" in r.stderr

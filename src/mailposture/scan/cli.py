@@ -455,5 +455,9 @@ def register(app: typer.Typer, *, resolver_factory: ResolverFactory | None = Non
         if resume and overwrite:
             _say("error: --resume and --overwrite exclude each other")
             raise typer.Exit(2)
+        if cluster and workers > 1:
+            _say("error: --workers and --cluster exclude each other (with --cluster the Dask workers run the "
+                 "checks: start them with --nworkers N)")
+            raise typer.Exit(2)
         code = execute(settings, resolver_factory=resolver_factory, check_factory=check_factory)
         raise typer.Exit(code)
