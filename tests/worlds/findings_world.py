@@ -214,8 +214,6 @@ def _spf(w: FindingsWorld) -> None:
     d = w.case("SPF_TYPE99", "spf")
     w.txt(d, "v=spf1 ip4:192.0.2.1 -all")
     w.add(d, "SPF", "v=spf1 ip4:192.0.2.1 -all")
-    w.xfail["SPF_TYPE99"] = ("no scan/check option sets spf.analyze(query_type99=True): check_domain never asks "
-                             "for the type-99 record, so this code is unreachable from the CLI")
     d = w.case("DNS_ERROR", "spf")                            # the domain's own TXT lookup fails
     w.add(d, "MX", (10, "mx.provider.test"))
     w.servfail.add((d, "TXT"))

@@ -63,9 +63,11 @@ def default_check_factory(resolver: Any, settings: ScanSettings) -> CheckFn:
 
 def check_options(settings: ScanSettings) -> Any:
     """The per-domain CheckOptions of a scan: the same in this process, in --workers and in --cluster tasks."""
-    from mailposture.checks.domain import CheckOptions
+    from mailposture.checks.domain import ALL_SECTIONS, CheckOptions
 
+    # --checks all asks everything `check` asks, the obsolete SPF RR type included (one query more a domain)
     return CheckOptions(sections=tuple(settings.sections), mx_resolve_hosts=settings.mx_hosts,
+                        spf_type99=tuple(settings.sections) == ALL_SECTIONS,
                         fetch=settings.fetch, ca_file=settings.ca_file,
                         validating_resolver=settings.validating_resolver, dkim_selectors=settings.dkim_selectors,
                         keep_answers=settings.keep_answers)

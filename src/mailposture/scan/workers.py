@@ -364,10 +364,10 @@ def main(argv: list[str] | None = None) -> int:
     # that (or the parent's death) is what stops a worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    try:
-        from mailposture.dns.engine import run
-    except ImportError:  # pragma: no cover
-        run = asyncio.run  # type: ignore[assignment]
+    from mailposture.dns.engine import run
+    from mailposture.runtime import tune_gc
+
+    tune_gc()
     run(serve(int(argv[0])))
     return 0
 
