@@ -171,7 +171,9 @@ class Conn(asyncio.Protocol):
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
         self.transport = transport
-        transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock = transport.get_extra_info("socket")
+        if sock.family != socket.AF_UNIX:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def send(self) -> None:
         if self.w.stopped:
@@ -224,15 +226,18 @@ class Worker:
         self.late = self.lost = 0
 
 
-async def client_main(port: int, reqs: list[bytes], conn_ids: list[int], conns: int, rate: float,
+async def client_main(port: int | str, reqs: list[bytes], conn_ids: list[int], conns: int, rate: float,
                       t_go: float, t_start: float, t_end: float, server_pid: int | None) -> dict:
     w = Worker()
     interval = conns / rate if rate else 0.0
     protos = []
     for g in conn_ids:
         first = t_go + g / rate if rate else t_go
-        _, proto = await w.loop.create_connection(lambda g=g, first=first: Conn(w, reqs, g, conns, first, interval),
-                                                  "127.0.0.1", port)
+        factory = lambda g=g, first=first: Conn(w, reqs, g, conns, first, interval)  # noqa: E731
+        if isinstance(port, str):  # a unix socket path
+            _, proto = await w.loop.create_unix_connection(factory, port)
+        else:
+            _, proto = await w.loop.create_connection(factory, "127.0.0.1", port)
         protos.append(proto)
     await asyncio.sleep(max(0.0, t_go - time.perf_counter()))
     for p in protos:
@@ -282,7 +287,7 @@ def pct(sorted_vals: list[float], q: float) -> float:
     return sorted_vals[min(len(sorted_vals) - 1, int(len(sorted_vals) * q))] * 1000
 
 
-def run_load(port: int, reqs: list[bytes], server_pid: int | None, conns: int, clients: int, rate: float,
+def run_load(port: int | str, reqs: list[bytes], server_pid: int | None, conns: int, clients: int, rate: float,
              warmup: float, seconds: float) -> dict:
     """One measured run with ``clients`` client processes; ``rate`` 0 = closed loop, else open loop (req/s)."""
     ctx = mp.get_context("fork")
@@ -346,15 +351,26 @@ async def verdicts(port: int, reqs: list[bytes]) -> list[str]:
 
 
 # -- servers ------------------------------------------------------------------------------------------------------
-def start_guard(tmp: Path, store_url: str, loop: str) -> tuple[subprocess.Popen, int]:
-    port = free_port()
+def start_guard(tmp: Path, store_url: str, loop: str, unix: bool = False) -> tuple[subprocess.Popen, int | str]:
+    """The guard on 127.0.0.1:PORT, or on a unix socket (Postfix's ``check_policy_service unix:private/...``)."""
+    where: int | str = str(tmp / f"guard-{time.monotonic_ns()}.sock") if unix else free_port()
     cfg = tmp / "guard.toml"
     cfg.write_text(f'store_url = "{store_url}"\n')
+    listen = f"unix:{where}" if unix else f"127.0.0.1:{where}"
     proc = subprocess.Popen([sys.executable, "-c", "from mailposture.guard.cli import guard_app; guard_app()",
-                             "serve", "--listen", f"127.0.0.1:{port}", "--config", str(cfg), "--log-level",
+                             "serve", "--listen", listen, "--config", str(cfg), "--log-level",
                              "warning", "--loop", loop], stdout=subprocess.DEVNULL, stderr=open(tmp / "guard.log", "ab"))
-    wait_port(port)
-    return proc, port
+    if isinstance(where, int):
+        wait_port(where)
+        return proc, where
+    end = time.monotonic() + 60
+    while True:
+        with socket.socket(socket.AF_UNIX) as s:
+            if s.connect_ex(where) == 0:
+                return proc, where
+        if time.monotonic() > end or proc.poll() is not None:
+            raise SystemExit(f"the guard does not listen on {where}")
+        time.sleep(0.05)
 
 
 def write_postfwd_rules(tmp: Path, users: dict[str, list[str]], foreign: list[str]) -> dict[str, Path]:
@@ -450,7 +466,9 @@ def parse_rates(text: str) -> list[float]:
 
 
 def med(rs: list[dict], key: str) -> float:
-    return statistics.median(r[key] for r in rs)
+    """Median over the runs that have the figure (a run of a very slow server may answer nothing: NaN)."""
+    vals = [r[key] for r in rs if r[key] == r[key]]
+    return statistics.median(vals) if vals else float("nan")
 
 
 def print_closed(results: dict[str, list[dict]], runs: int) -> None:
@@ -495,6 +513,7 @@ def main() -> None:
                     help="closed = (a) maximum throughput; open = (b) latency at --rates")
     ap.add_argument("--rates", default="10000", help="open-loop offered loads, requests/s, comma-separated")
     ap.add_argument("--clients", type=int, default=1, help="client processes sharing the connections")
+    ap.add_argument("--unix", action="store_true", help="also measure the guard on a unix socket")
     ap.add_argument("--no-postfwd", action="store_true")
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
@@ -550,9 +569,10 @@ def main() -> None:
                   f"(guard refuses {gv.count('refuse')}, postfwd refuses {pv.count('refuse')})")
 
         guard_name = f"guard ({args.loop})"
-        peers = [guard_name, *rulesets]
+        guards = [guard_name] + ([f"guard ({args.loop}, unix)"] if args.unix else [])
+        peers = [*guards, *rulesets]
         closed: dict[str, list[dict]] = {name: [] for name in peers}
-        opened: dict[tuple[str, float], list[dict]] = {(guard_name, r): [] for r in rates}
+        opened: dict[tuple[str, float], list[dict]] = {(g, r): [] for g in guards for r in rates}
         for run in range(args.runs):
             # Each run: every measurement with a fresh server, interleaved so that slow drifts in the machine's
             # load touch all of them alike.
@@ -560,11 +580,12 @@ def main() -> None:
             if args.mode in ("both", "closed"):
                 plan += [(name, 0.0) for name in peers]
             if args.mode in ("both", "open"):
-                plan += [(guard_name, r) for r in rates]
+                plan += [(g, r) for r in rates for g in guards]
             for name, rate in plan:
                 proc: subprocess.Popen | PostfwdProc
-                if name == guard_name:
-                    proc, port = start_guard(tmp, store_url, args.loop)
+                port: int | str
+                if name in guards:
+                    proc, port = start_guard(tmp, store_url, args.loop, unix=name != guard_name)
                 else:
                     proc, port = start_postfwd(tmp, rulesets[name])
                 try:
