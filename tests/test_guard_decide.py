@@ -184,3 +184,18 @@ def test_fuzz_decide_never_raises_and_never_allows_a_restricted_user_abroad(user
     if user.strip() and d.verdict == "allowed":
         # A restricted user is only let through from home or internal addresses (nothing is allow-listed here).
         assert d.reason in ("home", "internal"), d
+
+
+def test_allow_list_bounds_are_one_rule_for_store_and_server() -> None:
+    """What the store refuses to add, the policy server also ignores when it finds it stored (legacy rows)."""
+    from mailposture.guard.decide import AllowList, normalise_allow_entry
+    from mailposture.guard.store import check_allow_entry
+
+    for broad in ("10.0.0.0/8", "133.0.0.0/15", "2001:db8::/31", "co.jp", "com.cn"):
+        with pytest.raises(ValueError):
+            normalise_allow_entry(broad)
+        with pytest.raises(ValueError):
+            check_allow_entry(broad)
+    allow = AllowList.from_entries(["133.0.0.0/8", "co.jp", "192.0.2.0/24", "google.com"])
+    assert len(allow) == 2 and allow.match_name("mail.example.co.jp") is None
+    assert check_allow_entry("133.1.0.0/16") == normalise_allow_entry("133.1.0.0/16") == "133.1.0.0/16"

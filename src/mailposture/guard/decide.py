@@ -54,7 +54,12 @@ class Decision(NamedTuple):  # immutable; a NamedTuple is built several times fa
 
 
 # -- allow-list --------------------------------------------------------------------------------------------
-_MIN_PREFIX = {4: 8, 6: 16}  # refuse allow-list entries that would switch the guard off for a continent
+# Allow-list bounds: one entry must never switch the guard off for a whole provider or country. An IPv4 /16 is
+# 65,536 addresses; an IPv6 /32 is one provider's allocation. Registry second-level suffixes (co.jp, com.cn …)
+# are refused: anyone can hold a host name under them. Stored entries beyond these bounds are ignored.
+_MIN_PREFIX = {4: 16, 6: 32}
+_REGISTRY_SLD = {"ac", "ad", "co", "com", "ed", "edu", "gen", "go", "gov", "gr", "lg", "ltd", "mil", "ne",
+                 "net", "or", "org", "plc"}
 
 
 def normalise_allow_entry(entry: str) -> str:
@@ -78,6 +83,8 @@ def normalise_allow_entry(entry: str) -> str:
         raise ValueError(f"not a host-name suffix with at least two labels (e.g. google.com): {entry!r}")
     if len(e) > 253:
         raise ValueError(f"host name too long: {entry!r}")
+    if len(labels) == 2 and labels[0] in _REGISTRY_SLD and len(labels[1]) == 2:
+        raise ValueError(f"{e} is a registry suffix (anyone can have a host name under it)")
     return e
 
 

@@ -157,7 +157,7 @@ class GuardServer:
         if d.verdict != "ignored":
             self.recorder.record(d, now)
             if d.audit and self._log_info:
-                log.info("%s user=%s ip=%s country=%s reason=%s", d.verdict, d.username, d.ip,
+                log.info("%s user=%r ip=%s country=%s reason=%s", d.verdict, d.username, d.ip,
                          d.country or "-", d.reason)
         out = self._responses.get(d.action)
         if out is None:

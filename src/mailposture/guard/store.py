@@ -474,33 +474,14 @@ class Store:
         return self._guard(q, "read the allow-list")
 
 
-# What may be ADDED to the allow-list (stricter than what the policy server reads, guard.decide): an entry
-# lets mail from abroad through for every account, so a slip (or a stolen admin session) must not open a
-# whole provider's or country's address space.
-MIN_ADD_PREFIX = {4: 16, 6: 32}   # an IPv4 /16 is 65 536 addresses; an IPv6 /32 is one provider's allocation
-_REGISTRY_SLD = {"ac", "ad", "co", "com", "ed", "edu", "gen", "go", "gov", "gr", "lg", "ltd", "mil", "ne",
-                 "net", "or", "org", "plc"}
-
-
+# An allow-list entry lets mail from abroad through for every account, so a slip (or a stolen admin session)
+# must not open a whole provider's or country's address space: the bounds live in guard.decide.
 def check_allow_entry(entry: str) -> str:
-    """The normalised entry (guard.decide's rule), or ValueError when it is too broad to add: a network wider
-    than /16 (IPv4) or /32 (IPv6), or a registry suffix such as ``co.jp`` / ``com.cn`` (anyone can hold a
-    host name under those)."""
+    """The normalised allow-list entry, or ValueError when it is malformed or too broad (one rule, shared with
+    the policy server: :func:`mailposture.guard.decide.normalise_allow_entry`)."""
     from mailposture.guard.decide import normalise_allow_entry
 
-    key = normalise_allow_entry(entry)
-    if "/" in key:
-        import ipaddress
-
-        net = ipaddress.ip_network(key)
-        if net.prefixlen < MIN_ADD_PREFIX[net.version]:
-            raise ValueError(f"network {net} is too broad for the allow-list "
-                             f"(at least /{MIN_ADD_PREFIX[net.version]})")
-    else:
-        labels = key.split(".")
-        if len(labels) == 2 and labels[0] in _REGISTRY_SLD and len(labels[1]) == 2:
-            raise ValueError(f"{key} is a registry suffix (anyone can have a host name under it)")
-    return key
+    return normalise_allow_entry(entry)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
