@@ -11,12 +11,10 @@ from fastapi.responses import Response
 
 from mailposture.web import i18n
 from mailposture.web.app import (
+    add_realm_routes,
     authorised_post,
     ctx_of,
     lang_of,
-    login_form,
-    login_submit,
-    logout_submit,
     message_page,
     redirect,
     render,
@@ -99,33 +97,6 @@ async def _dashboard(request: Request, sess: Session, status: int = 200, error: 
     return render(request, "admin.html", status, session=sess, realm="admin", users=users, allow=allow,
                   by_country=bars(by_country), by_day=bars(sorted(by_day)), geo=cached[1],
                   error=error)
-
-
-@router.get("")
-async def dashboard(request: Request) -> Response:
-    ctx = ctx_of(request)
-    realm = ctx.realms["admin"]
-    sess = ctx.sessions.get(request.cookies.get(realm.cookie), realm.name)
-    if sess is None or not sess.username:
-        return redirect(realm.prefix + "/login")
-    return await _dashboard(request, sess)
-
-
-@router.get("/login")
-async def login_get(request: Request) -> Response:
-    lang, _ = lang_of(request)
-    info = i18n.t("logged_out", lang) if request.query_params.get("out") == "1" else None
-    return await login_form(request, ctx_of(request).realms["admin"], info=info)
-
-
-@router.post("/login")
-async def login_post(request: Request) -> Response:
-    return await login_submit(request, ctx_of(request).realms["admin"])
-
-
-@router.post("/logout")
-async def logout_post(request: Request) -> Response:
-    return await logout_submit(request, ctx_of(request).realms["admin"])
 
 
 async def _user_page(request: Request, sess: Session, username: str, status: int = 200,
@@ -240,3 +211,6 @@ async def allowlist_remove(request: Request) -> Response:
     sess.flash.append(("ok" if removed else "error",
                        i18n.t("entry_removed" if removed else "entry_missing", lang, entry=entry)))
     return redirect("/admin#allowlist")
+
+
+add_realm_routes(router, "admin", _dashboard)  # the page behind a login, login, logout

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -291,6 +291,33 @@ async def logout_submit(request: Request, realm: Realm) -> Response:
     resp = redirect(realm.prefix + "/login?out=1")
     clear_session_cookie(resp, realm, ctx)
     return resp
+
+
+def add_realm_routes(router: APIRouter, realm_name: str,
+                     page: Callable[[Request, Session], Awaitable[Response]]) -> None:
+    """The routes every realm (owner, admin) has: its page behind a login, the login form, login and logout."""
+
+    @router.get("")
+    async def landing(request: Request) -> Response:
+        realm = ctx_of(request).realms[realm_name]
+        sess = current_session(request, realm)
+        if sess is None or not sess.username:
+            return redirect(realm.prefix + "/login")
+        return await page(request, sess)
+
+    @router.get("/login")
+    async def login_get(request: Request) -> Response:
+        lang, _ = lang_of(request)
+        info = i18n.t("logged_out", lang) if request.query_params.get("out") == "1" else None
+        return await login_form(request, ctx_of(request).realms[realm_name], info=info)
+
+    @router.post("/login")
+    async def login_post(request: Request) -> Response:
+        return await login_submit(request, ctx_of(request).realms[realm_name])
+
+    @router.post("/logout")
+    async def logout_post(request: Request) -> Response:
+        return await logout_submit(request, ctx_of(request).realms[realm_name])
 
 
 async def authorised_post(request: Request, realm: Realm) -> tuple[Session, dict[str, str]] | Response:

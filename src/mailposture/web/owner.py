@@ -12,12 +12,10 @@ from fastapi.responses import Response
 from mailposture.guard.store import UserLocked
 from mailposture.web import i18n
 from mailposture.web.app import (
+    add_realm_routes,
     authorised_post,
     ctx_of,
     lang_of,
-    login_form,
-    login_submit,
-    logout_submit,
     message_page,
     redirect,
     render,
@@ -56,33 +54,6 @@ async def _page(request: Request, sess: Session, status: int = 200, error: str |
     return render(request, "owner.html", status, session=sess, realm=realm.name, rec=rec,
                   state=state_of(rec, now), refusals=refusals, error=error,
                   default_days=ctx.cfg.default_days, max_days=ctx.cfg.max_days)
-
-
-@router.get("")
-async def page(request: Request) -> Response:
-    ctx = ctx_of(request)
-    realm = ctx.realms["owner"]
-    sess = ctx.sessions.get(request.cookies.get(realm.cookie), realm.name)
-    if sess is None or not sess.username:
-        return redirect(realm.prefix + "/login")
-    return await _page(request, sess)
-
-
-@router.get("/login")
-async def login_get(request: Request) -> Response:
-    lang, _ = lang_of(request)
-    info = i18n.t("logged_out", lang) if request.query_params.get("out") == "1" else None
-    return await login_form(request, ctx_of(request).realms["owner"], info=info)
-
-
-@router.post("/login")
-async def login_post(request: Request) -> Response:
-    return await login_submit(request, ctx_of(request).realms["owner"])
-
-
-@router.post("/logout")
-async def logout_post(request: Request) -> Response:
-    return await logout_submit(request, ctx_of(request).realms["owner"])
 
 
 @router.post("/allow")
@@ -142,3 +113,6 @@ async def off(request: Request, background: BackgroundTasks) -> Response:
     background.add_task(ctx.notifier, ctx.cfg, rec, "restricted", lang)
     sess.flash.append(("ok", i18n.t("done_off", lang)))
     return redirect("/abroad")
+
+
+add_realm_routes(router, "owner", _page)  # the page behind a login, login, logout
