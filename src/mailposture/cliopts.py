@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -50,3 +51,45 @@ def default_lang(lang: str | None) -> str:
             return "ja" if val.lower().startswith("ja") else "en"
     loc = (locale.getlocale()[0] or "").lower()
     return "ja" if loc.startswith("ja") else "en"
+
+
+def zone_join(line: str) -> str:
+    """`"a" "b"` (master-file character-strings, RFC 1035 §5.1) -> `ab`, as one TXT record's strings are joined
+    (RFC 7208 §3.3, RFC 7489 §6.6.3); any other line is kept, stripped."""
+    s = line.strip()
+    if not s.startswith('"'):
+        return s
+    out: list[str] = []
+    i = 0
+    while i < len(s):
+        if s[i] != '"':
+            i += 1
+            continue
+        i += 1
+        while i < len(s) and s[i] != '"':
+            if s[i] == "\\" and i + 1 < len(s):
+                i += 1
+            out.append(s[i])
+            i += 1
+        i += 1
+    return "".join(out)
+
+
+def read_records(records: list[str] | None, file: Path | None) -> list[str]:
+    """Records pasted by a user (`spf parse`, `dmarc parse`): the arguments, stdin for `-`, and `--file F`; one
+    record a line, blank lines skipped. An unreadable file is a clear error (exit 2)."""
+    import sys
+
+    def lines(text: str) -> list[str]:
+        return [zone_join(ln) for ln in text.splitlines() if ln.strip()]
+
+    out: list[str] = []
+    for rec in records or []:
+        out.extend(lines(sys.stdin.read()) if rec == "-" else [zone_join(rec)])
+    if file is not None:
+        try:
+            out.extend(lines(file.read_text(encoding="utf-8", errors="replace")))
+        except OSError as exc:
+            typer.echo(f"error: cannot read {file}: {exc.strerror or exc} / {file} を読み込めません", err=True)
+            raise typer.Exit(2) from None
+    return out

@@ -8,58 +8,14 @@ Exit status: 0 when every record is valid, 1 otherwise, 2 on bad usage.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mailposture.cliopts import Lang, default_lang
+from mailposture.cliopts import Lang, default_lang, read_records
 
 _SEVERITY_JA = {"error": "エラー", "warning": "警告", "info": "情報"}
-
-
-def _unquote_zone(line: str) -> str:
-    """Join `"a" "b"` (master-file character-strings, RFC 1035 §5.1) into `ab`; other lines stay as they are."""
-    s = line.strip()
-    if not s.startswith('"'):
-        return line.strip()
-    parts: list[str] = []
-    i = 0
-    while i < len(s):
-        if s[i] != '"':
-            i += 1
-            continue
-        i += 1
-        buf = []
-        while i < len(s) and s[i] != '"':
-            if s[i] == "\\" and i + 1 < len(s):
-                i += 1
-            buf.append(s[i])
-            i += 1
-        parts.append("".join(buf))
-        i += 1
-    return "".join(parts)
-
-
-def _lines(text: str) -> list[str]:
-    return [_unquote_zone(ln) for ln in text.splitlines() if ln.strip()]
-
-
-def _collect(records: list[str] | None, file: Path | None) -> list[str]:
-    out: list[str] = []
-    for rec in records or []:
-        if rec == "-":
-            out.extend(_lines(sys.stdin.read()))
-        else:
-            out.append(_unquote_zone(rec))
-    if file is not None:
-        try:
-            out.extend(_lines(file.read_text(encoding="utf-8", errors="replace")))
-        except OSError as exc:
-            typer.echo(f"cannot read {file}: {exc.strerror or exc} / {file} を読み込めません", err=True)
-            raise typer.Exit(2) from None
-    return out
 
 
 def register(app: typer.Typer) -> None:
@@ -85,7 +41,7 @@ def register(app: typer.Typer) -> None:
         language = default_lang(lang)
         if fmt not in ("text", "json"):
             raise typer.BadParameter("--format must be 'text' or 'json'")
-        texts = _collect(records, file)
+        texts = read_records(records, file)
         if not texts:
             typer.echo("no record given (arguments, '-' or --file) / レコードが指定されていません", err=True)
             raise typer.Exit(2)

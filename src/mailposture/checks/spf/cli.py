@@ -15,49 +15,11 @@ from typing import Annotated, Any
 
 import typer
 
-from mailposture.cliopts import DnsOptions, Lang, Nameserver, Retries, Timeout, default_lang
+from mailposture.cliopts import DnsOptions, Lang, Nameserver, Retries, Timeout, default_lang, read_records
 
 SEV_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 RESULT_STYLE = {"pass": "bold green", "fail": "bold red", "softfail": "yellow", "neutral": "cyan",
                 "none": "dim", "permerror": "bold red", "temperror": "magenta"}
-
-
-def _zone_join(line: str) -> str:
-    """`"a" "b"` (master-file character-strings, RFC 1035 §5.1) -> `ab`; any other line is kept (stripped)."""
-    s = line.strip()
-    if not s.startswith('"'):
-        return s
-    out: list[str] = []
-    i = 0
-    while i < len(s):
-        if s[i] != '"':
-            i += 1
-            continue
-        i += 1
-        while i < len(s) and s[i] != '"':
-            if s[i] == "\\" and i + 1 < len(s):
-                i += 1
-            out.append(s[i])
-            i += 1
-        i += 1
-    return "".join(out)
-
-
-def _read_lines(text: str) -> list[str]:
-    return [_zone_join(ln) for ln in text.splitlines() if ln.strip()]
-
-
-def collect_records(records: list[str] | None, file: Path | None) -> list[str]:
-    out: list[str] = []
-    for r in records or []:
-        out.extend(_read_lines(sys.stdin.read()) if r == "-" else [_zone_join(r)])
-    if file is not None:
-        try:
-            out.extend(_read_lines(file.read_text(encoding="utf-8", errors="replace")))
-        except OSError as exc:
-            typer.echo(f"error: cannot read {file}: {exc.strerror or exc} / {file} を読み込めません", err=True)
-            raise typer.Exit(2) from None
-    return out
 
 
 def parse_one(text: str, lang: str) -> dict[str, Any]:
@@ -101,7 +63,7 @@ def register(app: typer.Typer) -> None:
         language = default_lang(lang)
         if fmt not in ("text", "json"):
             raise typer.BadParameter("--format must be 'text' or 'json'", param_hint="--format")
-        texts = collect_records(records, file)
+        texts = read_records(records, file)
         if not texts:
             typer.echo("error: no record given (arguments, '-' or --file) / レコードが指定されていません", err=True)
             raise typer.Exit(2)
