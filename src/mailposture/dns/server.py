@@ -360,18 +360,21 @@ class FaultyProxy:
     ``(name, rdtype) -> bool``. ``drop_first_n``: drop the first N tries of each (name, type), forward later ones.
     ``spoof``: before the real answer, send a forged copy with a wrong ID and one with a different question.
     ``delay``: seconds to hold each forwarded UDP query (``max_active`` then shows the client's concurrency).
+    ``rewrite``: ``(query, response) -> response`` applied to every forwarded response (UDP and TCP), e.g. to set
+    the AD bit as a validating resolver would.
     Counters: ``tries`` (per (name, type)), ``dropped``, ``servfailed``, ``forwarded``, ``spoofed``.
     """
 
     def __init__(self, upstream: str, *, drop: Match = None, servfail: Match = None, drop_first_n: int = 0,
                  spoof: Match = None, delay: float = 0.0, host: str = "127.0.0.1", port: int = 0,
-                 timeout: float = 2.0) -> None:
+                 timeout: float = 2.0, rewrite: Callable[[bytes, bytes], bytes] | None = None) -> None:
         from mailposture.dns.engine import parse_nameserver
 
         self.upstream = parse_nameserver(upstream)
         self.drop, self.servfail, self.spoof = drop, servfail, spoof
         self.drop_first_n = drop_first_n
         self.delay = delay
+        self.rewrite = rewrite
         self.active = self.max_active = 0
         self.host, self.port, self.timeout = host, port, timeout
         self.tries: Counter[tuple[str, str]] = Counter()
@@ -455,6 +458,8 @@ class FaultyProxy:
         self.forwarded += 1
         if self._udp is None:
             return
+        if self.rewrite is not None:
+            resp = self.rewrite(data, resp)
         if spoof:
             self.spoofed += 2
             bad_id = ((int.from_bytes(resp[:2], "big") + 1) & 0xFFFF).to_bytes(2, "big")
@@ -479,6 +484,8 @@ class FaultyProxy:
                     if resp is None:
                         break
                     self.forwarded += 1
+                    if self.rewrite is not None:
+                        resp = self.rewrite(msg, resp)
                 writer.write(_LEN.pack(len(resp)) + resp)
                 await writer.drain()
         except ConnectionError:
