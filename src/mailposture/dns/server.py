@@ -17,7 +17,7 @@ import contextlib
 import struct
 from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterable, Mapping
-from typing import Any
+from typing import Any, Self
 
 import dns.exception
 import dns.flags
@@ -147,7 +147,51 @@ class _Zone:
         self.neg_ttl = min(soa.ttl, soa[0].minimum)
 
 
-class LocalDnsServer:
+class _Loopback:
+    """What both loopback servers share: UDP and TCP on ``host:port`` (0 = any free port), start/stop or
+    ``async with``; ``.address`` is "host:port". Subclasses set ``host``, ``port`` and ``_tasks`` and define
+    ``_on_udp`` / ``_on_tcp``."""
+
+    host: str
+    port: int
+    _udp: asyncio.DatagramTransport | None = None
+    _tcp: asyncio.AbstractServer | None = None
+    _tasks: set[asyncio.Task[None]]
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    async def start(self) -> Self:
+        self._udp, self._tcp, self.port = await start_udp_tcp(self.host, self.port, self._on_udp, self._on_tcp)
+        return self
+
+    async def stop(self) -> None:
+        for t in list(self._tasks):
+            t.cancel()
+        if self._udp is not None:
+            self._udp.close()
+            self._udp = None
+        if self._tcp is not None:
+            self._tcp.close()
+            with contextlib.suppress(Exception):
+                await self._tcp.wait_closed()
+            self._tcp = None
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def _on_udp(self, data: bytes, addr: Any) -> None:
+        raise NotImplementedError
+
+    async def _on_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+
+class LocalDnsServer(_Loopback):
     """An authoritative server for a FakeResolver-format world on 127.0.0.1 (UDP and TCP).
 
     ``origins`` default to one zone per registrable domain of the world's names. FakeResolver's ``TIMEOUT`` and
@@ -170,32 +214,7 @@ class LocalDnsServer:
         self.queries = 0
         self.tcp_queries = 0
         self.log: deque[tuple[str, str, int]] = deque(maxlen=10_000)  # (name, type, header flags) last queries
-        self._udp: asyncio.DatagramTransport | None = None
-        self._tcp: asyncio.AbstractServer | None = None
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
-
-    async def start(self) -> LocalDnsServer:
-        self._udp, self._tcp, self.port = await start_udp_tcp(self.host, self.port, self._on_udp, self._on_tcp)
-        return self
-
-    async def stop(self) -> None:
-        if self._udp is not None:
-            self._udp.close()
-            self._udp = None
-        if self._tcp is not None:
-            self._tcp.close()
-            with contextlib.suppress(Exception):
-                await self._tcp.wait_closed()
-            self._tcp = None
-
-    async def __aenter__(self) -> LocalDnsServer:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------------------------------------ answering
 
@@ -353,7 +372,7 @@ class _Fwd(asyncio.DatagramProtocol):
             self.fut.set_exception(exc)
 
 
-class FaultyProxy:
+class FaultyProxy(_Loopback):
     """UDP/TCP proxy on 127.0.0.1 in front of ``upstream`` ("ip:port") that misbehaves on purpose.
 
     ``drop`` / ``servfail`` / ``spoof``: a collection of names (lower-case, no trailing dot) or a predicate
@@ -379,35 +398,7 @@ class FaultyProxy:
         self.host, self.port, self.timeout = host, port, timeout
         self.tries: Counter[tuple[str, str]] = Counter()
         self.dropped = self.servfailed = self.forwarded = self.spoofed = 0
-        self._udp: asyncio.DatagramTransport | None = None
-        self._tcp: asyncio.AbstractServer | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
-
-    async def start(self) -> FaultyProxy:
-        self._udp, self._tcp, self.port = await start_udp_tcp(self.host, self.port, self._on_udp, self._on_tcp)
-        return self
-
-    async def stop(self) -> None:
-        for t in list(self._tasks):
-            t.cancel()
-        if self._udp is not None:
-            self._udp.close()
-            self._udp = None
-        if self._tcp is not None:
-            self._tcp.close()
-            with contextlib.suppress(Exception):
-                await self._tcp.wait_closed()
-            self._tcp = None
-
-    async def __aenter__(self) -> FaultyProxy:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     def _decide(self, data: bytes) -> tuple[str, int]:
         q = _question(data)
