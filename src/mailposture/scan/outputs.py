@@ -35,6 +35,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, Literal
 
+import orjson
+
 OutputFormat = Literal["jsonl", "csv", "parquet"]
 ROW_GROUP = 10_000
 
@@ -171,7 +173,20 @@ def _coerce(v: Any, kind: str) -> Any:
 
 def dumps(result: dict[str, Any]) -> str:
     """One JSON Lines line (no newline): UTF-8 text, never fails on odd values (they become strings)."""
-    return _json(result)
+    return dumps_bytes(result).decode("utf-8")
+
+
+_ORJSON_OPTS = orjson.OPT_NON_STR_KEYS
+
+
+def dumps_bytes(result: dict[str, Any]) -> bytes:
+    """:func:`dumps` as UTF-8 bytes. orjson does the work (about 10x the standard encoder, a scan writes a line per
+    domain); what it refuses (an integer beyond 64 bits, a lone surrogate) falls back to the standard encoder
+    with \\u escapes, so a line is always written."""
+    try:
+        return orjson.dumps(result, default=str, option=_ORJSON_OPTS)
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(result, ensure_ascii=True, separators=(",", ":"), default=str).encode("ascii")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -307,7 +322,7 @@ class JsonlWriter(ResultWriter):
 
     def write(self, results: Sequence[dict[str, Any]]) -> None:
         if results:
-            self.f.write("".join(dumps(r) + "\n" for r in results).encode("utf-8"))
+            self.f.write(b"".join(dumps_bytes(r) + b"\n" for r in results))
             self.f.flush()
 
     def close(self) -> None:
