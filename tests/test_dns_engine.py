@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import socket
+import sys
 import time
 
 import pytest
 
 from conftest import free_port
+from mailposture.dns import engine as engine_mod
 from mailposture.dns.engine import Engine, run
 from mailposture.dns.server import FaultyProxy, LocalDnsServer
 from mailposture.dns.wire import FLAG_AD
@@ -25,6 +29,14 @@ WORLD = {
     "_spf.prov.test": [("TXT", "v=spf1 ip4:198.51.100.0/24 -all")],
 }
 ORIGINS = ["example.test", "other.test", "prov.test"]
+
+
+@pytest.fixture(autouse=True, params=["socket-pool", "socket-per-exchange"])
+def udp_mode(request, monkeypatch) -> str:
+    """Every test runs with both UDP transports: the default rotating socket pool and udp_sockets=0."""
+    if request.param == "socket-per-exchange":
+        monkeypatch.setattr(sys.modules[__name__], "Engine", functools.partial(engine_mod.Engine, udp_sockets=0))
+    return request.param
 
 
 @pytest.fixture
@@ -284,26 +296,51 @@ async def test_cache_stays_bounded(server: LocalDnsServer) -> None:
 
 async def test_shared_socket_pool_mode(server: LocalDnsServer) -> None:
     async with FaultyProxy(server.address, drop_first_n=1, spoof={"mx.example.test"}) as proxy, \
-            Engine([proxy.address], timeout=0.2, retries=2, udp_sockets=3) as e:
+            Engine([proxy.address], timeout=0.2, retries=2, udp_sockets=3, udp_socket_uses=8) as e:
         answers = await asyncio.gather(*(e.query(f"n{i}.example.test", "A") for i in range(60)),
                                        e.query("mx.example.test", "A"))
         assert {a.status for a in answers[:-1]} == {"nxdomain"}
         assert answers[-1].records == ("192.0.2.2",)
         assert e.stats.timeouts == 61 and e.stats.retries == 61  # every first try dropped, then answered
         assert e.stats.ignored == 2 and proxy.spoofed == 2
-        sockets = e._pool._socks[2]  # AF_INET
+        pool = e._pool
+        sockets = pool.sockets(socket.AF_INET)
         assert len(sockets) == 3 and len({s.getsockname()[1] for s in sockets}) == 3
-        assert not e._pool._pending
+        # 122 exchanges on 3 sockets of at most 8 queries each: every 8th use of a socket replaced it
+        live_uses = sum(ps.uses for ps in pool._live[socket.AF_INET])
+        assert pool.opened - 3 == (122 - live_uses) // 8 >= 12
+        assert all(not ps.pending for ps in pool._live[socket.AF_INET])
+        assert not pool._retired  # a replaced socket closes once its last reply is in
     assert all(s.fileno() == -1 for s in sockets)  # closed by aclose()
     async with Engine([f"127.0.0.1:{free_port()}"], timeout=0.1, retries=1, udp_sockets=2) as e:
         a = await e.query("example.test", "A")
         assert (a.status, a.error) == ("error", "timeout")
 
 
+async def test_pool_sockets_are_replaced_when_old(server: LocalDnsServer) -> None:
+    async with Engine([server.address], udp_sockets=1, udp_socket_uses=0, udp_socket_age=0.05) as e:
+        await e.query("example.test", "A")
+        first = e._pool.sockets(socket.AF_INET)[0]
+        await e.query("mx.example.test", "A")  # young socket: kept
+        assert e._pool.opened == 1
+        await asyncio.sleep(0.1)
+        a = await e.query("x.y.example.test", "A")  # sent on the old socket, its last use; a new one replaces it
+        assert a.records == ("192.0.2.3",) and e._pool.opened == 2
+        assert e._pool.sockets(socket.AF_INET)[0] is not first and first.fileno() == -1  # the old one is closed
+        assert not e._pool._retired
+    with pytest.raises(ValueError):
+        Engine(["127.0.0.1"], udp_socket_uses=-1)
+
+
+def test_query_ids_are_16_bit_and_vary() -> None:
+    ids = engine_mod._QueryIds()
+    drawn = [ids() for _ in range(5000)]  # more than one 4 KiB batch
+    assert all(0 <= i < 65536 for i in drawn)
+    assert len(set(drawn)) > 4500  # 5,000 draws from 65,536 values: ~4,820 distinct expected
+
+
 def test_concurrency_fits_the_file_descriptor_limit(monkeypatch) -> None:
     import resource
-
-    from mailposture.dns import engine as engine_mod
 
     calls = []
     monkeypatch.setattr(resource, "getrlimit", lambda _r: (256, 512))
@@ -311,7 +348,7 @@ def test_concurrency_fits_the_file_descriptor_limit(monkeypatch) -> None:
     assert engine_mod._fit_fd_limit(100) == 100 and calls == []  # 228 <= 256: nothing to do
     assert engine_mod._fit_fd_limit(300) == 300 and calls == [(428, 512)]  # soft limit raised
     assert engine_mod._fit_fd_limit(1000) == 512 - 128  # capped by the hard limit
-    assert Engine(["127.0.0.1"], concurrency=1000).concurrency == 384
+    assert Engine(["127.0.0.1"], concurrency=1000, udp_sockets=0).concurrency == 384
     assert Engine(["127.0.0.1"], concurrency=1000, udp_sockets=8).concurrency == 1000
 
 

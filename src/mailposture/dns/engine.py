@@ -25,9 +25,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import ipaddress
+import os
 import random
 import re
-import secrets
 import socket
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -54,6 +54,10 @@ __all__ = ["MAX_CNAME_HOPS", "DnsConfigError", "Engine", "EngineStats", "interpr
            "rdtype_code", "run", "system_nameservers"]
 
 MAX_CNAME_HOPS = 8
+# UDP socket pool defaults (see _UdpPool): 64 random ports in use at a time, none for more than 8 queries or 10 s
+UDP_SOCKETS = 64
+UDP_SOCKET_USES = 8
+UDP_SOCKET_AGE = 10.0
 _T = TypeVar("_T")
 _U16 = 2
 _BACKOFF_BASE = 0.05
@@ -264,56 +268,127 @@ def _fit_fd_limit(concurrency: int, reserve: int = 128) -> int:
     return concurrency
 
 
-class _UdpPool:
-    """``size`` long-lived UDP sockets per address family, each on a kernel-chosen random port, shared by all
-    exchanges: replies are matched by (socket, ID) and verified like a per-exchange socket's (source address,
-    ID, question; RFC 5452 §9.1). Cheaper in CPU, but only log2(size) bits of port entropy (RFC 5452 §9.2)."""
+class _QueryIds:
+    """Random 16-bit query IDs (RFC 5452 §9.2) from the OS CSPRNG, drawn 4 KiB at a time: one ``os.urandom``
+    call per 2,048 IDs instead of one per query (``secrets.randbits`` costs a system call each time)."""
 
-    def __init__(self, size: int, stats: EngineStats, waiting: set[asyncio.Future[bytes | None]]) -> None:
+    __slots__ = ("_ids",)
+
+    def __init__(self) -> None:
+        self._ids: list[int] = []
+
+    def __call__(self) -> int:
+        ids = self._ids
+        if not ids:
+            raw = os.urandom(4096)
+            ids.extend(int.from_bytes(raw[i:i + 2], "big") for i in range(0, 4096, 2))
+        return ids.pop()
+
+
+class _PoolSocket:
+    """One UDP socket of a :class:`_UdpPool`: its own kernel-chosen random port and its pending exchanges by ID."""
+
+    __slots__ = ("born", "fd", "pending", "retired", "sock", "uses")
+
+    def __init__(self, sock: socket.socket, born: float) -> None:
+        self.sock, self.fd, self.uses, self.born, self.retired = sock, sock.fileno(), 0, born, False
+        self.pending: dict[int, tuple[asyncio.Future[bytes | None], tuple[str, int], bytes, int]] = {}
+
+
+class _UdpPool:
+    """``size`` UDP sockets per address family, each on a kernel-chosen random source port; an exchange goes out
+    on one picked at random. A socket carries at most ``max_uses`` queries and lives at most ``max_age`` seconds
+    (``0``: no limit), then a fresh socket with a fresh random port takes its place and the old one closes when
+    its last reply is in (c-ares calls this ``udp_max_queries``). So no port serves more than a handful of
+    queries or stays open long enough to be found by probing, while opening and registering a socket is paid
+    once per ``max_uses`` queries instead of once per query: ``bench/dns_engine.py`` prints the difference.
+    Replies are matched by (socket, ID) and verified like a per-exchange socket's: source address, ID, question
+    (RFC 5452 §9.1)."""
+
+    def __init__(self, size: int, stats: EngineStats, waiting: set[asyncio.Future[bytes | None]], *,
+                 max_uses: int = 0, max_age: float = 0.0) -> None:
         self.size = size
+        self.max_uses = max_uses
+        self.max_age = max_age
         self.stats = stats
         self.waiting = waiting
+        self.opened = 0  # sockets opened so far (for tests and benchmarks)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._socks: dict[int, list[socket.socket]] = {}
-        self._pending: dict[tuple[int, int], tuple[asyncio.Future[bytes | None], tuple[str, int], bytes, int]] = {}
+        self._live: dict[int, list[_PoolSocket]] = {}
+        self._retired: set[_PoolSocket] = set()
+        self._ids = _QueryIds()
+        self._pick = random.SystemRandom().randrange if size > 1 else (lambda _n: 0)
 
-    def _open(self, family: int) -> list[socket.socket]:
+    def _new(self, family: int) -> _PoolSocket:
         assert self._loop is not None
-        socks = []
-        for _ in range(self.size):
-            sock = socket.socket(family, socket.SOCK_DGRAM)
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
             sock.setblocking(False)
             sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 0))
-            self._loop.add_reader(sock.fileno(), self._on_read, sock)
-            socks.append(sock)
-        self._socks[family] = socks
-        return socks
+            ps = _PoolSocket(sock, self._loop.time())
+            self._loop.add_reader(ps.fd, self._on_read, ps)
+        except BaseException:
+            sock.close()
+            raise
+        self.opened += 1
+        return ps
+
+    def _close(self, ps: _PoolSocket) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.remove_reader(ps.fd)
+        ps.sock.close()
 
     def close(self) -> None:
-        for socks in self._socks.values():
-            for sock in socks:
-                if self._loop is not None and not self._loop.is_closed():
-                    self._loop.remove_reader(sock.fileno())
-                sock.close()
-        self._socks.clear()
+        for socks in self._live.values():
+            for ps in socks:
+                self._close(ps)
+        for ps in self._retired:
+            self._close(ps)
+        self._live.clear()
+        self._retired.clear()
 
-    def _on_read(self, sock: socket.socket) -> None:
-        fd = sock.fileno()
+    def sockets(self, family: int) -> list[socket.socket]:
+        """The live sockets of a family (tests look at their ports)."""
+        return [ps.sock for ps in self._live.get(family, ())]
+
+    def _on_read(self, ps: _PoolSocket) -> None:
+        sock, pending, stats = ps.sock, ps.pending, self.stats
         while True:
             try:
                 data, addr = sock.recvfrom(65535)
             except OSError:
                 return
-            entry = self._pending.get((fd, data[0] << 8 | data[1])) if len(data) >= 2 else None
+            entry = pending.get(data[0] << 8 | data[1]) if len(data) >= 2 else None
             if entry is None:
-                self.stats.ignored += 1
+                stats.ignored += 1
                 continue
             fut, server, qwire, code = entry
             if addr[1] != server[1] or addr[0] != server[0] or fut.done() \
                     or not Engine._matches(data, data[0] << 8 | data[1], qwire, code):
-                self.stats.ignored += 1
+                stats.ignored += 1
                 continue
             fut.set_result(data)
+
+    def _socket_for(self, family: int) -> _PoolSocket:
+        socks = self._live.get(family)
+        if socks is None:
+            socks = self._live[family] = [self._new(family) for _ in range(self.size)]
+        i = self._pick(len(socks))
+        ps = socks[i]
+        ps.uses += 1
+        if (self.max_uses and ps.uses >= self.max_uses) or \
+                (self.max_age and self._loop is not None and self._loop.time() - ps.born > self.max_age):
+            # last use of this port: a fresh socket takes its place; this one closes after its last reply
+            socks[i] = self._new(family)
+            ps.retired = True
+            self._retired.add(ps)
+        return ps
+
+    def _release(self, ps: _PoolSocket, qid: int) -> None:
+        del ps.pending[qid]
+        if ps.retired and not ps.pending:
+            self._retired.discard(ps)
+            self._close(ps)
 
     async def exchange(self, server: tuple[str, int], family: int, query: bytes, qwire: bytes, code: int,
                        wait: float) -> bytes | None:
@@ -321,25 +396,27 @@ class _UdpPool:
         if self._loop is not loop:
             self.close()
             self._loop = loop
-        socks = self._socks.get(family) or self._open(family)
-        sock = socks[secrets.randbelow(len(socks))]
-        fd = sock.fileno()
+        ps = self._socket_for(family)
         qid = query[0] << 8 | query[1]
-        while (fd, qid) in self._pending:  # IDs must be unique per socket
-            qid = secrets.randbits(16)
+        while qid in ps.pending:  # IDs must be unique per socket
+            qid = self._ids()
         query = qid.to_bytes(2, "big") + query[2:]
         fut: asyncio.Future[bytes | None] = loop.create_future()
-        key = (fd, qid)
-        self._pending[key] = (fut, server, qwire, code)
+        ps.pending[qid] = (fut, server, qwire, code)
         self.waiting.add(fut)
-        handle = loop.call_later(wait, lambda: fut.done() or fut.set_result(None))
+        handle = loop.call_later(wait, _expire, fut)
         try:
-            sock.sendto(query, server)
+            ps.sock.sendto(query, server)
             return await fut
         finally:
             handle.cancel()
             self.waiting.discard(fut)
-            del self._pending[key]
+            self._release(ps, qid)
+
+
+def _expire(fut: asyncio.Future[bytes | None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 class Engine:
@@ -347,9 +424,12 @@ class Engine:
 
     def __init__(self, nameservers: list[str] | None = None, *, timeout: float = 2.0, retries: int = 2,
                  concurrency: int = 200, qps: float | None = None, cache_size: int = 200_000,
-                 edns_bufsize: int = 1232, want_ad: bool = False, udp_sockets: int = 0) -> None:
-        """``udp_sockets=0`` (default): a fresh UDP socket, so a fresh random source port, per exchange;
-        ``udp_sockets=N``: N shared sockets per address family (less CPU, less port entropy; see bench/)."""
+                 edns_bufsize: int = 1232, want_ad: bool = False, udp_sockets: int = UDP_SOCKETS,
+                 udp_socket_uses: int = UDP_SOCKET_USES, udp_socket_age: float = UDP_SOCKET_AGE) -> None:
+        """UDP source ports (RFC 5452 §9.2): ``udp_sockets`` sockets per address family, each on its own random
+        port, each replaced by a fresh one after ``udp_socket_uses`` queries or ``udp_socket_age`` seconds
+        (:class:`_UdpPool`; ``0``: no such limit); ``udp_sockets=0``: a fresh socket for every exchange (about
+        twice the CPU per query, see bench/README.md)."""
         if nameservers is None:
             self.nameservers = system_nameservers()
         else:
@@ -377,7 +457,11 @@ class Engine:
         self._bucket = TokenBucket(qps) if qps else None
         self._inflight: dict[tuple[str, int], asyncio.Future[_Step | None]] = {}
         self._waiting: set[asyncio.Future[bytes | None]] = set()  # pending exchanges, released by aclose()
-        self._pool = _UdpPool(udp_sockets, self.stats, self._waiting) if udp_sockets > 0 else None
+        if udp_sockets < 0 or udp_socket_uses < 0 or udp_socket_age < 0:
+            raise ValueError("udp_sockets, udp_socket_uses and udp_socket_age must be >= 0")
+        self._pool = _UdpPool(udp_sockets, self.stats, self._waiting, max_uses=udp_socket_uses,
+                              max_age=udp_socket_age) if udp_sockets > 0 else None
+        self._ids = _QueryIds()
         self._closed = False
 
     async def __aenter__(self) -> Engine:
@@ -505,7 +589,7 @@ class Engine:
             if self._closed:
                 return _Step(Answer(name, rdtype, "error", rcode="", error="engine closed"))
             async with self._sem:
-                qid = secrets.randbits(16)
+                qid = self._ids()
                 query = encode_query_wire(qid, flags, qwire, code, edns)
                 try:
                     self.stats.sent += 1
@@ -571,8 +655,8 @@ class Engine:
 
     async def _udp(self, server: tuple[str, int], family: int, query: bytes, qid: int, qwire: bytes,
                    code: int) -> bytes | None:
-        # One socket per exchange: the kernel picks a random source port each time (RFC 5452 §9.2), about 16
-        # bits of entropy on top of the random ID. Measured cost: bench/dns_engine.py prints it.
+        # udp_sockets=0: one socket per exchange, the kernel picks a random source port each time (RFC 5452
+        # §9.2), about 15 bits of entropy on top of the random ID. Measured cost: bench/dns_engine.py prints it.
         loop = asyncio.get_running_loop()
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
