@@ -52,6 +52,41 @@ def test_workers_give_the_same_results_as_one_process(tmp_path):
     assert strip(lines_of(one)) == strip(lines_of(two))
 
 
+def test_workers_lines_match_one_process_byte_for_byte(tmp_path):
+    """JSON Lines from workers are encoded there and written as they come: same keys, same order, same values
+    (an "input" key added after the fact included); CSV output, which is not pre-encoded, matches too."""
+    src = tmp_path / "in.txt"
+    src.write_text("Good.Example.\nweak.example\nxn--bcher-kva.example\nbücher2.example\ngone.example\n",
+                   encoding="utf-8")
+
+    def lines(path):
+        out = {}
+        for text in path.read_text(encoding="utf-8").splitlines():
+            obj = json.loads(text)
+            out[obj["domain"]] = re.sub(r'"checked_at":"[^"]*"', "", text)
+        return out
+
+    for fmt in ("jsonl", "csv"):
+        one, two = tmp_path / f"one.{fmt}", tmp_path / f"two.{fmt}"
+        r1 = invoke(_workers_app(world_resolver), src, "-o", one, "--lang", "en")
+        r2 = invoke(_workers_app(world_resolver), src, "-o", two, "--lang", "en", "--workers", "2")
+        assert r1.exit_code == 0 and r2.exit_code == 0, r2.output
+        if fmt == "csv":
+            strip = re.compile(r"\d{4}-\d\d-\d\dT[\d:+]+")
+            rows1 = sorted(strip.sub("", x) for x in one.read_text(encoding="utf-8").splitlines())
+            rows2 = sorted(strip.sub("", x) for x in two.read_text(encoding="utf-8").splitlines())
+            assert rows1 == rows2 and len(rows1) == 6
+            continue
+        a, b = lines(one), lines(two)
+        assert a.keys() == b.keys() == {"good.example", "weak.example", "xn--bcher-kva.example",
+                                        "xn--bcher2-3ya.example", "gone.example"}
+        assert a == b
+        objs = {o["domain"]: o for o in lines_of(two)}
+        assert objs["good.example"]["input"] == "Good.Example." and list(objs["good.example"])[-1] == "input"
+        assert objs["xn--bcher2-3ya.example"]["input"] == "bücher2.example"
+        assert "input" not in objs["weak.example"]
+
+
 def test_workers_share_the_load_and_contain_crashes(tmp_path):
     src = tmp_path / "d.txt"
     names = [f"d{i}.example" for i in range(200)]

@@ -317,7 +317,6 @@ class _UdpPool:
         self._live: dict[int, list[_PoolSocket]] = {}
         self._retired: set[_PoolSocket] = set()
         self._ids = _QueryIds()
-        self._pick = random.SystemRandom().randrange if size > 1 else (lambda _n: 0)
 
     def _new(self, family: int) -> _PoolSocket:
         assert self._loop is not None
@@ -373,7 +372,7 @@ class _UdpPool:
         socks = self._live.get(family)
         if socks is None:
             socks = self._live[family] = [self._new(family) for _ in range(self.size)]
-        i = self._pick(len(socks))
+        i = self._ids() % len(socks)  # CSPRNG; the modulo bias over 65,536 values is negligible
         ps = socks[i]
         ps.uses += 1
         if (self.max_uses and ps.uses >= self.max_uses) or \

@@ -172,7 +172,7 @@ def execute(settings: ScanSettings, *, resolver_factory: ResolverFactory | None 
                 from mailposture.scan.workers import WorkerPool, factory_path
 
                 pool = WorkerPool(settings, settings.workers, resolver_factory=factory_path(resolver_factory),
-                                  check_factory=factory_path(check_factory))
+                                  check_factory=factory_path(check_factory), encoded=writer.takes_encoded)
 
                 def all_dead() -> None:
                     nonlocal pool_failed

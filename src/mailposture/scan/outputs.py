@@ -179,7 +179,7 @@ def dumps(result: dict[str, Any]) -> str:
 _ORJSON_OPTS = orjson.OPT_NON_STR_KEYS
 
 
-def dumps_bytes(result: dict[str, Any]) -> bytes:
+def dumps_bytes(result: Any) -> bytes:
     """:func:`dumps` as UTF-8 bytes. orjson does the work (about 10x the standard encoder, a scan writes a line per
     domain); what it refuses (an integer beyond 64 bits, a lone surrogate) falls back to the standard encoder
     with \\u escapes, so a line is always written."""
@@ -295,11 +295,38 @@ def read_parquet_domains(path: str) -> set[str]:
 # ---------------------------------------------------------------------------------------------------------------
 # Writers
 
+class EncodedResult(dict):  # type: ignore[type-arg]
+    """A result that a ``--workers`` process already encoded as its JSON line (``line``, no newline), so that the
+    parent neither decodes nor re-encodes it. The dict itself holds only what the scan reads: ``domain``,
+    ``status``, ``dns.queries`` and ``input``. Only a writer that says ``takes_encoded`` is given these."""
+
+    __slots__ = ("line",)
+
+    def __init__(self, line: bytes, fields: dict[str, Any]) -> None:
+        super().__init__(fields)
+        self.line = line
+
+    @classmethod
+    def of(cls, result: dict[str, Any]) -> EncodedResult:
+        dns = result.get("dns")
+        queries = dns.get("queries") if isinstance(dns, dict) else None
+        fields = {"domain": result.get("domain"), "status": result.get("status"), "dns": {"queries": queries}}
+        if "input" in result:
+            fields["input"] = result["input"]
+        return cls(dumps_bytes(result), fields)
+
+    def add(self, key: str, value: Any) -> None:
+        """Add a key the line does not have yet (it goes last, as in a dict)."""
+        self[key] = value
+        self.line = self.line[:-1] + b"," + dumps_bytes(key) + b":" + dumps_bytes(value) + b"}"
+
+
 class ResultWriter:
     """Common interface. ``write(batch)`` writes whole results and flushes; ``close()`` fsyncs/finalises."""
 
     path: str
     notes: list[str]
+    takes_encoded = False  # True: write() accepts EncodedResult entries
 
     def write(self, results: Sequence[dict[str, Any]]) -> None:
         raise NotImplementedError
@@ -317,12 +344,15 @@ def _fsync(f: IO[bytes]) -> None:
 
 
 class JsonlWriter(ResultWriter):
+    takes_encoded = True
+
     def __init__(self, stream: IO[bytes], path: str, *, own: bool = True) -> None:
         self.f, self.path, self.own, self.notes = stream, path, own, []
 
     def write(self, results: Sequence[dict[str, Any]]) -> None:
         if results:
-            self.f.write(b"".join(dumps_bytes(r) + b"\n" for r in results))
+            self.f.write(b"".join((r.line if type(r) is EncodedResult else dumps_bytes(r)) + b"\n"
+                                  for r in results))
             self.f.flush()
 
     def close(self) -> None:

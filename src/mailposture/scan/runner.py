@@ -30,7 +30,7 @@ from typing import Any
 from mailposture.cliopts import DnsOptions
 from mailposture.findings import finding
 from mailposture.scan.inputs import InputCounts, InputError, InputItem, InputSpec
-from mailposture.scan.outputs import OutputSpec, ResultWriter
+from mailposture.scan.outputs import EncodedResult, OutputSpec, ResultWriter
 from mailposture.scan.progress import NullProgress, ScanProgress
 
 CheckFn = Callable[[str, dict[str, str]], Awaitable[dict[str, Any]]]
@@ -282,10 +282,16 @@ class Scanner:
                     res = await self.check(item.domain, item.attrs)
                 if not isinstance(res, dict):
                     raise TypeError(f"check returned {type(res).__name__}, not a dict")
-                res["domain"] = item.domain     # the key that --resume reads back
-                res.setdefault("attrs", item.attrs)
-                if item.raw != item.domain and "input" not in res:
-                    res["input"] = item.raw
+                if type(res) is EncodedResult:  # from a --workers process, which set domain and attrs
+                    if res.get("domain") != item.domain:
+                        raise ValueError(f"result for {res.get('domain')!r}, not {item.domain!r}")
+                    if item.raw != item.domain and "input" not in res:
+                        res.add("input", item.raw)
+                else:
+                    res["domain"] = item.domain     # the key that --resume reads back
+                    res.setdefault("attrs", item.attrs)
+                    if item.raw != item.domain and "input" not in res:
+                        res["input"] = item.raw
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

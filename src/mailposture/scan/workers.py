@@ -9,9 +9,13 @@ sends the domain to the least-loaded worker and awaits its result. So output fil
 Each worker is ``python -m mailposture.scan.workers FD``: a fresh interpreter (no fork of a process that already
 runs threads), talking over a socketpair in length-prefixed pickle frames::
 
-    parent -> worker   ("init", ScanSettings, resolver_factory_path, check_factory_path)
+    parent -> worker   ("init", ScanSettings, resolver_factory_path, check_factory_path, encoded)
                        ("check", id, domain, attrs) ...          ("end",) when no more domains will come
-    worker -> parent   ("result", id, dict) | ("error", id, "Type: message") ...   ("stats", dict) after "end"
+    worker -> parent   ("result", id, dict) | ("line", id, json_bytes, fields) when encoded
+                       | ("error", id, "Type: message") ...   ("stats", dict) after "end"
+
+With ``encoded`` (a JSON Lines output) a worker sends each result as its finished JSON line plus the few fields
+the parent reads (:class:`~mailposture.scan.outputs.EncodedResult`): the parent writes the bytes as they are.
 
 Workers ignore SIGINT (Ctrl-C reaches the whole process group; the parent decides) and stop when the parent's
 side of the socket closes without "end" (the parent was interrupted or killed): nothing is left running.
@@ -34,6 +38,7 @@ import struct
 import sys
 from typing import Any
 
+from mailposture.scan.outputs import EncodedResult
 from mailposture.scan.runner import ScanSettings
 
 _LEN = struct.Struct("!I")
@@ -160,10 +165,12 @@ class WorkerPool:
     """N worker processes behind one async ``check(domain, attrs)``. Use as an async context manager."""
 
     def __init__(self, settings: ScanSettings, n: int, *, resolver_factory: str | None = None,
-                 check_factory: str | None = None) -> None:
+                 check_factory: str | None = None, encoded: bool = False) -> None:
+        """``encoded``: results come back as :class:`EncodedResult` (their JSON line, encoded by the worker),
+        for a writer whose ``takes_encoded`` is true."""
         if n < 1:
             raise ValueError("at least one worker")
-        self.settings, self.n = settings, n
+        self.settings, self.n, self.encoded = settings, n, encoded
         self.resolver_factory, self.check_factory = resolver_factory, check_factory
         self.workers: list[_Worker] = []
         self._ids = itertools.count()
@@ -199,7 +206,8 @@ class WorkerPool:
                 theirs.close()
             reader, writer = await asyncio.open_connection(sock=mine, limit=1 << 20)
             w = _Worker(i, proc, reader, writer)
-            writer.write(_frame(("init", self.worker_settings(), self.resolver_factory, self.check_factory)))
+            writer.write(_frame(("init", self.worker_settings(), self.resolver_factory, self.check_factory,
+                                 self.encoded)))
             w.task = asyncio.create_task(self._receive(w))
             self.workers.append(w)
 
@@ -218,6 +226,8 @@ class WorkerPool:
                         continue
                     if kind == "result":
                         fut.set_result(msg[2])
+                    elif kind == "line":
+                        fut.set_result(EncodedResult(msg[2], msg[3]))
                     else:
                         fut.set_exception(WorkerError(msg[2]))
         except (WorkerError, OSError, pickle.UnpicklingError, EOFError) as exc:
@@ -324,7 +334,7 @@ async def serve(fd: int) -> None:
     if not first or first[0][0] != "init":
         return
     init, backlog = first[0], first[1:]
-    _, settings, resolver_path, check_path = init
+    _, settings, resolver_path, check_path, encoded = init
     resolver_factory = load_factory(resolver_path) or (lambda d: d.engine())
     from mailposture.scan.cli import default_check_factory
 
@@ -339,7 +349,13 @@ async def serve(fd: int) -> None:
         try:
             res = await check(domain, attrs)
             try:
-                send(("result", ident, res))
+                if encoded and isinstance(res, dict):
+                    res["domain"] = domain  # what the parent's runner would add (scan/runner.py)
+                    res.setdefault("attrs", attrs)
+                    enc = EncodedResult.of(res)
+                    send(("line", ident, enc.line, dict(enc)))
+                else:
+                    send(("result", ident, res))
             except (pickle.PicklingError, TypeError, AttributeError, RecursionError) as exc:
                 send(("error", ident, f"result not transferable: {exc}"))
         except asyncio.CancelledError:
