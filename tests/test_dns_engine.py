@@ -357,3 +357,28 @@ async def test_tcp_fallback_through_the_proxy(server: LocalDnsServer) -> None:
         a = await e.query("big.example.test", "TXT")
         assert a.status == "ok" and len(a.records[0]) == 6 and e.stats.tcp_fallbacks == 1
         assert proxy.forwarded == 2 and server.tcp_queries == 1  # the UDP try (TC) and the TCP one
+
+
+async def test_a_send_that_fails_is_a_network_error_never_an_answer() -> None:
+    # a broadcast address without SO_BROADCAST: the kernel refuses the datagram (EACCES) at send time
+    async with Engine(["255.255.255.255"], timeout=0.5, retries=1) as e:
+        answers = await asyncio.gather(*(e.query(f"n{i}.example.test", "A") for i in range(5)))
+        assert {(a.status, a.exists) for a in answers} == {("error", None)}
+        assert all(a.error.startswith("network: ") for a in answers), answers[0].error
+        assert e.stats.network_errors == 10 and e.stats.timeouts == 0
+
+
+async def test_queries_of_one_loop_turn_leave_together(server: LocalDnsServer) -> None:
+    sent: list[int] = []
+    async with engine_mod.Engine([server.address], timeout=1) as e:  # the socket pool (the default) batches
+        pool = e._pool
+        real = pool._flush
+
+        def flush() -> None:
+            sent.append(len(pool._outbox))
+            real()
+
+        pool._flush = flush
+        answers = await asyncio.gather(*(e.query(f"n{i}.example.test", "A") for i in range(40)))
+        assert {a.status for a in answers} == {"nxdomain"}
+        assert sent == [40]  # one batch, one flush
