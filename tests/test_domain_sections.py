@@ -102,3 +102,53 @@ def test_cancellation_reaches_every_section() -> None:
 
     asyncio.run(main())
     assert res.waiting == 0 and res.cancelled >= 3
+
+
+def test_sequential_sections_same_result_no_task_one_query_at_a_time() -> None:
+    """concurrent_sections=False (how scan runs them): the same result, no task, never two queries at once."""
+
+    def strip(out: dict) -> dict:
+        out = dict(out)
+        out.pop("checked_at")
+        out["dns"] = {k: v for k, v in out["dns"].items() if k != "answers"}
+        return out
+
+    async def main() -> tuple[dict, dict, int]:
+        before = len(asyncio.all_tasks())
+        seen: list[int] = []
+
+        class Spy(SlowResolver):
+            async def query(self, name: str, rdtype: str) -> Answer:
+                seen.append(len(asyncio.all_tasks()))
+                return await super().query(name, rdtype)
+
+        slow = Spy(delay=0.001)
+        seq = await check_domain("good.test", slow, options=CheckOptions(concurrent_sections=False))
+        assert slow.most_waiting == 1
+        par = await check_domain("good.test", SlowResolver(delay=0.001))
+        return seq, par, max(seen) - before
+
+    seq, par, extra = asyncio.run(main())
+    assert extra == 0 and seq["status"] == "ok"
+    assert strip(seq) == strip(par)
+
+
+def test_sequential_sections_cancelled_leave_nothing_unawaited(recwarn: pytest.WarningsRecorder) -> None:
+    res = SlowResolver(delay=5)
+
+    async def main() -> None:
+        res.three_waiting = asyncio.Event()
+        res.three_waiting.set = lambda: None  # type: ignore[method-assign]  # (one query at a time: never three)
+        task = asyncio.ensure_future(check_domain("good.test", res, options=CheckOptions(concurrent_sections=False)))
+        await asyncio.sleep(0.05)  # the first section's first query is waiting (5 s)
+        assert res.waiting == 1
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    import gc
+
+    gc.collect()
+    assert res.waiting == 0 and res.cancelled == 1
+    assert not [w for w in recwarn if "never awaited" in str(w.message)]

@@ -42,6 +42,9 @@ class CheckOptions:
     dkim_selectors: tuple[str, ...] | None = None
     ca_file: str | None = None            # extra CA for HTTPS fetches (tests, private PKI)
     spf_type99: bool = False              # also ask for the obsolete SPF RR type (RFC 7208 §3.1): one query more
+    # sections side by side (a single check answers sooner); a scan, which runs hundreds of domains side by
+    # side, runs them one after the other and saves a task per section
+    concurrent_sections: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -96,7 +99,7 @@ async def _run_sections(domain: str, res: Resolver, opts: CheckOptions) -> dict[
         from mailposture.checks import dnssec
 
         first["dnssec"] = dnssec.analyze(domain, res, validating_resolver=opts.validating_resolver)
-    sections = await _gather(first)
+    sections = await _gather(first, opts.concurrent_sections)
 
     second: dict[str, Any] = {}
     if "bimi" in want:
@@ -110,17 +113,28 @@ async def _run_sections(domain: str, res: Resolver, opts: CheckOptions) -> dict[
         second["mta_sts"] = mta_sts.analyze(domain, res, mx=sections.get("mx"), fetch=opts.fetch,
                                             ca_file=opts.ca_file)
     if second:
-        sections.update(await _gather(second))
+        sections.update(await _gather(second, opts.concurrent_sections))
     return sections
 
 
-async def _gather(coros: dict[str, Any]) -> dict[str, dict[str, Any]]:
+async def _gather(coros: dict[str, Any], concurrent: bool = True) -> dict[str, dict[str, Any]]:
     """Run the sections side by side, as ``asyncio.gather(..., return_exceptions=True)`` would, with one task
     fewer: the first section runs in the caller's task, each other one in a task of its own (a task costs more
-    CPU than a small section). A section that raises becomes an error section; cancellation stops them all."""
+    CPU than a small section). A section that raises becomes an error section; cancellation stops them all.
+    ``concurrent=False``: one after the other in the caller's task."""
     items = list(coros.items())
     if not items:
         return {}
+    if not concurrent:
+        seq: dict[str, dict[str, Any]] = {}
+        try:
+            for name, coro in items:
+                seq[name] = await _section(name, coro)
+        finally:
+            for name, coro in items:
+                if name not in seq:
+                    coro.close()  # not started (cancelled before its turn): no "never awaited" warning
+        return seq
     tasks = [(name, asyncio.ensure_future(coro)) for name, coro in items[1:]]
     out: dict[str, dict[str, Any]] = {}
     try:

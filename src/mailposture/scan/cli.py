@@ -70,7 +70,7 @@ def check_options(settings: ScanSettings) -> Any:
                         spf_type99=tuple(settings.sections) == ALL_SECTIONS,
                         fetch=settings.fetch, ca_file=settings.ca_file,
                         validating_resolver=settings.validating_resolver, dkim_selectors=settings.dkim_selectors,
-                        keep_answers=settings.keep_answers)
+                        keep_answers=settings.keep_answers, concurrent_sections=False)
 
 
 def parse_checks(text: str) -> tuple[str, ...]:
