@@ -249,8 +249,16 @@ class Scanner:
 
     async def _dispatch(self, inbox: asyncio.Queue, slots: threading.Semaphore, work: asyncio.Queue,
                         results: asyncio.Queue) -> None:
+        # Slots go back to the reader a quarter of the read-ahead at a time (each release may wake the reader
+        # thread: one wake-up per item cost more CPU than the item), and always before waiting for the next item,
+        # so the reader is never left without a slot while the dispatcher waits for it.
         seq = 0
+        owed = 0
+        chunk = max(1, self.batch // 4)
         while True:
+            if owed and inbox.empty():
+                slots.release(owed)
+                owed = 0
             item = await inbox.get()
             if item is _END:
                 break
@@ -261,7 +269,10 @@ class Scanner:
             else:
                 await work.put((seq, item))
             seq += 1
-            slots.release()
+            owed += 1
+            if owed >= chunk:
+                slots.release(owed)
+                owed = 0
         for _ in range(self.concurrency):
             await work.put(None)
 
