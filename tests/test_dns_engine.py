@@ -382,3 +382,34 @@ async def test_queries_of_one_loop_turn_leave_together(server: LocalDnsServer) -
         answers = await asyncio.gather(*(e.query(f"n{i}.example.test", "A") for i in range(40)))
         assert {a.status for a in answers} == {"nxdomain"}
         assert sent == [40]  # one batch, one flush
+
+
+async def test_cancelled_lookups_give_back_their_slots(server: LocalDnsServer) -> None:
+    """Lookups cancelled while waiting for a slot, or while their query is out, leave the limit intact."""
+    async with FaultyProxy(server.address, delay=0.05) as proxy, \
+            Engine([proxy.address], timeout=1, concurrency=2) as e:
+        doomed = [asyncio.ensure_future(e.query(f"c{i}.example.test", "A")) for i in range(6)]
+        await asyncio.sleep(0.01)  # two are out, four wait for a slot
+        for t in doomed:
+            t.cancel()
+        await asyncio.gather(*doomed, return_exceptions=True)
+        assert e._gate.free == 2
+        await asyncio.sleep(0.1)  # the proxy finishes the two abandoned queries
+        proxy.max_active = 0
+        answers = await asyncio.gather(*(e.query(f"n{i}.example.test", "A") for i in range(8)))
+        assert {a.status for a in answers} == {"nxdomain"} and proxy.max_active == 2
+
+
+async def test_a_shared_lookup_survives_the_cancellation_of_its_owner(server: LocalDnsServer) -> None:
+    async with FaultyProxy(server.address, delay=0.05) as proxy, Engine([proxy.address], timeout=1) as e:
+        owner = asyncio.ensure_future(e.query("example.test", "A"))
+        await asyncio.sleep(0.01)
+        joiner = asyncio.ensure_future(e.query("example.test", "A"))  # joins the owner's exchange
+        await asyncio.sleep(0.01)
+        assert e.stats.inflight_dedup == 1
+        owner.cancel()
+        a = await joiner  # the owner was cancelled: the joiner asked again by itself
+        assert a.status == "ok" and a.records == ("192.0.2.1",)
+        assert owner.cancelled() and e.stats.sent == 2 and not e._inflight
+        b = await asyncio.gather(*(e.query("mx.example.test", "A") for _ in range(5)))
+        assert {x.records for x in b} == {("192.0.2.2",)} and e.stats.sent == 3  # one exchange, shared

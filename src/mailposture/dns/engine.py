@@ -29,6 +29,7 @@ import os
 import random
 import re
 import socket
+from collections import deque
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
@@ -268,6 +269,42 @@ def _fit_fd_limit(concurrency: int, reserve: int = 128) -> int:
     return concurrency
 
 
+class _Gate:
+    """At most ``n`` exchanges at once (``--concurrency``). Unlike asyncio.Semaphore, taking a free slot is a
+    plain call (no coroutine) and giving one back never scans the waiters; waiters are served in order."""
+
+    __slots__ = ("free", "waiters")
+
+    def __init__(self, n: int) -> None:
+        self.free = n
+        self.waiters: deque[asyncio.Future[None]] = deque()
+
+    def take_now(self) -> bool:
+        if self.free > 0 and not self.waiters:
+            self.free -= 1
+            return True
+        return False
+
+    async def take(self) -> None:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.append(fut)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self.give()  # a slot was handed to us as we were cancelled: pass it on
+            raise
+
+    def give(self) -> None:
+        waiters = self.waiters
+        while waiters:
+            fut = waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)  # the slot goes straight to the oldest waiter
+                return
+        self.free += 1
+
+
 class _QueryIds:
     """Random 16-bit query IDs (RFC 5452 §9.2) from the OS CSPRNG, drawn 4 KiB at a time: one ``os.urandom``
     call per 2,048 IDs instead of one per query (``secrets.randbits`` costs a system call each time)."""
@@ -305,13 +342,17 @@ class _UdpPool:
     Replies are matched by (socket, ID) and verified like a per-exchange socket's: source address, ID, question
     (RFC 5452 §9.1)."""
 
-    def __init__(self, size: int, stats: EngineStats, waiting: set[asyncio.Future[bytes | None]], *,
-                 max_uses: int = 0, max_age: float = 0.0) -> None:
+    def __init__(self, size: int, stats: EngineStats, timeout: float, *, max_uses: int = 0,
+                 max_age: float = 0.0) -> None:
         self.size = size
         self.max_uses = max_uses
         self.max_age = max_age
         self.stats = stats
-        self.waiting = waiting
+        self.timeout = timeout
+        # Timeouts: every exchange waits the same ``timeout``, so deadlines come in sending order; one timer
+        # walks them from the oldest instead of a timer per exchange (see _expire).
+        self._deadlines: deque[tuple[float, asyncio.Future[bytes | None]]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
         self.opened = 0  # sockets opened so far (for tests and benchmarks)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._live: dict[int, list[_PoolSocket]] = {}
@@ -351,6 +392,13 @@ class _UdpPool:
             self._loop.remove_reader(ps.fd)
         ps.sock.close()
 
+    def release_all(self) -> None:
+        """Every pending exchange ends now without an answer (the engine is closing)."""
+        for ps in [*(ps for socks in self._live.values() for ps in socks), *self._retired]:
+            for fut, *_ in list(ps.pending.values()):
+                if not fut.done():
+                    fut.set_result(None)
+
     def close(self) -> None:
         for socks in self._live.values():
             for ps in socks:
@@ -359,6 +407,25 @@ class _UdpPool:
             self._close(ps)
         self._live.clear()
         self._retired.clear()
+        self._deadlines.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expire(self) -> None:
+        """End the exchanges whose deadline has passed, then sleep until the oldest one left."""
+        self._timer = None
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        now = loop.time()
+        dl = self._deadlines
+        while dl and (dl[0][1].done() or dl[0][0] <= now):
+            _, fut = dl.popleft()
+            if not fut.done():
+                fut.set_result(None)
+        if dl:
+            self._timer = loop.call_at(dl[0][0], self._expire)
 
     def sockets(self, family: int) -> list[socket.socket]:
         """The live sockets of a family (tests look at their ports)."""
@@ -403,8 +470,8 @@ class _UdpPool:
             self._retired.discard(ps)
             self._close(ps)
 
-    async def exchange(self, server: tuple[str, int], family: int, query: bytes, qwire: bytes, code: int,
-                       wait: float) -> bytes | None:
+    async def exchange(self, server: tuple[str, int], family: int, query: bytes, qwire: bytes,
+                       code: int) -> bytes | None:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             self.close()
@@ -416,22 +483,19 @@ class _UdpPool:
         query = qid.to_bytes(2, "big") + query[2:]
         fut: asyncio.Future[bytes | None] = loop.create_future()
         ps.pending[qid] = (fut, server, qwire, code)
-        self.waiting.add(fut)
-        handle = loop.call_later(wait, _expire, fut)
+        dl = self._deadlines
+        while dl and dl[0][1].done():  # answered ones at the old end: drop them now
+            dl.popleft()
+        dl.append((loop.time() + self.timeout, fut))
+        if self._timer is None:
+            self._timer = loop.call_at(dl[0][0], self._expire)
+        if not self._outbox:
+            loop.call_soon(self._flush)
+        self._outbox.append((ps.sock, query, server, fut))
         try:
-            if not self._outbox:
-                loop.call_soon(self._flush)
-            self._outbox.append((ps.sock, query, server, fut))
             return await fut
         finally:
-            handle.cancel()
-            self.waiting.discard(fut)
             self._release(ps, qid)
-
-
-def _expire(fut: asyncio.Future[bytes | None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
 
 
 class Engine:
@@ -468,13 +532,14 @@ class Engine:
         self.cache = TtlCache(cache_size)
         if not udp_sockets:
             self.concurrency = _fit_fd_limit(self.concurrency)
-        self._sem = asyncio.Semaphore(self.concurrency)
+        self._gate = _Gate(self.concurrency)
         self._bucket = TokenBucket(qps) if qps else None
-        self._inflight: dict[tuple[str, int], asyncio.Future[_Step | None]] = {}
-        self._waiting: set[asyncio.Future[bytes | None]] = set()  # pending exchanges, released by aclose()
+        # lookups in flight by (name, type): None until a second asker wants to share the outcome
+        self._inflight: dict[tuple[str, int], asyncio.Future[_Step | None] | None] = {}
+        self._waiting: set[asyncio.Future[bytes | None]] = set()  # per-socket exchanges, released by aclose()
         if udp_sockets < 0 or udp_socket_uses < 0 or udp_socket_age < 0:
             raise ValueError("udp_sockets, udp_socket_uses and udp_socket_age must be >= 0")
-        self._pool = _UdpPool(udp_sockets, self.stats, self._waiting, max_uses=udp_socket_uses,
+        self._pool = _UdpPool(udp_sockets, self.stats, self.timeout, max_uses=udp_socket_uses,
                               max_age=udp_socket_age) if udp_sockets > 0 else None
         self._ids = _QueryIds()
         self._closed = False
@@ -493,6 +558,7 @@ class Engine:
                 fut.set_result(None)
         self._waiting.clear()
         if self._pool is not None:
+            self._pool.release_all()
             await asyncio.sleep(0)  # let the released exchanges unwind before their sockets close
             self._pool.close()
 
@@ -560,31 +626,26 @@ class Engine:
                 return _Step(a, step.target), True
             if self._closed:
                 return _Step(Answer(name, rdtype, "error", rcode="", error="engine closed")), False
-            shared = self._inflight.get(key)
-            if shared is not None:
+            inflight = self._inflight
+            if key in inflight:
                 # an identical exchange is in flight: share its outcome (shield: our cancellation is ours alone)
                 self.stats.inflight_dedup += 1
+                shared = inflight[key]
+                if shared is None:
+                    shared = inflight[key] = asyncio.get_running_loop().create_future()
                 result = await asyncio.shield(shared)
                 if result is not None:
                     return result, False
                 continue  # its owner was cancelled: look up ourselves
-            fut: asyncio.Future[_Step | None] = asyncio.get_running_loop().create_future()
-            self._inflight[key] = fut
+            inflight[key] = None
+            step: _Step | None = None
             try:
-                step = await self._resolve(name, rdtype, code, qwire)
+                step = await self._exchange(name, rdtype, code, qwire)
             finally:
-                if self._inflight.get(key) is fut:
-                    del self._inflight[key]
-                if not fut.done():
-                    fut.set_result(None)  # only reached on an exception: waiters retry themselves
+                fut = inflight.pop(key, None)
+                if fut is not None and not fut.done():
+                    fut.set_result(step)  # None on an exception: the waiters retry themselves
             return step, False
-
-    async def _resolve(self, name: str, rdtype: str, code: int, qwire: bytes) -> _Step:
-        step = await self._exchange(name, rdtype, code, qwire)
-        fut = self._inflight.get((name, code))
-        if fut is not None and not fut.done():
-            fut.set_result(step)
-        return step
 
     async def _exchange(self, name: str, rdtype: str, code: int, qwire: bytes) -> _Step:
         n = len(self.nameservers)
@@ -603,7 +664,10 @@ class Engine:
                 await self._bucket.acquire()
             if self._closed:
                 return _Step(Answer(name, rdtype, "error", rcode="", error="engine closed"))
-            async with self._sem:
+            gate = self._gate
+            if not gate.take_now():
+                await gate.take()
+            try:
                 qid = self._ids()
                 query = encode_query_wire(qid, flags, qwire, code, edns)
                 try:
@@ -611,8 +675,7 @@ class Engine:
                     if self._pool is None:
                         data = await self._udp(server, self._families[idx], query, qid, qwire, code)
                     else:
-                        data = await self._pool.exchange(server, self._families[idx], query, qwire, code,
-                                                         self.timeout)
+                        data = await self._pool.exchange(server, self._families[idx], query, qwire, code)
                     if data is not None and data[2] << 8 & FLAG_TC:
                         self.stats.tcp_fallbacks += 1
                         self.stats.sent += 1
@@ -621,6 +684,8 @@ class Engine:
                     self.stats.network_errors += 1
                     last_error, last_rcode, last_server = f"network: {e.strerror or e}", "", stext
                     continue
+            finally:
+                gate.give()
             if self._closed:
                 return _Step(Answer(name, rdtype, "error", rcode="", error="engine closed"))
             if data is None:
