@@ -572,10 +572,9 @@ class Engine:
             rdtype = RDTYPE_NAMES.get(code, rdtype)  # one cache entry and one spelling per type
         try:
             qname = _norm_name(name)
-            qwire = encode_name(qname)
-        except (UnicodeError, WireError) as e:
+            step, cached = await self._step(qname, rdtype, code)
+        except (UnicodeError, WireError) as e:  # only the name's own encoding raises these
             return Answer(name, rdtype, "error", rcode="", error=f"bad-name: {e}")
-        step, cached = await self._step(qname, rdtype, code, qwire)
         if step.target is None:  # the common case: no CNAME left to follow
             return step.answer
         return await self._follow(qname, rdtype, code, step, cached)
@@ -603,15 +602,15 @@ class Engine:
             if len(chain) > MAX_CNAME_HOPS:
                 return Answer(qname, rdtype, "error", (), a.rcode, 0, tuple(chain), "cname-loop", a.server, False,
                               all_cached)
-            target = step.target
             try:
-                twire = encode_name(target)
+                step, cached = await self._step(step.target, rdtype, code)
             except WireError as e:
                 return Answer(qname, rdtype, "error", (), a.rcode, 0, tuple(chain), f"bad-name: {e}", a.server)
-            step, cached = await self._step(target, rdtype, code, twire)
             all_cached = all_cached and cached
 
-    async def _step(self, name: str, rdtype: str, code: int, qwire: bytes) -> tuple[_Step, bool]:
+    async def _step(self, name: str, rdtype: str, code: int) -> tuple[_Step, bool]:
+        """The cached step for (name, type), or the outcome of an exchange in flight, or a new exchange. Raises
+        WireError for a name that cannot be encoded (never cached nor sent, so only on a miss)."""
         key = (name, code)
         while True:
             hit = self.cache.get(key)
@@ -637,6 +636,7 @@ class Engine:
                 if result is not None:
                     return result, False
                 continue  # its owner was cancelled: look up ourselves
+            qwire = encode_name(name)  # on a miss only: a cached name needs no wire form
             inflight[key] = None
             step: _Step | None = None
             try:

@@ -294,10 +294,13 @@ def _rdata(msg: bytes, rtype: int, off: int, rdlen: int) -> Any:
     return msg[off:end]
 
 
-def _section(msg: bytes, off: int, count: int, out: list[RR]) -> int:
+def _section(msg: bytes, off: int, count: int, out: list[RR], qname: str) -> int:
     n = len(msg)
     for _ in range(count):
-        name, off = decode_name(msg, off)
+        if off + 1 < n and msg[off] == 0xC0 and msg[off + 1] == 12:
+            name, off = qname, off + 2  # a pointer to the question's name, the usual owner of an answer
+        else:
+            name, off = decode_name(msg, off)
         if off + 10 > n:
             raise WireError("truncated resource record header")
         rtype, rclass, ttl, rdlen = _RRHDR.unpack_from(msg, off)
@@ -327,7 +330,7 @@ def decode(msg: bytes, *, authority: bool = True) -> Message:
     if flags & FLAG_TC:
         # RFC 2181 §9: a truncated answer is not used, only retried over TCP; its sections may be cut short.
         return m
-    off = _section(msg, off, an, m.answer)
+    off = _section(msg, off, an, m.answer, qname)
     if authority:
-        _section(msg, off, ns, m.authority)
+        _section(msg, off, ns, m.authority, qname)
     return m
