@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mailposture import __version__
-from mailposture.checks import dmarc, mx, spf  # the survey core; other sections are imported when asked for
+from mailposture.checks import dmarc, mx, posture, spf  # the core; other sections are imported when asked
 from mailposture.dns.types import Resolver, TrackingResolver
 from mailposture.findings import Finding, finding
 
@@ -184,8 +184,6 @@ async def check_domain(domain: str, resolver: Resolver, *, attrs: dict[str, Any]
         top.append(finding("DOMAIN_NXDOMAIN", domain=domain))  # RFC 8020: nothing exists below it either
     top.extend(_verdict(sections))
     if {"spf", "dmarc", "mx"} <= sections.keys():  # pure, no query: parked-and-protected or not
-        from mailposture.checks import posture
-
         sections["posture"] = posture.assess(sections["spf"], sections["dmarc"], sections["mx"])
 
     status = "error" if any(s.get("status") == "error" for s in sections.values()) else "ok"

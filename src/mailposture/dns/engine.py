@@ -572,8 +572,14 @@ class Engine:
             rdtype = RDTYPE_NAMES.get(code, rdtype)  # one cache entry and one spelling per type
         try:
             qname = _norm_name(name)
+        except UnicodeError as e:
+            return Answer(name, rdtype, "error", rcode="", error=f"bad-name: {e}")
+        hit = self.cache.get((qname, code))
+        if hit is not None and hit[0].target is None:  # the common cache hit, without a coroutine more
+            return self._from_cache(hit)
+        try:
             step, cached = await self._step(qname, rdtype, code)
-        except (UnicodeError, WireError) as e:  # only the name's own encoding raises these
+        except WireError as e:  # only the name's own encoding raises it
             return Answer(name, rdtype, "error", rcode="", error=f"bad-name: {e}")
         if step.target is None:  # the common case: no CNAME left to follow
             return step.answer
@@ -608,6 +614,16 @@ class Engine:
                 return Answer(qname, rdtype, "error", (), a.rcode, 0, tuple(chain), f"bad-name: {e}", a.server)
             all_cached = all_cached and cached
 
+    def _from_cache(self, hit: tuple[_Step, float]) -> Answer:
+        """The cached answer as served now: its TTL is what is left of it (RFC 1035 §3.2.1), ``from_cache`` set."""
+        step, left = hit
+        self.stats.cache_hits += 1
+        a = step.answer
+        if a.status != "ok":
+            self.stats.cache_negative_hits += 1
+        return Answer(a.name, a.rdtype, a.status, a.records, a.rcode, int(left), a.cname_chain, a.error, a.server,
+                      a.ad, True)
+
     async def _step(self, name: str, rdtype: str, code: int) -> tuple[_Step, bool]:
         """The cached step for (name, type), or the outcome of an exchange in flight, or a new exchange. Raises
         WireError for a name that cannot be encoded (never cached nor sent, so only on a miss)."""
@@ -615,14 +631,7 @@ class Engine:
         while True:
             hit = self.cache.get(key)
             if hit is not None:
-                step, left = hit
-                self.stats.cache_hits += 1
-                a = step.answer
-                if a.status != "ok":
-                    self.stats.cache_negative_hits += 1
-                a = Answer(a.name, a.rdtype, a.status, a.records, a.rcode, int(left), a.cname_chain, a.error,
-                           a.server, a.ad, True)
-                return _Step(a, step.target), True
+                return _Step(self._from_cache(hit), hit[0].target), True
             if self._closed:
                 return _Step(Answer(name, rdtype, "error", rcode="", error="engine closed")), False
             inflight = self._inflight
