@@ -8,7 +8,8 @@ Prints medians over ``--runs`` runs of:
     the same queries with the same concurrency;
  2. raw decoding of the same answers: our decoder vs ``dns.message.from_wire`` (µs per answer and ratio);
  3. the price of a fresh UDP socket (fresh random source port) per exchange: in situ, the engine with
-    ``--pool`` shared sockets instead (``Engine(udp_sockets=N)``); in isolation, socket+reader+close.
+    ``udp_sockets=0`` against its default (a rotating pool of random-port sockets, each replaced after a few
+    queries, whose queries of one loop turn leave together); in isolation, socket+reader+close.
 Every query is distinct (a fresh engine per run), so no answer comes from the cache.
 """
 
@@ -84,8 +85,9 @@ async def _workers(qs: list[tuple[str, str]], concurrency: int, fn) -> list:
 
 
 async def engine_run(address: str, qs: list[tuple[str, str]], concurrency: int,
-                     udp_sockets: int = 0) -> tuple[float, float, dict]:
-    async with Engine([address], timeout=2, retries=2, concurrency=concurrency, udp_sockets=udp_sockets) as e:
+                     per_exchange: bool = False) -> tuple[float, float, dict]:
+    extra = {"udp_sockets": 0} if per_exchange else {}
+    async with Engine([address], timeout=2, retries=2, concurrency=concurrency, **extra) as e:
         c0, t0 = time.process_time(), time.perf_counter()
         answers = await _workers(qs, concurrency, e.query)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -149,7 +151,6 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--domains", type=int, default=5000)
     ap.add_argument("--concurrency", type=int, default=200)
-    ap.add_argument("--pool", type=int, default=16, help="shared UDP sockets for the pooled engine variant")
     ap.add_argument("--baseline-queries", type=int, default=5000, help="queries for the dnspython baseline")
     args = ap.parse_args()
     try:
@@ -170,11 +171,12 @@ def main() -> None:
         for r in range(args.runs):
             qs = queries(args.queries, args.domains, seed=r)
             for uv in loops:
-                for pool in (0, args.pool):
-                    wall, cpu, last_run = run(engine_run(ns.address, qs, args.concurrency, pool), use_uvloop=uv)
-                    label = f"engine{f', {pool} shared sockets' if pool else ''} ({'uvloop' if uv else 'asyncio'})"
+                for per_exchange in (False, True):
+                    wall, cpu, last_run = run(engine_run(ns.address, qs, args.concurrency, per_exchange),
+                                              use_uvloop=uv)
+                    label = f"engine{', socket per exchange' if per_exchange else ''} ({'uvloop' if uv else 'asyncio'})"
                     results.setdefault(label, []).append((len(qs) / wall, cpu / len(qs) * 1e6))
-                    if not pool:
+                    if not per_exchange:
                         last = last_run
             bq = qs[:args.baseline_queries]
             for uv in loops:
@@ -207,9 +209,9 @@ def main() -> None:
         for uv in loops:
             name = "uvloop" if uv else "asyncio"
             sc = statistics.median(run(socket_cost(), use_uvloop=uv) for _ in range(args.runs))
-            eng = med.get(f"engine ({name})", (0, 0))[1]
-            print(f"fresh UDP socket per exchange ({name}): {sc:.1f} µs CPU "
-                  f"= {sc / eng * 100 if eng else 0:.0f}% of the engine's CPU per answer")
+            eng = med.get(f"engine, socket per exchange ({name})", (0, 0))[1]
+            print(f"fresh UDP socket per exchange ({name}): {sc:.1f} µs CPU in isolation "
+                  f"= {sc / eng * 100 if eng else 0:.0f}% of that engine's CPU per answer")
 
 
 if __name__ == "__main__":

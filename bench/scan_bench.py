@@ -6,7 +6,8 @@ Prints, as medians over --runs runs: domains/s, network queries per domain (engi
 (what the checks asked, cache included), CPU seconds and peak RSS of the scan process(es). With --vs checkdmarc
 it also runs checkdmarc (installed into bench/.venv-checkdmarc on first use: a bench-only virtualenv, never a
 dependency of mailposture) on the first --vs-domains names of the same world and prints the ratio of domains/s
-measured in the same run. checkdmarc only accepts port 53, so NSD also listens on 127.0.0.53:53 (needs root).
+measured in the same run. Each round runs every configuration once, checkdmarc included, so that the machine's
+changes of speed (it is shared) hit them alike; the ratios of each round are printed too. checkdmarc only accepts port 53, so NSD also listens on 127.0.0.53:53 (needs root).
 Nothing is asserted: figures are printed for people to read. The machine is shared and noisy: compare ratios.
 """
 
@@ -122,31 +123,39 @@ def main() -> None:
                        server_count=args.server_count,
                        extra_conf=extra, startup_timeout=300) as nsd:
             print(f"nsd: {nsd.address} (server-count {args.server_count})")
-            rows = []
-            for w in [int(x) for x in args.workers.split(",")]:
-                runs = [scan_once(names_file, nsd.address, tmp / "out.jsonl", w, args.checks) for _ in range(args.runs)]
-                rows.append((w, runs))
+            workers = [int(x) for x in args.workers.split(",")]
+            exe = ensure_checkdmarc() if args.vs else None
+            sub = names[: args.vs_domains]
+            # rounds interleave every configuration (checkdmarc included), so that a change in the machine's
+            # speed (it is shared) hits them alike and the ratios stay meaningful
+            runs: dict[int, list[dict]] = {w: [] for w in workers}
+            cd: list[dict] = []
+            ours: list[dict] = []
+            for _ in range(args.runs):
+                for w in workers:
+                    runs[w].append(scan_once(names_file, nsd.address, tmp / "out.jsonl", w, args.checks))
+                if exe is not None:
+                    cd.append(checkdmarc_once(exe, sub, tmp))
+                    ours.append(scan_once(_write(tmp / "sub.txt", sub), nsd.address, tmp / "sub.jsonl", 1))
             print(f"\nmailposture scan --checks {args.checks}, {len(names):,} names, median of {args.runs} runs")
             print(f"{'workers':>7} {'domains/s':>10} {'net q/domain':>12} {'lookups/domain':>14} "
                   f"{'CPU s':>7} {'peak RSS MB':>11}")
-            for w, runs in rows:
-                print(f"{w:>7} {med(runs, 'dps'):>10,.0f} {med(runs, 'net_qpd'):>12.2f} "
-                      f"{med(runs, 'lookups_pd'):>14.2f} {med(runs, 'cpu'):>7.1f} {med(runs, 'rss_mb'):>11.0f}")
-            if args.vs:
-                exe = ensure_checkdmarc()
-                sub = names[: args.vs_domains]
-                cd = [checkdmarc_once(exe, sub, tmp) for _ in range(max(1, args.runs))]
-                ours = [scan_once(_write(tmp / "sub.txt", sub), nsd.address, tmp / "sub.jsonl", 1)
-                        for _ in range(args.runs)]
+            for w in workers:
+                r = runs[w]
+                print(f"{w:>7} {med(r, 'dps'):>10,.0f} {med(r, 'net_qpd'):>12.2f} "
+                      f"{med(r, 'lookups_pd'):>14.2f} {med(r, 'cpu'):>7.1f} {med(r, 'rss_mb'):>11.0f}")
+            if exe is not None:
                 print(f"\nsame {len(sub):,} names, median of {len(cd)} runs each")
                 print(f"  checkdmarc      {med(cd, 'dps'):>8,.1f} domains/s  CPU {med(cd, 'cpu'):.1f} s  "
                       f"RSS {med(cd, 'rss_mb'):.0f} MB")
                 print(f"  mailposture     {med(ours, 'dps'):>8,.1f} domains/s  CPU {med(ours, 'cpu'):.1f} s  "
-                      f"RSS {med(ours, 'rss_mb'):.0f} MB")
+                      f"RSS {med(ours, 'rss_mb'):.0f} MB   (1 worker; start-up is a large part of so short a run)")
                 print(f"  ratio on the same {len(sub):,} names (1 worker): {med(ours, 'dps') / med(cd, 'dps'):.1f}x")
-                for w, runs in rows:
+                for w in workers:
+                    ratios = sorted(a["dps"] / b["dps"] for a, b in zip(runs[w], cd, strict=True))
                     print(f"  our {len(names):,}-name rate with {w} worker{'s' if w > 1 else ''} vs checkdmarc: "
-                          f"{med(runs, 'dps') / med(cd, 'dps'):.1f}x")
+                          f"{med(runs[w], 'dps') / med(cd, 'dps'):.1f}x (per round: "
+                          f"{', '.join(f'{x:.1f}x' for x in ratios)})")
 
 
 def _write(path: Path, names: list[str]) -> Path:

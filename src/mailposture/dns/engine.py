@@ -194,6 +194,12 @@ def interpret(msg: Message, qname: str, rdtype: str, code: int, server: str | No
     """Classify a response (pure). Returns the step and how long it may be cached (0: not at all)."""
     rcode = RCODES.get(msg.rcode, f"RCODE{msg.rcode}")
     ad = msg.ad
+    answer = msg.answer
+    if answer and all(rr.rtype == code and rr.name == qname and rr.rclass == 1 for rr in answer):
+        # the common case: the answer section is exactly the RRset asked for (no CNAME)
+        ttl = min(rr.ttl for rr in answer)  # RFC 2181 §5.2: TTLs in an RRset should agree; use the smallest
+        return _Step(Answer(qname, rdtype, "ok", tuple(rr.data for rr in answer), rcode, ttl, (), None, server,
+                            ad)), min(ttl, MAX_POSITIVE_TTL)
     chain: list[str] = []
     seen = {qname}
     cur = qname

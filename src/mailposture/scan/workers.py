@@ -125,24 +125,32 @@ class _Coalescer:
     def __init__(self, writer: asyncio.StreamWriter) -> None:
         self.writer = writer
         self.buf: list[bytes] = []
+        self.size = 0  # octets in buf
 
     def send(self, data: bytes) -> None:
         if not self.buf:
             asyncio.get_running_loop().call_soon(self.flush)
         self.buf.append(data)
+        self.size += len(data)
 
     def flush(self) -> None:
         if self.buf:
             data = b"".join(self.buf)
             self.buf.clear()
+            self.size = 0
             with contextlib.suppress(Exception):   # a closed transport: the reader side reports it
                 self.writer.write(data)
+
+    def pressed(self) -> bool:
+        """True when a sender should ``await drain()``: the connection is closing or its buffer is high."""
+        transport = self.writer.transport
+        return transport.is_closing() or transport.get_write_buffer_size() + self.size > HIGH_WATER
 
     async def drain(self) -> None:
         transport = self.writer.transport
         if transport.is_closing():
             raise ConnectionResetError("connection closed")
-        if transport.get_write_buffer_size() + sum(map(len, self.buf)) > HIGH_WATER:
+        if transport.get_write_buffer_size() + self.size > HIGH_WATER:
             self.flush()
             await self.writer.drain()
 
@@ -261,7 +269,8 @@ class WorkerPool:
             w.pending[ident] = fut
             try:
                 w.out.send(_frame(("check", ident, domain, attrs)))
-                await w.out.drain()
+                if w.out.pressed():
+                    await w.out.drain()
                 return await fut
             except WorkerDied as exc:
                 last = exc
@@ -362,8 +371,9 @@ async def serve(fd: int) -> None:
             raise
         except Exception as exc:
             send(("error", ident, f"{type(exc).__name__}: {exc}"))
-        with contextlib.suppress(Exception):
-            await out.drain()
+        if out.pressed():
+            with contextlib.suppress(Exception):
+                await out.drain()
 
     async with resolver_factory(settings.dns) as resolver:
         check = check_factory(resolver, settings)
