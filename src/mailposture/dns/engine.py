@@ -2,7 +2,7 @@
 
 * UDP with EDNS0 (1,232-octet buffer, RFC 6891 §6.2.5 / DNS Flag Day 2020), TCP when the answer is truncated
   (TC bit, RFC 7766 §5 / RFC 1035 §4.2.1).
-* Bounded concurrency (a semaphore around each exchange) and an optional global rate limit (token bucket).
+* Bounded concurrency (a slot gate around each exchange) and an optional global rate limit (token bucket).
 * Retries on timeout, SERVFAIL, REFUSED and malformed answers, rotating over the configured nameservers, with a
   short jittered exponential backoff after a failure answer (a timeout already waited, so the next server is
   tried at once: an unreachable server costs at most ``timeout * (retries + 1)``).
@@ -10,8 +10,11 @@
   RFC 2308 §5), LRU-bounded, plus in-flight de-duplication: concurrent identical lookups share one exchange.
 * CNAME chains the server did not complete (an authoritative server does not chase into other zones) are followed
   by the engine, each hop through the cache (RFC 1034 §3.6.2), at most :data:`MAX_CNAME_HOPS` hops.
-* Spoofing hygiene (RFC 5452 §9): a fresh UDP socket per exchange, so a random kernel-chosen source port, a random
-  16-bit ID, and responses are accepted only from the queried address with the same ID and question.
+* Spoofing hygiene (RFC 5452 §9): every query leaves from a random kernel-chosen source port (a rotating pool of
+  sockets, each replaced after a few queries, or a fresh socket per exchange with ``udp_sockets=0``) with a
+  random 16-bit ID, and responses are accepted only from the queried address with the same ID and question.
+* The datagrams of one event-loop turn are sent back to back, so that the resolver wakes up once per batch
+  (``bench/dns_engine.py``; bench/README.md explains the figures).
 
 Record data follow :mod:`mailposture.dns.types`; SOA answers (not in that table) are
 ``(mname, rname, serial, refresh, retry, expire, minimum)`` tuples.
