@@ -351,7 +351,7 @@ class _UdpPool:
     Replies are matched by (socket, ID) and verified like a per-exchange socket's: source address, ID, question
     (RFC 5452 §9.1)."""
 
-    def __init__(self, size: int, stats: EngineStats, timeout: float, *, max_uses: int = 0,
+    def __init__(self, size: int, stats: EngineStats, timeout: float, ids: _QueryIds, *, max_uses: int = 0,
                  max_age: float = 0.0) -> None:
         self.size = size
         self.max_uses = max_uses
@@ -366,7 +366,7 @@ class _UdpPool:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._live: dict[int, list[_PoolSocket]] = {}
         self._retired: set[_PoolSocket] = set()
-        self._ids = _QueryIds()
+        self._ids = ids  # the engine's: IDs and socket picks from one CSPRNG buffer
         self._outbox: list[tuple[socket.socket, bytes, tuple[str, int], asyncio.Future[bytes | None]]] = []
 
     def _flush(self) -> None:
@@ -530,6 +530,8 @@ class Engine:
             raise ValueError("retries must be >= 0")
         if concurrency < 1:
             raise ValueError("concurrency must be >= 1")
+        if udp_sockets < 0 or udp_socket_uses < 0 or udp_socket_age < 0:
+            raise ValueError("udp_sockets, udp_socket_uses and udp_socket_age must be >= 0")
         self._server_text = [format_nameserver(s) for s in self.nameservers]
         self._families = [socket.AF_INET6 if ":" in ip else socket.AF_INET for ip, _ in self.nameservers]
         self.timeout = float(timeout)
@@ -545,12 +547,11 @@ class Engine:
         self._bucket = TokenBucket(qps) if qps else None
         # lookups in flight by (name, type): None until a second asker wants to share the outcome
         self._inflight: dict[tuple[str, int], asyncio.Future[_Step | None] | None] = {}
-        self._waiting: set[asyncio.Future[bytes | None]] = set()  # per-socket exchanges, released by aclose()
-        if udp_sockets < 0 or udp_socket_uses < 0 or udp_socket_age < 0:
-            raise ValueError("udp_sockets, udp_socket_uses and udp_socket_age must be >= 0")
-        self._pool = _UdpPool(udp_sockets, self.stats, self.timeout, max_uses=udp_socket_uses,
-                              max_age=udp_socket_age) if udp_sockets > 0 else None
+        # exchanges on a socket of their own (udp_sockets=0), released by aclose(); the pool tracks its own
+        self._waiting: set[asyncio.Future[bytes | None]] = set()
         self._ids = _QueryIds()
+        self._pool = _UdpPool(udp_sockets, self.stats, self.timeout, self._ids, max_uses=udp_socket_uses,
+                              max_age=udp_socket_age) if udp_sockets > 0 else None
         self._closed = False
 
     async def __aenter__(self) -> Engine:
