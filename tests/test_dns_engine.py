@@ -296,7 +296,7 @@ async def test_cache_stays_bounded(server: LocalDnsServer) -> None:
 
 async def test_shared_socket_pool_mode(server: LocalDnsServer) -> None:
     async with FaultyProxy(server.address, drop_first_n=1, spoof={"mx.example.test"}) as proxy, \
-            Engine([proxy.address], timeout=0.2, retries=2, udp_sockets=3, udp_socket_uses=8) as e:
+            Engine([proxy.address], timeout=1.0, retries=2, udp_sockets=3, udp_socket_uses=8) as e:
         answers = await asyncio.gather(*(e.query(f"n{i}.example.test", "A") for i in range(60)),
                                        e.query("mx.example.test", "A"))
         assert {a.status for a in answers[:-1]} == {"nxdomain"}

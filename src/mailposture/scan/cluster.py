@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import socket
 import sys
@@ -179,6 +180,23 @@ def connect(address: str) -> Any:
         raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
 
 
+class _CancelRaceFilter(logging.Filter):
+    """Drops the traceback that distributed (2026.11) logs through tornado when Ctrl-C lands while
+    ``Client.sync`` has not yet created its future: its ``cancel`` callback reads an unbound variable
+    (``NameError`` in ``distributed/utils.py``, ``sync.<locals>.cancel``). The interruption itself is handled
+    below; the library's noise would only show a user a traceback for a clean stop."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, NameError) and "cancel" in record.getMessage())
+
+
+def _quiet_distributed_cancel_race() -> None:
+    log = logging.getLogger("tornado.application")
+    if not any(isinstance(f, _CancelRaceFilter) for f in log.filters):
+        log.addFilter(_CancelRaceFilter())
+
+
 def run_cluster(settings: ScanSettings, items: Iterator[InputItem], writer: ResultWriter, scanner: Scanner, *,
                 resolver_path: str | None = None, check_path: str | None = None,
                 position: Callable[[], int] = lambda: 0, progress: ClusterProgress | None = None,
@@ -190,6 +208,7 @@ def run_cluster(settings: ScanSettings, items: Iterator[InputItem], writer: Resu
     are scanned again by ``--resume``."""
     from distributed import as_completed
 
+    _quiet_distributed_cancel_race()
     own = client is None
     if own:
         client = connect(settings.cluster or "")
