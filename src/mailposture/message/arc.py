@@ -234,3 +234,35 @@ def seal(message: bytes, *, selector: str, domain: str, private_key: bytes, srv_
                            include_headers=include_headers, timestamp=timestamp)
     except dkim.DKIMException as exc:
         raise ValueError(str(exc) or type(exc).__name__) from None
+
+
+def seal_message(message: bytes, ar_value: str, *, srv_id: str, selector: str, domain: str, private_key: bytes,
+                 timestamp: int | None = None) -> tuple[bytes, list[bytes]]:
+    """The message with this hop's Authentication-Results (``ar_value``, the part after the field name) and a new
+    ARC set on top. Authentication-Results fields already carrying our authserv-id are forgeries or leftovers
+    and are removed first (RFC 8601 §5). Returns (sealed message, the new ARC fields)."""
+    lines = re.split(rb"(?<=\n)", message)
+    kept: list[bytes] = []
+    in_header, skipping = True, False
+    own = re.compile(rb"authentication-results\s*:\s*" + re.escape(srv_id.encode()) + rb"\s*(;|$)", re.IGNORECASE)
+    for line in lines:
+        if in_header:
+            if line in (b"\r\n", b"\n"):
+                in_header = False
+            elif line[:1] in (b" ", b"\t"):
+                if skipping:
+                    continue
+            else:
+                skipping = bool(own.match(line))
+                if skipping:
+                    continue
+        kept.append(line)
+    linesep = b"\r\n" if b"\r\n" in message[:2000] else b"\n"
+    body = b"".join(kept)
+    with_ar = b"Authentication-Results: " + ar_value.encode() + linesep + body
+    fields = seal(with_ar, selector=selector, domain=domain, private_key=private_key, srv_id=srv_id,
+                  timestamp=timestamp)
+    if not fields:
+        raise ValueError("no Authentication-Results field of this host: nothing to seal")
+    fixed = [f.replace(b"\r\n", linesep) if linesep == b"\n" else f for f in fields]
+    return b"".join(fixed) + with_ar, fields

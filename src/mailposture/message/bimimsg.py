@@ -44,6 +44,8 @@ async def evaluate(msg: Message, from_domain: str | None, dmarc: dict[str, Any],
     findings: list[Finding] = []
     if not from_domain:
         return _no(out, findings, "no-from-domain")
+    if dmarc.get("result") != "pass":   # §7: nothing more to look up for a message that fails DMARC
+        return _no(out, findings, "dmarc-not-pass")
     sec = await bimi.analyze(from_domain, resolver, dmarc=policy, selector=sel, fetch=fetch)
     out.update(status=sec.get("status"), record=sec.get("record"), location=sec.get("location"),
                evidence=sec.get("evidence"), logo_valid=sec.get("logo_valid"), dmarc_ok=sec.get("dmarc_ok"))
