@@ -7,9 +7,10 @@ import asyncio
 import time
 from pathlib import Path
 
+from tests.worlds.mail import BASE, default_world, ed_key, pem_public, rsa_key, sign
+
 from mailposture.dns.fake import FakeResolver
 from mailposture.message.verify import VerifyOptions, verify_message
-from tests.worlds.mail import BASE, default_world, ed_key, pem_public, rsa_key, sign
 
 DKIM_DATA = Path(__file__).parent / "data" / "dkim"
 

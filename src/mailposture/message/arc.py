@@ -217,7 +217,7 @@ def _sets(msg: Message, top: int, findings: list[Finding]) -> list[dict[str, Any
 def _aar(text: str, instance: int, findings: list[Finding]) -> dict[str, Any]:
     body = re.sub(r"^\s*i\s*=\s*\d+\s*;", "", text, count=1)
     parsed = parse_results(body)
-    if parsed["parser"] != "authres":
+    if parsed["parser"] != "authres" or parsed.get("problem"):
         findings.append(finding("ARC_AAR_NONSTANDARD", instance=instance, problem=parsed.get("problem", "")))
     return {"present": True, "authserv_id": parsed["authserv_id"], "results": parsed["results"],
             "parser": parsed["parser"], "raw": text}

@@ -15,6 +15,7 @@ import authres
 
 _COMMENT = re.compile(r"\([^()]*\)")
 _PROP = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_.-]+)\s*=\s*(\"[^\"]*\"|[^\s;]+)")
+_BARE = re.compile(r"(?<![\w.])([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(\"[^\"]*\"|[^\s;]+)")
 _RESINFO = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*(?:/\s*\d+\s*)?=\s*([A-Za-z0-9_-]+)")
 
 
@@ -33,7 +34,18 @@ def parse_results(body: str) -> dict[str, Any]:
         results = [{"method": r.method, "result": (r.result or "").lower(), "reason": r.reason,
                     "properties": {f"{p.type}.{p.name}": p.value for p in r.properties}}
                    for r in hdr.results]
-        return {"authserv_id": hdr.authserv_id, "results": results, "parser": "authres"}
+        out: dict[str, Any] = {"authserv_id": hdr.authserv_id, "results": results, "parser": "authres"}
+        # authres drops what is not ptype.property (Microsoft's "action=oreject", "compauth" reasons): keep it
+        loose = _lenient(body, "")["results"]
+        extras = []
+        for mine, other in zip(results, loose, strict=False):
+            if mine["method"] == other["method"]:
+                for key, value in other["extra"].items():
+                    mine.setdefault("extra", {})[key] = value
+                    extras.append(f"{mine['method']}: {key}=")
+        if extras:
+            out["problem"] = "not ptype.property: " + ", ".join(extras)
+        return out
     except Exception as exc:   # authres raises several error types for non-standard fields
         problem = str(exc)[:120] or type(exc).__name__
     return _lenient(body, problem)
@@ -53,11 +65,12 @@ def _lenient(body: str, problem: str) -> dict[str, Any]:
         method, result = m.group(1).lower(), m.group(2).lower()
         rest = part[m.end():]
         props = {f"{a.lower()}.{b.lower()}": c.strip('"') for a, b, c in _PROP.findall(rest)}
+        extra = {k.lower(): v.strip('"') for k, v in _BARE.findall(_PROP.sub(" ", rest)) if k.lower() != "reason"}
         reason = None
         rm = re.search(r"reason\s*=\s*(\"[^\"]*\"|\S+)", rest)
         if rm:
             reason = rm.group(1).strip('"')
-        results.append({"method": method, "result": result, "reason": reason, "properties": props})
+        results.append({"method": method, "result": result, "reason": reason, "properties": props, "extra": extra})
     return {"authserv_id": authserv, "results": results, "parser": "lenient", "problem": problem}
 
 
