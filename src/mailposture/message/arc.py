@@ -74,6 +74,8 @@ def run_chain(msg: Message, book: KeyBook) -> tuple[str | None, list[dict[str, A
             raise
         except dkim.DKIMException as exc:
             return "fail", results, str(exc), instance
+        except (ValueError, TypeError, KeyError, IndexError) as exc:   # binascii.Error etc. from odd tag values
+            return "fail", results, f"instance {instance}: {type(exc).__name__}: {exc}", instance
     cv, _data, reason = _chain_verdict(results)
     return cv, results, reason, 0
 
