@@ -132,3 +132,12 @@ def test_parse_odd_inputs() -> None:
     assert parse(b"").findings[0].code == "MSG_EMPTY"
     assert len(split_mbox(b"From a\nX: 1\n\nbody\n>From here\nFrom b\nY: 2\n\nb2\n")) == 2
     assert parse(b"From: a@b.example\r\nSubject: x").findings[0].code == "MSG_NO_BODY_SEPARATOR"
+
+
+def test_encoded_word_cannot_smuggle_an_address() -> None:
+    import base64
+
+    word = base64.b64encode(b"ceo@bank.example <ceo@bank.example>").decode()
+    m = parse(f"From: =?UTF-8?B?{word}?= <x@attacker.example>\r\nTo: a@b.example\r\n\r\nhi\r\n".encode())
+    info, _ = from_domain(m)
+    assert info.domain == "attacker.example" and info.problem is None

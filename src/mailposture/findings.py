@@ -710,7 +710,7 @@ define("MSG_DKIM_HEADER_NOT_COVERED", "warning", "RFC 6376 §8.15",
 define("MSG_DMARC_RESULT", "info", "RFC 7489 §6.6.2",
        "DMARC for {domain}: {result} (SPF aligned: {spf}, DKIM aligned: {dkim}); policy {policy}, disposition "
        "{disposition}.",
-       "{domain} の DMARC: {result} (SPF 一致: {spf}、DKIM 一致: {dkim})。ポリシー {policy}、処置 {disposition}。")
+       "{domain} の DMARC: {result} (SPF 一致: {spf_ja}、DKIM 一致: {dkim_ja})。ポリシー {policy}、処置 {disposition}。")
 define("MSG_DMARC_FAIL", "error", "RFC 7489 §6.6.2",
        "DMARC fails for {domain}: no SPF or DKIM identity that passed is aligned with the From domain; a receiver "
        "would apply '{disposition}'.",

@@ -93,6 +93,8 @@ def evaluate(from_info: FromInfo, section: dict[str, Any] | None, spf: dict[str,
             findings.append(finding("MSG_DMARC_PCT", pct=pct, policy=policy, lower=LOWER[policy]))
         findings.append(finding("MSG_DMARC_FAIL", "error" if policy != "none" else "warning", domain=dom,
                                 disposition=policy))
-    findings.append(finding("MSG_DMARC_RESULT", domain=dom, result=out["result"], spf=spf_ok, dkim=bool(dkim_ok),
+    yes = {True: ("yes", "はい"), False: ("no", "いいえ")}
+    findings.append(finding("MSG_DMARC_RESULT", domain=dom, result=out["result"], spf=yes[spf_ok][0],
+                            spf_ja=yes[spf_ok][1], dkim=yes[bool(dkim_ok)][0], dkim_ja=yes[bool(dkim_ok)][1],
                             policy=f"{tag}={policy}", disposition=out["disposition"]))
     return out, findings, section

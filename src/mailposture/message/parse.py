@@ -138,7 +138,9 @@ def from_domain(msg: Message) -> tuple[FromInfo, list[Finding]]:
         return FromInfo([], [], None, "none"), out
     addrs: list[str] = []
     for v in values:
-        for _name, addr in getaddresses([decode_words(v)]):
+        # addresses are read from the raw text: an encoded word (RFC 2047 §5) may hold a display name only, and
+        # decoding first would let "=?utf-8?b?...?=" smuggle an address into the display name
+        for _name, addr in getaddresses([v]):
             if addr:
                 addrs.append(addr.strip())
     domains: list[str] = []

@@ -23,6 +23,8 @@ T = {
            "v_fail": "NOT authenticated: DMARC fails for the From domain",
            "v_none": "No DMARC policy: the From domain cannot be verified",
            "v_unknown": "Unknown: DNS errors prevented a verdict", "v_bad": "The message is malformed",
+           "arc_note": "The ARC chain holds: a receiver that trusts {sealer} may accept the message on the "
+                       "authentication results recorded before forwarding (RFC 7489 §6.7, RFC 8617 §1).",
            "yes": "yes", "no": "no", "action": {"none": "deliver", "quarantine": "quarantine (spam folder)",
                                                 "reject": "reject"}},
     "ja": {"title": "メッセージ認証", "from": "From ドメイン", "subject": "件名", "spf": "SPF", "dkim": "DKIM",
@@ -36,6 +38,8 @@ T = {
            "v_fail": "認証されていません: From ドメインの DMARC が失敗しています",
            "v_none": "DMARC ポリシーがなく、From ドメインを確認できません",
            "v_unknown": "不明: DNS エラーのため判定できません", "v_bad": "メッセージの形式が不正です",
+           "arc_note": "ARC チェーンは有効です。{sealer} を信頼する受信側は、転送前に記録された認証結果に基づいて"
+                       "受け入れることができます (RFC 7489 §6.7、RFC 8617 §1)。",
            "yes": "はい", "no": "いいえ", "action": {"none": "配送", "quarantine": "隔離 (迷惑メール)",
                                                     "reject": "拒否"}},
 }
@@ -71,7 +75,10 @@ def render(result: dict[str, Any], lang: str, console: Console | None = None) ->
     sub = f"{t['from']}: {escape(str(result.get('from_domain') or '-'))}"
     if msg.get("subject"):
         sub += f"   {t['subject']}: {escape(msg['subject'][:80])}"
-    con.print(Panel(f"{head}\n{sub}", title=t["title"], expand=False))
+    note = ""
+    if key == "v_fail" and (result.get("arc") or {}).get("cv") == "pass":
+        note = "\n" + t["arc_note"].format(sealer=escape(_newest_sealer(result["arc"]) or "?"))
+    con.print(Panel(f"{head}\n{sub}{note}", title=t["title"], expand=False))
 
     table = Table(show_header=True, header_style="bold")
     table.add_column("", style="bold")
@@ -90,7 +97,7 @@ def render(result: dict[str, Any], lang: str, console: Console | None = None) ->
         table.add_row(t["dkim"], _res("none"), t["no_sig"])
     for s in sigs:
         bits = f"{s['key_bits']} {t['bits']}" if s.get("key_bits") else ""
-        extra = "" if s.get("result") == "pass" else f" — {s.get('reason')}"
+        extra = "" if s.get("result") == "pass" else f" — {_dkim_reason(s.get('reason'), lang)}"
         table.add_row(f"{t['dkim']} #{s['index'] + 1}", _res(s.get("result")),
                       escape(f"d={s.get('d')} s={s.get('s')} {s.get('a') or ''} {bits}{extra}"))
     dm = result.get("dmarc") or {}
@@ -109,7 +116,7 @@ def render(result: dict[str, Any], lang: str, console: Console | None = None) ->
     table.add_row(t["arc"], _res(arc.get("cv")), escape(arc_detail))
     bimi = result.get("bimi") or {}
     table.add_row(t["bimi"], f"[green]{t['eligible']}[/]" if bimi.get("eligible") else f"[dim]{t['not_eligible']}[/]",
-                  escape(str(bimi.get("location") or bimi.get("reason") or "")))
+                  escape(str(bimi.get("location") or _bimi_reason(bimi.get("reason"), lang))))
     con.print(table)
 
     hops = [s for s in arc.get("sets", []) if (s.get("aar") or {}).get("present")]
@@ -139,3 +146,22 @@ def _ok(v: Any) -> str:
     if v is None:
         return "-"
     return "[green]✔[/]" if v else "[red]✖[/]"
+
+
+def _dkim_reason(code: str | None, lang: str) -> str:
+    from mailposture.message.verify import DKIM_REASONS
+
+    en, ja = DKIM_REASONS.get(code or "", (code or "", code or ""))
+    return ja if lang == "ja" else en
+
+
+def _bimi_reason(code: str | None, lang: str) -> str:
+    from mailposture.message.bimimsg import REASONS
+
+    en, ja = REASONS.get(code or "", (code or "", code or ""))
+    return ja if lang == "ja" else en
+
+
+def _newest_sealer(arc: dict[str, Any]) -> str | None:
+    sets = arc.get("sets") or []
+    return (sets[-1].get("as") or {}).get("d") if sets else None
