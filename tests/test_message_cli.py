@@ -141,3 +141,25 @@ def test_encoded_word_cannot_smuggle_an_address() -> None:
     m = parse(f"From: =?UTF-8?B?{word}?= <x@attacker.example>\r\nTo: a@b.example\r\n\r\nhi\r\n".encode())
     info, _ = from_domain(m)
     assert info.domain == "attacker.example" and info.problem is None
+
+
+def test_received_walk_skips_internal_hops_and_reads_ipv6() -> None:
+    from mailposture.message.spfid import from_received
+
+    raw = (b"Return-Path: <a@origin.example>\r\n"
+           b"Received: from mx1.dest.example (mx1.dest.example [10.0.0.5]) by mbox.dest.example; Mon, 7 Dec 2026\r\n"
+           b"Received: from mail.origin.example (mail.origin.example [IPv6:2001:db8::25])\r\n"
+           b"\tby mx1.dest.example with ESMTPS (envelope-from <bounce@origin.example>); Mon, 7 Dec 2026\r\n"
+           b"Received: from forged (forged [192.0.2.99]) by mx1.dest.example; Mon, 7 Dec 2026\r\n"
+           + BASE)
+    hop = from_received(parse(raw), ["mbox.dest.example", "mx1.dest.example", "10.0.0.5"])
+    assert (hop["ip"], hop["helo"], hop["mail_from"]) == ("2001:db8::25", "mail.origin.example", "bounce@origin.example")
+    assert from_received(parse(raw), ["other.example"]) is None
+
+
+def test_stdin_input() -> None:
+    with ServerThread(default_world().zone) as server:
+        r = runner.invoke(app, ["message", "check", "-", "-n", server.address, "--format", "json"],
+                          input=sign(BASE))
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["dkim"][0]["result"] == "pass"

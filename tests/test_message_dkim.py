@@ -209,3 +209,10 @@ def test_dkimpy_test_message_signed_with_its_key() -> None:
     zone = {"test._domainkey.example.com": [("TXT", (DKIM_DATA / "test.txt").read_text().strip())]}
     out = verify(msg, zone)
     assert [(s["result"], s["key_bits"]) for s in out["dkim"]] == [("pass", 1024)]
+
+
+def test_unusable_domain_is_a_permerror_without_a_lookup() -> None:
+    world = FakeResolver(default_world().zone)
+    out = asyncio.run(verify_message(sign(BASE, d="origin..example"), world, VerifyOptions(bimi=False)))
+    [sig] = out["dkim"]
+    assert (sig["result"], sig["reason"]) == ("permerror", "bad-tag-value") and "empty label" in sig["detail"]

@@ -25,6 +25,7 @@ from typing import Any
 import dkim
 from dkim.util import InvalidTagValueList, parse_tag_value
 
+from mailposture.checks.spf.evaluate import domain_problem
 from mailposture.findings import Finding, finding
 from mailposture.message.keys import KeyBook, KeyRecord, key_name, parse_key
 from mailposture.message.parse import Message
@@ -142,6 +143,9 @@ def _verify_one(verifier: dkim.DKIM, msg: Message, field: tuple[bytes, bytes], i
     except Exception:
         return _done(res, "bad-tag-value", f"c={res['c']}")
     d = res["d"]
+    bad = domain_problem(f"{res['s']}._domainkey.{d}") or (None if re.fullmatch(r"[\w.-]+", d) else "invalid characters")
+    if bad:   # §3.5 d=/s= must make a domain name to look up
+        return _done(res, "bad-tag-value", f"d={d} s={res['s']}: {bad}")
     identity = (res["i"] or f"@{d}").lower()
     i_dom = identity.rpartition("@")[2].rstrip(".")
     if i_dom != d and not i_dom.endswith("." + d):   # §3.5 i=: the same as or a subdomain of d=
