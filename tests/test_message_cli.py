@@ -59,6 +59,8 @@ def test_json_through_a_nameserver_and_ar_header(tmp_path: Path) -> None:
     hdr = authres.AuthenticationResultsHeader.parse(out["authentication_results"])
     assert [(x.method, x.result) for x in hdr.results] == [("spf", "pass"), ("dkim", "pass"), ("dmarc", "pass"),
                                                           ("arc", "none")]
+    dkim_props = {(p.type, p.name): p.value for p in hdr.results[1].properties}
+    assert dkim_props[("header", "d")] == "origin.example" and dkim_props[("header", "b")] == out["dkim"][0]["b8"]
 
 
 def test_text_verdict_in_japanese_and_received_trust(tmp_path: Path) -> None:

@@ -93,7 +93,7 @@ def verify_all(msg: Message, book: KeyBook, *, now: float | None = None) -> tupl
 def _new_result(idx: int) -> dict[str, Any]:
     return {"index": idx, "d": None, "s": None, "a": None, "result": "permerror", "reason": "malformed",
             "detail": "", "key_bits": None, "i": None, "c": None, "l": None, "t": None, "x": None,
-            "h": [], "oversigned": [], "not_covered": [], "crypto_valid": None, "testing": False,
+            "h": [], "oversigned": [], "not_covered": [], "crypto_valid": None, "testing": False, "b8": None,
             "key": None}
 
 
@@ -117,6 +117,8 @@ def _verify_one(verifier: dkim.DKIM, msg: Message, field: tuple[bytes, bytes], i
             res[key] = _txt(sig[tag]).strip()
     if res["d"]:
         res["d"] = res["d"].lower().rstrip(".")
+    if b"b" in sig:   # RFC 6008 §4: header.b, the first 8 characters, tells signatures of one domain apart
+        res["b8"] = re.sub(rb"\s+", b"", sig[b"b"])[:8].decode("ascii", "replace") or None
     missing = [t.decode() for t in (b"v", b"a", b"b", b"bh", b"d", b"h", b"s") if t not in sig]
     if missing:   # §6.1.1: required tags
         return _done(res, "missing-tag", ", ".join(missing))
