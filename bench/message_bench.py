@@ -31,11 +31,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import dkim  # noqa: E402
+from tests.worlds.mail import BASE, arc_seal_raw, default_world, ed_key, rsa_key, sign  # noqa: E402
 
 from mailposture.dns.fake import FakeResolver  # noqa: E402
 from mailposture.dns.types import Answer  # noqa: E402
 from mailposture.message.verify import VerifyOptions, verify_message  # noqa: E402
-from tests.worlds.mail import BASE, arc_seal_raw, default_world, ed_key, rsa_key, sign  # noqa: E402
 
 
 class Recorded:
