@@ -100,7 +100,9 @@ def check(
     if ar_header:
         result["authentication_results"] = ar_text
     if key is not None:
+        from mailposture.findings import finding
         from mailposture.message.arc import seal_message
+
         value = (ar_text or "").split(":", 1)[1].strip()
         try:
             sealed, _fields = seal_message(data, value, srv_id=host or "", selector=selector or "",
@@ -116,15 +118,20 @@ def check(
             _fail(f"cannot write {output}: {exc.strerror or exc}")
         result["arc_sealed"] = {"instance": result["arc"].get("instances", 0) + 1, "domain": domain,
                                 "selector": selector, "cv": result["arc"]["cv"], "output": str(output)}
+        s = result["arc_sealed"]
+        result["findings"].append(finding("ARC_SEALED", instance=s["instance"], domain=domain, selector=selector,
+                                          cv=s["cv"]).to_json(lang))
+    to_err = key is not None and str(output) == "-"   # the sealed message owns stdout
     if fmt == "json":
-        sys.stdout.write(json.dumps(result, ensure_ascii=False, default=str) + "\n")
+        (sys.stderr if to_err else sys.stdout).write(json.dumps(result, ensure_ascii=False, default=str) + "\n")
         return
+    from rich.console import Console
+
     from mailposture.message.text import render
 
-    render(result, lang)
+    render(result, lang, Console(stderr=to_err))
     if ar_text and ar_header:
-        typer.echo(ar_text)
+        typer.echo(ar_text, err=to_err)
     if key is not None:
-        s = result["arc_sealed"]
         typer.echo(("新しい ARC セット i={instance} (d={domain}, s={selector}, cv={cv}) を {output} に書きました" if lang == "ja"
-                    else "Added ARC set i={instance} (d={domain}, s={selector}, cv={cv}); written to {output}").format(**s))
+                    else "Added ARC set i={instance} (d={domain}, s={selector}, cv={cv}); written to {output}").format(**s), err=to_err)
