@@ -115,6 +115,8 @@ def test_bad_input_exits_2(tmp_path: Path) -> None:
     box.write_bytes(b"From a@b Mon Dec  7 10:00:00 2026\n" + BASE + b"From c@d Mon Dec  7 10:00:00 2026\n" + BASE)
     r = runner.invoke(app, ["message", "check", str(box), "--mbox", "3", "-n", "127.0.0.1:9"])
     assert r.exit_code == 2 and "2 message" in r.output
+    r = runner.invoke(app, ["message", "check", str(box), "-n", "127.0.0.1:9"])
+    assert r.exit_code == 2 and "--mbox N" in r.output
     r = runner.invoke(app, ["message", "check", str(box), "--arc-seal", str(box), "-n", "127.0.0.1:9"])
     assert r.exit_code == 2 and "--selector" in r.output
     r = runner.invoke(app, ["message", "check", str(box), "--format", "xml", "-n", "127.0.0.1:9"])
@@ -165,3 +167,14 @@ def test_stdin_input() -> None:
                           input=sign(BASE))
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["dkim"][0]["result"] == "pass"
+
+
+def test_mbox_message_n(tmp_path: Path) -> None:
+    box = tmp_path / "box.mbox"
+    second = sign(BASE.replace(b"Subject: Meeting", b"Subject: Second")).replace(b"\r\n", b"\n")
+    box.write_bytes(b"From a@b Mon Dec  7 10:00:00 2026\n" + BASE.replace(b"\r\n", b"\n") +
+                    b"\nFrom c@d Mon Dec  7 10:00:00 2026\n" + second)
+    with ServerThread(default_world().zone) as server:
+        r = runner.invoke(app, ["message", "check", str(box), "--mbox", "2", "-n", server.address, "--format", "json"])
+    out = json.loads(r.output)
+    assert out["message"]["subject"] == "Second" and out["dkim"][0]["result"] == "pass"

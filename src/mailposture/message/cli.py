@@ -37,6 +37,9 @@ def read_input(path: str, mbox: int | None) -> bytes:
         if not 1 <= mbox <= len(msgs):
             _fail(f"--mbox {mbox}: the file holds {len(msgs)} message(s) / mbox のメッセージ数は {len(msgs)} です")
         data = msgs[mbox - 1]
+    elif data.startswith(b"From ") and len(msgs := split_mbox(data)) > 1:
+        _fail(f"{path} is an mbox file of {len(msgs)} messages: choose one with --mbox N / "
+              f"mbox ファイル ({len(msgs)} 通) です。--mbox N で 1 通を選んでください")
     return data
 
 
