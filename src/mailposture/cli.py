@@ -44,6 +44,9 @@ def _register() -> None:
 
     for mod in (checks_cli, scan_cli, survey_cli, guard_cli, web_cli):
         mod.register(app)
+    from mailposture.message import cli as message_cli  # issue 14: `message check`
+
+    message_cli.register(app)
 
 
 _register()

@@ -624,3 +624,128 @@ define("BIMI_EVIDENCE_DOMAIN", "error", "draft-fetch-validation-vmc-wchuang §5"
 define("BIMI_EVIDENCE_OK", "info", "draft-fetch-validation-vmc-wchuang §5",
        "Mark certificate for {names} from {issuer}, valid until {not_after} (chain to a VMC root not verified here).",
        "{issuer} 発行の {names} 向けマーク証明書、{not_after} まで有効 (VMC ルートまでの検証は行っていません)。")
+
+# ---------------------------------------------------------------------------------------------------------------
+# A received message (`message check`): RFC 5322 structure, DKIM signatures, DMARC alignment, ARC (RFC 8617)
+define("MSG_EMPTY", "error", "RFC 5322 §2.1",
+       "The input is empty: there is no message to verify.",
+       "入力が空で、検証するメッセージがありません。",
+       "Give a saved message (.eml, a maildir file, or --mbox N of an mbox file).",
+       "保存したメッセージ (.eml、maildir のファイル、mbox なら --mbox N) を指定してください。")
+define("MSG_NO_HEADERS", "error", "RFC 5322 §2.2",
+       "No header fields could be read: this does not look like an RFC 5322 message.",
+       "ヘッダフィールドを読み取れません。RFC 5322 形式のメッセージではないようです。",
+       "Save the message with its full headers (\"show original\" / \"view source\" in most mail clients).",
+       "ヘッダを含む全文 (メールソフトの「ソースを表示」等) で保存してください。")
+define("MSG_HEADER_SYNTAX", "warning", "RFC 5322 §2.2, §3.6.8",
+       "A header line is not 'name: value' ({line}); it was skipped.",
+       "ヘッダ行が「名前: 値」の形式ではありません ({line})。読み飛ばしました。")
+define("MSG_NO_BODY_SEPARATOR", "warning", "RFC 5322 §2.1",
+       "No empty line separates the header from the body: the message is treated as having no body.",
+       "ヘッダと本文を区切る空行がありません。本文のないメッセージとして扱います。")
+define("MSG_BARE_CR", "warning", "RFC 5322 §2.3",
+       "The message contains a bare CR (not followed by LF); signatures may not verify as the signer computed them.",
+       "LF を伴わない CR が含まれています。署名者の計算どおりに検証できない可能性があります。")
+define("MSG_NUL", "warning", "RFC 5322 §2.3",
+       "The message contains NUL octets, which RFC 5322 does not allow.",
+       "RFC 5322 で許されない NUL 文字が含まれています。")
+define("MSG_8BIT_HEADER", "info", "RFC 6532 §3.2",
+       "A header field contains 8-bit octets (UTF-8 headers, RFC 6532); they are read as UTF-8.",
+       "ヘッダに 8 ビット文字が含まれています (RFC 6532 の UTF-8 ヘッダ)。UTF-8 として読み取ります。")
+define("MSG_FROM_MISSING", "error", "RFC 5322 §3.6, RFC 7489 §6.6.1",
+       "The message has no From field: DMARC cannot be applied (permerror).",
+       "From フィールドがありません。DMARC を適用できません (permerror)。")
+define("MSG_FROM_MULTIPLE", "error", "RFC 5322 §3.6, RFC 7489 §6.6.1",
+       "The message has {count} From fields (exactly one is allowed); mail clients may show a different author "
+       "from the one checked.",
+       "From フィールドが {count} 個あります (1 個のみ許されます)。検査した差出人と別の差出人が表示される可能性があります。",
+       "Treat the message as suspicious; receivers commonly reject it.",
+       "不審なメッセージとして扱ってください。多くの受信側は拒否します。")
+define("MSG_FROM_SEVERAL_DOMAINS", "error", "RFC 7489 §6.6.1",
+       "The From field names several domains ({domains}): DMARC cannot pick one (permerror).",
+       "From に複数のドメイン ({domains}) があり、DMARC の対象を 1 つに決められません (permerror)。")
+define("MSG_FROM_NO_DOMAIN", "error", "RFC 5322 §3.4, RFC 7489 §6.6.1",
+       "No domain could be read from the From field ('{value}'): DMARC cannot be applied (permerror).",
+       "From フィールド ('{value}') からドメインを読み取れません。DMARC を適用できません (permerror)。")
+define("MSG_SPF_NOT_EVALUATED", "info", "RFC 7208 §2.4",
+       "SPF was not evaluated: the connecting IP is unknown ({reason}).",
+       "接続元 IP が不明のため SPF を評価していません ({reason_ja})。",
+       "Give --ip/--helo/--mail-from, or --trusted-hosts naming your receiving MTAs so their Received field is used.",
+       "--ip/--helo/--mail-from を指定するか、受信 MTA 名を --trusted-hosts で指定して Received から読み取らせてください。")
+define("MSG_SPF_RESULT", "info", "RFC 7208 §2.6",
+       "SPF for {identity} ({domain}) from {ip}: {result}{why}.",
+       "{identity} ({domain}) の SPF ({ip} から): {result}{why}。")
+define("MSG_DKIM_NONE", "warning", "RFC 6376 §6.1",
+       "The message has no DKIM-Signature: only SPF can align for DMARC, and it does not survive forwarding.",
+       "DKIM 署名がありません。DMARC の一致は SPF のみに頼ることになり、転送で失われます。",
+       "Sign outgoing mail with a key of the From domain.", "From ドメインの鍵で送信メールに DKIM 署名してください。")
+define("MSG_DKIM_RESULT", "info", "RFC 6376 §6.1, RFC 8601 §2.7.1",
+       "DKIM signature d={d} s={s} ({a}): {result} — {reason}{detail}.",
+       "DKIM 署名 d={d} s={s} ({a}): {result} — {reason_ja}{detail}。")
+define("MSG_DKIM_FAIL", "error", "RFC 6376 §6.1",
+       "DKIM signature d={d} s={s} ({a}) did not verify: {reason}{detail}.",
+       "DKIM 署名 d={d} s={s} ({a}) を検証できません: {reason_ja}{detail}。")
+define("MSG_DKIM_FUTURE", "warning", "RFC 6376 §3.5",
+       "The signature d={d} s={s} has a timestamp t={t} in the future (the signer's clock is wrong).",
+       "署名 d={d} s={s} のタイムスタンプ t={t} が未来の時刻です (署名者の時計のずれ)。")
+define("MSG_DKIM_KEY_MULTIPLE", "warning", "RFC 6376 §3.6.2.2",
+       "{count} TXT records at {name}: the first was used; results may differ between receivers.",
+       "{name} に TXT レコードが {count} 個あり、最初のものを使いました。受信側によって結果が異なる可能性があります。",
+       "Publish exactly one key record per selector.", "セレクタごとに鍵レコードを 1 つだけ公開してください。")
+define("MSG_DKIM_TESTING", "info", "RFC 6376 §3.6.1",
+       "The key of d={d} s={s} is in testing mode (t=y): its result must not change how the message is treated.",
+       "d={d} s={s} の鍵はテストモード (t=y) で、その結果でメッセージの扱いを変えてはなりません。")
+define("MSG_DKIM_BODY_LENGTH_UNSIGNED", "warning", "RFC 6376 §8.2",
+       "The signature d={d} s={s} covers only the first {signed} octets of the body (l=); {unsigned} octets after "
+       "them are unsigned and may have been appended by anyone.",
+       "署名 d={d} s={s} は本文の先頭 {signed} オクテットのみを対象とし (l=)、その後の {unsigned} オクテットは署名されておらず、"
+       "誰でも追記できます。",
+       "Do not trust the part of the body after the signed length; signers should not use l=.",
+       "署名範囲より後の本文は信頼しないでください。署名者は l= を使うべきではありません。")
+define("MSG_DKIM_HEADER_NOT_COVERED", "warning", "RFC 6376 §8.15",
+       "The message has more {headers} fields than the signature d={d} s={s} signs: an unsigned one may be shown.",
+       "{headers} フィールドが署名 d={d} s={s} の対象数より多く、署名されていないものが表示される可能性があります。",
+       "Signers should over-sign these fields (list them once more in h=).",
+       "署名者はこれらのフィールドを h= に余分に列挙 (オーバーサイン) すべきです。")
+define("MSG_DMARC_RESULT", "info", "RFC 7489 §6.6.2",
+       "DMARC for {domain}: {result} (SPF aligned: {spf}, DKIM aligned: {dkim}); policy {policy}, disposition "
+       "{disposition}.",
+       "{domain} の DMARC: {result} (SPF 一致: {spf_ja}、DKIM 一致: {dkim_ja})。ポリシー {policy}、処置 {disposition}。")
+define("MSG_DMARC_FAIL", "error", "RFC 7489 §6.6.2",
+       "DMARC fails for {domain}: no SPF or DKIM identity that passed is aligned with the From domain; a receiver "
+       "would apply '{disposition}'.",
+       "{domain} の DMARC は失敗です。From ドメインと一致する SPF/DKIM の認証成功がありません。受信側の処置は '{disposition}' です。",
+       "Sign with a key of {domain} (d={domain}) or send from a MAIL FROM of {domain} listed in its SPF.",
+       "{domain} の鍵 (d={domain}) で署名するか、SPF に登録された {domain} の MAIL FROM で送信してください。")
+define("MSG_DMARC_PCT", "info", "RFC 7489 §6.6.4",
+       "pct={pct}: a RFC 7489 receiver applies '{policy}' to {pct}% of failing messages and '{lower}' to the rest.",
+       "pct={pct}: RFC 7489 準拠の受信側は失敗メッセージの {pct}% に '{policy}'、残りに '{lower}' を適用します。")
+define("MSG_DMARC_DNS_ERROR", "error", "RFC 7489 §6.6.3",
+       "The DMARC policy of {domain} could not be determined (DNS error): the result is temperror, not 'no policy'.",
+       "DNS エラーのため {domain} の DMARC ポリシーを判定できません。結果は「ポリシーなし」ではなく temperror です。")
+define("MSG_BIMI_ELIGIBLE", "info", "draft-brand-indicators-for-message-identification §7",
+       "The message is eligible for a BIMI logo ({location}).",
+       "このメッセージは BIMI ロゴ表示の条件を満たしています ({location})。")
+define("MSG_BIMI_NOT_ELIGIBLE", "info", "draft-brand-indicators-for-message-identification §7",
+       "No BIMI logo would be shown: {reason}.", "BIMI ロゴは表示されません: {reason_ja}。")
+define("MSG_SECTION_ERROR", "error", "RFC 5322 §2",
+       "The {section} part could not be evaluated: {error}.", "{section} の評価ができませんでした: {error}。")
+define("ARC_CHAIN_FAIL", "error", "RFC 8617 §5.2",
+       "The ARC chain fails at instance {instance}: {reason}.",
+       "ARC チェーンはインスタンス {instance} で失敗しています: {reason}。",
+       "The intermediary that added (or altered the message after) that set broke the chain; its claims cannot be used.",
+       "そのセットを付けた (またはその後にメッセージを変更した) 中継者がチェーンを壊しています。その主張は利用できません。")
+define("ARC_CHAIN_PASS", "info", "RFC 8617 §5.2",
+       "The ARC chain of {count} set(s) holds (oldest-pass {oldest_pass}); the first hop claimed: {claims}.",
+       "{count} 個のセットからなる ARC チェーンは有効です (oldest-pass {oldest_pass})。最初の中継者の主張: {claims}。")
+define("ARC_DNS_ERROR", "error", "RFC 8617 §5.2, RFC 6376 §6.1.2",
+       "The ARC keys {names} could not be looked up (DNS error): the chain fails for now, which may be temporary.",
+       "ARC の鍵 {names} を DNS で取得できません。チェーンは現時点で失敗ですが、一時的な可能性があります。")
+define("ARC_AAR_NONSTANDARD", "info", "RFC 8617 §4.1.1, RFC 8601 §2.2",
+       "The ARC-Authentication-Results of instance {instance} is not standard RFC 8601 ({problem}); it was read "
+       "leniently.",
+       "インスタンス {instance} の ARC-Authentication-Results は RFC 8601 の標準形式ではありません ({problem})。"
+       "寛容に読み取りました。")
+define("ARC_SEALED", "info", "RFC 8617 §5.1",
+       "A new ARC set i={instance} was added (d={domain}, s={selector}, cv={cv}).",
+       "新しい ARC セット i={instance} を追加しました (d={domain}、s={selector}、cv={cv})。")
