@@ -138,7 +138,7 @@ def _print_text(results: list[dict], stats, public_suffixes: int, lang: str) -> 
     ja = lang == "ja"
     con = Console()
     names = {"random-subdomain-spf": "ランダムサブドメイン+SPF" if ja else "random-subdomain-spf",
-             "suspicious": "要注意" if ja else "suspicious", "benign": "問題なし" if ja else "benign"}
+             "suspicious": "要注意" if ja else "suspicious", "benign": "該当なし" if ja else "benign"}
     table = Table(title="判定" if ja else "Verdicts")
     for col in (("ドメイン", "判定", "スコア", "ラベル数", "ランダム率", "理由") if ja else
                 ("domain", "verdict", "score", "labels", "random", "reasons")):

@@ -42,6 +42,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "DOM_FEW_LABELS": ("only {distinct} distinct child labels: no rotation", "子ラベルは {distinct} 種類のみ: ローテーションなし"),
     "DOM_ALLOWLISTED": ("a large provider on the bundled allow-list", "同梱の許可リストにある大手事業者"),
     "DOM_NOT_PROBED": ("no DNS proof asked (labels do not rotate)", "ラベルがローテーションしていないため DNS 確認なし"),
+    "DOM_NO_DNS": ("labels rotate, but no DNS proof was asked (--no-dns): not judged",
+                   "ラベルはローテーションしていますが DNS 確認をしていません (--no-dns): 判定保留"),
 }
 
 
@@ -112,6 +114,8 @@ def judge(stats: DomainStats, rot: Rotation, proof: Proof | None, th: Thresholds
             reasons.append(("DOM_SINGLE_USE_LABELS", {"share": rot.once_share}))
         if rot.burst and rot.burst >= th.min_labels:
             reasons.append(("DOM_LABEL_BURST", {"count": rot.burst, "window": _span(th.window, lang)}))
+    if proof is None and rot.rotating and stats.domain not in allowlist():
+        reasons.append(("DOM_NO_DNS", {}))
     if proof is not None:
         if proof.wildcard_spf:
             code = "DOM_WILDCARD_SPF" if proof.wildcard_authorizes else "DOM_WILDCARD_SPF_NOTHING"
