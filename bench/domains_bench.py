@@ -31,8 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from mailposture.domains import train  # noqa: E402
-from mailposture.domains.labels import model  # noqa: E402
+from mailposture.domains import train
+from mailposture.domains.labels import model
 
 
 def labels_eval() -> None:

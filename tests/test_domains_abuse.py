@@ -233,8 +233,9 @@ def test_cli_abuse_bad_input(tmp_path) -> None:
 def test_cli_abuse_names_dns_operator_and_hosting(rdap_server, tmp_path) -> None:
     """NS → the DNS operator's registrable domain; A → ASN (origin.asn.cymru.com TXT through --nameserver) and
     the network's abuse contact (RIR RDAP)."""
-    from mailposture.dns.server import LocalDnsServer
     from tests.worlds.relays import LoopThread
+
+    from mailposture.dns.server import LocalDnsServer
 
     base, _ = rdap_server
     zone = {"spamwild.test": [("NS", "ns1.dnsop.test"), ("NS", "ns2.dnsop.test"), ("A", "192.0.2.10")],
@@ -257,3 +258,30 @@ def test_cli_abuse_names_dns_operator_and_hosting(rdap_server, tmp_path) -> None
                                            "abuse": {"name": None, "email": "abuse@hoster.example",
                                                      "emails": ["abuse@hoster.example"], "phone": None,
                                                      "handle": None}}}]
+
+
+def test_hunt_abuse_fills_registrar_of_flagged_domains_only(rdap_server, tmp_path) -> None:
+    from tests.worlds import spam_domains as world
+    from tests.worlds.relays import LoopThread
+
+    from mailposture.dns.server import LocalDnsServer
+
+    base, _ = rdap_server
+    obs = world.observations()
+    names = tmp_path / "names.txt"
+    names.write_text("".join(f"{n}\n" for n, _, _ in obs))
+    with LoopThread() as lt:
+        server = LocalDnsServer(world.zone([n for n, _, _ in obs]), origins=list(world.TRUTH))
+        lt.run(server.start())
+        try:
+            res = CliRunner().invoke(cli_app, ["domains", "hunt", str(names), "--format", "json", "--abuse",
+                                               "--rdap-bootstrap", str(_bootstrap(tmp_path, base)),
+                                               "-n", server.address])
+        finally:
+            lt.run(server.stop())
+    assert res.exit_code == 0, res.output
+    rows = {r["domain"]: r for r in map(json.loads, res.stdout.splitlines())}
+    assert rows["spamwild.test"]["registrar"]["registrar"]["name"] == "Example Registrar, Inc."
+    assert rows["spamseen.test"]["registrar"] == {"error": rows["spamseen.test"]["registrar"]["error"]}
+    assert "404" in rows["spamseen.test"]["registrar"]["error"]
+    assert rows["cdnhash.test"]["registrar"] is None            # benign: nothing asked
