@@ -1,0 +1,179 @@
+"""The verdict for one registrable domain: ``random-subdomain-spf``, ``suspicious`` or ``benign``.
+
+* ``random-subdomain-spf``: labels rotate (many distinct child labels under one parent, most of them random
+  and seen once) AND a never-seen label gets an SPF record that authorizes something (wildcard TXT, RFC 4592;
+  RFC 7208 §5) — the domain can send from any name it invents, which defeats block lists keyed on full names.
+* ``suspicious``: labels rotate and the names seen publish SPF (or SPF passes for the addresses seen), but no
+  wildcard proof.
+* ``benign``: everything else — hashed CDN labels, ISP dynamic host names and short-link hosts without SPF
+  proof, and the bundled allow-list of large providers.
+
+Reasons carry stable codes (:data:`REASONS`, Japanese and English).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from mailposture.domains.aggregate import DomainStats, max_in_window
+from mailposture.domains.labels import model
+from mailposture.domains.proof import Proof
+
+REASONS: dict[str, tuple[str, str]] = {
+    "DOM_ROTATING_LABELS": ("{distinct} distinct labels under {parent}", "{parent} の下に {distinct} 種類のラベル"),
+    "DOM_RANDOM_LABELS": ("{share:.0%} of the labels look random (e.g. {examples})",
+                          "ラベルの {share:.0%} がランダムな文字列 (例: {examples})"),
+    "DOM_SINGLE_USE_LABELS": ("{share:.0%} of the labels were seen only once", "ラベルの {share:.0%} が 1 回しか現れない"),
+    "DOM_LABEL_BURST": ("{count} new labels within {window}", "{window} のうちに新しいラベルが {count} 個"),
+    "DOM_WILDCARD_SPF": ("a never-seen label {probe} has SPF: {record}",
+                         "使われたことのないラベル {probe} にも SPF があります: {record}"),
+    "DOM_WILDCARD_SPF_NOTHING": ("a never-seen label has SPF that authorizes nothing: {record}",
+                                 "未使用ラベルの SPF は何も許可していません: {record}"),
+    "DOM_SPF_ON_SEEN": ("the name seen {name} publishes SPF: {record}", "観測した名前 {name} に SPF: {record}"),
+    "DOM_SPF_PASS": ("SPF passes for the client addresses seen: {ips}", "観測した送信元 IP で SPF が pass: {ips}"),
+    "DOM_WILDCARD_A": ("a never-seen label has an address record (wildcard A)", "未使用ラベルにも A レコード (ワイルドカード)"),
+    "DOM_WILDCARD_MX": ("a never-seen label has an MX record (wildcard MX)", "未使用ラベルにも MX レコード (ワイルドカード)"),
+    "DOM_SOA_SERIAL_DATE": ("the zone's SOA serial is dated {date}", "ゾーンの SOA シリアルの日付は {date}"),
+    "DOM_DNS_UNKNOWN": ("DNS did not answer, the proof is unknown: {errors}", "DNS が応答せず、証明は不明です: {errors}"),
+    "DOM_FEW_LABELS": ("only {distinct} distinct child labels: no rotation", "子ラベルは {distinct} 種類のみ: ローテーションなし"),
+    "DOM_ALLOWLISTED": ("a large provider on the bundled allow-list", "同梱の許可リストにある大手事業者"),
+    "DOM_NOT_PROBED": ("no DNS proof asked (labels do not rotate)", "ラベルがローテーションしていないため DNS 確認なし"),
+    "DOM_NO_DNS": ("labels rotate, but no DNS proof was asked (--no-dns): not judged",
+                   "ラベルはローテーションしていますが DNS 確認をしていません (--no-dns): 判定保留"),
+}
+
+
+def reason_text(code: str, params: dict[str, Any], lang: str) -> str:
+    en, ja = REASONS[code]
+    try:
+        return (ja if lang == "ja" else en).format(**params)
+    except (KeyError, ValueError):
+        return ja if lang == "ja" else en
+
+
+@lru_cache(maxsize=1)
+def allowlist() -> frozenset[str]:
+    text = resources.files("mailposture.domains").joinpath("allowlist.txt").read_text(encoding="utf-8")
+    return frozenset(ln.split()[0].lower() for ln in text.splitlines() if ln.strip() and not ln.startswith("#"))
+
+
+@dataclass(slots=True)
+class Thresholds:
+    min_labels: int = 10          # distinct child labels under one parent before labels "rotate"
+    random_share: float = 0.3     # share of those labels the label model calls random
+    once_share: float = 0.5       # share of labels seen a single time
+    window: timedelta = timedelta(days=7)
+
+
+@dataclass(slots=True)
+class Rotation:
+    parent: str | None
+    distinct: int
+    random_share: float
+    once_share: float
+    examples: list[str]
+    burst: int | None
+    rotating: bool
+
+
+def rotation(stats: DomainStats, th: Thresholds) -> Rotation:
+    got = stats.rotation()
+    if got is None:
+        return Rotation(None, 0, 0.0, 0.0, [], None, False)
+    parent, p = got
+    labels = p.labels
+    distinct = len(labels) + p.distinct_beyond_cap
+    m = model()
+    randoms = [lab for lab in labels if m.is_random(lab)]
+    rshare = len(randoms) / len(labels) if labels else 0.0
+    once = sum(1 for s in labels.values() if s.count == 1) / len(labels) if labels else 0.0
+    times = [s.first for s in labels.values() if s.first is not None]
+    burst = max_in_window(times, th.window) if times else None
+    rotating = distinct >= th.min_labels and rshare >= th.random_share and once >= th.once_share
+    examples = sorted(randoms)[:5] if randoms else sorted(labels)[:5]
+    return Rotation(parent, distinct, rshare, once, examples, burst, rotating)
+
+
+def judge(stats: DomainStats, rot: Rotation, proof: Proof | None, th: Thresholds, lang: str) -> dict[str, Any]:
+    reasons: list[tuple[str, dict[str, Any]]] = []
+    verdict = "benign"
+    if stats.domain in allowlist():
+        reasons.append(("DOM_ALLOWLISTED", {}))
+    elif not rot.rotating:
+        reasons.append(("DOM_FEW_LABELS" if rot.distinct < th.min_labels else "DOM_NOT_PROBED",
+                        {"distinct": rot.distinct}))
+    if rot.distinct >= th.min_labels:
+        reasons.append(("DOM_ROTATING_LABELS", {"distinct": rot.distinct, "parent": rot.parent}))
+        if rot.random_share >= th.random_share:
+            reasons.append(("DOM_RANDOM_LABELS", {"share": rot.random_share, "examples": ", ".join(rot.examples[:3])}))
+        if rot.once_share >= th.once_share:
+            reasons.append(("DOM_SINGLE_USE_LABELS", {"share": rot.once_share}))
+        if rot.burst and rot.burst >= th.min_labels:
+            reasons.append(("DOM_LABEL_BURST", {"count": rot.burst, "window": _span(th.window, lang)}))
+    if proof is None and rot.rotating and stats.domain not in allowlist():
+        reasons.append(("DOM_NO_DNS", {}))
+    if proof is not None:
+        if proof.wildcard_spf:
+            code = "DOM_WILDCARD_SPF" if proof.wildcard_authorizes else "DOM_WILDCARD_SPF_NOTHING"
+            reasons.append((code, {"probe": proof.probe_name, "record": proof.wildcard_record}))
+        if proof.seen_spf:
+            reasons.append(("DOM_SPF_ON_SEEN", {"name": proof.seen_name, "record": proof.seen_record}))
+        if proof.spf_pass_ips:
+            reasons.append(("DOM_SPF_PASS", {"ips": ", ".join(proof.spf_pass_ips)}))
+        if proof.wildcard_a:
+            reasons.append(("DOM_WILDCARD_A", {}))
+        if proof.wildcard_mx:
+            reasons.append(("DOM_WILDCARD_MX", {}))
+        if proof.soa_serial_date:
+            reasons.append(("DOM_SOA_SERIAL_DATE", {"date": proof.soa_serial_date}))
+        if proof.wildcard_spf is None or proof.errors:
+            reasons.append(("DOM_DNS_UNKNOWN", {"errors": "; ".join(proof.errors[:3])}))
+        if rot.rotating and stats.domain not in allowlist():
+            if proof.wildcard_spf and proof.wildcard_authorizes:
+                verdict = "random-subdomain-spf"
+            elif (proof.seen_spf and proof.seen_authorizes) or proof.spf_pass_ips:
+                verdict = "suspicious"
+    score = _score(rot, proof, th)
+    if verdict == "benign":
+        score = min(score, 0.49)
+    return {
+        "domain": stats.domain,
+        "verdict": verdict,
+        "score": round(score, 3),
+        "reasons": [{"code": c, "detail": reason_text(c, p, lang)} for c, p in reasons],
+        "labels": {"distinct": rot.distinct, "random_share": round(rot.random_share, 4),
+                   "once_share": round(rot.once_share, 4), "parent": rot.parent, "examples": rot.examples,
+                   "max_new_in_window": rot.burst},
+        "spf": {"wildcard": proof.wildcard_spf if proof else None,
+                "record": (proof.wildcard_record or proof.seen_record) if proof else None,
+                "probe": proof.probe_name if proof else None,
+                "pass_ips": proof.spf_pass_ips if proof else []},
+        "dns": ({"wildcard_a": proof.wildcard_a, "wildcard_mx": proof.wildcard_mx, "ns": proof.ns,
+                 "soa_serial": proof.soa_serial, "answers": proof.answers} if proof else None),
+        "observations": stats.observations,
+        "first_seen": stats.first_seen.isoformat() if stats.first_seen else None,
+        "last_seen": stats.last_seen.isoformat() if stats.last_seen else None,
+        "registrar": None,
+    }
+
+
+def _score(rot: Rotation, proof: Proof | None, th: Thresholds) -> float:
+    s = 0.3 * min(1.0, rot.distinct / (5 * th.min_labels)) + 0.25 * rot.random_share + 0.1 * rot.once_share
+    if proof is not None:
+        if proof.wildcard_spf and proof.wildcard_authorizes:
+            s += 0.35
+        elif (proof.seen_spf and proof.seen_authorizes) or proof.spf_pass_ips:
+            s += 0.2
+    return min(1.0, s)
+
+
+def _span(td: timedelta, lang: str) -> str:
+    days = td.total_seconds() / 86400
+    if days >= 1 and days == int(days):
+        return f"{int(days)} 日" if lang == "ja" else f"{int(days)} days"
+    hours = td.total_seconds() / 3600
+    return f"{hours:g} 時間" if lang == "ja" else f"{hours:g} hours"

@@ -1,0 +1,188 @@
+"""`domains hunt`: grouping by registrable domain, label rotation, the DNS proof and the verdicts."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from tests.worlds import spam_domains as world
+from typer.testing import CliRunner
+
+from mailposture.cli import app
+from mailposture.dns.fake import FakeResolver
+from mailposture.dns.server import LocalDnsServer
+from mailposture.domains.aggregate import Aggregator, max_in_window, registrable
+from mailposture.domains.hunt import verdicts
+from mailposture.domains.observe import Observation, ReadStats, read_inputs
+from mailposture.domains.proof import authorizes_something, serial_date
+from mailposture.domains.verdict import REASONS
+
+
+def _agg() -> Aggregator:
+    agg = Aggregator()
+    for name, t, ip in world.observations():
+        agg.add(Observation(name, t, ip=ip))
+    return agg
+
+
+async def _verdicts(resolver, lang: str = "en") -> dict[str, dict]:
+    return {r["domain"]: r async for r in verdicts(_agg(), resolver, lang=lang)}
+
+
+def _resolver() -> FakeResolver:
+    return FakeResolver(world.zone([n for n, _, _ in world.observations()]))
+
+
+async def test_every_domain_gets_its_verdict() -> None:
+    got = await _verdicts(_resolver())
+    assert {d: r["verdict"] for d, r in got.items() if d in world.TRUTH} == world.TRUTH
+
+
+async def test_no_object_for_a_public_suffix_and_private_suffix_names_are_owners() -> None:
+    got = await _verdicts(_resolver())
+    assert "co.jp" not in got and "jp" not in got
+    # blogspot.com is a private-section suffix: each blog is its own registrable domain, not a rotating label
+    assert "blogspot.com" not in got
+    assert {"abc123xyz.blogspot.com", "qq9zt7.blogspot.com"} <= set(got)
+    assert registrable("x.y.abc.blogspot.com") == "abc.blogspot.com"
+
+
+async def test_wildcard_proof_is_reported_with_its_record_and_probe() -> None:
+    got = await _verdicts(_resolver())
+    wild = got["spamwild.test"]
+    codes = [r["code"] for r in wild["reasons"]]
+    assert {"DOM_ROTATING_LABELS", "DOM_RANDOM_LABELS", "DOM_SINGLE_USE_LABELS", "DOM_WILDCARD_SPF",
+            "DOM_SPF_PASS", "DOM_WILDCARD_A", "DOM_SOA_SERIAL_DATE"} <= set(codes)
+    assert wild["spf"]["wildcard"] is True and wild["spf"]["record"] == "v=spf1 ip4:192.0.2.0/24 -all"
+    assert wild["spf"]["probe"].endswith(".spamwild.test") and wild["spf"]["probe"].startswith("mp-")
+    assert wild["labels"]["distinct"] == 40 and wild["labels"]["parent"] == "spamwild.test"
+    assert wild["first_seen"] < wild["last_seen"] and wild["registrar"] is None
+    assert wild["score"] > got["spamseen.test"]["score"] > got["cdnhash.test"]["score"]
+    deep = got["spamdeep.test"]
+    assert deep["labels"]["parent"] == "mta.spamdeep.test" and deep["spf"]["wildcard"] is True
+    parked = got["parkedall.test"]
+    assert "DOM_WILDCARD_SPF_NOTHING" in [r["code"] for r in parked["reasons"]]
+
+
+async def test_benign_lookalikes_keep_their_reasons() -> None:
+    got = await _verdicts(_resolver())
+    cdn = {r["code"] for r in got["cdnhash.test"]["reasons"]}
+    assert "DOM_WILDCARD_A" in cdn and "DOM_WILDCARD_SPF" not in cdn and got["cdnhash.test"]["score"] < 0.5
+    assert got["mailprov.test"]["labels"]["random_share"] < 0.3
+    assert {r["code"] for r in got["small.test"]["reasons"]} == {"DOM_FEW_LABELS"}
+
+
+async def test_dns_failure_is_unknown_not_benign_proof() -> None:
+    zone = world.zone([n for n, _, _ in world.observations()])
+    resolver = FakeResolver(zone)
+    orig = resolver.query
+
+    async def query(name: str, rdtype: str):
+        if name.endswith("spamwild.test"):
+            return await FakeResolver({name: [("TIMEOUT", None)]}).query(name, rdtype)
+        return await orig(name, rdtype)
+
+    resolver.query = query  # type: ignore[method-assign]
+    got = await _verdicts(resolver)
+    wild = got["spamwild.test"]
+    assert wild["spf"]["wildcard"] is None           # unknown, never "no wildcard"
+    assert "DOM_DNS_UNKNOWN" in [r["code"] for r in wild["reasons"]]
+    assert wild["verdict"] == "benign"
+
+
+async def test_reasons_in_japanese() -> None:
+    got = await _verdicts(_resolver(), lang="ja")
+    details = " ".join(r["detail"] for r in got["spamwild.test"]["reasons"])
+    assert "使われたことのないラベル" in details and "種類のラベル" in details
+    for code, (en, ja) in REASONS.items():
+        assert en and ja and code.startswith("DOM_")
+
+
+def test_window_and_helpers() -> None:
+    t = world.T0
+    times = [t, t + timedelta(hours=1), t + timedelta(days=3), t + timedelta(days=3, hours=2)]
+    assert max_in_window(times, timedelta(hours=2)) == 2
+    assert max_in_window(times, timedelta(days=4)) == 4
+    assert authorizes_something("v=spf1 ip4:192.0.2.1 -all")
+    assert not authorizes_something("v=spf1 -all") and not authorizes_something("v=spf1 ~all")
+    assert authorizes_something("v=spf1 redirect=_spf.example.com")
+    assert serial_date(2026110101) == "2026-11-01" and serial_date(1) is None and serial_date(2026133101) is None
+
+
+def test_inputs_text_csv_postfix_and_messages(tmp_path) -> None:
+    (tmp_path / "names.txt").write_text("a.example.com\n# comment\n\nnot a name\nB.Example.COM.\n")
+    (tmp_path / "obs.csv").write_text("name,time,count\nx1.example.org,2026-11-01T00:00:00Z,3\n"
+                                      "bad,2026-11-01T00:00:00Z,1\nx2.example.org,yesterday,1\n"
+                                      "x3.example.org,,0\n")
+    (tmp_path / "maillog").write_text(
+        "Nov  1 10:00:00 mx postfix/smtpd[1]: 4ABC123DEF: client=k3pz9a.spam.example[192.0.2.9]\n"
+        "Nov  1 10:00:01 mx postfix/qmgr[2]: 4ABC123DEF: from=<x@q7x.spam.example>, size=1, nrcpt=1\n"
+        "Nov  1 10:00:02 mx postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[198.51.100.1]: 554; "
+        "from=<a@zz1.other.example> to=<b@c> proto=ESMTP helo=<helo.other.example>\n"
+        "Nov  1 10:00:03 mx kernel: something else\n")
+    (tmp_path / "m.eml").write_bytes(
+        b"Return-Path: <bounce@r1.mailer.example>\r\nFrom: Shop <news@shop.example>\r\n"
+        b"DKIM-Signature: v=1; a=rsa-sha256; d=sign.example; s=s1; b=abc\r\n"
+        b"Received: from helo1.sender.example (unknown [192.0.2.1]) by mx\r\nSubject: x\r\n\r\nbody\r\n")
+    stats = ReadStats()
+    obs = list(read_inputs([str(tmp_path / f) for f in ("names.txt", "obs.csv", "maillog", "m.eml")], stats))
+    names = [(o.name, o.source) for o in obs]
+    assert ("a.example.com", "text") in names and ("b.example.com", "text") in names
+    x1 = next(o for o in obs if o.name == "x1.example.org")
+    assert x1.count == 3 and x1.time.isoformat() == "2026-11-01T00:00:00+00:00"
+    assert not any(o.name.startswith(("x2.", "x3.")) for o in obs)       # bad time, bad count: skipped
+    q7 = next(o for o in obs if o.name == "q7x.spam.example")
+    assert q7.ip == "192.0.2.9" and q7.source == "mail-from"              # the queue id links the client
+    assert ("k3pz9a.spam.example", "client") in names and ("helo.other.example", "helo") in names
+    assert ("zz1.other.example", "mail-from") in names
+    assert {("r1.mailer.example", "return-path"), ("shop.example", "from"), ("sign.example", "dkim"),
+            ("helo1.sender.example", "helo")} <= set(names)
+    assert stats.skipped >= 5 and any("not a domain name" in p for p in stats.problems)
+
+
+def test_cli_json_lines_through_the_engine(tmp_path) -> None:
+    """End to end: a CSV of observations, the DNS served on 127.0.0.1, JSON Lines out, exit 0."""
+    from tests.worlds.relays import LoopThread
+
+    obs = world.observations()
+    path = tmp_path / "obs.csv"
+    path.write_text("name,time,count\n" + "".join(f"{n},{t.isoformat()},1\n" for n, t, _ in obs))
+    zone = world.zone([n for n, _, _ in obs])
+    origins = [d for d in world.TRUTH]
+    with LoopThread() as lt:
+        server = LocalDnsServer(zone, origins=origins)
+        lt.run(server.start())
+        try:
+            res = CliRunner().invoke(app, ["domains", "hunt", str(path), "--format", "json", "-n", server.address,
+                                           "--timeout", "2", "--only-flagged"])
+        finally:
+            lt.run(server.stop())
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in res.stdout.splitlines()]
+    assert {r["domain"]: r["verdict"] for r in rows} == {d: v for d, v in world.TRUTH.items() if v != "benign"}
+    for r in rows:
+        assert set(r) >= {"domain", "verdict", "score", "reasons", "labels", "spf", "first_seen", "last_seen",
+                          "registrar"}
+        assert set(r["labels"]) >= {"distinct", "random_share", "examples"}
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--format", "xml"], "--format"),
+    (["--input-format", "pdf"], "--input-format"),
+    (["--window", "soon"], "duration"),
+])
+def test_cli_bad_options(tmp_path, args, needle) -> None:
+    path = tmp_path / "n.txt"
+    path.write_text("a.example.com\n")
+    res = CliRunner().invoke(app, ["domains", "hunt", str(path), "--no-dns", *args])
+    assert res.exit_code == 2 and needle in res.output
+
+
+def test_cli_missing_file_and_csv_without_name(tmp_path) -> None:
+    res = CliRunner().invoke(app, ["domains", "hunt", str(tmp_path / "nope.txt"), "--no-dns"])
+    assert res.exit_code == 2 and "no such file" in res.output and "Traceback" not in res.output
+    bad = tmp_path / "x.csv"
+    bad.write_text("host,time\na.example.com,\n")
+    res = CliRunner().invoke(app, ["domains", "hunt", str(bad), "--no-dns"])
+    assert res.exit_code == 2 and "'name' column" in res.output
