@@ -243,6 +243,8 @@ def _dmarc(w: FindingsWorld) -> None:
     own("DMARC_DEPRECATED_TAG", "v=DMARC1; p=reject; ri=86400")
     own("DMARC_POLICY_NONE", "v=DMARC1; p=none; rua=mailto:d@dmarc-policy-none.world.test")
     own("DMARC_PCT_PARTIAL", "v=DMARC1; p=reject; pct=50")
+    own("DMARC_RFC7489_INVALID", "v=DMARC1; p=reject; pct=200")
+    own("DMARC_LEADING_SPACE", " v=DMARC1; p=reject")
     own("DMARC_WEAK_SUBDOMAIN_POLICY", "v=DMARC1; p=reject; sp=none")
     own("DMARC_NO_RUA", "v=DMARC1; p=reject")
     own("DMARC_BAD_URI", "v=DMARC1; p=reject; rua=dmarc@dmarc-bad-uri.world.test")
