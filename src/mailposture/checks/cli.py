@@ -52,7 +52,8 @@ def check(
     for raw in domains:
         name, err = normalize_domain(raw)
         if err:
-            typer.echo(f"error: '{raw}' is not a valid domain name: {err}", err=True)
+            typer.echo(f"エラー: 「{raw}」はドメイン名として正しくありません: {err}" if lang == "ja"
+                       else f"error: '{raw}' is not a valid domain name: {err}", err=True)
             raise typer.Exit(2)
         names.append(name)
     selectors = None
