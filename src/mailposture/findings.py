@@ -223,7 +223,15 @@ define("SPF_MACRO_P", "warning", "RFC 7208 §7.3",
        "The %{{p}} macro SHOULD NOT be used: it is slow and unreliable.",
        "%{{p}} マクロは低速で信頼性が低いため使用すべきではありません (SHOULD NOT)。")
 define("SPF_NON_ASCII", "error", "RFC 7208 §4.5",
-       "The record contains non-ASCII characters.", "レコードに ASCII 以外の文字が含まれています。")
+       "The record contains a non-ASCII character ({char} at position {position}).",
+       "レコードに ASCII 以外の文字が含まれています (位置 {position} の {char})。")
+define("SPF_MALFORMED_VERSION", "error", "RFC 7208 §4.5, §12",
+       "'{found}' looks like SPF but does not start with exactly 'v=spf1' followed by a space (whitespace before "
+       "it, or a TAB after it): by the grammar it is discarded; some receivers trim it and apply it anyway.",
+       "'{found}' は SPF のようですが、'v=spf1' + 空白 (SP) で正確に始まっていません (前に空白、または後ろがタブ)。"
+       "文法上は破棄されますが、空白を無視して適用する受信側もあります。",
+       "Publish the record starting with exactly 'v=spf1 ' and separate terms with single spaces.",
+       "レコードを 'v=spf1 ' で始め、各項目を半角スペースで区切ってください。")
 define("SPF_ANALYSIS_TRUNCATED", "info", "RFC 7208 §4.6.4",
        "The include/redirect tree was not fully expanded ({reason}); counts are lower bounds.",
        "include/redirect の展開を途中で打ち切りました ({reason})。集計値は下限値です。")

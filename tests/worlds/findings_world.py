@@ -202,6 +202,7 @@ def _spf(w: FindingsWorld) -> None:
         "SPF_IP_HOST_BITS": ["v=spf1 ip4:192.0.2.1/24 -all"],
         "SPF_MACRO_P": ["v=spf1 exists:%{p}.provider.test -all"],
         "SPF_NON_ASCII": ["v=spf1 a:café.provider.test -all".encode()],
+        "SPF_MALFORMED_VERSION": [" v=spf1 -all"],  # §4.5: discarded (whitespace before v=spf1)
         "SPF_ANALYSIS_TRUNCATED": ["v=spf1 include:deep1.provider.test -all"],
     }
     for code, texts in records.items():

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mailposture.checks.chars import visible
 from mailposture.checks.dmarc.discover import Discovery, Lookup, default_psl, psl_org_domain, walk_targets
 from mailposture.checks.dmarc.parse import (
     DmarcRecord,
@@ -79,9 +80,9 @@ def _txt_findings(lk: Lookup, findings: list[Finding]) -> None:
             findings.append(finding("DMARC_SPF_AT_DMARC", name=lk.name))
         elif text[:1].isspace() and is_dmarc_text(text.lstrip(" \t\r\n")):
             # " v=DMARC1; ...": discarded (RFC 7489 §6.6.3 step 2); receivers that trim it would apply it
-            findings.append(finding("DMARC_LEADING_SPACE", found=text.strip()[:40]))
+            findings.append(finding("DMARC_LEADING_SPACE", found=visible(text.strip(), 40)))
         elif looks_like_dmarc(text):
-            findings.append(finding("DMARC_VERSION", found=text.strip()[:40]))  # e.g. v=dmarc1: ignored
+            findings.append(finding("DMARC_VERSION", found=visible(text.strip(), 40)))  # e.g. v=dmarc1: ignored
         else:
             findings.append(finding("DMARC_OTHER_TXT", name=lk.name))
     if lk.cname_chain and lk.dmarc:

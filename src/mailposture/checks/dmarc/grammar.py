@@ -151,8 +151,3 @@ RECORD_RULES: dict[str, RecordRule] = {r.rule: r for r in (
     RecordRule("uri", "each report URI is an RFC 3986 URI; ',' and '!' inside it are percent-encoded",
                "RFC 9989 §4.8, RFC 7489 §6.2", ("9989", "7489")),
 )}
-
-
-def describe_char(ch: str, pos: int) -> str:
-    """A character that is outside the grammar, named by code point with its 0-based position."""
-    return f"U+{ord(ch):04X} at position {pos}"

@@ -19,7 +19,8 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
-from mailposture.checks.dmarc.grammar import RECORD_RULES, TAG_RULES, describe_char
+from mailposture.checks.chars import first_bad, visible
+from mailposture.checks.dmarc.grammar import RECORD_RULES, TAG_RULES
 from mailposture.findings import Finding, finding
 
 _STRENGTH = {"none": 0, "quarantine": 1, "reject": 2}
@@ -160,15 +161,6 @@ def _expected(values: tuple[str, ...] | list[str]) -> str:
     return " (" + " | ".join(values) + ")"
 
 
-def _bad_char(text: str, base: int = 0) -> str | None:
-    """The first character outside printable ASCII, named by code point and position (None: all printable)."""
-    for i, ch in enumerate(text):
-        if not 0x20 <= ord(ch) <= 0x7E:
-            kind = "control character" if ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F else "non-ASCII character"
-            return f"{kind} {describe_char(ch, base + i)}"
-    return None
-
-
 def parse_uri(text: str, tag: str, offset: int = 0) -> ReportUri:
     """One DMARC URI: ``URI [ "!" 1*DIGIT [ "k" / "m" / "g" / "t" ] ]`` (RFC 7489 §6.2; RFC 9989 §4.8).
     ``offset`` is the URI's position in the record, used to name a bad character's position."""
@@ -176,7 +168,7 @@ def parse_uri(text: str, tag: str, offset: int = 0) -> ReportUri:
     max_size = None
     if not text:
         return ReportUri(raw, tag, False, reason="empty element (a stray comma?)")
-    bad = _bad_char(text, offset)
+    bad = first_bad(text, offset)
     if bad:  # RFC 3986 §2: a URI is ASCII; other characters must be percent-encoded (RFC 3987 §3.1)
         return ReportUri(raw, tag, False, reason=f"{bad} (URIs are ASCII: percent-encode it)")
     if "!" in text:
@@ -217,19 +209,10 @@ def _parse_uris(value: str, tag: str, offset: int, out: list[Finding]) -> list[R
         at += len(part) + 1
         uris.append(uri)
         if not uri.valid:
-            out.append(finding("DMARC_BAD_URI", uri=_visible(uri.text), tag=tag, reason=uri.reason))
+            out.append(finding("DMARC_BAD_URI", uri=visible(uri.text, 80), tag=tag, reason=uri.reason))
         elif uri.scheme != "mailto":
             out.append(finding("DMARC_URI_UNSUPPORTED", uri=uri.text, tag=tag, scheme=uri.scheme))
     return uris
-
-
-def _visible(text: str, limit: int = 60) -> str:
-    """Text for a message: characters outside printable ASCII shown as <U+XXXX>, never echoed raw."""
-    text = text[:limit]
-    if all(0x20 <= ord(c) <= 0x7E for c in text):
-        return text
-    return "".join(c if 0x20 <= ord(c) <= 0x7E or (ord(c) > 0x9F and not c.isspace()) else f"<U+{ord(c):04X}>"
-                   for c in text)
 
 
 class _Parser:
@@ -248,7 +231,7 @@ class _Parser:
     def syntax(self, term: str, reason: str, rule: str, *, policy: bool = True) -> None:
         """A term outside the tag-list grammar. ``policy``: receivers then distrust the whole tag-list
         (RFC 6376 §3.2), so p is not used; False for slips receivers are known to skip (an empty tag)."""
-        self.out.append(finding("DMARC_SYNTAX", term=_visible(term), reason=reason))
+        self.out.append(finding("DMARC_SYNTAX", term=visible(term, 60), reason=reason))
         self.violate(rule)
         if policy:
             self.rec.policy_error = True
@@ -306,7 +289,7 @@ class _Parser:
         duplicates: set[str] = set()
         if text[:1] in (" ", "\t", "\r", "\n"):
             # RFC 7489 §6.6.3 step 2: records that do not start with "v=" are discarded
-            out.append(finding("DMARC_LEADING_SPACE", found=_visible(text.strip()[:40])))
+            out.append(finding("DMARC_LEADING_SPACE", found=visible(text.strip(), 40)))
             self.violate("no-leading-space")
         terms = text.split(";")
         pos = 0
@@ -320,7 +303,7 @@ class _Parser:
                 if k == len(terms) - 1 and k > 0:
                     continue   # dmarc-record ends with [dmarc-sep] *WSP (RFC 9989 §4.8)
                 if k > 0:      # "; ;": an empty tag (receivers skip it, so p still applies)
-                    self.syntax(raw or ";;", f"empty tag between two ';' at position {at - 1} (receivers "
+                    self.syntax(raw or ";;", f"empty tag between two ';' at position {at} (receivers "
                                 "usually skip it: the policy still applies)", "empty-tag",
                                 policy=False)
                 continue
@@ -329,7 +312,7 @@ class _Parser:
                 index += 1
                 continue
             index += 1
-            bad = _bad_char(term, lead)
+            bad = first_bad(term, lead)
             if "=" not in term:
                 self.syntax(term, "'tag=value' expected" + (f" ({bad})" if bad else ""), "tag-syntax")
                 continue
@@ -343,7 +326,7 @@ class _Parser:
             if not value:
                 self.syntax(term, "the value is empty", "tag-syntax")
                 continue
-            bad = _bad_char(value, value_at)
+            bad = first_bad(value, value_at)
             if bad and tag not in ("rua", "ruf"):  # dmarc-value = %x20-3A / %x3C-7E (RFC 9989 §4.8)
                 self.syntax(term, bad, "value-chars")
                 continue
@@ -359,7 +342,7 @@ class _Parser:
             rec.tags[tag] = value
             if tag == "v":
                 if "version-first" not in rec.violations.get("9989", ()):
-                    out.append(finding("DMARC_VERSION", found=term[:40]))  # v must be the first tag
+                    out.append(finding("DMARC_VERSION", found=visible(term, 40)))  # v must be the first tag
                 self.violate("version-first")
                 continue
             if tag == "p" and index != 2:
@@ -374,7 +357,7 @@ class _Parser:
                 out.append(finding("DMARC_DEPRECATED_TAG", tag=tag))  # RFC 9989 §4.7: ignored by its receivers
             self.tag_value(tag, value, value_at)
         if index == 0:  # nothing at all
-            out.append(finding("DMARC_VERSION", found=_visible(text.strip()[:40])))
+            out.append(finding("DMARC_VERSION", found=visible(text.strip(), 40)))
             self.violate("version-first")
 
     def version(self, term: str, text: str, lead: int) -> None:
@@ -388,7 +371,7 @@ class _Parser:
             # would apply it: the DMARC_LEADING_SPACE finding says so
             rec.dmarc = lead == 0
             return
-        self.out.append(finding("DMARC_VERSION", found=_visible(term[:40])))
+        self.out.append(finding("DMARC_VERSION", found=visible(term, 40)))
         self.violate("version-first")
         if eq and name.lower() == "v":
             rec.tags["v"] = value
