@@ -143,8 +143,9 @@ def test_np_and_sp_resolution():
     ("mailto:a@example.com!1t", True, "example.com", 1 << 40),
     ("mailto:a%2Bdmarc@example.com", True, "example.com", None),
     ("mailto:a@example.com?subject=dmarc", True, "example.com", None),
-    ("mailto:a@example.com!10x", False, None, None),
-    ("mailto:a@example.com!", False, None, None),
+    # a bad "!size" is outside RFC 7489 §6.2 only: RFC 9989 has no size limit (see test_bad_size_is_rfc7489_only)
+    ("mailto:a@example.com!10x", True, "example.com", None),
+    ("mailto:a@example.com!", True, "example.com", None),
     ("a@example.com", False, None, None),
     ("mailto:example.com", False, None, None),
     ("mailto:@example.com", False, None, None),
@@ -165,9 +166,15 @@ def test_report_uris(uri, valid, domain, size):
 def test_uri_findings_per_element():
     rec = parse_record("v=DMARC1; p=reject; rua=mailto:a@example.com, dmarc@example.com ,https://x.example/r, "
                        "mailto:b@example.com!9q")
-    assert [f.code for f in rec.findings] == ["DMARC_BAD_URI", "DMARC_URI_UNSUPPORTED", "DMARC_BAD_URI"]
+    assert [f.code for f in rec.findings] == ["DMARC_BAD_URI", "DMARC_URI_UNSUPPORTED", "DMARC_RFC7489_INVALID"]
     assert rec.findings[0].params["reason"] == "the 'mailto:' prefix is missing"
-    assert len(rec.mailto()) == 1
+    assert len(rec.mailto()) == 2
+
+
+def test_bad_size_is_rfc7489_only():
+    rec = parse_record("v=DMARC1; p=reject; rua=mailto:b@example.com!9q")
+    assert rec.valid and not rec.valid_rfc7489 and rec.violations == {"7489": ["uri"]}
+    assert rec.rua[0].bad_size == "!9q" and rec.rua[0].max_size is None
 
 
 def test_rf_unknown_format_is_a_warning():

@@ -76,10 +76,11 @@ class ReportUri:
     domain: str | None = None  # host part of a mailto: address, lower-cased
     max_size: int | None = None  # the "!size" limit in octets
     reason: str | None = None  # why it is not valid
+    bad_size: str | None = None  # a "!size" suffix outside RFC 7489 §6.2 (RFC 9989 reporters ignore sizes)
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"uri": self.text, "tag": self.tag, "valid": self.valid}
-        for key in ("scheme", "address", "domain", "max_size", "reason"):
+        for key in ("scheme", "address", "domain", "max_size", "reason", "bad_size"):
             val = getattr(self, key)
             if val is not None:
                 d[key] = val
@@ -166,6 +167,7 @@ def parse_uri(text: str, tag: str, offset: int = 0) -> ReportUri:
     ``offset`` is the URI's position in the record, used to name a bad character's position."""
     raw = text
     max_size = None
+    bad_size = None
     if not text:
         return ReportUri(raw, tag, False, reason="empty element (a stray comma?)")
     bad = first_bad(text, offset)
@@ -175,9 +177,10 @@ def parse_uri(text: str, tag: str, offset: int = 0) -> ReportUri:
         # "!" inside the URI itself must be %-encoded (RFC 7489 §6.2), so the last "!" starts the size limit
         text, size = text.rsplit("!", 1)
         m = _SIZE_RE.match(size)
-        if not m:
-            return ReportUri(raw, tag, False, reason=f"bad size limit '!{size}' (digits then k, m, g or t)")
-        max_size = int(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]
+        if m:
+            max_size = int(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]
+        else:  # outside RFC 7489 §6.2; RFC 9989 §4.8 has no size limit (a "!" suffix is ignored by reporters)
+            bad_size = "!" + size
     m = _SCHEME_RE.match(text)
     if not m:
         if "@" in text:
@@ -187,7 +190,7 @@ def parse_uri(text: str, tag: str, offset: int = 0) -> ReportUri:
     if not rest or not _URI_CHARS_RE.match(rest) or _BAD_PCT_RE.search(rest):
         return ReportUri(raw, tag, False, scheme=scheme, reason="characters not allowed in a URI")
     if scheme != "mailto":
-        return ReportUri(raw, tag, True, scheme=scheme, max_size=max_size)
+        return ReportUri(raw, tag, True, scheme=scheme, max_size=max_size, bad_size=bad_size)
     addr = unquote(rest.split("?", 1)[0])  # RFC 6068 §2: hfields after "?" are allowed; %2C is a comma
     if addr.count("@") != 1:
         return ReportUri(raw, tag, False, scheme=scheme, reason="a mailto: URI needs exactly one address local@domain")
@@ -196,7 +199,8 @@ def parse_uri(text: str, tag: str, offset: int = 0) -> ReportUri:
     if not local or not valid_hostname(domain) or "." not in domain:
         return ReportUri(raw, tag, False, scheme=scheme, address=addr,
                          reason="the address is not of the form local@domain.example")
-    return ReportUri(raw, tag, True, scheme=scheme, address=addr, domain=domain, max_size=max_size)
+    return ReportUri(raw, tag, True, scheme=scheme, address=addr, domain=domain, max_size=max_size,
+                     bad_size=bad_size)
 
 
 def _parse_uris(value: str, tag: str, offset: int, out: list[Finding]) -> list[ReportUri]:
@@ -208,6 +212,10 @@ def _parse_uris(value: str, tag: str, offset: int, out: list[Finding]) -> list[R
         uri = parse_uri(part.strip(" \t"), tag, at + lead)
         at += len(part) + 1
         uris.append(uri)
+        if uri.bad_size:
+            out.append(finding("DMARC_RFC7489_INVALID", tag=tag, value=visible(uri.text, 80),
+                               expected=f"size limit '{uri.bad_size}' is not digits then k, m, g or t",
+                               section="RFC 7489 §6.2"))
         if not uri.valid:
             out.append(finding("DMARC_BAD_URI", uri=visible(uri.text, 80), tag=tag, reason=uri.reason))
         elif uri.scheme != "mailto":
@@ -244,6 +252,8 @@ class _Parser:
             setattr(rec, tag, uris)
             if not all(u.valid for u in uris):
                 self.violate("uri")
+            if any(u.bad_size for u in uris):
+                self.violate("uri", only=("7489",))
             return
         new = rule.check9989(value)[0] if rule.check9989 else None
         old = rule.check7489(value)[0] if rule.check7489 else None
@@ -269,11 +279,8 @@ class _Parser:
             rec.t = val or "n"
         elif tag == "psd":
             rec.psd = val or "u"
-        elif tag == "fo":
-            if val is not None:
-                rec.fo = val
-            elif old is not None:
-                rec.fo = old
+        elif tag == "fo":  # an invalid value is discarded in favour of the default (RFC 9989 §4.8)
+            rec.fo = val or ("0",)
         elif tag == "pct":
             rec.pct = old
         elif tag == "ri":
