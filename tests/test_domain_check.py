@@ -26,6 +26,7 @@ WORLD = {
     "parked.test": [("TXT", "v=spf1 -all"), ("MX", (0, "."))],
     "_dmarc.parked.test": [("TXT", "v=DMARC1; p=reject")],
     "nomail.test": [("A", "192.0.2.9")],
+    "ctl.test": [("TXT", "v=spf1 a:x\x01.ctl.test -all")],
 }
 
 
@@ -224,3 +225,10 @@ def test_single_label_name_stops_with_exit_2_and_no_query(local_dns, name: str) 
     assert "_dmarc" not in r.output
     r = CliRunner().invoke(_cli(), ["check", name, "-n", local_dns.address, "--lang", "ja"])
     assert r.exit_code == 2 and "ドメイン名として正しくありません" in r.output
+
+
+def test_control_character_in_a_record_is_named_not_echoed(dns_server: str) -> None:
+    r = CliRunner().invoke(_cli(), ["check", "ctl.test", "-n", dns_server, "--lang", "en", "--core", "--timeout", "1"],
+                           env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "\x01" not in r.output and "a:x<U+0001>.ctl.test" in r.output and "U+0001" in r.output

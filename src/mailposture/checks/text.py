@@ -9,6 +9,8 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from mailposture.checks.chars import visible  # control characters of a record named (U+0001), never raw
+
 LABELS = {
     "en": {"spf": "SPF", "dmarc": "DMARC", "mx": "MX", "dkim": "DKIM", "bimi": "BIMI", "mta_sts": "MTA-STS",
            "tls_rpt": "TLS-RPT", "dnssec": "DNSSEC", "posture": "Posture", "record": "Record",
@@ -55,16 +57,16 @@ def _ok(sec: dict[str, Any], t: dict[str, str]) -> str:
 def _facts(name: str, sec: dict[str, Any], t: dict[str, str]) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = [(t["present"], _yn(sec.get("present"), t))] if "present" in sec and name not in ("dnssec", "posture") else []
     if name in ("spf", "dmarc") and not sec.get("record") and len(sec.get("records") or []) > 1:
-        rows += [(t["record"], r) for r in sec["records"]]
+        rows += [(t["record"], visible(r)) for r in sec["records"]]
     if name == "spf":
-        rows += [(t["record"], sec.get("record") or "-")] if len(sec.get("records") or []) <= 1 else []
+        rows += [(t["record"], visible(sec.get("record") or "-"))] if len(sec.get("records") or []) <= 1 else []
         rows += [ (t["valid"], _ok(sec, t)),
                  (t["all"], str(sec.get("all") or "-")), (t["lookups"], f"{sec.get('dns_lookups', 0)} / 10"),
                  (t["void"], f"{sec.get('void_lookups', 0)} / 2"),
                  (t["ipv4"], f"{sec.get('authorized_ipv4', 0):,}")]
     elif name == "dmarc":
         src = sec.get("source")
-        rows += [(t["record"], sec.get("record") or "-")] if len(sec.get("records") or []) <= 1 else []
+        rows += [(t["record"], visible(sec.get("record") or "-"))] if len(sec.get("records") or []) <= 1 else []
         rows += [(t["valid"], _ok(sec, t)),
                  (t["source"], f"{src} ({sec.get('source_domain')})" if src else "-"),
                  (t["policy"], str(sec.get("policy") or "-")), (t["rua"], ", ".join(sec.get("rua") or []) or "-")]
