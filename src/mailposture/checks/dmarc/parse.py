@@ -231,6 +231,8 @@ class _Parser:
         self.out = rec.findings
 
     def violate(self, rule: str, *, only: tuple[str, ...] | None = None) -> None:
+        """Note ``rule`` (a RECORD_RULES id, or "tag:<name>" for a TAG_RULES value) as broken for ``only``
+        the given standards, by default every standard that has the rule."""
         for std in only or RECORD_RULES[rule].standards:
             lst = self.rec.violations.setdefault(std, [])
             if rule not in lst:
@@ -255,19 +257,16 @@ class _Parser:
             if any(u.bad_size for u in uris):
                 self.violate("uri", only=("7489",))
             return
-        new = rule.check9989(value)[0] if rule.check9989 else None
-        old = rule.check7489(value)[0] if rule.check7489 else None
-        new_exp = rule.check9989(value)[1] if rule.check9989 else None
-        old_exp = rule.check7489(value)[1] if rule.check7489 else None
+        # each standard checks the tags it defines; a tag it does not define is ignored by its receivers
+        new, new_exp = rule.check9989(value) if rule.check9989 else (None, None)
+        old, old_exp = rule.check7489(value) if rule.check7489 else (None, None)
         if new_exp:                      # outside RFC 9989 (and RFC 7489 too, when it defines the tag)
             out.append(finding("DMARC_INVALID_VALUE", tag=tag, value=value, expected=f" ({new_exp})"))
-            rec.violations.setdefault("9989", []).append(f"tag:{tag}")
-            if old_exp:
-                rec.violations.setdefault("7489", []).append(f"tag:{tag}")
+            self.violate(f"tag:{tag}", only=("9989", "7489") if old_exp else ("9989",))
         elif old_exp:                    # only RFC 7489 rejects it; RFC 9989 receivers accept or ignore it
             out.append(finding("DMARC_RFC7489_INVALID", tag=tag, value=value, expected=old_exp,
                                section=rule.rfc7489))
-            rec.violations.setdefault("7489", []).append(f"tag:{tag}")
+            self.violate(f"tag:{tag}", only=("7489",))
         val = new if rule.check9989 else old
         if tag in ("p", "sp", "np"):       # dmarc-request (RFC 9989 §4.7; RFC 7489 §6.3 p/sp)
             setattr(rec, tag, val)
