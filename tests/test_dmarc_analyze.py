@@ -75,7 +75,25 @@ WORLDS: dict[str, tuple[dict, str]] = {
     "DMARC_FO_WITHOUT_RUF": ({"_dmarc.example.com": [("TXT", REC + "; fo=1")]}, "example.com"),
     "DMARC_ORG_DOMAIN_MISMATCH": ({"_dmarc.mail.example.com": [("TXT", REC + "; psd=n")]}, "a.mail.example.com"),
     "DOMAIN_INVALID": ({}, "bad..example"),
+    "DMARC_LEADING_SPACE": ({"_dmarc.example.com": [("TXT", " " + REC)]}, "example.com"),
+    "DMARC_RFC7489_INVALID": ({"_dmarc.example.com": [("TXT", REC + "; pct=200")]}, "example.com"),
 }
+
+
+async def test_leading_space_record_is_not_the_policy():
+    # RFC 7489 §6.6.3 step 2: " v=DMARC1; p=reject" does not start with "v=": discarded, so no policy applies
+    res, _ = await run({"_dmarc.example.com": [("TXT", " v=DMARC1; p=reject")]}, "example.com")
+    assert res["policy"] is None and res["covered"] is False and res["status"] == "none"
+    assert res["protected"] is False and "DMARC_LEADING_SPACE" in codes(res) and "DMARC_NONE" in codes(res)
+    assert res["records"] == []
+
+
+async def test_non_ascii_rua_is_one_bad_uri_not_a_missing_policy():
+    rec = "v=DMARC1; p=reject; rua=mailto:dmarc@example.com,mailto:d\u00e9@example.com"
+    res, _ = await run({"_dmarc.example.com": [("TXT", rec)]}, "example.com", check_report_auth=False)
+    assert res["policy"] == "reject" and res["protected"] is True
+    assert res["valid"] is False  # outside the grammar (RFC 3986: a URI is ASCII)
+    assert codes(res).count("DMARC_BAD_URI") == 1 and "DMARC_NOT_APPLIED" not in codes(res)
 
 
 @pytest.mark.parametrize("code", sorted(WORLDS))

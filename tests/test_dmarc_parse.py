@@ -35,9 +35,9 @@ def test_every_tag_of_both_rfcs_is_understood():
     assert {f.severity for f in rec.findings} == {"info"}
 
 
-def test_leniency_case_whitespace_trailing_semicolon():
+def test_grammar_allows_case_whitespace_trailing_semicolon():
     strict = parse_record("v=DMARC1; p=reject; sp=quarantine; adkim=s; rua=mailto:a@example.com,mailto:b@example.org")
-    loose = parse_record("  V = DMARC1 ;P=REJECT;  SP =Quarantine ;ADKIM= S; RUA = mailto:a@example.com , "
+    loose = parse_record("V = DMARC1 ;P=REJECT;  SP =Quarantine ;ADKIM= S; RUA = mailto:a@example.com , "
                          "mailto:b@example.org ;  ")
     assert loose.valid and strict.valid
     assert (loose.p, loose.sp, loose.adkim) == (strict.p, strict.sp, strict.adkim)
@@ -71,24 +71,30 @@ def test_version_must_be_first_and_exact(text, found):
 def test_invalid_values_name_the_expected_set():
     rec = parse_record("v=DMARC1; p=none; sp=maybe; np=x; adkim=q; aspf=1; t=maybe; psd=z; fo=2; pct=150; ri=-1")
     bad = {f.params["tag"]: f.params["expected"] for f in rec.findings if f.code == "DMARC_INVALID_VALUE"}
-    assert set(bad) == {"sp", "np", "adkim", "aspf", "t", "psd", "fo", "pct", "ri"}
+    assert set(bad) == {"sp", "np", "adkim", "aspf", "t", "psd", "fo"}
+    # pct and ri were removed by RFC 9989: only RFC 7489 rejects their values
+    old = {f.params["tag"]: f.params["expected"] for f in rec.findings if f.code == "DMARC_RFC7489_INVALID"}
+    assert set(old) == {"pct", "ri"} and "0-100" in old["pct"]
     assert bad["sp"] == " (none | quarantine | reject)"
     assert bad["psd"] == " (y | n | u)"
-    assert "0-100" in bad["pct"]
     # sp/np invalid: no rua, so no DMARC processing (RFC 9989 §4.10.1)
     assert rec.fallback == "ignored" and rec.policy is None
 
 
-def test_missing_p_with_valid_rua_applies_none():
+def test_missing_p_is_valid_under_9989_with_policy_none():
+    # RFC 9989 §4.7: p is optional, the effective policy is then none; RFC 7489 §6.3 requires it
     rec = parse_record("v=DMARC1; rua=mailto:d@example.com")
-    assert [f.code for f in rec.findings] == ["DMARC_MISSING_P", "DMARC_FALLBACK_NONE"]
-    assert rec.policy == "none" and rec.policy_for("subdomain") == "none" and rec.fallback == "none"
+    assert [f.code for f in rec.findings] == ["DMARC_MISSING_P", "DMARC_POLICY_NONE"]
+    assert rec.valid and not rec.valid_rfc7489 and rec.violations == {"7489": ["p-required"]}
+    assert rec.policy == "none" and rec.policy_for("subdomain") == "none" and rec.fallback is None
 
 
-def test_missing_p_without_rua_applies_nothing():
+def test_missing_p_without_rua_is_none_under_9989():
     rec = parse_record("v=DMARC1; adkim=s")
-    assert "DMARC_MISSING_P" in codes(rec.text) and "DMARC_NOT_APPLIED" in codes(rec.text)
-    assert rec.policy is None
+    assert "DMARC_MISSING_P" in codes(rec.text) and "DMARC_NOT_APPLIED" not in codes(rec.text)
+    assert rec.policy == "none" and rec.valid and not rec.valid_rfc7489
+    # sp still applies to subdomains when p is absent
+    assert parse_record("v=DMARC1; sp=reject").policy_for("subdomain") == "reject"
 
 
 def test_duplicate_and_unknown_tags():
@@ -101,7 +107,7 @@ def test_duplicate_and_unknown_tags():
 
 def test_syntax_errors():
     c = codes("v=DMARC1; p=reject; junk; =x; s p=none; rua=; ruf=mailto:a@example.com\x01")
-    assert c.count("DMARC_SYNTAX") == 5
+    assert c.count("DMARC_SYNTAX") == 4 and c.count("DMARC_BAD_URI") == 1  # the control character: one bad URI
 
 
 def test_policy_weakness_findings():
@@ -137,8 +143,9 @@ def test_np_and_sp_resolution():
     ("mailto:a@example.com!1t", True, "example.com", 1 << 40),
     ("mailto:a%2Bdmarc@example.com", True, "example.com", None),
     ("mailto:a@example.com?subject=dmarc", True, "example.com", None),
-    ("mailto:a@example.com!10x", False, None, None),
-    ("mailto:a@example.com!", False, None, None),
+    # a bad "!size" is outside RFC 7489 §6.2 only: RFC 9989 has no size limit (see test_bad_size_is_rfc7489_only)
+    ("mailto:a@example.com!10x", True, "example.com", None),
+    ("mailto:a@example.com!", True, "example.com", None),
     ("a@example.com", False, None, None),
     ("mailto:example.com", False, None, None),
     ("mailto:@example.com", False, None, None),
@@ -159,9 +166,15 @@ def test_report_uris(uri, valid, domain, size):
 def test_uri_findings_per_element():
     rec = parse_record("v=DMARC1; p=reject; rua=mailto:a@example.com, dmarc@example.com ,https://x.example/r, "
                        "mailto:b@example.com!9q")
-    assert [f.code for f in rec.findings] == ["DMARC_BAD_URI", "DMARC_URI_UNSUPPORTED", "DMARC_BAD_URI"]
+    assert [f.code for f in rec.findings] == ["DMARC_BAD_URI", "DMARC_URI_UNSUPPORTED", "DMARC_RFC7489_INVALID"]
     assert rec.findings[0].params["reason"] == "the 'mailto:' prefix is missing"
-    assert len(rec.mailto()) == 1
+    assert len(rec.mailto()) == 2
+
+
+def test_bad_size_is_rfc7489_only():
+    rec = parse_record("v=DMARC1; p=reject; rua=mailto:b@example.com!9q")
+    assert rec.valid and not rec.valid_rfc7489 and rec.violations == {"7489": ["uri"]}
+    assert rec.rua[0].bad_size == "!9q" and rec.rua[0].max_size is None
 
 
 def test_rf_unknown_format_is_a_warning():
@@ -172,7 +185,9 @@ def test_rf_unknown_format_is_a_warning():
 
 
 def test_record_classifiers():
-    assert is_dmarc_text("v=DMARC1; p=none") and is_dmarc_text(" v = DMARC1") and is_dmarc_text("v=DMARC1")
+    assert is_dmarc_text("v=DMARC1; p=none") and is_dmarc_text("v = DMARC1") and is_dmarc_text("v=DMARC1")
+    # RFC 7489 §6.6.3 step 2: a record that does not start with "v=" is discarded (whitespace included)
+    assert not is_dmarc_text(" v=DMARC1; p=reject") and not is_dmarc_text("\tv=DMARC1")
     assert not is_dmarc_text("v=DMARC10; p=none") and not is_dmarc_text("v=dmarc1; p=none")
     assert looks_like_dmarc("v=dmarc1; p=none") and not looks_like_dmarc("v=DMARC1; p=none")
     assert not looks_like_dmarc("google-site-verification=abc")
@@ -231,5 +246,10 @@ def test_every_bad_value_is_reported(data):
         parts.append(f"{tag.upper() if data.draw(st.booleans()) else tag} = {value}")
     rec = parse_record("; ".join(parts) + data.draw(st.sampled_from(["", ";", "; "])))
     reported = {f.params["tag"] for f in rec.findings if f.code == "DMARC_INVALID_VALUE"}
-    assert reported == bad_tags
-    assert rec.valid == (not bad_tags)
+    old = {f.params["tag"] for f in rec.findings
+           if f.code == "DMARC_RFC7489_INVALID" and f.params["section"] != "RFC 7489 §6.4"}
+    assert reported == bad_tags - {"pct"}  # pct is not an RFC 9989 tag: no value of it is invalid there
+    assert old == bad_tags & {"pct"}
+    assert rec.valid == (not bad_tags - {"pct"})
+    # np, t and psd are not RFC 7489 tags: its receivers ignore them; RFC 7489 §6.4: p right after v
+    assert rec.valid_rfc7489 == (not bad_tags - {"np", "t", "psd"} and tags[0] == "p")

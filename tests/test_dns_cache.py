@@ -264,7 +264,7 @@ def test_interpret_properties(answer, authority, rcode, aa) -> None:
     else:
         assert step.target is None and not a.records
     if a.status == "error":
-        assert a.error in ("cname-loop", "referral") and ttl == 0
+        assert a.error in ("cname-loop", "cname-chain-too-long", "referral") and ttl == 0
     if rcode == 3 and a.status != "error" and not a.records:
         assert a.status == "nxdomain" and step.target is None  # RFC 6604: NXDOMAIN is about the chain's end
 
@@ -278,3 +278,17 @@ def test_odd_owner_names_are_escaped_not_breaking_the_file() -> None:
     assert dns.name.from_text("a\\.b.example.jp.") in z.nodes  # an escaped dot stays inside its label
     assert z.find_rdataset("a\\.b.example.jp.", "CNAME")[0].target == dns.name.from_text("t\\0401\\041.example.jp.")
     assert dns.name.from_text("xn--r8jz45g.example.jp.") in z.nodes
+
+
+def test_long_cname_chain_in_one_message_is_not_a_loop() -> None:
+    from mailposture.dns.engine import MAX_CNAME_HOPS
+
+    hops = MAX_CNAME_HOPS + 2
+    names = [f"n{i}.example" for i in range(hops + 1)]
+    m = _msg(answer=[RR(names[i], T_CNAME, 1, 5, names[i + 1]) for i in range(hops)])
+    step, ttl = interpret(m, "n0.example", "TXT", T_TXT)
+    assert step.answer.status == "error" and step.answer.error == "cname-chain-too-long" and ttl == 0
+    short = _msg(answer=[*(RR(names[i], T_CNAME, 1, 5, names[i + 1]) for i in range(12)),
+                         RR(names[12], T_TXT, 1, 5, (b"x",))])
+    step, _ = interpret(short, "n0.example", "TXT", T_TXT)
+    assert step.answer.status == "ok" and len(step.answer.cname_chain) == 12  # 12 hops: more than the old 8

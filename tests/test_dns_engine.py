@@ -12,7 +12,7 @@ import pytest
 
 from conftest import free_port
 from mailposture.dns import engine as engine_mod
-from mailposture.dns.engine import Engine, run
+from mailposture.dns.engine import MAX_CNAME_HOPS, Engine, run
 from mailposture.dns.server import FaultyProxy, LocalDnsServer
 from mailposture.dns.wire import FLAG_AD
 
@@ -180,18 +180,21 @@ def _alternating_chain(hops: int, end: list) -> tuple[dict, dict]:
             {k: v for k, v in world.items() if k.endswith("chain1.test")})
 
 
-@pytest.mark.parametrize("hops, status", [(8, "ok"), (9, "error"), (12, "error")])
+@pytest.mark.parametrize("hops, status", [(8, "ok"), (9, "ok"), (MAX_CNAME_HOPS, "ok"), (MAX_CNAME_HOPS + 1, "error"),
+                                         (MAX_CNAME_HOPS + 5, "error")])
 async def test_cname_chain_hop_limit(hops: int, status: str) -> None:
+    # a long chain of distinct names is not a loop: followed up to MAX_CNAME_HOPS (20), then its own error
+    assert MAX_CNAME_HOPS >= 16
     a_zone, b_zone = _alternating_chain(hops, [("A", "192.0.2.77")])
     async with LocalDnsServer(a_zone, origins=["chain0.test"]) as s1, \
             LocalDnsServer(b_zone, origins=["chain1.test"]) as s2, \
             Engine([s1.address, s2.address], timeout=0.5, retries=1) as e:
         a = await e.query("c0.chain0.test", "A")
-        assert a.status == status and len(a.cname_chain) == min(hops, 9)
+        assert a.status == status and len(a.cname_chain) == min(hops, MAX_CNAME_HOPS + 1)
         if status == "ok":
-            assert a.records == ("192.0.2.77",) and a.cname_chain[-1] == "c8.chain0.test"
+            assert a.records == ("192.0.2.77",) and a.cname_chain[-1] == f"c{hops}.chain{hops % 2}.test"
         else:
-            assert a.error == "cname-loop"
+            assert a.error == "cname-chain-too-long"
 
 
 async def test_concurrency_is_bounded(server: LocalDnsServer) -> None:
@@ -413,3 +416,15 @@ async def test_a_shared_lookup_survives_the_cancellation_of_its_owner(server: Lo
         assert owner.cancelled() and e.stats.sent == 2 and not e._inflight
         b = await asyncio.gather(*(e.query("mx.example.test", "A") for _ in range(5)))
         assert {x.records for x in b} == {("192.0.2.2",)} and e.stats.sent == 3  # one exchange, shared
+
+
+async def test_cname_loop_across_zones_is_a_loop_at_once() -> None:
+    # c0.chain0 -> c1.chain1 -> c0.chain0: a name seen twice, found on the second hop (not after the hop limit)
+    a_zone = {"c0.chain0.test": [("CNAME", "c1.chain1.test")]}
+    b_zone = {"c1.chain1.test": [("CNAME", "c0.chain0.test")]}
+    async with LocalDnsServer(a_zone, origins=["chain0.test"]) as s1, \
+            LocalDnsServer(b_zone, origins=["chain1.test"]) as s2, \
+            Engine([s1.address, s2.address], timeout=0.5, retries=1) as e:
+        a = await e.query("c0.chain0.test", "A")
+        assert a.status == "error" and a.error == "cname-loop"
+        assert a.cname_chain == ("c1.chain1.test", "c0.chain0.test")

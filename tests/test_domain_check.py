@@ -25,6 +25,8 @@ WORLD = {
     "_dmarc.broken.test": [("TXT", "v=DMARC1; p=reject")],
     "parked.test": [("TXT", "v=spf1 -all"), ("MX", (0, "."))],
     "_dmarc.parked.test": [("TXT", "v=DMARC1; p=reject")],
+    "nomail.test": [("A", "192.0.2.9")],
+    "ctl.test": [("TXT", "v=spf1 a:x\x01.ctl.test -all")],
 }
 
 
@@ -189,3 +191,44 @@ def test_validating_resolver_asks_for_ad_and_selector_file_errors(local_dns, tmp
     assert r.exit_code == 2 and "sel.txt" in r.output and "Traceback" not in r.output
     r = runner.invoke(_cli(), ["check", "good.test", "-n", dns_server, "--dkim-selectors", str(tmp_path / "none")])
     assert r.exit_code == 2 and "none" in r.output
+
+
+@pytest.mark.parametrize("lang, absent, unknown", [("en", "no record", "unknown"), ("ja", "レコードなし", "不明")])
+def test_absent_record_is_shown_as_absent_not_unknown(dns_server: str, lang: str, absent: str, unknown: str) -> None:
+    # nomail.test publishes neither SPF nor DMARC (DNS errors: 0): the syntax row says "no record", not "unknown"
+    runner = CliRunner()
+    r = runner.invoke(_cli(), ["check", "nomail.test", "-n", dns_server, "--lang", lang, "--core", "--timeout", "1"],
+                      env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    syntax = [line for line in r.output.splitlines() if line.startswith(("Syntax", "構文"))]
+    assert len(syntax) == 2 and all(absent in line and unknown not in line for line in syntax), r.output
+    r = runner.invoke(_cli(), ["check", "nomail.test", "-n", dns_server, "--format", "json", "--core"])
+    res = json.loads(r.output)
+    assert res["spf"]["present"] is False and res["spf"]["status"] == "none"
+    assert res["dmarc"]["present"] is False and res["dmarc"]["status"] == "none"
+    assert res["dns"]["errors"] == []
+    # a DNS error still shows as unknown
+    from conftest import free_port
+
+    r = runner.invoke(_cli(), ["check", "nomail.test", "-n", f"127.0.0.1:{free_port()}", "--lang", lang, "--core",
+                               "--timeout", "0.2", "--retries", "0"], env={"COLUMNS": "200"})
+    spf_syntax = next(line for line in r.output.splitlines() if line.startswith(("Syntax", "構文")))
+    assert unknown in spf_syntax
+
+
+@pytest.mark.parametrize("name", ["jp", "localhost", "localhost.", "com"])
+def test_single_label_name_stops_with_exit_2_and_no_query(local_dns, name: str) -> None:
+    before = len(local_dns.log)
+    r = CliRunner().invoke(_cli(), ["check", name, "-n", local_dns.address, "--lang", "en"])
+    assert r.exit_code == 2 and "not a valid domain name" in r.output and "single label" in r.output
+    assert len(local_dns.log) == before  # nothing was queried, nothing advised
+    assert "_dmarc" not in r.output
+    r = CliRunner().invoke(_cli(), ["check", name, "-n", local_dns.address, "--lang", "ja"])
+    assert r.exit_code == 2 and "ドメイン名として正しくありません" in r.output
+
+
+def test_control_character_in_a_record_is_named_not_echoed(dns_server: str) -> None:
+    r = CliRunner().invoke(_cli(), ["check", "ctl.test", "-n", dns_server, "--lang", "en", "--core", "--timeout", "1"],
+                           env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "\x01" not in r.output and "a:x<U+0001>.ctl.test" in r.output and "U+0001" in r.output

@@ -478,3 +478,16 @@ def test_summary_json(tmp_path):
     assert (data["domains"], data["ok"], data["errors"], data["crashed"], data["invalid"],
             data["duplicates_skipped"], data["exit_code"]) == (3, 1, 1, 1, 1, 1, 0)
     assert data["queries_per_domain"] == 4.0 and data["interrupted"] is False
+
+
+def test_single_label_names_count_as_invalid_and_are_not_checked(tmp_path):
+    # "jp" and "localhost" are not mail domains (RFC 5321 §2.3.5): invalid inputs, never queried or advised
+    src = tmp_path / "d.txt"
+    src.write_text("a.example\njp\nlocalhost\n")
+    out = tmp_path / "r.jsonl"
+    r = invoke(make_app(), src, "-o", out, "--lang", "en")
+    assert r.exit_code == 0, r.output
+    rows = {x["domain"]: x for x in lines_of(out)}
+    assert "single label" in rows["jp"]["input_error"] and "single label" in rows["localhost"]["input_error"]
+    assert "spf" not in rows["jp"] and rows["jp"]["status"] == "error" and rows["a.example"]["status"] == "ok"
+    assert "invalid 2" in r.stderr

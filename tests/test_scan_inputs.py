@@ -32,7 +32,6 @@ def items_of(path, **kw):
     ("例え。テスト", "xn--r8jz45g.xn--zckzah"),      # ideographic full stop separates labels (UTS #46)
     ("xn--bcher-kva.example", "xn--bcher-kva.example"),
     ("a-b.example", "a-b.example"),
-    ("com", "com"),
     ("1password.com", "1password.com"),
     ("a" * 63 + ".example", "a" * 63 + ".example"),
 ])
@@ -60,6 +59,11 @@ def test_normalize_valid(raw, want):
     ("[2001:db8::1]", "IP address"),
     ("300.1.1.1", "all digits"),
     ("bü..example", "empty label"),
+    ("com", "single label"),          # RFC 5321 §2.3.5: mail domains are fully qualified
+    ("jp", "single label"),
+    ("localhost", "single label"),
+    ("localhost.", "single label"),
+    ("日本", "single label"),
 ])
 def test_normalize_invalid(raw, reason_part):
     name, reason = normalize_domain(raw)

@@ -83,9 +83,15 @@ def read_records(records: list[str] | None, file: Path | None) -> list[str]:
     def lines(text: str) -> list[str]:
         return [zone_join(ln) for ln in text.splitlines() if ln.strip()]
 
+    def stdin_text() -> str:
+        # bytes, decoded like --file: invalid UTF-8 becomes U+FFFD (then reported as a non-ASCII character)
+        # instead of surrogates that break every later encode
+        buf = getattr(sys.stdin, "buffer", None)
+        return buf.read().decode("utf-8", errors="replace") if buf is not None else sys.stdin.read()
+
     out: list[str] = []
     for rec in records or []:
-        out.extend(lines(sys.stdin.read()) if rec == "-" else [zone_join(rec)])
+        out.extend(lines(stdin_text()) if rec == "-" else [zone_join(rec)])
     if file is not None:
         try:
             out.extend(lines(file.read_text(encoding="utf-8", errors="replace")))

@@ -223,7 +223,15 @@ define("SPF_MACRO_P", "warning", "RFC 7208 §7.3",
        "The %{{p}} macro SHOULD NOT be used: it is slow and unreliable.",
        "%{{p}} マクロは低速で信頼性が低いため使用すべきではありません (SHOULD NOT)。")
 define("SPF_NON_ASCII", "error", "RFC 7208 §4.5",
-       "The record contains non-ASCII characters.", "レコードに ASCII 以外の文字が含まれています。")
+       "The record contains a non-ASCII character ({char} at position {position}).",
+       "レコードに ASCII 以外の文字が含まれています (位置 {position} の {char})。")
+define("SPF_MALFORMED_VERSION", "error", "RFC 7208 §4.5, §12",
+       "'{found}' looks like SPF but does not start with exactly 'v=spf1' followed by a space (whitespace before "
+       "it, or a TAB after it): by the grammar it is discarded; some receivers trim it and apply it anyway.",
+       "'{found}' は SPF のようですが、'v=spf1' + 空白 (SP) で正確に始まっていません (前に空白、または後ろがタブ)。"
+       "文法上は破棄されますが、空白を無視して適用する受信側もあります。",
+       "Publish the record starting with exactly 'v=spf1 ' and separate terms with single spaces.",
+       "レコードを 'v=spf1 ' で始め、各項目を半角スペースで区切ってください。")
 define("SPF_ANALYSIS_TRUNCATED", "info", "RFC 7208 §4.6.4",
        "The include/redirect tree was not fully expanded ({reason}); counts are lower bounds.",
        "include/redirect の展開を途中で打ち切りました ({reason})。集計値は下限値です。")
@@ -244,9 +252,24 @@ define("DMARC_SYNTAX", "error", "RFC 7489 §6.4",
 define("DMARC_VERSION", "error", "RFC 7489 §6.3",
        "The record must start with 'v=DMARC1' (found '{found}').",
        "レコードは 'v=DMARC1' で始まる必要があります ('{found}')。")
-define("DMARC_MISSING_P", "error", "RFC 7489 §6.3",
-       "The required tag 'p' is missing.", "必須タグ 'p' がありません。",
+define("DMARC_MISSING_P", "warning", "RFC 9989 §4.7, RFC 7489 §6.3",
+       "No tag 'p': RFC 9989 receivers apply p=none; RFC 7489 requires 'p' (its receivers apply p=none only "
+       "with a valid rua, rua here: {rua}, otherwise no DMARC at all).",
+       "タグ 'p' がありません。RFC 9989 の受信側は p=none として扱います。RFC 7489 では 'p' は必須で、"
+       "有効な rua がある場合のみ p=none、ない場合は DMARC を適用しません (この rua: {rua})。",
        "Add 'p=none', 'p=quarantine' or 'p=reject'.", "'p=none'、'p=quarantine'、'p=reject' のいずれかを追加してください。")
+define("DMARC_RFC7489_INVALID", "warning", "RFC 7489 §6.3, §6.4",
+       "'{tag}={value}' is outside RFC 7489 ({section}: {expected}); RFC 9989 receivers accept or ignore it, "
+       "receivers still following RFC 7489 may not.",
+       "'{tag}={value}' は RFC 7489 の規定外です ({section}: {expected})。RFC 9989 の受信側は受け入れるか無視しますが、"
+       "RFC 7489 に従う受信側は受け入れない場合があります。")
+define("DMARC_LEADING_SPACE", "error", "RFC 9989 §4.8, RFC 7489 §6.6.3",
+       "The record '{found}' has whitespace before 'v=': by the grammar it is not a DMARC record and is "
+       "discarded (no policy); some receivers trim it and apply it anyway.",
+       "レコード '{found}' は 'v=' の前に空白があります。文法上 DMARC レコードではなく破棄されます (ポリシーなし)。"
+       "空白を無視して適用する受信側もあります。",
+       "Remove the whitespace so that the record starts with 'v=DMARC1'.",
+       "レコードが 'v=DMARC1' で始まるよう空白を削除してください。")
 define("DMARC_INVALID_VALUE", "error", "RFC 7489 §6.3",
        "Tag '{tag}' has an invalid value '{value}'{expected}.", "タグ '{tag}' の値 '{value}' は正しくありません{expected}。")
 define("DMARC_DUPLICATE_TAG", "error", "RFC 7489 §6.4",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mailposture.checks.chars import visible
 from mailposture.findings import Finding, finding
 
 NULL_SPF = "v=spf1 -all"
@@ -67,8 +68,8 @@ def assess(spf: dict[str, Any], dmarc: dict[str, Any], mx: dict[str, Any]) -> di
     elif len(spf.get("records") or []) > 1:
         missing.append(("several SPF records (permerror)", "SPF レコードが複数 (permerror)"))
     elif spf_record != NULL_SPF:
-        missing.append((f"SPF is '{spf.get('record')}' instead of '{NULL_SPF}'",
-                        f"SPF が '{NULL_SPF}' ではなく '{spf.get('record')}'"))
+        shown = visible(str(spf.get("record")), 120)  # control characters named (U+0001), never echoed raw
+        missing.append((f"SPF is '{shown}' instead of '{NULL_SPF}'", f"SPF が '{NULL_SPF}' ではなく '{shown}'"))
     policy = dmarc.get("policy")
     if dmarc.get("status") == "error":
         unknown += 1

@@ -9,10 +9,13 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from mailposture.checks.chars import visible  # control characters of a record named (U+0001), never raw
+
 LABELS = {
     "en": {"spf": "SPF", "dmarc": "DMARC", "mx": "MX", "dkim": "DKIM", "bimi": "BIMI", "mta_sts": "MTA-STS",
            "tls_rpt": "TLS-RPT", "dnssec": "DNSSEC", "posture": "Posture", "record": "Record",
            "present": "Published", "valid": "Syntax", "ok": "valid", "bad": "invalid", "yes": "yes", "no": "no", "unknown": "unknown (DNS error)",
+           "absent": "- (no record)",
            "lookups": "DNS lookups", "void": "Void lookups", "ipv4": "Authorized IPv4 addresses",
            "all": "Default (all)", "policy": "Effective policy", "source": "Found at", "rua": "Aggregate reports",
            "class": "Mail reception", "hosts": "Hosts", "findings": "Findings", "fix": "Fix",
@@ -23,6 +26,7 @@ LABELS = {
     "ja": {"spf": "SPF", "dmarc": "DMARC", "mx": "MX", "dkim": "DKIM", "bimi": "BIMI", "mta_sts": "MTA-STS",
            "tls_rpt": "TLS-RPT", "dnssec": "DNSSEC", "posture": "総合評価", "record": "レコード",
            "present": "公開", "valid": "構文", "ok": "正しい", "bad": "誤りあり", "yes": "あり", "no": "なし", "unknown": "不明 (DNS エラー)",
+           "absent": "- (レコードなし)",
            "lookups": "DNS 参照回数", "void": "空応答の参照", "ipv4": "許可 IPv4 アドレス数",
            "all": "既定の評価 (all)", "policy": "実効ポリシー", "source": "取得元", "rua": "集計レポート",
            "class": "メール受信", "hosts": "ホスト", "findings": "指摘事項", "fix": "対処",
@@ -40,24 +44,30 @@ def _yn(v: Any, t: dict[str, str]) -> str:
     return t["unknown"] if v is None else (t["yes"] if v else t["no"])
 
 
-def _ok(v: Any, t: dict[str, str]) -> str:
-    return t["unknown"] if v is None else (t["ok"] if v else t["bad"])
+def _ok(sec: dict[str, Any], t: dict[str, str]) -> str:
+    """Syntax of a section's record: valid/invalid; no record is absent, never unknown (only a DNS error is)."""
+    v = sec.get("valid")
+    if v is not None:
+        return t["ok"] if v else t["bad"]
+    if sec.get("present") is False or sec.get("status") == "none":
+        return t["absent"]
+    return t["unknown"]
 
 
 def _facts(name: str, sec: dict[str, Any], t: dict[str, str]) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = [(t["present"], _yn(sec.get("present"), t))] if "present" in sec and name not in ("dnssec", "posture") else []
     if name in ("spf", "dmarc") and not sec.get("record") and len(sec.get("records") or []) > 1:
-        rows += [(t["record"], r) for r in sec["records"]]
+        rows += [(t["record"], visible(r)) for r in sec["records"]]
     if name == "spf":
-        rows += [(t["record"], sec.get("record") or "-")] if len(sec.get("records") or []) <= 1 else []
-        rows += [ (t["valid"], _ok(sec.get("valid"), t)),
+        rows += [(t["record"], visible(sec.get("record") or "-"))] if len(sec.get("records") or []) <= 1 else []
+        rows += [ (t["valid"], _ok(sec, t)),
                  (t["all"], str(sec.get("all") or "-")), (t["lookups"], f"{sec.get('dns_lookups', 0)} / 10"),
                  (t["void"], f"{sec.get('void_lookups', 0)} / 2"),
                  (t["ipv4"], f"{sec.get('authorized_ipv4', 0):,}")]
     elif name == "dmarc":
         src = sec.get("source")
-        rows += [(t["record"], sec.get("record") or "-")] if len(sec.get("records") or []) <= 1 else []
-        rows += [(t["valid"], _ok(sec.get("valid"), t)),
+        rows += [(t["record"], visible(sec.get("record") or "-"))] if len(sec.get("records") or []) <= 1 else []
+        rows += [(t["valid"], _ok(sec, t)),
                  (t["source"], f"{src} ({sec.get('source_domain')})" if src else "-"),
                  (t["policy"], str(sec.get("policy") or "-")), (t["rua"], ", ".join(sec.get("rua") or []) or "-")]
     elif name == "mx":

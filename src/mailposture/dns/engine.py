@@ -9,7 +9,10 @@
 * One shared cache of positive and negative answers honouring TTLs (negative TTL = min(SOA TTL, SOA MINIMUM),
   RFC 2308 §5), LRU-bounded, plus in-flight de-duplication: concurrent identical lookups share one exchange.
 * CNAME chains the server did not complete (an authoritative server does not chase into other zones) are followed
-  by the engine, each hop through the cache (RFC 1034 §3.6.2), at most :data:`MAX_CNAME_HOPS` hops.
+  by the engine, each hop through the cache (RFC 1034 §3.6.2). A name met twice is a loop ("cname-loop"); a
+  chain longer than :data:`MAX_CNAME_HOPS` hops (generous: CDN chains are a few hops) is "cname-chain-too-long".
+* Names are compared in one canonical form (:func:`~mailposture.dns.wire.canonical_name`, the form owner names
+  are decoded in), so a name with ``@ $ ( ) ; "``, a space or a backslash in a label matches its answer.
 * Spoofing hygiene (RFC 5452 §9): every query leaves from a random kernel-chosen source port (a rotating pool of
   sockets, each replaced after a few queries, or a fresh socket per exchange with ``udp_sockets=0``) with a
   random 16-bit ID, and responses are accepted only from the queried address with the same ID and question.
@@ -20,7 +23,8 @@ Record data follow :mod:`mailposture.dns.types`; SOA answers (not in that table)
 ``(mname, rname, serial, refresh, retry, expire, minimum)`` tuples.
 
 A lookup that still fails is an :class:`~mailposture.dns.types.Answer` with ``status="error"`` and ``error`` set
-("timeout", "servfail", "refused", "malformed", "network: …", "cname-loop", …): never NXDOMAIN or NODATA.
+("timeout", "servfail", "refused", "malformed", "network: …", "cname-loop", "cname-chain-too-long", …): never
+NXDOMAIN or NODATA.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mailposture.dns.cache import MAX_NEGATIVE_TTL, MAX_POSITIVE_TTL, TokenBucket, TtlCache
-from mailposture.dns.types import RCODES, RDTYPE_NAMES, RDTYPES, Answer
+from mailposture.dns.types import MAX_CNAME_CHAIN, RCODES, RDTYPE_NAMES, RDTYPES, Answer
 from mailposture.dns.wire import (
     FLAG_AD,
     FLAG_RD,
@@ -49,6 +53,7 @@ from mailposture.dns.wire import (
     T_SOA,
     Message,
     WireError,
+    canonical_name,
     decode,
     encode_name,
     encode_query_wire,
@@ -57,7 +62,7 @@ from mailposture.dns.wire import (
 __all__ = ["MAX_CNAME_HOPS", "DnsConfigError", "Engine", "EngineStats", "interpret", "parse_nameserver",
            "rdtype_code", "run", "system_nameservers"]
 
-MAX_CNAME_HOPS = 8
+MAX_CNAME_HOPS = MAX_CNAME_CHAIN  # hops followed before "cname-chain-too-long" (a loop is found at once)
 # UDP socket pool defaults (see _UdpPool): 64 random ports in use at a time, none for more than 8 queries or 10 s
 UDP_SOCKETS = 64
 UDP_SOCKET_USES = 8
@@ -227,8 +232,9 @@ def interpret(msg: Message, qname: str, rdtype: str, code: int, server: str | No
             return _Step(Answer(qname, rdtype, "error", (), rcode, 0, tuple(chain), "cname-loop", server, ad)), 0
         seen.add(cur)
         chain.append(cur)
-    else:
-        return _Step(Answer(qname, rdtype, "error", (), rcode, 0, tuple(chain), "cname-loop", server, ad)), 0
+    else:  # no name twice, but longer than any real chain
+        return _Step(Answer(qname, rdtype, "error", (), rcode, 0, tuple(chain), "cname-chain-too-long", server,
+                            ad)), 0
 
     soa = next((rr for rr in msg.authority if rr.rtype == T_SOA), None)
     if chain and msg.rcode == 0:
@@ -248,13 +254,18 @@ def interpret(msg: Message, qname: str, rdtype: str, code: int, server: str | No
     return _Step(Answer(qname, rdtype, status, (), rcode, neg, tuple(chain), server=server, ad=ad)), neg
 
 
+_plain_name = re.compile(r"[a-z0-9_*/.-]*").fullmatch  # wire.canonical_name's fast path, inlined (hot path)
+
+
 def _norm_name(name: str) -> str:
+    """The canonical form of a query name (wire.canonical_name): what answers' owner names are compared with."""
     n = name.strip()
     if n.endswith(".") and not n.endswith("\\."):
         n = n[:-1]
     if not n.isascii():
         n = n.encode("idna").decode("ascii")  # UnicodeError handled by the caller
-    return n.lower()
+    low = n.lower()
+    return low if _plain_name(low) else canonical_name(n)  # the usual name needs no escape
 
 
 # ------------------------------------------------------------------------------------------------ the engine
@@ -615,9 +626,9 @@ class Engine:
             if step.target is None:
                 return Answer(qname, rdtype, a.status, a.records, a.rcode, ttl, tuple(chain), a.error, a.server,
                               ad, all_cached)
-            if len(chain) > MAX_CNAME_HOPS:
-                return Answer(qname, rdtype, "error", (), a.rcode, 0, tuple(chain), "cname-loop", a.server, False,
-                              all_cached)
+            if len(chain) > MAX_CNAME_HOPS:  # every name distinct (checked above): a long chain, not a loop
+                return Answer(qname, rdtype, "error", (), a.rcode, 0, tuple(chain), "cname-chain-too-long",
+                              a.server, False, all_cached)
             try:
                 step, cached = await self._step(step.target, rdtype, code)
             except WireError as e:

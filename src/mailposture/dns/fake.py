@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from mailposture.dns.types import Answer
+from mailposture.dns.types import MAX_CNAME_CHAIN, Answer
 
 
 def _norm(name: str) -> str:
@@ -84,7 +84,8 @@ class FakeResolver:
         self.log.append((qname, rdtype))
         chain: list[str] = []
         current = qname
-        for _ in range(16):
+        seen = {qname}
+        for _ in range(MAX_CNAME_CHAIN + 1):
             owner = self._lookup_owner(current)
             if owner is not None and owner in self.special:
                 kind = self.special[owner]
@@ -98,6 +99,9 @@ class FakeResolver:
             if "CNAME" in node and rdtype != "CNAME":
                 current = node["CNAME"][0]
                 chain.append(current)
+                if current in seen:  # a loop: a name met twice (as the engine reports it)
+                    return Answer(qname, rdtype, "error", rcode="", error="cname-loop", cname_chain=tuple(chain))
+                seen.add(current)
                 continue
             return Answer(qname, rdtype, "nodata", ttl=300, cname_chain=tuple(chain))
-        return Answer(qname, rdtype, "error", rcode="", error="cname-loop", cname_chain=tuple(chain))
+        return Answer(qname, rdtype, "error", rcode="", error="cname-chain-too-long", cname_chain=tuple(chain))

@@ -29,6 +29,11 @@ RDTYPES: dict[str, int] = {
     "SPF": 99, "DS": 43, "DNSKEY": 48, "TLSA": 52, "HTTPS": 65, "CAA": 257,
 }
 RDTYPE_NAMES: dict[int, str] = {v: k for k, v in RDTYPES.items()}
+# The longest CNAME chain followed (hops). A loop (a name met twice) is reported as soon as it is seen; this limit
+# only stops a long chain of distinct names. Real CDN chains are 2-5 hops; 20 leaves ample room (resolvers
+# allow a dozen or more restarts), while bounding the work an attacker's chain can cause.
+MAX_CNAME_CHAIN = 20
+
 RCODES: dict[int, str] = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
 
 
@@ -43,7 +48,8 @@ class Answer:
     rcode: str = "NOERROR"          # last rcode seen ("" when no response arrived at all)
     ttl: int = 0                    # min TTL of the answer RRset, or the negative TTL (SOA minimum)
     cname_chain: tuple[str, ...] = ()  # names followed from ``name`` to the owner of ``records``
-    error: str | None = None        # "timeout", "servfail", "refused", "formerr", "network: …", "cname-loop"
+    error: str | None = None        # "timeout", "servfail", "refused", "formerr", "network: …", "cname-loop",
+    #                                 "cname-chain-too-long"
     server: str | None = None       # "ip:port" of the server that gave the final response
     ad: bool = False                # AD flag of the response (RFC 4035 §3.2.3)
     from_cache: bool = False

@@ -207,6 +207,23 @@ def _label_text(label: bytes) -> str:
     return "".join(out)
 
 
+_PLAIN_TEXT = re.compile(r"[a-z0-9_*/.-]*")
+
+
+def canonical_name(name: str) -> str:
+    """The one text form names are compared in: the form :func:`decode_name` gives an owner name. Lower case
+    (ASCII only, RFC 4343 §3), no trailing dot, and every octet that is not a letter, digit or ``-_*/`` written
+    with an RFC 1035 §5.1 escape (``\\@``, ``\\$``, ``\\032`` for a space…). ``name`` may hold raw octets (as an
+    SPF macro expansion does: ``a@b.example``) or escapes (``\\.``, ``\\DDD``, ``\\\\`` for a backslash); both
+    give the same canonical text, so an answer's owner always matches its question. ``name`` is ASCII (IDNA
+    is the caller's business) without a trailing root dot."""
+    low = name.lower()
+    if _PLAIN_TEXT.fullmatch(low):
+        return low  # the common case: nothing to escape
+    labels = _split_escaped(name) if "\\" in name else [label.encode("latin-1") for label in name.split(".")]
+    return ".".join(_label_text(label.lower()) for label in labels)
+
+
 def decode_name(msg: bytes, off: int) -> tuple[str, int]:
     """Decode a possibly compressed name at ``off`` (RFC 1035 §4.1.4). Returns (lower-cased text without
     trailing dot, offset after the name). A pointer must point strictly backwards, which rules out loops."""

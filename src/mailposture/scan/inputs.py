@@ -92,7 +92,8 @@ class InputItem:
 _LDH = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 _BAD_CHAR = re.compile(r"[^a-z0-9.-]")
 _SPACE = re.compile(r"\s")
-_FAST = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.?",
+# at least two labels: a mail domain is fully qualified (RFC 5321 §2.3.5); "jp" or "localhost" is not
+_FAST = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.?",
                    re.IGNORECASE | re.ASCII)
 
 
@@ -116,8 +117,9 @@ def normalize_domain(raw: str) -> tuple[str | None, str | None]:
     Unicode labels converted to A-labels (RFC 5891 §4.4); then the host-name syntax that mail domains must follow
     (letters, digits, hyphen; no hyphen at either end of a label — RFC 1035 §2.3.1, RFC 1123 §2.1,
     RFC 5321 §4.1.2), labels of 1-63 octets (RFC 1035 §2.3.4), at most 253 characters in text form (255 octets on
-    the wire, RFC 1035 §2.3.4), and a top-level label that is not all digits (RFC 3696 §2) — which, with the
-    explicit check, also keeps IP addresses out.
+    the wire, RFC 1035 §2.3.4), a top-level label that is not all digits (RFC 3696 §2) — which, with the
+    explicit check, also keeps IP addresses out — and at least two labels (``jp``, ``localhost`` are not mail
+    domains: RFC 5321 §2.3.5 asks for fully qualified names).
     """
     name = raw.strip()
     if not name:
@@ -168,6 +170,8 @@ def _normalize_slow(name: str) -> tuple[str | None, str | None]:
         return None, f"name longer than 253 characters ({len(name)})"
     if labels[-1].isdigit():
         return None, "top-level label is all digits"
+    if len(labels) < 2:  # RFC 5321 §2.3.5: a domain name in mail is fully qualified
+        return None, "a single label, not a fully qualified domain (RFC 5321 §2.3.5)"
     return name, None
 
 

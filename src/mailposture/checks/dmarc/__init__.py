@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mailposture.checks.chars import visible
 from mailposture.checks.dmarc.discover import Discovery, Lookup, default_psl, psl_org_domain, walk_targets
 from mailposture.checks.dmarc.parse import (
     DmarcRecord,
@@ -64,7 +65,7 @@ def normalize_domain(domain: str) -> tuple[str | None, str | None]:
 
 
 def _empty(domain: str, findings: list[Finding]) -> dict[str, Any]:
-    return {"domain": domain, "present": None, "covered": None, "valid": None, "record": None, "records": [],
+    return {"domain": domain, "present": None, "covered": None, "valid": None, "valid_rfc7489": None, "record": None, "records": [],
             "source": None, "source_domain": None, "org_domain": {"psl": None, "tree_walk": None},
             "policy": None, "p": None, "subdomain_policy": None, "np": None, "pct": None, "t": None, "psd": None,
             "rua": [], "ruf": [], "adkim": None, "aspf": None, "protected": None, "protected_reason": "dns-error",
@@ -77,8 +78,11 @@ def _txt_findings(lk: Lookup, findings: list[Finding]) -> None:
     for text in lk.other:
         if is_spf_text(text):
             findings.append(finding("DMARC_SPF_AT_DMARC", name=lk.name))
+        elif text[:1].isspace() and is_dmarc_text(text.lstrip(" \t\r\n")):
+            # " v=DMARC1; ...": discarded (RFC 7489 §6.6.3 step 2); receivers that trim it would apply it
+            findings.append(finding("DMARC_LEADING_SPACE", found=visible(text.strip(), 40)))
         elif looks_like_dmarc(text):
-            findings.append(finding("DMARC_VERSION", found=text.strip()[:40]))  # e.g. v=dmarc1: ignored
+            findings.append(finding("DMARC_VERSION", found=visible(text.strip(), 40)))  # e.g. v=dmarc1: ignored
         else:
             findings.append(finding("DMARC_OTHER_TXT", name=lk.name))
     if lk.cname_chain and lk.dmarc:
@@ -209,7 +213,7 @@ def _txt_findings_inherited(lk: Lookup, findings: list[Finding]) -> None:
 def _fill(out: dict[str, Any], rec: DmarcRecord, policy: str | None, findings: list[Finding], relation: str) -> None:
     skip = _INHERITED_SKIP if relation != "domain" else set()
     findings.extend(f for f in rec.findings if f.code not in skip)
-    out.update(valid=rec.valid, record=rec.text, p=rec.p, subdomain_policy=rec.sp, np=rec.np, pct=rec.pct,
+    out.update(valid=rec.valid, valid_rfc7489=rec.valid_rfc7489, record=rec.text, p=rec.p, subdomain_policy=rec.sp, np=rec.np, pct=rec.pct,
                t=rec.t, psd=rec.psd, rua=[u.text for u in rec.rua], ruf=[u.text for u in rec.ruf],
                adkim=rec.adkim, aspf=rec.aspf, policy=policy)
     if policy is None:

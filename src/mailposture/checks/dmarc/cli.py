@@ -36,6 +36,7 @@ def register(app: typer.Typer) -> None:
         lang: Lang = None,
     ) -> None:
         """Validate DMARC records and list every problem. DMARC レコードを検証し、問題をすべて表示します。"""
+        from mailposture.checks.chars import visible
         from mailposture.checks.dmarc.parse import parse_record
 
         language = default_lang(lang)
@@ -50,13 +51,18 @@ def register(app: typer.Typer) -> None:
             rec = parse_record(text)
             all_valid &= rec.valid
             if fmt == "json":
-                typer.echo(json.dumps({"record": text, "valid": rec.valid, "policy": rec.policy,
+                typer.echo(json.dumps({"record": text, "valid": rec.valid, "valid_rfc7489": rec.valid_rfc7489,
+                                       "violations": rec.to_json()["violations"], "policy": rec.policy,
                                        "tags": rec.tags,
                                        "findings": [f.to_json(language) for f in rec.findings]},
                                       ensure_ascii=False))
                 continue
             ok = ("有効" if rec.valid else "無効") if language == "ja" else ("valid" if rec.valid else "INVALID")
-            typer.echo(f"{text}\n  => {ok}")
+            if rec.dmarc and rec.valid != rec.valid_rfc7489:
+                old = ("有効" if rec.valid_rfc7489 else "無効") if language == "ja" else (
+                    "valid" if rec.valid_rfc7489 else "invalid")
+                ok += f" (RFC 9989; RFC 7489: {old})"
+            typer.echo(f"{visible(text)}\n  => {ok}")  # control characters named, never echoed raw
             for f in rec.findings:
                 sev = _SEVERITY_JA[f.severity] if language == "ja" else f.severity
                 msg = f.message(language)

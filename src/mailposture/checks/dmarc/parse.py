@@ -3,9 +3,12 @@
 ``parse_record(text)`` never raises: each problem becomes a :class:`~mailposture.findings.Finding` with a stable
 code, and parsing continues with the next tag so that a record with three problems yields three findings.
 
-Leniency asked for by RFC 9989 (and practised by receivers): tag names and keyword values are case-insensitive,
-whitespace around tags, ``=`` and ``,`` is ignored, a trailing ``;`` is allowed. The version value ``DMARC1``
-itself is case-sensitive (RFC 7489 §6.4 and RFC 9989 §4.8 ``%s"DMARC1"``).
+``valid`` means exactly "inside the RFC 9989 grammar and its record-level rules" and ``valid_rfc7489`` the same
+for RFC 7489; the rules are the tables of :mod:`mailposture.checks.dmarc.grammar`. What receivers still do with
+a record outside the grammar (apply p despite an empty tag, trim leading whitespace…) is reported as a finding,
+never by bending ``valid``. The grammar itself allows: tag names and keyword values in any case (RFC 5234
+§2.3), SP/HTAB around tags, ``=`` and ``,``, one trailing ``;``. The version value ``DMARC1`` is case-sensitive
+(RFC 7489 §6.4 and RFC 9989 §4.8 ``%s"DMARC1"``).
 """
 
 from __future__ import annotations
@@ -16,28 +19,31 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
+from mailposture.checks.chars import first_bad, visible
+from mailposture.checks.dmarc.grammar import RECORD_RULES, TAG_RULES
 from mailposture.findings import Finding, finding
 
-POLICIES = ("none", "quarantine", "reject")
 _STRENGTH = {"none": 0, "quarantine": 1, "reject": 2}
 KNOWN_TAGS = ("v", "p", "sp", "np", "psd", "t", "adkim", "aspf", "fo", "rua", "ruf", "pct", "rf", "ri")
 DEPRECATED_TAGS = ("pct", "rf", "ri")  # removed by RFC 9989 §4.7 (see its Appendix on changes from RFC 7489)
 _SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 # dmarc-version = "v" *WSP "=" *WSP %s"DMARC1" (RFC 9989 §4.8); the tag name is case-insensitive (RFC 5234 §2.3)
-_VERSION_RE = re.compile(r"^[ \t\r\n]*[vV][ \t]*=[ \t]*DMARC1[ \t\r\n]*(;|$)")
+# nothing before "v": RFC 7489 §6.6.3 step 2 discards records that do not start with "v="
+_VERSION_RE = re.compile(r"^[vV][ \t]*=[ \t]*DMARC1[ \t]*(;|$)")
 _LOOKS_DMARC_RE = re.compile(r"^\s*v\s*=\s*dmarc", re.IGNORECASE)
 _SPF_RE = re.compile(r"^\s*v\s*=\s*spf1(\s|$)", re.IGNORECASE)
 _TAG_NAME_RE = re.compile(r"^[A-Za-z]+$")                      # dmarc-tag = 1*ALPHA equals 1*dmarc-value
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):(.*)$", re.DOTALL)  # RFC 3986 §3.1
 _SIZE_RE = re.compile(r"^([0-9]+)([kmgtKMGT]?)$")              # RFC 7489 §6.2: "!" 1*DIGIT [ "k" / "m" / "g" / "t" ]
 _URI_CHARS_RE = re.compile(r"^[A-Za-z0-9\-._~:/?#\[\]@$&'()*+;=%]*$")  # RFC 3986 §2 (without "!" and ",")
+_BAD_PCT_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")               # pct-encoded = "%" HEXDIG HEXDIG (RFC 3986 §2.1)
 _LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9_\-]{1,63}(?<!-)$")
-_KEYWORD_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?$")  # RFC 5321 §4.1.2 Keyword (Ldh-str)
 
 
 def is_dmarc_text(text: str) -> bool:
-    """True when a TXT string starts with ``v=DMARC1`` (RFC 7489 §6.6.3 step 2: other records are discarded)."""
+    """True when a TXT string starts with ``v=DMARC1`` (RFC 7489 §6.6.3 step 2: other records are discarded;
+    whitespace before ``v`` is outside the grammar, RFC 9989 §4.8)."""
     return bool(_VERSION_RE.match(text))
 
 
@@ -70,10 +76,11 @@ class ReportUri:
     domain: str | None = None  # host part of a mailto: address, lower-cased
     max_size: int | None = None  # the "!size" limit in octets
     reason: str | None = None  # why it is not valid
+    bad_size: str | None = None  # a "!size" suffix outside RFC 7489 §6.2 (RFC 9989 reporters ignore sizes)
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"uri": self.text, "tag": self.tag, "valid": self.valid}
-        for key in ("scheme", "address", "domain", "max_size", "reason"):
+        for key in ("scheme", "address", "domain", "max_size", "reason", "bad_size"):
             val = getattr(self, key)
             if val is not None:
                 d[key] = val
@@ -102,21 +109,28 @@ class DmarcRecord:
     rua: list[ReportUri] = field(default_factory=list)
     ruf: list[ReportUri] = field(default_factory=list)
     fallback: str | None = None      # "none": acts as p=none (§6.6.3); "ignored": no DMARC processing
-    policy_error: bool = False       # p missing/invalid or sp/np invalid
+    policy_error: bool = False       # p/sp/np invalid, or a tag-list receivers do not trust
+    violations: dict[str, list[str]] = field(default_factory=dict)  # "9989"/"7489" -> rules broken (grammar.py)
 
     @property
     def valid(self) -> bool:
-        """A DMARC record without any error-severity finding."""
-        return self.dmarc and not any(f.severity == "error" for f in self.findings)
+        """Inside the RFC 9989 grammar and its record-level rules (RFC 9989 §4.7, §4.8)."""
+        return self.dmarc and not self.violations.get("9989")
+
+    @property
+    def valid_rfc7489(self) -> bool:
+        """Inside the RFC 7489 grammar and its record-level rules (RFC 7489 §6.3, §6.4)."""
+        return self.dmarc and not self.violations.get("7489")
 
     @property
     def policy(self) -> str | None:
-        """The policy for the record's own domain: p, or 'none' on the rua fallback, None when not applied."""
+        """The policy for the record's own domain: p (absent: 'none', RFC 9989 §4.7), or 'none' on the rua
+        fallback, None when not applied."""
         if not self.dmarc or self.fallback == "ignored":
             return None
         if self.fallback == "none":
             return "none"
-        return self.p
+        return self.p or "none"
 
     def policy_for(self, relation: str) -> str | None:
         """Effective policy for ``relation`` = "domain" | "subdomain" | "nonexistent" (RFC 9989 §4.10.1:
@@ -124,17 +138,20 @@ class DmarcRecord:
         base = self.policy
         if base is None or self.fallback:
             return base
+        p = self.p or "none"  # p absent: none (RFC 9989 §4.7)
         if relation == "nonexistent":
-            return self.np or self.sp or self.p
+            return self.np or self.sp or p
         if relation == "subdomain":
-            return self.sp or self.p
-        return self.p
+            return self.sp or p
+        return p
 
     def mailto(self) -> list[ReportUri]:
         return [u for u in (*self.rua, *self.ruf) if u.valid and u.scheme == "mailto"]
 
     def to_json(self, lang: str = "en") -> dict[str, Any]:
-        return {"record": self.text, "valid": self.valid, "dmarc": self.dmarc, "tags": dict(self.tags),
+        return {"record": self.text, "valid": self.valid, "valid_rfc7489": self.valid_rfc7489,
+                "violations": {f"rfc{std}": list(rules) for std, rules in sorted(self.violations.items())},
+                "dmarc": self.dmarc, "tags": dict(self.tags),
                 "policy": self.policy, "p": self.p, "sp": self.sp, "np": self.np, "psd": self.psd, "t": self.t,
                 "adkim": self.adkim, "aspf": self.aspf, "pct": self.pct,
                 "rua": [u.to_json() for u in self.rua], "ruf": [u.to_json() for u in self.ruf],
@@ -145,30 +162,36 @@ def _expected(values: tuple[str, ...] | list[str]) -> str:
     return " (" + " | ".join(values) + ")"
 
 
-def parse_uri(text: str, tag: str) -> ReportUri:
-    """One DMARC URI: ``URI [ "!" 1*DIGIT [ "k" / "m" / "g" / "t" ] ]`` (RFC 7489 §6.2)."""
+def parse_uri(text: str, tag: str, offset: int = 0) -> ReportUri:
+    """One DMARC URI: ``URI [ "!" 1*DIGIT [ "k" / "m" / "g" / "t" ] ]`` (RFC 7489 §6.2; RFC 9989 §4.8).
+    ``offset`` is the URI's position in the record, used to name a bad character's position."""
     raw = text
     max_size = None
+    bad_size = None
     if not text:
         return ReportUri(raw, tag, False, reason="empty element (a stray comma?)")
+    bad = first_bad(text, offset)
+    if bad:  # RFC 3986 §2: a URI is ASCII; other characters must be percent-encoded (RFC 3987 §3.1)
+        return ReportUri(raw, tag, False, reason=f"{bad} (URIs are ASCII: percent-encode it)")
     if "!" in text:
         # "!" inside the URI itself must be %-encoded (RFC 7489 §6.2), so the last "!" starts the size limit
         text, size = text.rsplit("!", 1)
         m = _SIZE_RE.match(size)
-        if not m:
-            return ReportUri(raw, tag, False, reason=f"bad size limit '!{size}' (digits then k, m, g or t)")
-        max_size = int(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]
+        if m:
+            max_size = int(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]
+        else:  # outside RFC 7489 §6.2; RFC 9989 §4.8 has no size limit (a "!" suffix is ignored by reporters)
+            bad_size = "!" + size
     m = _SCHEME_RE.match(text)
     if not m:
         if "@" in text:
             return ReportUri(raw, tag, False, reason="the 'mailto:' prefix is missing")
         return ReportUri(raw, tag, False, reason="not a URI")
     scheme, rest = m.group(1).lower(), m.group(2)
-    if not rest or not _URI_CHARS_RE.match(rest):
+    if not rest or not _URI_CHARS_RE.match(rest) or _BAD_PCT_RE.search(rest):
         return ReportUri(raw, tag, False, scheme=scheme, reason="characters not allowed in a URI")
     if scheme != "mailto":
-        return ReportUri(raw, tag, True, scheme=scheme, max_size=max_size)
-    addr = unquote(rest.split("?", 1)[0])  # RFC 6068 §2: hfields after "?" are allowed
+        return ReportUri(raw, tag, True, scheme=scheme, max_size=max_size, bad_size=bad_size)
+    addr = unquote(rest.split("?", 1)[0])  # RFC 6068 §2: hfields after "?" are allowed; %2C is a comma
     if addr.count("@") != 1:
         return ReportUri(raw, tag, False, scheme=scheme, reason="a mailto: URI needs exactly one address local@domain")
     local, domain = addr.split("@")
@@ -176,138 +199,195 @@ def parse_uri(text: str, tag: str) -> ReportUri:
     if not local or not valid_hostname(domain) or "." not in domain:
         return ReportUri(raw, tag, False, scheme=scheme, address=addr,
                          reason="the address is not of the form local@domain.example")
-    return ReportUri(raw, tag, True, scheme=scheme, address=addr, domain=domain, max_size=max_size)
+    return ReportUri(raw, tag, True, scheme=scheme, address=addr, domain=domain, max_size=max_size,
+                     bad_size=bad_size)
 
 
-def _parse_uris(value: str, tag: str, out: list[Finding]) -> list[ReportUri]:
+def _parse_uris(value: str, tag: str, offset: int, out: list[Finding]) -> list[ReportUri]:
     # dmarc-urilist = dmarc-uri *(*WSP "," *WSP dmarc-uri) (RFC 9989 §4.8)
     uris = []
+    at = offset
     for part in value.split(","):
-        uri = parse_uri(part.strip(" \t"), tag)
+        lead = len(part) - len(part.lstrip(" \t"))
+        uri = parse_uri(part.strip(" \t"), tag, at + lead)
+        at += len(part) + 1
         uris.append(uri)
+        if uri.bad_size:
+            out.append(finding("DMARC_RFC7489_INVALID", tag=tag, value=visible(uri.text, 80),
+                               expected=f"size limit '{uri.bad_size}' is not digits then k, m, g or t",
+                               section="RFC 7489 §6.2"))
         if not uri.valid:
-            out.append(finding("DMARC_BAD_URI", uri=uri.text, tag=tag, reason=uri.reason))
+            out.append(finding("DMARC_BAD_URI", uri=visible(uri.text, 80), tag=tag, reason=uri.reason))
         elif uri.scheme != "mailto":
             out.append(finding("DMARC_URI_UNSUPPORTED", uri=uri.text, tag=tag, scheme=uri.scheme))
     return uris
 
 
-def _keyword(rec: DmarcRecord, tag: str, value: str, allowed: tuple[str, ...], out: list[Finding]) -> str | None:
-    low = value.lower()
-    if low in allowed:
-        return low
-    out.append(finding("DMARC_INVALID_VALUE", tag=tag, value=value, expected=_expected(allowed)))
-    return None
+class _Parser:
+    """One pass over the record text; every violated rule is noted against the standards that have it."""
 
+    def __init__(self, rec: DmarcRecord) -> None:
+        self.rec = rec
+        self.out = rec.findings
 
-def _apply_tag(rec: DmarcRecord, tag: str, value: str, out: list[Finding]) -> None:
-    if tag in ("p", "sp", "np"):       # dmarc-request (RFC 7489 §6.3 p/sp; RFC 9989 §4.7 np)
-        val = _keyword(rec, tag, value, POLICIES, out)
-        setattr(rec, tag, val)
-        if val is None:
-            rec.policy_error = True
-    elif tag in ("adkim", "aspf"):     # dmarc-rors (RFC 7489 §6.3)
-        setattr(rec, tag, _keyword(rec, tag, value, ("r", "s"), out) or "r")
-    elif tag == "t":                   # dmarc-yorn (RFC 9989 §4.7)
-        rec.t = _keyword(rec, tag, value, ("y", "n"), out) or "n"
-    elif tag == "psd":                 # dmarc-psd (RFC 9989 §4.7)
-        rec.psd = _keyword(rec, tag, value, ("y", "n", "u"), out) or "u"
-    elif tag == "fo":                  # "0" / "1" / "d" / "s", colon-separated (RFC 7489 §6.3, §6.4)
-        opts = [o.strip(" \t").lower() for o in value.split(":")]
-        if all(o in ("0", "1", "d", "s") for o in opts):
-            rec.fo = tuple(opts)
-        else:
-            out.append(finding("DMARC_INVALID_VALUE", tag=tag, value=value,
-                               expected=" (0 | 1 | d | s, colon-separated)"))
-    elif tag == "pct":                 # 1*3DIGIT, 0-100 (RFC 7489 §6.3)
-        if value.isascii() and value.isdigit() and len(value) <= 3 and int(value) <= 100:
-            rec.pct = int(value)
-        else:
-            out.append(finding("DMARC_INVALID_VALUE", tag=tag, value=value, expected=" (0-100)"))
-    elif tag == "ri":                  # 1*32DIGIT, a 32-bit unsigned interval in seconds (RFC 7489 §6.3)
-        if value.isascii() and value.isdigit() and int(value) <= 0xFFFFFFFF:
-            rec.ri = int(value)
-        else:
-            out.append(finding("DMARC_INVALID_VALUE", tag=tag, value=value, expected=" (0-4294967295 seconds)"))
-    elif tag == "rf":                  # Keyword *(":" Keyword); only "afrf" is defined (RFC 7489 §6.3)
-        fmts = [f.strip(" \t") for f in value.split(":")]
-        if not all(_KEYWORD_RE.match(f) for f in fmts):
-            out.append(finding("DMARC_INVALID_VALUE", tag=tag, value=value, expected=" (afrf)"))
-        else:
-            rec.rf = tuple(f.lower() for f in fmts)
-            if "afrf" not in rec.rf:
+    def violate(self, rule: str, *, only: tuple[str, ...] | None = None) -> None:
+        """Note ``rule`` (a RECORD_RULES id, or "tag:<name>" for a TAG_RULES value) as broken for ``only``
+        the given standards, by default every standard that has the rule."""
+        for std in only or RECORD_RULES[rule].standards:
+            lst = self.rec.violations.setdefault(std, [])
+            if rule not in lst:
+                lst.append(rule)
+
+    def syntax(self, term: str, reason: str, rule: str, *, policy: bool = True) -> None:
+        """A term outside the tag-list grammar. ``policy``: receivers then distrust the whole tag-list
+        (RFC 6376 §3.2), so p is not used; False for slips receivers are known to skip (an empty tag)."""
+        self.out.append(finding("DMARC_SYNTAX", term=visible(term, 60), reason=reason))
+        self.violate(rule)
+        if policy:
+            self.rec.policy_error = True
+
+    def tag_value(self, tag: str, value: str, offset: int) -> None:
+        rec, out = self.rec, self.out
+        rule = TAG_RULES[tag]
+        if tag in ("rua", "ruf"):
+            uris = _parse_uris(value, tag, offset, out)
+            setattr(rec, tag, uris)
+            if not all(u.valid for u in uris):
+                self.violate("uri")
+            if any(u.bad_size for u in uris):
+                self.violate("uri", only=("7489",))
+            return
+        # each standard checks the tags it defines; a tag it does not define is ignored by its receivers
+        new, new_exp = rule.check9989(value) if rule.check9989 else (None, None)
+        old, old_exp = rule.check7489(value) if rule.check7489 else (None, None)
+        if new_exp:                      # outside RFC 9989 (and RFC 7489 too, when it defines the tag)
+            out.append(finding("DMARC_INVALID_VALUE", tag=tag, value=value, expected=f" ({new_exp})"))
+            self.violate(f"tag:{tag}", only=("9989", "7489") if old_exp else ("9989",))
+        elif old_exp:                    # only RFC 7489 rejects it; RFC 9989 receivers accept or ignore it
+            out.append(finding("DMARC_RFC7489_INVALID", tag=tag, value=value, expected=old_exp,
+                               section=rule.rfc7489))
+            self.violate(f"tag:{tag}", only=("7489",))
+        val = new if rule.check9989 else old
+        if tag in ("p", "sp", "np"):       # dmarc-request (RFC 9989 §4.7; RFC 7489 §6.3 p/sp)
+            setattr(rec, tag, val)
+            if val is None:
+                rec.policy_error = True
+        elif tag in ("adkim", "aspf"):
+            setattr(rec, tag, val or "r")
+        elif tag == "t":
+            rec.t = val or "n"
+        elif tag == "psd":
+            rec.psd = val or "u"
+        elif tag == "fo":  # an invalid value is discarded in favour of the default (RFC 9989 §4.8)
+            rec.fo = val or ("0",)
+        elif tag == "pct":
+            rec.pct = old
+        elif tag == "ri":
+            rec.ri = old
+        elif tag == "rf":
+            rec.rf = old or ()
+            if old is not None and "afrf" not in old:  # only "afrf" is defined (RFC 7489 §6.3)
                 out.append(finding("DMARC_INVALID_VALUE", "warning", tag=tag, value=value, expected=" (afrf)"))
-    elif tag in ("rua", "ruf"):
-        setattr(rec, tag, _parse_uris(value, tag, out))
+
+    def run(self, text: str) -> None:
+        rec, out = self.rec, self.out
+        seen: set[str] = set()
+        duplicates: set[str] = set()
+        if text[:1] in (" ", "\t", "\r", "\n"):
+            # RFC 7489 §6.6.3 step 2: records that do not start with "v=" are discarded
+            out.append(finding("DMARC_LEADING_SPACE", found=visible(text.strip(), 40)))
+            self.violate("no-leading-space")
+        terms = text.split(";")
+        pos = 0
+        index = 0      # number of non-empty terms so far
+        for k, raw in enumerate(terms):
+            at = pos
+            pos += len(raw) + 1
+            term = raw.strip(" \t")
+            lead = at + len(raw) - len(raw.lstrip(" \t"))
+            if not term:
+                if k == len(terms) - 1 and k > 0:
+                    continue   # dmarc-record ends with [dmarc-sep] *WSP (RFC 9989 §4.8)
+                if k > 0:      # "; ;": an empty tag (receivers skip it, so p still applies)
+                    self.syntax(raw or ";;", f"empty tag between two ';' at position {at} (receivers "
+                                "usually skip it: the policy still applies)", "empty-tag",
+                                policy=False)
+                continue
+            if index == 0:
+                self.version(term, text, lead)
+                index += 1
+                continue
+            index += 1
+            bad = first_bad(term, lead)
+            if "=" not in term:
+                self.syntax(term, "'tag=value' expected" + (f" ({bad})" if bad else ""), "tag-syntax")
+                continue
+            name, value = term.split("=", 1)
+            name, value = name.rstrip(" \t"), value.lstrip(" \t")
+            value_at = lead + term.index("=") + 1 + (len(term.split("=", 1)[1]) - len(value))
+            tag = name.lower()
+            if not _TAG_NAME_RE.match(name):
+                self.syntax(term, "a tag name is letters only" + (f" ({bad})" if bad else ""), "tag-syntax")
+                continue
+            if not value:
+                self.syntax(term, "the value is empty", "tag-syntax")
+                continue
+            bad = first_bad(value, value_at)
+            if bad and tag not in ("rua", "ruf"):  # dmarc-value = %x20-3A / %x3C-7E (RFC 9989 §4.8)
+                self.syntax(term, bad, "value-chars")
+                continue
+            if tag in seen:
+                # DMARC uses the DKIM tag-list syntax: duplicate tags make the tag-list invalid (RFC 6376 §3.2)
+                if tag not in duplicates:
+                    duplicates.add(tag)
+                    out.append(finding("DMARC_DUPLICATE_TAG", tag=tag))
+                    self.violate("no-duplicate")
+                    rec.policy_error = True
+                continue
+            seen.add(tag)
+            rec.tags[tag] = value
+            if tag == "v":
+                if "version-first" not in rec.violations.get("9989", ()):
+                    out.append(finding("DMARC_VERSION", found=visible(term, 40)))  # v must be the first tag
+                self.violate("version-first")
+                continue
+            if tag == "p" and index != 2:
+                # RFC 7489 §6.4: dmarc-version dmarc-sep [dmarc-request] ...; RFC 9989 §4.8: any order
+                out.append(finding("DMARC_RFC7489_INVALID", tag="p", value=value,
+                                   expected="p right after v=DMARC1", section="RFC 7489 §6.4"))
+                self.violate("p-second")
+            if tag not in KNOWN_TAGS:
+                out.append(finding("DMARC_UNKNOWN_TAG", tag=name))  # unknown tags MUST be ignored (§6.3)
+                continue
+            if tag in DEPRECATED_TAGS:
+                out.append(finding("DMARC_DEPRECATED_TAG", tag=tag))  # RFC 9989 §4.7: ignored by its receivers
+            self.tag_value(tag, value, value_at)
+        if index == 0:  # nothing at all
+            out.append(finding("DMARC_VERSION", found=visible(text.strip(), 40)))
+            self.violate("version-first")
+
+    def version(self, term: str, text: str, lead: int) -> None:
+        """The first term: dmarc-version = "v" dmarc-equals %s"DMARC1" (RFC 9989 §4.8, RFC 7489 §6.4)."""
+        rec = self.rec
+        name, eq, value = term.partition("=")
+        name, value = name.rstrip(" \t"), value.lstrip(" \t")
+        if eq and name.lower() == "v" and value == "DMARC1":
+            rec.tags["v"] = value
+            # a record with whitespace before "v=" is discarded (RFC 7489 §6.6.3); receivers that trim it
+            # would apply it: the DMARC_LEADING_SPACE finding says so
+            rec.dmarc = lead == 0
+            return
+        self.out.append(finding("DMARC_VERSION", found=visible(term, 40)))
+        self.violate("version-first")
+        if eq and name.lower() == "v":
+            rec.tags["v"] = value
 
 
 def parse_record(text: str) -> DmarcRecord:
     """Parse one DMARC record (the joined TXT strings). Never raises; every problem becomes a finding."""
     rec = DmarcRecord(text=text)
-    out = rec.findings
-    seen: set[str] = set()
-    duplicates: set[str] = set()
-    terms = text.split(";")
-    first = True
-    version_reported = False
-    for raw in terms:
-        term = raw.strip(" \t\r\n")
-        if not term:
-            # a trailing ";" is allowed (RFC 9989 §4.8 dmarc-record); empty terms elsewhere are tolerated too
-            continue
-        if "=" not in term:
-            if first:
-                out.append(finding("DMARC_VERSION", found=term[:40]))
-                version_reported = True
-            out.append(finding("DMARC_SYNTAX", term=term[:60], reason="'tag=value' expected"))
-            first = False
-            continue
-        name, value = (s.strip(" \t\r\n") for s in term.split("=", 1))
-        tag = name.lower()
-        if first:
-            first = False
-            # v MUST be the first tag and MUST be exactly "DMARC1" (RFC 7489 §6.3, RFC 9989 §4.7)
-            if tag == "v" and value == "DMARC1":
-                rec.dmarc = True
-                rec.tags["v"] = value
-                seen.add("v")
-                continue
-            out.append(finding("DMARC_VERSION", found=term[:40]))
-            version_reported = True
-            if tag == "v":
-                rec.tags["v"] = value
-                seen.add("v")
-                continue
-        if not _TAG_NAME_RE.match(name):
-            out.append(finding("DMARC_SYNTAX", term=term[:60], reason="a tag name is letters only"))
-            continue
-        if not value:
-            out.append(finding("DMARC_SYNTAX", term=term[:60], reason="the value is empty"))
-            continue
-        if not all(0x20 <= ord(c) <= 0x7E for c in value):  # dmarc-value = %x20-3A / %x3C-7E (RFC 9989 §4.8)
-            out.append(finding("DMARC_SYNTAX", term=term[:60], reason="non-ASCII or control character in the value"))
-            continue
-        if tag in seen:
-            # DMARC uses the DKIM tag-list syntax: duplicate tags make the tag-list invalid (RFC 6376 §3.2)
-            if tag not in duplicates:
-                duplicates.add(tag)
-                out.append(finding("DMARC_DUPLICATE_TAG", tag=tag))
-            continue
-        seen.add(tag)
-        rec.tags[tag] = value
-        if tag == "v":
-            if not version_reported:  # v must be the first tag (RFC 7489 §6.3)
-                out.append(finding("DMARC_VERSION", found=term[:40]))
-            continue
-        if tag not in KNOWN_TAGS:
-            out.append(finding("DMARC_UNKNOWN_TAG", tag=name))  # unknown tags MUST be ignored (RFC 7489 §6.3)
-            continue
-        if tag in DEPRECATED_TAGS:
-            out.append(finding("DMARC_DEPRECATED_TAG", tag=tag))  # RFC 9989 §4.7
-        _apply_tag(rec, tag, value, out)
-    if first:  # nothing at all
-        out.append(finding("DMARC_VERSION", found=text.strip()[:40]))
-    _record_level(rec, out)
+    _Parser(rec).run(text)
+    _record_level(rec, rec.findings)
     return rec
 
 
@@ -337,16 +417,13 @@ def _record_level(rec: DmarcRecord, out: list[Finding]) -> None:
     # §6.4 / RFC 9989 §4.8): its p= is not trusted; the §6.6.3 fallback below decides what still applies.
     dups = sorted({f.params["tag"] for f in out if f.code == "DMARC_DUPLICATE_TAG"})
     if dups:
-        rec.policy_error = True
         reasons.append("duplicate tag " + ", ".join(dups))
-    if any(f.code == "DMARC_SYNTAX" for f in out):
-        rec.policy_error = True
+    if any(r in rec.violations.get("9989", ()) for r in ("tag-syntax", "value-chars")):
         reasons.append("malformed tag-list")
     if "p" not in rec.tags:
-        # p is REQUIRED in RFC 7489 §6.3 (RECOMMENDED in RFC 9989 §4.7)
-        out.append(finding("DMARC_MISSING_P"))
-        rec.policy_error = True
-        reasons.append("p missing")
+        # p is REQUIRED in RFC 7489 §6.3; RFC 9989 §4.7 makes it optional, the effective policy then being none
+        out.append(finding("DMARC_MISSING_P", rua="valid" if any(u.valid for u in rec.rua) else "none"))
+        rec.violations.setdefault("7489", []).append("p-required")
     elif rec.p is None:
         reasons.append("p invalid")
     for tag in ("sp", "np"):
@@ -362,11 +439,11 @@ def _record_level(rec: DmarcRecord, out: list[Finding]) -> None:
             rec.fallback = "ignored"
             out.append(finding("DMARC_NOT_APPLIED", reason=reason))
     else:
-        if rec.p == "none":
+        if (rec.p or "none") == "none":
             out.append(finding("DMARC_POLICY_NONE"))
         for tag, base in (("sp", rec.p), ("np", rec.sp or rec.p)):
             val = getattr(rec, tag)
-            if val and base and _STRENGTH[val] < _STRENGTH[base]:
+            if val and _STRENGTH[val] < _STRENGTH[base or "none"]:
                 out.append(finding("DMARC_WEAK_SUBDOMAIN_POLICY", sp=val, tag=tag, p=base))
     if rec.pct is not None and rec.pct < 100:
         out.append(finding("DMARC_PCT_PARTIAL", pct=rec.pct))

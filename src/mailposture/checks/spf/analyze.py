@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from mailposture.checks.chars import visible
 from mailposture.checks.spf.evaluate import domain_problem
 from mailposture.checks.spf.ipspace import Space, first_match_space
 from mailposture.checks.spf.macro import MacroContext, MacroExpand, expand, truncate_domain
@@ -23,6 +24,7 @@ from mailposture.checks.spf.parse import (
     SpfRecord,
     Term,
     is_spf_record,
+    looks_like_spf,
     parse_record_cached,
     uses_letter,
 )
@@ -291,9 +293,10 @@ def record_findings(rec: SpfRecord, *, offline: bool = True) -> list[Finding]:
         if p.code == "SPF_DUPLICATE_MODIFIER":
             out.append(finding(p.code, modifier=p.term.split("=", 1)[0].lower(), position=p.offset + 1))
         elif p.code == "SPF_NON_ASCII":
-            out.append(finding(p.code, position=p.offset + 1))
+            out.append(finding(p.code, position=p.offset + 1, char=p.term))
         else:
-            out.append(finding("SPF_SYNTAX", position=p.offset + 1, offset=p.offset, term=p.term, reason=p.reason))
+            out.append(finding("SPF_SYNTAX", position=p.offset + 1, offset=p.offset, term=visible(p.term, 60),
+                               reason=p.reason))
     all_term = rec.all_term
     if all_term is not None:
         code = {"+": "SPF_PASS_ALL", "?": "SPF_NEUTRAL_ALL", "~": "SPF_SOFTFAIL_ALL"}.get(all_term.qualifier)
@@ -416,6 +419,9 @@ async def analyze(domain: str, resolver: Resolver, *, overpermissive_ipv4: int =
         return _empty(domain, "error", None, [], findings)
     texts = [t for t in ans.txt_strings() if is_spf_record(t)] if ans.ok else []
     if not texts:
+        for t in ans.txt_strings() if ans.ok else []:
+            if looks_like_spf(t):  # §4.5: discarded; receivers that trim it may still apply it
+                findings.append(finding("SPF_MALFORMED_VERSION", found=visible(t, 40)))
         findings.append(finding("SPF_NONE", domain=domain))
         return _empty(domain, "none", False, [], findings)
     if len(texts) > 1:  # §4.5: permerror for every check

@@ -136,11 +136,13 @@ def _console():
 def _print_parse(results: list[dict[str, Any]], lang: str) -> None:
     from rich.markup import escape
 
+    from mailposture.checks.chars import visible
+
     con = _console()
     for r in results:
         ok = r["valid"]
         word = ("有効" if ok else "無効") if lang == "ja" else ("valid" if ok else "INVALID")
-        con.print(f"{escape(r['record'])}")
+        con.print(f"{escape(visible(r['record']))}")  # control characters named, never echoed raw
         look = "DNS 参照" if lang == "ja" else "DNS lookups"
         con.print(f"  => [{'bold green' if ok else 'bold red'}]{word}[/]  ({look}: {r['dns_lookups']})")
         for f in r["findings"]:

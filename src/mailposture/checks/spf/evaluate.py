@@ -153,7 +153,9 @@ class Evaluator:
         """The domain a term points at: its expanded domain-spec (§7.3 truncation), else <domain>."""
         if term.macro is None:
             return domain
-        return truncate_domain(await expand(term.macro, self.ctx(domain))).lower()
+        # the expansion is raw text (a local part may hold "@", "$", " "…): the resolver compares names in one
+        # canonical form, where only a backslash has to be written as an escape (RFC 1035 §5.1)
+        return truncate_domain(await expand(term.macro, self.ctx(domain))).lower().replace("\\", "\\\\")
 
     # -- §4: check_host -----------------------------------------------------------------------------------
     async def check_host(self, domain: str) -> _Outcome:

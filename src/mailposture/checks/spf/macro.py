@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from mailposture.checks.chars import codepoint
+
 if TYPE_CHECKING:
     from mailposture.dns.types import Resolver
 
@@ -63,7 +65,7 @@ def parse_macro_string(text: str, *, letters: frozenset[str] = DOMAIN_LETTERS, s
         if ch != "%":
             # §7.1 macro-literal = %x21-24 / %x26-7E (visible ASCII except '%')
             if not ("\x21" <= ch <= "\x7e" or (spaces and ch == " ")):
-                problems.append(MacroProblem(i, f"character {ch!r} is not allowed (visible ASCII only)"))
+                problems.append(MacroProblem(i, f"{kind_of(ch)} {codepoint(ch)} is not allowed (visible ASCII only)"))
             lit.append(ch)
             i += 1
             continue
@@ -269,3 +271,9 @@ def _same_ip(text: str, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bo
         return ipaddress.ip_address(str(text)) == ip
     except ValueError:
         return False
+
+
+def kind_of(ch: str) -> str:
+    o = ord(ch)
+    return "control character" if o < 0x20 or 0x7F <= o <= 0x9F else (
+        "whitespace" if ch.isspace() else "character")

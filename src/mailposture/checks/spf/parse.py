@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from mailposture.checks.chars import codepoint, describe, visible
 from mailposture.checks.spf.macro import (
     DOMAIN_LETTERS,
     EXP_LETTERS,
@@ -111,22 +112,41 @@ def is_spf_record(text: str) -> bool:
     return text[:6].lower() == "v=spf1" and (len(text) == 6 or text[6] == " ")
 
 
+def looks_like_spf(text: str) -> bool:
+    """Meant as SPF but outside §4.5/§12, so discarded: whitespace before "v=spf1" or another separator
+    (TAB…) after it. Receivers that trim or split on any whitespace would still apply it."""
+    stripped = text.lstrip()
+    return (not is_spf_record(text) and stripped[:6].lower() == "v=spf1"
+            and (len(stripped) == 6 or stripped[6].isspace()))
+
+
 def parse_record(text: str) -> SpfRecord:
     """Parse one SPF record text. Never raises; see :attr:`SpfRecord.problems`."""
     rec = SpfRecord(text)
     if not is_spf_record(text):
-        rec.problems.append(Problem(0, text[:8], "the record must start with 'v=spf1' followed by a space"))
+        if looks_like_spf(text):
+            at = 0 if text[:1].isspace() else 6  # the whitespace before "v=spf1" or the separator after it
+            rec.problems.append(Problem(at, visible(text[:10]), describe(text[at], at)
+                                        + ": the record must start with exactly 'v=spf1' followed by SP (§4.5)"))
+        else:
+            rec.problems.append(Problem(0, visible(text[:8]), "the record must start with 'v=spf1' followed by a space"))
         return rec
     bad = next((i for i, c in enumerate(text) if not c.isascii()), None)
     if bad is not None:  # §4.5 / §12: the record is ASCII; each offending term also gets a syntax problem
-        rec.problems.append(Problem(bad, text[bad], "non-ASCII character in the record", "SPF_NON_ASCII"))
+        rec.problems.append(Problem(bad, codepoint(text[bad]), "non-ASCII character in the record", "SPF_NON_ASCII"))
     i, n = 6, len(text)
     while i < n:
         if text[i] == " ":  # §12: terms are separated by 1*SP; trailing spaces are allowed
             i += 1
             continue
-        j = text.find(" ", i)
-        j = n if j < 0 else j
+        if text[i].isspace():
+            # §12 / §4.6.1: the only separator is SP (%x20); TAB, CR, LF… are outside the grammar. The text after
+            # it is still parsed as a new term, so that the message names the separator, not the next term.
+            rec.problems.append(Problem(i, visible(text[i]), describe(text[i], i)
+                                        + ": terms are separated by SP (U+0020) only"))
+            i += 1
+            continue
+        j = next((k for k in range(i, n) if text[k].isspace()), n)
         term = parse_term(text[i:j], i)
         rec.terms.append(term)
         rec.problems.extend(term.problems)
