@@ -7,7 +7,7 @@ from typing import Any
 
 from mailposture import __version__
 from mailposture.report import charts
-from mailposture.report.md import meta_lines
+from mailposture.report.md import failure_line, meta_lines, when
 from mailposture.report.tables import DEFINITIONS, headline_lines, table_models, text
 
 
@@ -35,7 +35,7 @@ def render_html(report: dict[str, Any], meta: dict[str, Any], lang: str = "ja") 
     return _env().get_template("report.html.j2").render(
         lang=lang, title=title, version=__version__, meta_lines=[m.strip("*") for m in meta_lines(meta, lang)
                                                                  if not m.startswith("**")],
-        synthetic=bool(meta.get("synthetic")),
+        synthetic=bool(meta.get("synthetic")), failed_text=failure_line(meta, lang),
         synthetic_text=text(lang, "このレポートは架空のリスト (.example / .test) と合成 DNS によるデモです。"
                                   "実在の団体のデータではありません。",
                             "This report is a demo on a fictitious list (.example / .test names) and synthetic "
@@ -47,7 +47,7 @@ def render_html(report: dict[str, Any], meta: dict[str, Any], lang: str = "ja") 
         bars_svg=charts.bars_svg(report, lang), policy_svg=charts.policy_svg(report, lang),
         tables=table_models(report, lang), definitions=DEFINITIONS[lang],
         defs_title=text(lang, "定義", "Definitions"), empty_text=text(lang, "該当なし", "none"),
-        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+        generated=when(datetime.now(UTC).isoformat(), lang))
 
 
 def by_name(by: str, lang: str) -> str:
@@ -85,4 +85,4 @@ def render_trend_html(trend: dict[str, Any], meta: dict[str, Any], lang: str = "
         lang=lang, title=title, version=__version__, synthetic=bool(meta.get("synthetic")),
         synthetic_text=text(lang, "架空のデータを含む調査回があります。", "Some rounds hold fictitious data."),
         meta_lines=[text(lang, f"調査回: {rounds}", f"Rounds: {rounds}")], charts=charts_, tables=[table],
-        empty_text=text(lang, "該当なし", "none"), generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+        empty_text=text(lang, "該当なし", "none"), generated=when(datetime.now(UTC).isoformat(), lang))

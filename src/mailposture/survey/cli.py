@@ -178,6 +178,10 @@ def survey_run(
     cluster: Annotated[str | None, typer.Option(
         "--cluster", help="Dask scheduler address (tcp://HOST:8786): run the checks as Dask tasks on its workers "
         "(see docs/scaling.md).", show_default=False)] = None,
+    max_failed: Annotated[float, typer.Option(
+        "--max-failed-share", min=0.0, max=1.0, help="The round fails (exit 1, not counted) when more than this "
+        "share of its domains failed a lookup or came back NXDOMAIN: the resolver is then the likely cause. "
+        "調査対象の DNS 失敗・NXDOMAIN の割合がこれを超えると調査回は失敗扱い。")] = 0.30,
 ) -> None:
     """Scan a list and store the round (resumes an interrupted round of the same name)."""
     from mailposture.cliopts import DnsOptions
@@ -202,7 +206,7 @@ def survey_run(
             with _Bars(not quiet) as bars:
                 return await run_round(cat, lst, round_name, engine, resolvers=resolvers,
                                        concurrency=min(concurrency, 1000), lang=lng, progress=bars.factory,
-                                       replace=replace, retry_delay=retry_delay,
+                                       replace=replace, retry_delay=retry_delay, failure_limit=max_failed,
                                        parallel=Parallel(opts, workers, cluster) if workers > 1 or cluster
                                        else None)
 
@@ -214,6 +218,14 @@ def survey_run(
         raise typer.Exit(130) from None
     typer.echo(f"round {info.name}: {info.bodies} bodies, {info.domains} domains; retried {info.retried}, "
                f"{info.errors} still with a failed lookup (kept as unknown, never as absent). Data: {cat.dir}")
+    from mailposture.survey.rounds import round_failure
+
+    why = round_failure(info, lng)
+    if why:
+        typer.secho(("調査回 {0} は失敗しました (集計に使いません): {1}" if lng == "ja" else
+                     "round {0} FAILED (not counted in reports or trends): {1}").format(info.name, why),
+                    fg="red", err=True)
+        raise typer.Exit(1)
     _, rep = _guard(lambda: build_report(cat, info.name, None, "any", lng))
     from mailposture.report.tables import headline_lines
 
@@ -247,7 +259,10 @@ FORMATS = ("md", "html", "xlsx", "csv", "json", "png")
 
 
 def report_meta(info: Any, title: str | None, count: str = "any") -> dict[str, Any]:
-    return {"round": info.to_json(), "synthetic": info.synthetic, "title": title, "count": count}
+    from mailposture.survey.rounds import round_failure
+
+    return {"round": info.to_json(), "synthetic": info.synthetic, "title": title, "count": count,
+            "failed": {lg: round_failure(info, lg) for lg in ("ja", "en")} if info.status == "failed" else None}
 
 
 def build_report(cat: Any, round_name: str | None, by: str | None, count: str, lang: str,
@@ -256,7 +271,7 @@ def build_report(cat: Any, round_name: str | None, by: str | None, count: str, l
     from mailposture.survey.rounds import load_results, load_round_list
 
     info = cat.require(round_name) if round_name else cat.latest()
-    if info.status != "complete":
+    if info.status not in ("complete", "failed"):  # a failed round can be reported: the report says so first
         from mailposture.survey.catalog import CatalogError
 
         raise CatalogError(f"round '{info.name}' is not complete (phase {info.phase}); "
