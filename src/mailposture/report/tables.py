@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from mailposture.survey.lists import REGIONS_EN, Body, group_sort_key
+from mailposture.survey.lists import Body, group_sort_key, value_label
 
 # metric key -> (ja, en); the headline two first.
 METRICS: dict[str, tuple[str, str]] = {
@@ -144,9 +144,7 @@ def _summary(facts: list[dict[str, Any]]) -> dict[str, Any]:
 def group_label(column: str, value: str, lang: str) -> str:
     if not value:
         return "(空欄)" if lang == "ja" else "(blank)"
-    if lang == "en" and column.lower() == "region":
-        return REGIONS_EN.get(value, value)
-    return value
+    return value_label(column, value, lang)
 
 
 def aggregate(bodies: Sequence[Body], results: dict[str, dict[str, Any]], *, by: str | None,
@@ -319,7 +317,8 @@ def cell(m: dict[str, Any], total: int) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 # Table models shared by every output format (md, html, xlsx, csv)
 
-COLUMN_NAMES_JA = {"region": "地域", "prefecture": "都道府県", "kind": "種別", "sector": "業種", "name": "名称"}
+COLUMN_NAMES_JA = {"region": "地域", "prefecture": "都道府県", "kind": "種別", "sector": "業種", "name": "名称",
+                   "jp-type": "JP ドメインの種別"}
 
 
 def text(lang: str, ja: str, en: str) -> str:
