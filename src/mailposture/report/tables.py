@@ -427,26 +427,3 @@ def cell_text(v: Any) -> str:
     if isinstance(v, dict):
         return f"{v['rate']:.1f} ({v['count']}/{v['total']})"
     return "" if v is None else str(v)
-
-
-def body_table(bodies: Sequence[Body], results: dict[str, dict[str, Any]], count: str = "any",
-               lang: str = "ja") -> dict[str, Any]:
-    """One row per body (for the spreadsheet): its attributes, domains and yes / no / unknown per metric."""
-    yes, no, unk = text(lang, "あり", "yes"), text(lang, "なし", "no"), text(lang, "不明", "unknown")
-    attr_cols = list(bodies[0].attrs) if bodies else []
-
-    def yn(v: bool | None) -> str:
-        return unk if v is None else (yes if v else no)
-
-    keys = ("spf", "spf_valid", "spf_fail_all", "dmarc", "dmarc_covered", "dmarc_enforcing", "dmarc_rua", "mx")
-    cols = [*attr_cols, "domain", "mail_domains", *(METRICS[k][0 if lang == "ja" else 1] for k in keys),
-            text(lang, "実効ポリシー", "Effective policy"), text(lang, "DNS エラー", "DNS errors")]
-    rows = []
-    for b, f in zip(bodies, body_facts(bodies, results, count), strict=True):
-        errs = sorted({f"{e.get('name')} {e.get('type')} {e.get('error')}"
-                       for d in b.domains(count) for e in ((results.get(d) or {}).get("dns") or {}).get("errors", ())
-                       if isinstance(e, dict)})
-        rows.append([*(b.attrs.get(c, "") for c in attr_cols), b.domain, " ".join(b.mail_domains),
-                     *(yn(f[k]) for k in keys), f["policy"] or "", "; ".join(errs[:5])])
-    return {"key": "bodies", "title": text(lang, "団体別の結果", "Results per body"), "columns": cols, "rows": rows,
-            "total_row": False}

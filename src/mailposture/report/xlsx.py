@@ -16,7 +16,7 @@ SHEET_NAMES = {"headline": ("宣言率", "Adoption"), "spf": ("SPF", "SPF"), "dm
 
 def render_xlsx(report: dict[str, Any], meta: dict[str, Any], lang: str = "ja",
                 bodies: dict[str, Any] | None = None) -> bytes:
-    """``bodies``: an optional per-body table (:func:`mailposture.report.tables.body_table`), as the last sheet."""
+    """``bodies``: an optional per-body table (:func:`mailposture.report.bodies.bodies_table`), as the last sheet."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter

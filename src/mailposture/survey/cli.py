@@ -280,9 +280,9 @@ def build_report(cat: Any, round_name: str | None, by: str | None, count: str, l
     results = load_results(cat, info)
     rep = aggregate(lst.bodies, results, by=by, count=count, round_name=info.name, lang=lang)
     if with_bodies:
-        from mailposture.report.tables import body_table
+        from mailposture.report.bodies import bodies_table
 
-        rep["_bodies"] = body_table(lst.bodies, results, count, lang)
+        rep["_bodies"] = bodies_table(lst.bodies, results, count, lang)
     return info, rep
 
 
@@ -327,10 +327,16 @@ def survey_report(
     data_dir: DataDir = Path("mailposture-data"),
     count: Count = "any",
     title: Annotated[str | None, typer.Option("--title", help="Report title.")] = None,
+    table: Annotated[str | None, typer.Option("--table", help="bodies: one row per body for follow-up "
+                                              "(xlsx, csv or json). 団体別の一覧。", show_default=False)] = None,
 ) -> None:
     """Adoption tables by group: SPF and DMARC publication rates and more."""
     from mailposture.survey.catalog import Catalog
 
+    if table == "bodies":
+        return report_bodies(round_name, fmt, lang, output, data_dir, count, title)
+    if table is not None:
+        _fail("--table must be bodies")
     if fmt not in FORMATS:
         _fail(f"--format must be one of {', '.join(FORMATS)}")
     if count not in ("any", "primary"):
@@ -340,6 +346,38 @@ def survey_report(
     info, rep = _guard(lambda: build_report(cat, round_name, by, count, lng, with_bodies=fmt == "xlsx"))
     data = _quiet_warnings(lambda: _guard(lambda: render(rep, report_meta(info, title, count), fmt, lng)))
     _write(data, fmt, output, cat.dir / "reports" / f"{info.name}{'-' + by if by else ''}.{fmt}")
+
+
+def report_bodies(round_name: str | None, fmt: str, lang: str | None, output: Path | None, data_dir: Path,
+                  count: str, title: str | None, max_rows: int | None = None) -> None:
+    """``survey report --table bodies``: one row per body (mailposture.report.bodies)."""
+    from mailposture.report import bodies as B
+    from mailposture.survey.catalog import Catalog
+    from mailposture.survey.rounds import load_results, load_round_list
+
+    if fmt not in ("xlsx", "csv", "json"):
+        _fail("--table bodies is written as xlsx, csv or json (--format)")
+    if count not in ("any", "primary"):
+        _fail("--count must be any or primary")
+    lng = default_lang(lang)
+    cat = Catalog(data_dir)
+
+    def build():
+        info, _ = build_report(cat, round_name, None, count, lng)
+        lst = load_round_list(cat, info)
+        return info, B.bodies_table(lst.bodies, load_results(cat, info), count, lng)
+
+    info, tab = _guard(build)
+    meta = report_meta(info, title, count)
+    if fmt == "csv":
+        data = B.render_csv(tab).encode("utf-8-sig")  # BOM: Excel opens Japanese CSV correctly
+    elif fmt == "json":
+        data = B.render_json(tab, meta, lng).encode()
+    else:
+        data, note = B.render_xlsx(tab, meta, lng, max_rows or B.EXCEL_MAX_ROWS)
+        if note:
+            typer.secho(("注意: " if lng == "ja" else "note: ") + note, fg="yellow", err=True)
+    _write(data, fmt, output, cat.dir / "reports" / f"{info.name}-bodies.{fmt}")
 
 
 def _quiet_warnings(fn: Callable[[], Any]) -> Any:
