@@ -479,37 +479,51 @@ def survey_diff(
     a: Annotated[str, typer.Argument(help="Earlier round.")],
     b: Annotated[str, typer.Argument(help="Later round.")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
+    lang: Lang = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write (default: stdout).")] = None,
     data_dir: DataDir = Path("mailposture-data"),
+    count: Count = "any",
 ) -> None:
-    """Domains that adopted, dropped or changed DMARC policy between two rounds."""
+    """Bodies that adopted, dropped, fixed or broke SPF/DMARC, changed policy or domain between two rounds.
+    前回との差分 (団体別)。"""
     import csv
+    import io
     import json
 
     from mailposture.survey.catalog import Catalog
-    from mailposture.survey.diff import diff_rounds
+    from mailposture.survey.diff import diff_rounds, diff_rows, summary_line
 
-    d = _guard(lambda: diff_rounds(Catalog(data_dir), a, b))
+    if fmt not in ("table", "csv", "json"):
+        _fail("--format must be table, csv or json")
+    if count not in ("any", "primary"):
+        _fail("--count must be any or primary")
+    lng = default_lang(lang)
+    d = _guard(lambda: diff_rounds(Catalog(data_dir), a, b, count))
     if fmt == "json":
-        sys.stdout.write(json.dumps(d, ensure_ascii=False, indent=2) + "\n")
+        _write((json.dumps(d, ensure_ascii=False, indent=2) + "\n").encode(), "json", output, Path("-"))
         return
+    cols, rows = diff_rows(d, lng)
     if fmt == "csv":
-        w = csv.writer(sys.stdout, lineterminator="\n")
-        w.writerow(["domain", "name", "what", "change", "before", "after"])
-        for r in d["changes"]:
-            w.writerow([r["domain"], r["name"], r["what"], r["change"], r["before"], r["after"]])
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(cols)
+        for r in rows:
+            w.writerow(["'" + v if v[:1] in ("=", "+", "-", "@") else v for v in r])  # never a formula in Excel
+        _write(buf.getvalue().encode("utf-8-sig"), "csv", output, Path("-"))  # BOM like the reports
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    s = d["summary"]
-    t = Table(title=f"{a} → {b}: adopted {s['adopted']}, dropped {s['dropped']}, policy changed {s['policy']}, "
-                    f"unknown {s['unknown']}")
-    for c in ("domain", "name", "what", "change", "before", "after"):
-        t.add_column(c)
-    style = {"adopted": "green", "dropped": "red", "policy": "yellow", "unknown": "dim"}
-    for r in d["changes"]:
-        t.add_row(r["domain"], r["name"], r["what"], f"[{style[r['change']]}]{r['change']}[/]", r["before"],
-                  r["after"])
+    t = Table(title=escape(summary_line(d, lng)))
+    for c in cols:
+        t.add_column(c, overflow="fold")
+    style = {"adopted": "green", "fixed": "green", "dropped": "red", "broke": "red", "weakened": "yellow",
+             "policy": "yellow", "unknown": "dim", "domain": "cyan", "added": "cyan", "removed": "magenta"}
+    for raw, r in zip(d["changes"], rows, strict=True):
+        r = [escape(v) for v in r]
+        r[5] = f"[{style[raw['change']]}]{r[5]}[/]"
+        t.add_row(*r)
     Console().print(t)
 
 
