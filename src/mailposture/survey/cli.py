@@ -443,15 +443,21 @@ def survey_trend(
     tr = _guard(lambda: build_trend(cat, by, rounds, count=count, lang=lng))
     if fmt == "table":
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
+        from mailposture.survey.trend import change_notes
+
         cols, rows = trend_table(tr, lng)
-        t = Table(title=f"trend by {by or 'all'}")
+        t = Table(title=(f"推移 ({by}別)" if lng == "ja" else f"trend by {by}") if by else
+                  ("推移" if lng == "ja" else "trend"))
         for c in cols:
             t.add_column(c, justify="left" if c == cols[0] else "right", overflow="fold")
         for r in rows:
-            t.add_row(*(str(v) for v in r))
+            t.add_row(*(escape(str(v)) for v in r))
         Console().print(t)
+        for note in change_notes(tr, lng):
+            typer.secho(note, fg="yellow")
         return
     if fmt == "json":
         _write((json.dumps(tr, ensure_ascii=False, indent=2) + "\n").encode(), "json", output, Path("-"))
@@ -461,8 +467,8 @@ def survey_trend(
 
         data = render_trend_html(tr, {"synthetic": tr["synthetic"]}, lng).encode()
     elif fmt == "png":
-        from mailposture.report.charts import trend_png
         from mailposture.report.tables import METRICS, by_label
+        from mailposture.report.trendcharts import trend_png
 
         name = METRICS[metric][0 if lng == "ja" else 1]
         title = (f"{name} の推移 ({by_label(by, lng)}別)" if lng == "ja" else f"{name} over time, by {by or 'group'}")
