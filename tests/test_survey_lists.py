@@ -219,3 +219,21 @@ def test_jp_type_derived_column_groups_a_whole_jp_list() -> None:
         ("co", "co (企業)", 2), ("geographic", "地域型 JP", 1), ("general-use", "汎用 JP", 1),
         ("non-jp", ".jp 以外", 1)]
     assert "jp-type" not in parse_list(b"domain\na.example\n", "x").bodies[0].attrs
+
+
+def test_by_kind_on_the_bundled_list() -> None:
+    from mailposture.report.tables import aggregate
+
+    lst = load_list("jp-localgov")
+    for lang, labels in (("ja", ["都道府県", "市", "特別区", "町", "村"]),
+                         ("en", ["prefecture", "city", "special ward", "town", "village"])):
+        rep = aggregate(lst.bodies, {}, by="kind", lang=lang)
+        assert [g["label"] for g in rep["groups"]] == labels
+        assert [g["total"] for g in rep["groups"]] == [47, 792, 23, 743, 183]
+    rep = aggregate(lst.bodies, {}, by="jp-type", lang="en")
+    types = {g["group"]: g["total"] for g in rep["groups"]}
+    # independent count: the second-level label of each domain
+    lg = sum(1 for b in lst.bodies if b.domain.endswith(".lg.jp"))
+    non_jp = sum(1 for b in lst.bodies if not b.domain.endswith(".jp"))  # e.g. a town's .com site
+    assert types["lg"] == lg and types["non-jp"] == non_jp > 0 and sum(types.values()) == 1788
+    assert list(types)[-3:] == ["geographic", "general-use", "non-jp"]
