@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailposture.report.md import meta_lines, render_md, when
+from mailposture.report.md import meta_lines, when
 
 
 def test_when_jst_and_utc() -> None:
