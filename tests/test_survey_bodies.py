@@ -174,3 +174,16 @@ def test_bodies_bad_format_and_full_report_sheet(world_round, tmp_path: Path) ->
     ws = load_workbook(out)["団体別"]
     header = [c.value for c in ws[3]]
     assert "団体名" in header and "name" not in header and "実効ポリシー" in header
+
+
+def test_full_xlsx_leaves_out_a_bodies_sheet_too_long(world_round, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    _, data = world_round
+    from mailposture.report import bodies as B
+
+    monkeypatch.setattr(B, "EXCEL_MAX_ROWS", N + 2)  # N rows + 3 header rows no longer fit
+    out = tmp_path / "full.xlsx"
+    r = runner.invoke(app, ["survey", "report", "--format", "xlsx", "--data-dir", str(data), "--lang", "en",
+                            "-o", str(out)])
+    assert r.exit_code == 0 and "--table bodies" in r.output
+    assert "Bodies" not in load_workbook(out).sheetnames

@@ -344,6 +344,13 @@ def survey_report(
     lng = default_lang(lang)
     cat = Catalog(data_dir)
     info, rep = _guard(lambda: build_report(cat, round_name, by, count, lng, with_bodies=fmt == "xlsx"))
+    from mailposture.report.bodies import EXCEL_MAX_ROWS
+
+    if len((rep.get("_bodies") or {}).get("rows", ())) > EXCEL_MAX_ROWS - 3:  # the sheet's 3 header rows
+        rep.pop("_bodies")
+        typer.secho("注意: 団体数が Excel の行数上限を超えるため団体別シートを省きました。--table bodies で分割して出力できます。"
+                    if lng == "ja" else "note: too many bodies for one Excel sheet: the Bodies sheet is left out; "
+                    "--table bodies writes it split over several sheets.", fg="yellow", err=True)
     data = _quiet_warnings(lambda: _guard(lambda: render(rep, report_meta(info, title, count), fmt, lng)))
     _write(data, fmt, output, cat.dir / "reports" / f"{info.name}{'-' + by if by else ''}.{fmt}")
 
