@@ -158,6 +158,9 @@ def test_diff_table_and_errors(rounds: Path) -> None:
     r = runner.invoke(app, ["survey", "diff", "r1", "r2", "--lang", "ja", "--data-dir", str(rounds)],
                       env={"COLUMNS": "200"})
     assert r.exit_code == 0 and "改善 4" in r.stdout and "団体追加" in r.stdout and "宮城県丁町" in r.stdout
+    from ja_check import english_leftovers
+
+    assert english_leftovers(r.stdout, {"r1", "r2"}) == []
     r = runner.invoke(app, ["survey", "diff", "r1", "r2", "--format", "xml", "--data-dir", str(rounds)])
     assert r.exit_code == 2 and "--format" in r.output
     r = runner.invoke(app, ["survey", "diff", "r1", "nope", "--data-dir", str(rounds)])

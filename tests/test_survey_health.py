@@ -151,6 +151,10 @@ def test_cli_nxdomain_and_servfail_resolvers(tmp_path: Path) -> None:
     # a server authoritative for the TLDs that knows none of the names: NXDOMAIN for everything
     nx, sf = _serve({}, ["example", "test"], both)
     assert nx.exit_code == 1 and "失敗しました" in nx.output and "NXDOMAIN" in nx.output
+    from ja_check import english_leftovers
+
+    failure = next(line for line in nx.output.splitlines() if "失敗しました" in line)
+    assert english_leftovers(failure, {"r"}) == []  # r: the round's name
     assert sf.exit_code == 1 and "RESOLVER_SUSPECT" in sf.output and "servfail" in sf.output
 
 

@@ -115,6 +115,9 @@ def test_list_change_note_names_the_bodies(data: Path) -> None:
     assert r.exit_code == 0
     assert "リストの変更 (2025 → 2026)" in r.stdout and "沖縄県新市" in r.stdout and "北海道第2市" in r.stdout
     assert "b-02-1.lg.test" in r.stdout
+    from ja_check import english_leftovers
+
+    assert english_leftovers(r.stdout) == []
     r = runner.invoke(app, ["survey", "trend", "--format", "json", "--lang", "en", "--data-dir", str(data)])
     doc = json.loads(r.stdout)
     assert "1 added: 沖縄県新市" in doc["list_changes"][0]["note"] and doc["series"][-1]["spf_delta"][0] is None

@@ -456,7 +456,9 @@ def survey_trend(
         from mailposture.survey.trend import change_notes
 
         cols, rows = trend_table(tr, lng)
-        t = Table(title=(f"推移 ({by}別)" if lng == "ja" else f"trend by {by}") if by else
+        from mailposture.report.tables import by_label
+
+        t = Table(title=(f"推移 ({by_label(by, lng)}別)" if lng == "ja" else f"trend by {by}") if by else
                   ("推移" if lng == "ja" else "trend"))
         for c in cols:
             t.add_column(c, justify="left" if c == cols[0] else "right", overflow="fold")
