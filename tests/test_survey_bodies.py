@@ -165,6 +165,8 @@ def test_bodies_bad_format_and_full_report_sheet(world_round, tmp_path: Path) ->
     _, data = world_round
     r = runner.invoke(app, ["survey", "report", "--table", "bodies", "--format", "png", "--data-dir", str(data)])
     assert r.exit_code == 2 and "xlsx, csv or json" in r.output
+    r = runner.invoke(app, ["survey", "report", "--table", "bodies", "--by", "region", "--data-dir", str(data)])
+    assert r.exit_code == 2 and "--by does not apply" in r.output
     r = runner.invoke(app, ["survey", "report", "--table", "nope", "--data-dir", str(data)])
     assert r.exit_code == 2 and "--table" in r.output
     out = tmp_path / "full.xlsx"

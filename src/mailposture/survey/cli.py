@@ -334,6 +334,9 @@ def survey_report(
     from mailposture.survey.catalog import Catalog
 
     if table == "bodies":
+        if by:
+            _fail("--by does not apply to --table bodies (one row per body, with every list column; filter or "
+                  "sort it in the spreadsheet)")
         return report_bodies(round_name, fmt, lang, output, data_dir, count, title)
     if table is not None:
         _fail("--table must be bodies")
