@@ -103,7 +103,8 @@ def _run(tmp_path: Path, ns: str, *extra: str):
                                "--retry-delay", "0", "-q", *extra])
 
 
-def test_cli_dead_resolver_fails_the_round_and_the_report_says_so(tmp_path: Path) -> None:
+def test_cli_dead_resolver_fails_the_round_and_the_report_says_so(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     sock, ns = _silent_udp()  # bound, never answers: every query times out
     try:
         r = _run(tmp_path, ns, "--lang", "en")
@@ -125,6 +126,13 @@ def test_cli_dead_resolver_fails_the_round_and_the_report_says_so(tmp_path: Path
                             str(html), *data])
     body = html.read_text(encoding="utf-8")
     assert body.index("failed-notice") < body.index("<h1>")
+    from mailposture.report import charts
+
+    titles = []
+    monkeypatch.setattr(charts, "bars_png", lambda rep, lang, title=None: titles.append(title) or b"\x89PNG")
+    r = runner.invoke(app, ["survey", "report", "--round", "r", "--format", "png", "--lang", "en", "-o",
+                            str(tmp_path / "r.png"), *data])
+    assert r.exit_code == 0 and titles[0].startswith("[FAILED ROUND")
     r = runner.invoke(app, ["survey", "report", *data])  # the latest COMPLETE round: there is none
     assert r.exit_code == 2 and "no complete round" in r.output
     r = runner.invoke(app, ["survey", "trend", "--format", "json", *data])

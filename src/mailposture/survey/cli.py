@@ -313,6 +313,8 @@ def render(rep: dict[str, Any], meta: dict[str, Any], fmt: str, lang: str) -> by
                                   + f" — {rep['round']}")
     if meta.get("synthetic"):
         title += " (架空のデータ)" if lang == "ja" else " (fictitious data)"
+    if meta.get("failed"):
+        title = ("【失敗した調査回: 数値は信頼できません】 " if lang == "ja" else "[FAILED ROUND: figures not reliable] ") + title
     return bars_png(rep, lang, title=title)
 
 
