@@ -11,7 +11,8 @@ PROTOCOL = {"SPF", "DMARC", "DNS", "MX", "all", "rua", "ruf", "JST", "UTC", "NXD
 
 
 def english_leftovers(text: str, allowed: set[str] | frozenset[str] = frozenset()) -> list[str]:
-    t = re.sub(r"\S*\.\S+", " ", text)              # domain names, file names, versions
+    t = re.sub(r"(?<![\w])/\S+", " ", text)           # paths
+    t = re.sub(r"\S*\.\S+", " ", t)                 # domain names, file names, versions
     t = re.sub(r"v=(spf1|DMARC1)[^,\n|│]*", " ", t)  # record texts
     t = re.sub(r"\b[A-Z][A-Z0-9]*(_[A-Z0-9]+)+\b", " ", t)  # finding / reason codes
     t = re.sub(r"(?<![\w-])--?[a-z][a-z-]*", " ", t)  # options (-n, --replace)

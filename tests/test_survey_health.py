@@ -161,8 +161,9 @@ def test_cli_nxdomain_and_servfail_resolvers(tmp_path: Path) -> None:
     assert nx.exit_code == 1 and "失敗しました" in nx.output and "NXDOMAIN" in nx.output
     from ja_check import english_leftovers
 
-    failure = next(line for line in nx.output.splitlines() if "失敗しました" in line)
-    assert english_leftovers(failure, {"r"}) == []  # r: the round's name
+    for line in nx.output.splitlines():  # the round's summary and the failure, all in Japanese
+        assert english_leftovers(line, {"r"}) == [], line  # r: the round's name
+    assert "調査回 r: 30 団体" in nx.output
     assert sf.exit_code == 1 and "RESOLVER_SUSPECT" in sf.output and "servfail" in sf.output
 
 

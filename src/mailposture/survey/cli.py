@@ -216,7 +216,10 @@ def survey_run(
         typer.secho(f"round {round_name} interrupted; what was scanned is kept. Run the same command again to "
                     "resume. / 中断しました。同じコマンドで再開できます。", fg="yellow", err=True)
         raise typer.Exit(130) from None
-    typer.echo(f"round {info.name}: {info.bodies} bodies, {info.domains} domains; retried {info.retried}, "
+    typer.echo(f"調査回 {info.name}: {info.bodies} 団体・{info.domains} ドメイン。再試行 {info.retried} ドメイン、"
+               f"再試行後も DNS エラーが残ったもの {info.errors} ドメイン (「なし」ではなく「不明」として保存)。"
+               f"データ: {cat.dir}" if lng == "ja" else
+               f"round {info.name}: {info.bodies} bodies, {info.domains} domains; retried {info.retried}, "
                f"{info.errors} still with a failed lookup (kept as unknown, never as absent). Data: {cat.dir}")
     from mailposture.survey.rounds import round_failure
 
