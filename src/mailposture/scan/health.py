@@ -86,26 +86,20 @@ class DnsHealth:
                 "error_kinds": dict(self.kinds.most_common(5))}
 
     def warning(self, lang: str, resolvers: list[str] | None = None, limit: float = DEFAULT_LIMIT) -> str | None:
-        """One paragraph naming the resolver as the likely cause, or None when the run looks normal."""
+        """The RESOLVER_SUSPECT finding (mailposture.findings) as one paragraph: code, message and fix; None when
+        the run looks normal."""
         if not self.suspect(limit):
             return None
+        from mailposture.findings import finding
+
         n = self.domains
-        pf, px = 100.0 * self.failed / n, 100.0 * self.nxdomain / n
-        res = ", ".join(resolvers or []) or ("システムのリゾルバ" if lang == "ja" else "the system resolver")
         kinds = ", ".join(f"{k} {c:,}" for k, c in self.kinds.most_common(3))
-        if lang == "ja":
-            msg = (f"{REASON}: DNS の問い合わせ失敗 {self.failed:,}/{n:,} ドメイン ({pf:.1f}%)、"
-                   f"NXDOMAIN {self.nxdomain:,}/{n:,} ドメイン ({px:.1f}%)。通常の数 % をはるかに超えており、"
-                   f"原因は各ドメインではなくリゾルバ ({res}) である可能性が高い")
-            if kinds:
-                msg += f" (失敗の内訳: {kinds})"
-            return msg + "。リゾルバに到達できるか、外部の名前を解決できるかを確認し (-n で別のリゾルバを指定)、再実行してください。"
-        msg = (f"{REASON}: DNS lookups failed for {self.failed:,}/{n:,} domains ({pf:.1f}%) and "
-               f"{self.nxdomain:,}/{n:,} ({px:.1f}%) came back NXDOMAIN — far beyond the few percent of a normal "
-               f"list: the resolver ({res}) is the likely cause, not the domains")
-        if kinds:
-            msg += f" (failures: {kinds})"
-        return msg + ". Check that it is reachable and resolves outside names (or give another with -n), then run again."
+        f = finding(REASON, failed=f"{self.failed:,}", nxdomain=f"{self.nxdomain:,}", domains=f"{n:,}",
+                    failed_pct=f"{100.0 * self.failed / n:.1f}", nxdomain_pct=f"{100.0 * self.nxdomain / n:.1f}",
+                    resolvers=", ".join(resolvers or []) or ("システムのリゾルバ" if lang == "ja" else
+                                                             "the system resolver"),
+                    kinds=f" (failures: {kinds})" if kinds else "", kinds_ja=f" (失敗の内訳: {kinds})" if kinds else "")
+        return f"{REASON}: {f.message(lang)} {f.fix(lang)}"
 
 
 def resolver_names(resolver: Any) -> list[str]:
