@@ -43,6 +43,8 @@ NOT_FROM_DNS: dict[str, str] = {
         "MTASTS_POLICY_TOO_LARGE", "MTASTS_POLICY_SYNTAX", "MTASTS_POLICY_FIELD_MISSING",
         "MTASTS_POLICY_BAD_VALUE", "MTASTS_POLICY_DUPLICATE_FIELD", "MTASTS_MAX_AGE_SHORT", "MTASTS_MODE_TESTING",
         "MTASTS_MODE_NONE", "MTASTS_NO_MX_PATTERN", "MTASTS_MX_NOT_COVERED")},
+    "RESOLVER_SUSPECT": "a verdict on a whole run (the share of domains failing or NXDOMAIN), never on one domain; "
+                        "tests/test_survey_health.py plays it with dead, NXDOMAIN and SERVFAIL resolvers",
 }
 
 
