@@ -103,13 +103,15 @@ def test_trend_chart_svg_and_png() -> None:
     trend = {"rounds": ["2017", "2026"], "series": [
         {"group": "北海道", "label": "北海道", "spf": [67.2, 90.0], "dmarc": [0.0, 40.0]},
         {"group": "", "label": "全国", "overall": True, "spf": [78.4, 95.1], "dmarc": [0.1, None]}]}
-    svg = charts.trend_svg(trend, "spf", "ja")
+    from mailposture.report import trendcharts
+
+    svg = trendcharts.trend_svg(trend, "spf", "ja")
     assert svg.count("<polyline") == 2 and "北海道" in svg and "全国" in svg
-    svg2 = charts.trend_svg(trend, "dmarc", "ja")
+    svg2 = trendcharts.trend_svg(trend, "dmarc", "ja")
     assert svg2.count("<polyline") == 1  # a series with one point draws a dot, not a line
     if charts.cjk_font() is not None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            png = charts.trend_png(trend, "spf", "ja", title="SPF の推移")
+            png = trendcharts.trend_png(trend, "spf", "ja", title="SPF の推移")
         assert not [w for w in caught if "glyph" in str(w.message).lower()]
         assert png[:4] == b"\x89PNG"

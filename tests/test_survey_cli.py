@@ -22,7 +22,7 @@ def test_lists_and_show() -> None:
     r = runner.invoke(app, ["lists", "show", "jp-localgov", "--format", "csv"])
     assert r.exit_code == 0
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
-    assert len(rows) == 1788 and set(rows[0]) == {"code", "prefecture", "name", "region", "domain", "source"}
+    assert len(rows) == 1788 and set(rows[0]) == {"code", "prefecture", "name", "kind", "region", "domain", "source"}
     r = runner.invoke(app, ["lists", "show", "jp-localgov", "--limit", "3"], env={"COLUMNS": "200"})
     assert r.exit_code == 0 and "札幌市" in r.stdout and "1785 more rows" in r.stdout
 

@@ -171,12 +171,12 @@ def test_cli_report_json_and_xlsx(scanned, tmp_path: Path) -> None:
     per_body = wb["団体別"]
     header = [c.value for c in per_body[3]]
     assert per_body.max_row == 3 + N_BODIES
-    rows = {r[header.index("domain")]: r for r in per_body.iter_rows(min_row=4, values_only=True)}
+    rows = {r[header.index("ドメイン")]: r for r in per_body.iter_rows(min_row=4, values_only=True)}
     inherited = next(r for r in world.rows if not r["mail_domains"]
                      and world.truth[r["domain"]].inherited_from)
     row = rows[inherited["domain"]]
-    assert row[header.index("DMARC")] == "なし"
-    assert row[header.index("DMARC 適用 (組織ドメイン含む)")] == "あり"
+    assert row[header.index("DMARC の取得元")] == "組織ドメイン"
     assert row[header.index("実効ポリシー")] == world.truth[inherited["domain"]].policy
     broken = next(r for r in world.rows if not r["mail_domains"] and world.truth[r["domain"]].broken)
-    assert rows[broken["domain"]][header.index("SPF")] == "不明" and rows[broken["domain"]][header.index("DNS エラー")]
+    assert rows[broken["domain"]][header.index("SPF の状態")] == "不明 (DNS エラー)"
+    assert rows[broken["domain"]][header.index("DNS エラー")]

@@ -111,6 +111,17 @@ define("DNS_ERROR", "error", "RFC 7208 §2.6.6, RFC 7489 §6.6.3",
        "{name} の {type} 検索に失敗しました ({error})。この項目は「なし」ではなく「不明」です。",
        "Check that the domain's authoritative servers answer for this name, then retry.",
        "権威 DNS サーバがこの名前に応答しているか確認し、再試行してください。")
+define("RESOLVER_SUSPECT", "error", "RFC 1035 §4.1.1, RFC 8020 §2",
+       "DNS lookups failed for {failed}/{domains} domains ({failed_pct}%) and {nxdomain}/{domains} ({nxdomain_pct}%) "
+       "came back NXDOMAIN — far beyond the few percent of a normal list: the resolver ({resolvers}) is the likely "
+       "cause, not the domains{kinds}.",
+       "DNS の問い合わせ失敗 {failed}/{domains} ドメイン ({failed_pct}%)、NXDOMAIN {nxdomain}/{domains} ドメイン "
+       "({nxdomain_pct}%)。通常の数 % をはるかに超えており、原因は各ドメインではなくリゾルバ ({resolvers}) である"
+       "可能性が高い{kinds_ja}。",
+       "Check that the resolver is reachable and resolves outside names (or give another with -n), then run again; "
+       "a survey round is not counted until then.",
+       "リゾルバに到達できるか、外部の名前を解決できるかを確認し (-n で別のリゾルバを指定)、再実行してください。"
+       "それまで調査回は集計に使いません。")
 
 # ---------------------------------------------------------------------------------------------------------------
 # SPF (RFC 7208)

@@ -48,6 +48,9 @@ NOT_FROM_DNS: dict[str, str] = {
     # issue 14: findings about one received message (`message check`), covered by tests/test_message_*.py
     **{c: "reported on a received message by `message check`, not by a domain scan" for c in CATALOG
        if c.startswith(("MSG_", "ARC_"))},
+
+    "RESOLVER_SUSPECT": "a verdict on a whole run (the share of domains failing or NXDOMAIN), never on one domain; "
+                        "tests/test_survey_health.py plays it with dead, NXDOMAIN and SERVFAIL resolvers",
 }
 
 

@@ -130,49 +130,6 @@ def policy_svg(report: dict[str, Any], lang: str = "ja") -> str:
     return "".join(out)
 
 
-def trend_svg(trend: dict[str, Any], metric: str = "spf", lang: str = "ja") -> str:
-    """Lines over rounds, one per group; y = rate of ``metric``."""
-    rounds = trend["rounds"]
-    series = trend["series"]
-    width, height, left, right, top, bottom = 760, 340, 50, 170, 30, 50
-    pw, ph = width - left - right, height - top - bottom
-    n = max(1, len(rounds) - 1)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{escape(_lbl(metric, lang))} (%)" '
-           f'viewBox="0 0 {width} {height}" width="100%" style="max-width:{width}px;font-family:{escape(FONT)}">',
-           f'<text x="{left}" y="18" font-size="13" font-weight="bold" fill="#111827">'
-           f'{escape(_lbl(metric, lang))} (%)</text>']
-    for p in range(0, 101, 20):
-        y = top + ph * (1 - p / 100)
-        out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#e5e7eb"/>'
-                   f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" fill="#6b7280">{p}</text>')
-    for i, r in enumerate(rounds):
-        x = left + pw * (i / n if len(rounds) > 1 else 0.5)
-        out.append(f'<text x="{x:.1f}" y="{top + ph + 18}" font-size="11" text-anchor="middle" '
-                   f'fill="#374151">{escape(r)}</text>')
-    for k, s in enumerate(series):
-        color = "#111827" if s.get("overall") else LINE_COLORS[k % len(LINE_COLORS)]
-        pts = []
-        for i, v in enumerate(s[metric]):
-            if v is None:
-                continue
-            x = left + pw * (i / n if len(rounds) > 1 else 0.5)
-            y = top + ph * (1 - v / 100)
-            pts.append((x, y, v))
-        dash = ' stroke-dasharray="5 3"' if s.get("overall") else ""
-        if len(pts) > 1:
-            path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in pts)
-            out.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"{dash}/>')
-        for x, y, v in pts:
-            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"><title>{escape(s["label"])}: '
-                       f'{v:.1f}%</title></circle>')
-        ly = top + 6 + k * 18
-        out.append(f'<line x1="{left + pw + 14}" y1="{ly}" x2="{left + pw + 34}" y2="{ly}" stroke="{color}" '
-                   f'stroke-width="2"{dash}/><text x="{left + pw + 40}" y="{ly + 4}" font-size="12" '
-                   f'fill="#374151">{escape(s["label"])}</text>')
-    out.append("</svg>")
-    return "".join(out)
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # PNG (matplotlib)
 
@@ -230,34 +187,6 @@ def bars_png(report: dict[str, Any], lang: str = "ja", title: str | None = None,
         ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=n, frameon=False, fontsize=9)
         if title:
             fig.suptitle(title, fontsize=12, y=0.995)
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        plt.close(fig)
-    return buf.getvalue()
-
-
-def trend_png(trend: dict[str, Any], metric: str = "spf", lang: str = "ja", title: str | None = None) -> bytes:
-    plt, rc = _setup()
-    with plt.rc_context(rc):
-        fig, ax = plt.subplots(figsize=(8.5, 4.6), dpi=110)
-        xs = list(range(len(trend["rounds"])))
-        for k, s in enumerate(trend["series"]):
-            pts = [(x, v) for x, v in zip(xs, s[metric], strict=True) if v is not None]
-            if not pts:
-                continue
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o",
-                    color="#111827" if s.get("overall") else LINE_COLORS[k % len(LINE_COLORS)],
-                    linestyle="--" if s.get("overall") else "-", label=s["label"])
-        ax.set_xticks(xs, trend["rounds"])
-        ax.set_ylim(0, 100)
-        ax.set_ylabel(f"{_lbl(metric, lang)} (%)")
-        ax.grid(axis="y", color="#e5e7eb")
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize=9)
-        if title:
-            ax.set_title(title, fontsize=12)
         fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format="png")

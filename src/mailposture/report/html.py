@@ -7,7 +7,7 @@ from typing import Any
 
 from mailposture import __version__
 from mailposture.report import charts
-from mailposture.report.md import meta_lines
+from mailposture.report.md import failure_line, meta_lines, when
 from mailposture.report.tables import DEFINITIONS, headline_lines, table_models, text
 
 
@@ -35,7 +35,7 @@ def render_html(report: dict[str, Any], meta: dict[str, Any], lang: str = "ja") 
     return _env().get_template("report.html.j2").render(
         lang=lang, title=title, version=__version__, meta_lines=[m.strip("*") for m in meta_lines(meta, lang)
                                                                  if not m.startswith("**")],
-        synthetic=bool(meta.get("synthetic")),
+        synthetic=bool(meta.get("synthetic")), failed_text=failure_line(meta, lang),
         synthetic_text=text(lang, "このレポートは架空のリスト (.example / .test) と合成 DNS によるデモです。"
                                   "実在の団体のデータではありません。",
                             "This report is a demo on a fictitious list (.example / .test names) and synthetic "
@@ -47,7 +47,7 @@ def render_html(report: dict[str, Any], meta: dict[str, Any], lang: str = "ja") 
         bars_svg=charts.bars_svg(report, lang), policy_svg=charts.policy_svg(report, lang),
         tables=table_models(report, lang), definitions=DEFINITIONS[lang],
         defs_title=text(lang, "定義", "Definitions"), empty_text=text(lang, "該当なし", "none"),
-        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+        generated=when(datetime.now(UTC).isoformat(), lang))
 
 
 def by_name(by: str, lang: str) -> str:
@@ -59,24 +59,23 @@ def by_name(by: str, lang: str) -> str:
 def render_trend_html(trend: dict[str, Any], meta: dict[str, Any], lang: str = "ja") -> str:
     """Adoption over rounds: SPF and DMARC line charts and the table, in the report's page style."""
     from mailposture.report.tables import METRICS
-    from mailposture.survey.trend import trend_table
+    from mailposture.report.trendcharts import trend_svg
+    from mailposture.survey.trend import change_notes, points, trend_table
 
-    cols, rows = trend_table(trend, lang)
+    cols, _ = trend_table(trend, lang)
     cells = []
-    for r in rows:
-        out: list[Any] = [r[0]]
-        for i, v in enumerate(r[1:]):
-            if v == "":
-                out.append("")
-                continue
-            s_ = trend["series"][rows.index(r)]
-            k, m = divmod(i, 2)
-            metric = ("spf", "dmarc")[m]
-            out.append({"rate": s_[metric][k], "count": s_[metric + "_count"][k], "total": s_["total"][k]})
+    for s_ in trend["series"]:
+        out: list[Any] = [s_["label"]]
+        for k in range(len(trend["rounds"])):
+            for metric in ("spf", "dmarc"):
+                out.append("" if s_[metric][k] is None else
+                           {"rate": s_[metric][k], "count": s_[metric + "_count"][k], "total": s_["total"][k]})
+            if k:
+                out += [points(s_[m + "_delta"][k]) for m in ("spf", "dmarc")]
         cells.append(out)
     table = {"key": "trend", "title": text(lang, "調査回ごとの宣言率", "Publication rate by round"),
              "columns": cols, "rows": cells, "total_row": True}
-    charts_ = [{"metric": m, "svg": charts.trend_svg(trend, m, lang),
+    charts_ = [{"metric": m, "svg": trend_svg(trend, m, lang),
                 "title": text(lang, f"{METRICS[m][0]} レコード宣言率の推移", f"{METRICS[m][1]} publication over time")}
                for m in ("spf", "dmarc")]
     title = meta.get("title") or text(lang, "送信ドメイン認証の普及状況の推移", "Sender authentication adoption over time")
@@ -84,5 +83,6 @@ def render_trend_html(trend: dict[str, Any], meta: dict[str, Any], lang: str = "
     return _env().get_template("trend.html.j2").render(
         lang=lang, title=title, version=__version__, synthetic=bool(meta.get("synthetic")),
         synthetic_text=text(lang, "架空のデータを含む調査回があります。", "Some rounds hold fictitious data."),
-        meta_lines=[text(lang, f"調査回: {rounds}", f"Rounds: {rounds}")], charts=charts_, tables=[table],
-        empty_text=text(lang, "該当なし", "none"), generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+        meta_lines=[text(lang, f"調査回: {rounds}", f"Rounds: {rounds}"), *change_notes(trend, lang)],
+        charts=charts_, tables=[table],
+        empty_text=text(lang, "該当なし", "none"), generated=when(datetime.now(UTC).isoformat(), lang))

@@ -10,21 +10,37 @@ from typing import Any
 from mailposture.report.tables import DEFINITIONS, cell_text, headline_lines, table_models, text
 
 
-def _when(v: Any) -> str:
-    """'2026-12-01T13:39:10+00:00' -> '2026-12-01 13:39 UTC'."""
-    from datetime import UTC, datetime
+def when(v: Any, lang: str = "en") -> str:
+    """A stored time as readers state it: Japan Standard Time in Japanese ('2026-12-01 22:39 JST'), UTC in English
+    ('2026-12-01 13:39 UTC')."""
+    from datetime import UTC, datetime, timedelta, timezone
 
     try:
-        return datetime.fromisoformat(str(v)).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        t = datetime.fromisoformat(str(v))
     except ValueError:
         return str(v or "")
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)  # the catalog stores UTC
+    if lang == "ja":
+        # Asia/Tokyo is UTC+9 all year (no daylight saving since 1951): no tz database needed
+        return t.astimezone(timezone(timedelta(hours=9), "JST")).strftime("%Y-%m-%d %H:%M JST")
+    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def failure_line(meta: dict[str, Any], lang: str) -> str | None:
+    """For a failed round (RESOLVER_SUSPECT): the line every report starts with."""
+    why = (meta.get("failed") or {}).get(lang)
+    if not why:
+        return None
+    return text(lang, f"この調査回は失敗しています (集計値は信頼できません): {why}",
+                f"THIS ROUND FAILED (its figures cannot be trusted): {why}")
 
 
 def meta_lines(meta: dict[str, Any], lang: str) -> list[str]:
     r = dict(meta.get("round") or {})
     for k in ("started", "finished", "recomputed"):
         if r.get(k):
-            r[k] = _when(r[k])
+            r[k] = when(r[k], lang)
     out = []
     if meta.get("synthetic"):
         out.append(text(lang, "**このレポートは架空のリストと合成 DNS によるデモです。実在の団体のデータではありません。**",
@@ -55,7 +71,9 @@ def meta_lines(meta: dict[str, Any], lang: str) -> list[str]:
 
 
 def render_md(report: dict[str, Any], meta: dict[str, Any], lang: str = "ja") -> str:
-    lines = [f"# {meta.get('title') or text(lang, '送信ドメイン認証の普及状況', 'Sender authentication adoption')}", ""]
+    fail = failure_line(meta, lang)
+    lines = [f"> **{fail}**", ""] if fail else []
+    lines += [f"# {meta.get('title') or text(lang, '送信ドメイン認証の普及状況', 'Sender authentication adoption')}", ""]
     for m in meta_lines(meta, lang):
         lines += [m, ""]
     for h in headline_lines(report, lang):
@@ -104,7 +122,8 @@ def render_csv(report: dict[str, Any], lang: str = "ja") -> str:
 
 
 def render_json(report: dict[str, Any], meta: dict[str, Any], lang: str = "en") -> str:
-    out = dict(report)
+    out = {"failed": failure_line(meta, lang)} if meta.get("failed") else {}
+    out.update(report)
     out["meta"] = {k: v for k, v in meta.items() if k != "title"}
     out["definitions"] = DEFINITIONS["ja" if lang == "ja" else "en"]
     return json.dumps(out, ensure_ascii=False, indent=2, default=str) + "\n"

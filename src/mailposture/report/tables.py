@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from mailposture.survey.lists import REGIONS_EN, Body, group_sort_key
+from mailposture.survey.lists import Body, group_sort_key, value_label
 
 # metric key -> (ja, en); the headline two first.
 METRICS: dict[str, tuple[str, str]] = {
@@ -144,9 +144,7 @@ def _summary(facts: list[dict[str, Any]]) -> dict[str, Any]:
 def group_label(column: str, value: str, lang: str) -> str:
     if not value:
         return "(空欄)" if lang == "ja" else "(blank)"
-    if lang == "en" and column.lower() == "region":
-        return REGIONS_EN.get(value, value)
-    return value
+    return value_label(column, value, lang)
 
 
 def aggregate(bodies: Sequence[Body], results: dict[str, dict[str, Any]], *, by: str | None,
@@ -319,7 +317,8 @@ def cell(m: dict[str, Any], total: int) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 # Table models shared by every output format (md, html, xlsx, csv)
 
-COLUMN_NAMES_JA = {"region": "地域", "prefecture": "都道府県", "kind": "種別", "sector": "業種", "name": "名称"}
+COLUMN_NAMES_JA = {"region": "地域", "prefecture": "都道府県", "kind": "種別", "sector": "業種", "name": "名称",
+                   "jp-type": "JP ドメインの種別"}
 
 
 def text(lang: str, ja: str, en: str) -> str:
@@ -428,26 +427,3 @@ def cell_text(v: Any) -> str:
     if isinstance(v, dict):
         return f"{v['rate']:.1f} ({v['count']}/{v['total']})"
     return "" if v is None else str(v)
-
-
-def body_table(bodies: Sequence[Body], results: dict[str, dict[str, Any]], count: str = "any",
-               lang: str = "ja") -> dict[str, Any]:
-    """One row per body (for the spreadsheet): its attributes, domains and yes / no / unknown per metric."""
-    yes, no, unk = text(lang, "あり", "yes"), text(lang, "なし", "no"), text(lang, "不明", "unknown")
-    attr_cols = list(bodies[0].attrs) if bodies else []
-
-    def yn(v: bool | None) -> str:
-        return unk if v is None else (yes if v else no)
-
-    keys = ("spf", "spf_valid", "spf_fail_all", "dmarc", "dmarc_covered", "dmarc_enforcing", "dmarc_rua", "mx")
-    cols = [*attr_cols, "domain", "mail_domains", *(METRICS[k][0 if lang == "ja" else 1] for k in keys),
-            text(lang, "実効ポリシー", "Effective policy"), text(lang, "DNS エラー", "DNS errors")]
-    rows = []
-    for b, f in zip(bodies, body_facts(bodies, results, count), strict=True):
-        errs = sorted({f"{e.get('name')} {e.get('type')} {e.get('error')}"
-                       for d in b.domains(count) for e in ((results.get(d) or {}).get("dns") or {}).get("errors", ())
-                       if isinstance(e, dict)})
-        rows.append([*(b.attrs.get(c, "") for c in attr_cols), b.domain, " ".join(b.mail_domains),
-                     *(yn(f[k]) for k in keys), f["policy"] or "", "; ".join(errs[:5])])
-    return {"key": "bodies", "title": text(lang, "団体別の結果", "Results per body"), "columns": cols, "rows": rows,
-            "total_row": False}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from mailposture.report.md import meta_lines
+from mailposture.report.md import failure_line, meta_lines
 from mailposture.report.tables import DEFINITIONS, headline_lines, table_models, text
 
 SHEET_NAMES = {"headline": ("宣言率", "Adoption"), "spf": ("SPF", "SPF"), "dmarc": ("DMARC", "DMARC"),
@@ -16,7 +16,7 @@ SHEET_NAMES = {"headline": ("宣言率", "Adoption"), "spf": ("SPF", "SPF"), "dm
 
 def render_xlsx(report: dict[str, Any], meta: dict[str, Any], lang: str = "ja",
                 bodies: dict[str, Any] | None = None) -> bytes:
-    """``bodies``: an optional per-body table (:func:`mailposture.report.tables.body_table`), as the last sheet."""
+    """``bodies``: an optional per-body table (:func:`mailposture.report.bodies.bodies_table`), as the last sheet."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
@@ -24,7 +24,8 @@ def render_xlsx(report: dict[str, Any], meta: dict[str, Any], lang: str = "ja",
     wb = Workbook()
     info = wb.active
     info.title = text(lang, "概要", "Summary")
-    info["A1"] = meta.get("title") or text(lang, "送信ドメイン認証の普及状況", "Sender authentication adoption")
+    info["A1"] = failure_line(meta, lang) or meta.get("title") or text(lang, "送信ドメイン認証の普及状況",
+                                                                          "Sender authentication adoption")
     info["A1"].font = Font(bold=True, size=14)
     r = 3
     for line in [*meta_lines(meta, lang), *headline_lines(report, lang)]:

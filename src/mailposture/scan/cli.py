@@ -22,6 +22,7 @@ from typing import Annotated, Any
 import typer
 
 from mailposture.cliopts import Concurrency, DnsOptions, Lang, Nameserver, Qps, Retries, Timeout, default_lang
+from mailposture.scan.health import resolver_names
 from mailposture.scan.inputs import InputCounts, InputError, InputReader, InputSpec, select
 from mailposture.scan.outputs import OutputError, OutputSpec, open_output
 from mailposture.scan.progress import make_progress
@@ -152,6 +153,7 @@ def execute(settings: ScanSettings, *, resolver_factory: ResolverFactory | None 
     scanner = Scanner(_no_check, writer, concurrency=settings.domains_concurrency,
                       lang=settings.lang, progress=progress, position=lambda: reader.position,
                       domain_timeout=settings.domain_timeout, ordered=settings.ordered)
+    scanner.summary.resolvers = resolver_names(resolver_cm)  # named if the resolver looks like the cause
     terminated = False
     pool_failed = False
 

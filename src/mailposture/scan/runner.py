@@ -29,6 +29,7 @@ from typing import Any
 
 from mailposture.cliopts import DnsOptions
 from mailposture.findings import finding
+from mailposture.scan.health import DnsHealth
 from mailposture.scan.inputs import InputCounts, InputError, InputItem, InputSpec
 from mailposture.scan.outputs import EncodedResult, OutputSpec, ResultWriter
 from mailposture.scan.progress import NullProgress, ScanProgress
@@ -113,6 +114,8 @@ class ScanSummary:
     limited: bool = False
     invalid_examples: list[tuple[int, str, str]] = field(default_factory=list)   # (line, raw, reason)
     engine: dict[str, Any] = field(default_factory=dict)
+    health: DnsHealth = field(default_factory=DnsHealth)   # failed / NXDOMAIN shares: is the resolver the cause?
+    resolvers: list[str] = field(default_factory=list)    # named in the RESOLVER_SUSPECT warning
 
     @property
     def checked(self) -> int:
@@ -132,7 +135,7 @@ class ScanSummary:
                 "entries_read": self.entries, "queries": self.queries,
                 "queries_per_domain": round(self.queries_per_domain, 2), "elapsed_s": round(self.elapsed, 3),
                 "domains_per_s": round(self.rate, 1), "interrupted": self.interrupted, "limited": self.limited,
-                "engine": self.engine}
+                "engine": self.engine, "dns_health": self.health.to_json()}
 
     def to_text(self, lang: str = "en") -> str:
         s = self
@@ -148,7 +151,7 @@ class ScanSummary:
                 line += "\n  --limit に達したため途中で終了しました"
             for ln, raw, reason in s.invalid_examples:
                 line += f"\n  不正な名前: {ln} 行目 '{raw}': {_REASONS_JA.get(reason, reason)}"
-            return line
+            return line + s._health_line(lang)
         line = (f"{s.written:,} domains in {s.elapsed:.1f} s ({s.rate:,.1f}/s): ok {s.ok:,}, errors {s.errors:,}, "
                 f"invalid {s.invalid:,}, duplicates skipped {s.duplicates:,}, already done {s.resumed:,}, "
                 f"{s.queries_per_domain:.1f} queries/domain")
@@ -160,7 +163,11 @@ class ScanSummary:
             line += "\n  stopped at --limit"
         for ln, raw, reason in s.invalid_examples:
             line += f"\n  invalid name: line {ln} '{raw}': {reason}"
-        return line
+        return line + s._health_line(lang)
+
+    def _health_line(self, lang: str) -> str:
+        warn = self.health.warning(lang, self.resolvers)
+        return f"\n{'警告' if lang == 'ja' else 'warning'}: {warn}" if warn else ""
 
 
 _END = object()
@@ -323,12 +330,14 @@ class Scanner:
             s.invalid += 1
             if len(s.invalid_examples) < self.max_examples:
                 s.invalid_examples.append((item.line, item.raw, item.error))
-        elif res.get("status") == "ok":
-            s.ok += 1
         else:
-            s.errors += 1
-            if crashed:
-                s.crashed += 1
+            s.health.add(res)
+            if res.get("status") == "ok":
+                s.ok += 1
+            else:
+                s.errors += 1
+                if crashed:
+                    s.crashed += 1
         dns = res.get("dns")
         if isinstance(dns, dict) and isinstance(dns.get("queries"), int):
             s.queries += dns["queries"]

@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS rounds (
     list_sha256 VARCHAR,
     bodies INTEGER,
     domains INTEGER,
-    status VARCHAR,            -- running | complete
+    status VARCHAR,            -- running | complete | failed (RESOLVER_SUSPECT: see notes)
     phase VARCHAR,             -- pass1 | pass2 | done
     started TIMESTAMPTZ,
     finished TIMESTAMPTZ,

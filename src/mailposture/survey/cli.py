@@ -178,6 +178,10 @@ def survey_run(
     cluster: Annotated[str | None, typer.Option(
         "--cluster", help="Dask scheduler address (tcp://HOST:8786): run the checks as Dask tasks on its workers "
         "(see docs/scaling.md).", show_default=False)] = None,
+    max_failed: Annotated[float, typer.Option(
+        "--max-failed-share", min=0.0, max=1.0, help="The round fails (exit 1, not counted) when more than this "
+        "share of its domains failed a lookup or came back NXDOMAIN: the resolver is then the likely cause. "
+        "調査対象の DNS 失敗・NXDOMAIN の割合がこれを超えると調査回は失敗扱い。")] = 0.30,
 ) -> None:
     """Scan a list and store the round (resumes an interrupted round of the same name)."""
     from mailposture.cliopts import DnsOptions
@@ -202,7 +206,7 @@ def survey_run(
             with _Bars(not quiet) as bars:
                 return await run_round(cat, lst, round_name, engine, resolvers=resolvers,
                                        concurrency=min(concurrency, 1000), lang=lng, progress=bars.factory,
-                                       replace=replace, retry_delay=retry_delay,
+                                       replace=replace, retry_delay=retry_delay, failure_limit=max_failed,
                                        parallel=Parallel(opts, workers, cluster) if workers > 1 or cluster
                                        else None)
 
@@ -212,8 +216,19 @@ def survey_run(
         typer.secho(f"round {round_name} interrupted; what was scanned is kept. Run the same command again to "
                     "resume. / 中断しました。同じコマンドで再開できます。", fg="yellow", err=True)
         raise typer.Exit(130) from None
-    typer.echo(f"round {info.name}: {info.bodies} bodies, {info.domains} domains; retried {info.retried}, "
+    typer.echo(f"調査回 {info.name}: {info.bodies} 団体・{info.domains} ドメイン。再試行 {info.retried} ドメイン、"
+               f"再試行後も DNS エラーが残ったもの {info.errors} ドメイン (「なし」ではなく「不明」として保存)。"
+               f"データ: {cat.dir}" if lng == "ja" else
+               f"round {info.name}: {info.bodies} bodies, {info.domains} domains; retried {info.retried}, "
                f"{info.errors} still with a failed lookup (kept as unknown, never as absent). Data: {cat.dir}")
+    from mailposture.survey.rounds import round_failure
+
+    why = round_failure(info, lng)
+    if why:
+        typer.secho(("調査回 {0} は失敗しました (集計に使いません): {1}" if lng == "ja" else
+                     "round {0} FAILED (not counted in reports or trends): {1}").format(info.name, why),
+                    fg="red", err=True)
+        raise typer.Exit(1)
     _, rep = _guard(lambda: build_report(cat, info.name, None, "any", lng))
     from mailposture.report.tables import headline_lines
 
@@ -247,7 +262,10 @@ FORMATS = ("md", "html", "xlsx", "csv", "json", "png")
 
 
 def report_meta(info: Any, title: str | None, count: str = "any") -> dict[str, Any]:
-    return {"round": info.to_json(), "synthetic": info.synthetic, "title": title, "count": count}
+    from mailposture.survey.rounds import round_failure
+
+    return {"round": info.to_json(), "synthetic": info.synthetic, "title": title, "count": count,
+            "failed": {lg: round_failure(info, lg) for lg in ("ja", "en")} if info.status == "failed" else None}
 
 
 def build_report(cat: Any, round_name: str | None, by: str | None, count: str, lang: str,
@@ -256,7 +274,7 @@ def build_report(cat: Any, round_name: str | None, by: str | None, count: str, l
     from mailposture.survey.rounds import load_results, load_round_list
 
     info = cat.require(round_name) if round_name else cat.latest()
-    if info.status != "complete":
+    if info.status not in ("complete", "failed"):  # a failed round can be reported: the report says so first
         from mailposture.survey.catalog import CatalogError
 
         raise CatalogError(f"round '{info.name}' is not complete (phase {info.phase}); "
@@ -265,9 +283,9 @@ def build_report(cat: Any, round_name: str | None, by: str | None, count: str, l
     results = load_results(cat, info)
     rep = aggregate(lst.bodies, results, by=by, count=count, round_name=info.name, lang=lang)
     if with_bodies:
-        from mailposture.report.tables import body_table
+        from mailposture.report.bodies import bodies_table
 
-        rep["_bodies"] = body_table(lst.bodies, results, count, lang)
+        rep["_bodies"] = bodies_table(lst.bodies, results, count, lang)
     return info, rep
 
 
@@ -298,6 +316,8 @@ def render(rep: dict[str, Any], meta: dict[str, Any], fmt: str, lang: str) -> by
                                   + f" — {rep['round']}")
     if meta.get("synthetic"):
         title += " (架空のデータ)" if lang == "ja" else " (fictitious data)"
+    if meta.get("failed"):
+        title = ("【失敗した調査回: 数値は信頼できません】 " if lang == "ja" else "[FAILED ROUND: figures not reliable] ") + title
     return bars_png(rep, lang, title=title)
 
 
@@ -312,10 +332,19 @@ def survey_report(
     data_dir: DataDir = Path("mailposture-data"),
     count: Count = "any",
     title: Annotated[str | None, typer.Option("--title", help="Report title.")] = None,
+    table: Annotated[str | None, typer.Option("--table", help="bodies: one row per body for follow-up "
+                                              "(xlsx, csv or json). 団体別の一覧。", show_default=False)] = None,
 ) -> None:
     """Adoption tables by group: SPF and DMARC publication rates and more."""
     from mailposture.survey.catalog import Catalog
 
+    if table == "bodies":
+        if by:
+            _fail("--by does not apply to --table bodies (one row per body, with every list column; filter or "
+                  "sort it in the spreadsheet)")
+        return report_bodies(round_name, fmt, lang, output, data_dir, count, title)
+    if table is not None:
+        _fail("--table must be bodies")
     if fmt not in FORMATS:
         _fail(f"--format must be one of {', '.join(FORMATS)}")
     if count not in ("any", "primary"):
@@ -323,8 +352,47 @@ def survey_report(
     lng = default_lang(lang)
     cat = Catalog(data_dir)
     info, rep = _guard(lambda: build_report(cat, round_name, by, count, lng, with_bodies=fmt == "xlsx"))
+    from mailposture.report.bodies import EXCEL_MAX_ROWS
+
+    if len((rep.get("_bodies") or {}).get("rows", ())) > EXCEL_MAX_ROWS - 3:  # the sheet's 3 header rows
+        rep.pop("_bodies")
+        typer.secho("注意: 団体数が Excel の行数上限を超えるため団体別シートを省きました。--table bodies で分割して出力できます。"
+                    if lng == "ja" else "note: too many bodies for one Excel sheet: the Bodies sheet is left out; "
+                    "--table bodies writes it split over several sheets.", fg="yellow", err=True)
     data = _quiet_warnings(lambda: _guard(lambda: render(rep, report_meta(info, title, count), fmt, lng)))
     _write(data, fmt, output, cat.dir / "reports" / f"{info.name}{'-' + by if by else ''}.{fmt}")
+
+
+def report_bodies(round_name: str | None, fmt: str, lang: str | None, output: Path | None, data_dir: Path,
+                  count: str, title: str | None, max_rows: int | None = None) -> None:
+    """``survey report --table bodies``: one row per body (mailposture.report.bodies)."""
+    from mailposture.report import bodies as B
+    from mailposture.survey.catalog import Catalog
+    from mailposture.survey.rounds import load_results, load_round_list
+
+    if fmt not in ("xlsx", "csv", "json"):
+        _fail("--table bodies is written as xlsx, csv or json (--format)")
+    if count not in ("any", "primary"):
+        _fail("--count must be any or primary")
+    lng = default_lang(lang)
+    cat = Catalog(data_dir)
+
+    def build():
+        info, _ = build_report(cat, round_name, None, count, lng)
+        lst = load_round_list(cat, info)
+        return info, B.bodies_table(lst.bodies, load_results(cat, info), count, lng)
+
+    info, tab = _guard(build)
+    meta = report_meta(info, title, count)
+    if fmt == "csv":
+        data = B.render_csv(tab).encode("utf-8-sig")  # BOM: Excel opens Japanese CSV correctly
+    elif fmt == "json":
+        data = B.render_json(tab, meta, lng).encode()
+    else:
+        data, note = B.render_xlsx(tab, meta, lng, max_rows or B.EXCEL_MAX_ROWS)
+        if note:
+            typer.secho(("注意: " if lng == "ja" else "note: ") + note, fg="yellow", err=True)
+    _write(data, fmt, output, cat.dir / "reports" / f"{info.name}-bodies.{fmt}")
 
 
 def _quiet_warnings(fn: Callable[[], Any]) -> Any:
@@ -390,15 +458,23 @@ def survey_trend(
     tr = _guard(lambda: build_trend(cat, by, rounds, count=count, lang=lng))
     if fmt == "table":
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
+        from mailposture.survey.trend import change_notes
+
         cols, rows = trend_table(tr, lng)
-        t = Table(title=f"trend by {by or 'all'}")
+        from mailposture.report.tables import by_label
+
+        t = Table(title=(f"推移 ({by_label(by, lng)}別)" if lng == "ja" else f"trend by {by}") if by else
+                  ("推移" if lng == "ja" else "trend"))
         for c in cols:
             t.add_column(c, justify="left" if c == cols[0] else "right", overflow="fold")
         for r in rows:
-            t.add_row(*(str(v) for v in r))
+            t.add_row(*(escape(str(v)) for v in r))
         Console().print(t)
+        for note in change_notes(tr, lng):
+            typer.secho(note, fg="yellow")
         return
     if fmt == "json":
         _write((json.dumps(tr, ensure_ascii=False, indent=2) + "\n").encode(), "json", output, Path("-"))
@@ -408,8 +484,8 @@ def survey_trend(
 
         data = render_trend_html(tr, {"synthetic": tr["synthetic"]}, lng).encode()
     elif fmt == "png":
-        from mailposture.report.charts import trend_png
         from mailposture.report.tables import METRICS, by_label
+        from mailposture.report.trendcharts import trend_png
 
         name = METRICS[metric][0 if lng == "ja" else 1]
         title = (f"{name} の推移 ({by_label(by, lng)}別)" if lng == "ja" else f"{name} over time, by {by or 'group'}")
@@ -426,37 +502,51 @@ def survey_diff(
     a: Annotated[str, typer.Argument(help="Earlier round.")],
     b: Annotated[str, typer.Argument(help="Later round.")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
+    lang: Lang = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write (default: stdout).")] = None,
     data_dir: DataDir = Path("mailposture-data"),
+    count: Count = "any",
 ) -> None:
-    """Domains that adopted, dropped or changed DMARC policy between two rounds."""
+    """Bodies that adopted, dropped, fixed or broke SPF/DMARC, changed policy or domain between two rounds.
+    前回との差分 (団体別)。"""
     import csv
+    import io
     import json
 
     from mailposture.survey.catalog import Catalog
-    from mailposture.survey.diff import diff_rounds
+    from mailposture.survey.diff import diff_rounds, diff_rows, summary_line
 
-    d = _guard(lambda: diff_rounds(Catalog(data_dir), a, b))
+    if fmt not in ("table", "csv", "json"):
+        _fail("--format must be table, csv or json")
+    if count not in ("any", "primary"):
+        _fail("--count must be any or primary")
+    lng = default_lang(lang)
+    d = _guard(lambda: diff_rounds(Catalog(data_dir), a, b, count))
     if fmt == "json":
-        sys.stdout.write(json.dumps(d, ensure_ascii=False, indent=2) + "\n")
+        _write((json.dumps(d, ensure_ascii=False, indent=2) + "\n").encode(), "json", output, Path("-"))
         return
+    cols, rows = diff_rows(d, lng)
     if fmt == "csv":
-        w = csv.writer(sys.stdout, lineterminator="\n")
-        w.writerow(["domain", "name", "what", "change", "before", "after"])
-        for r in d["changes"]:
-            w.writerow([r["domain"], r["name"], r["what"], r["change"], r["before"], r["after"]])
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(cols)
+        for r in rows:
+            w.writerow(["'" + v if v[:1] in ("=", "+", "-", "@") else v for v in r])  # never a formula in Excel
+        _write(buf.getvalue().encode("utf-8-sig"), "csv", output, Path("-"))  # BOM like the reports
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    s = d["summary"]
-    t = Table(title=f"{a} → {b}: adopted {s['adopted']}, dropped {s['dropped']}, policy changed {s['policy']}, "
-                    f"unknown {s['unknown']}")
-    for c in ("domain", "name", "what", "change", "before", "after"):
-        t.add_column(c)
-    style = {"adopted": "green", "dropped": "red", "policy": "yellow", "unknown": "dim"}
-    for r in d["changes"]:
-        t.add_row(r["domain"], r["name"], r["what"], f"[{style[r['change']]}]{r['change']}[/]", r["before"],
-                  r["after"])
+    t = Table(title=escape(summary_line(d, lng)))
+    for c in cols:
+        t.add_column(c, overflow="fold")
+    style = {"adopted": "green", "fixed": "green", "dropped": "red", "broke": "red", "weakened": "yellow",
+             "policy": "yellow", "unknown": "dim", "domain": "cyan", "added": "cyan", "removed": "magenta"}
+    for raw, r in zip(d["changes"], rows, strict=True):
+        r = [escape(v) for v in r]
+        r[5] = f"[{style[raw['change']]}]{r[5]}[/]"
+        t.add_row(*r)
     Console().print(t)
 
 

@@ -27,6 +27,101 @@ PREFECTURES_JIS = (
     "宮崎県", "鹿児島県", "沖縄県",
 )
 
+# ---------------------------------------------------------------------------------------------------------------
+# Derived columns: computed from a list's own data, so ``--by`` can use them on any round (documented in
+# docs/survey.md and data/jp_localgov/PROVENANCE.md).
+
+KIND_ORDER = ("都道府県", "市", "特別区", "町", "村")
+KIND_EN = {"都道府県": "prefecture", "市": "city", "特別区": "special ward", "町": "town", "村": "village"}
+
+
+def localgov_kind(code: str, name: str) -> str:
+    """都道府県 / 市 / 特別区 / 町 / 村 of a local government from its 全国地方公共団体コード (6 digits: JIS X 0401
+    prefecture, JIS X 0402 municipality, check digit) and its official name; "" when they do not say.
+
+    Digits 3-5: ``000`` a prefecture; ``100``-``199`` a designated city (政令指定都市: ``100``, ``130``, ``150`` …;
+    the codes between are its wards, which are not bodies of their own) and ``201``-``299`` the other cities (市);
+    in Tokyo (13) ``101``-``199`` are the 23 special wards (特別区);
+    ``300`` and above a town or village in a district (郡), told apart by the last character of the official name
+    (町 is read まち or ちょう, 村 むら or そん — the name, not the reading, decides). The name must agree."""
+    code = (code or "").strip()
+    if len(code) != 6 or not code.isdigit():
+        return ""
+    pref, muni = code[:2], int(code[2:5])
+    last = (name or "").strip()[-1:]
+    if muni == 0:
+        return "都道府県" if last in ("都", "道", "府", "県") else ""
+    if pref == "13" and 101 <= muni <= 199:
+        return "特別区" if last == "区" else ""
+    if 100 <= muni <= 299:
+        return "市" if last == "市" else ""
+    if muni >= 300 and last in ("町", "村"):
+        return last
+    return ""
+
+
+# Second-level labels of .jp (JPRS): the nine organizational types, and the geographic type's labels (the 47
+# prefectures and the 7 designated cities that have their own label) — the same names as the ICANN section of
+# the Public Suffix List. Any other second-level label is a general-use name (汎用 JP, example.jp).
+JP_TYPES = ("co", "ac", "go", "lg", "ne", "or", "ed", "gr", "ad")
+JP_GEOGRAPHIC = frozenset((
+    "hokkaido aomori iwate miyagi akita yamagata fukushima ibaraki tochigi gunma saitama chiba tokyo kanagawa "
+    "niigata toyama ishikawa fukui yamanashi nagano gifu shizuoka aichi mie shiga kyoto osaka hyogo nara "
+    "wakayama tottori shimane okayama hiroshima yamaguchi tokushima kagawa ehime kochi fukuoka saga nagasaki "
+    "kumamoto oita miyazaki kagoshima okinawa "
+    "sapporo sendai yokohama kawasaki nagoya kobe kitakyushu").split())
+JP_TYPE_ORDER = (*JP_TYPES, "geographic", "general-use", "non-jp")
+JP_TYPE_LABELS = {
+    "co": ("co (企業)", "co (companies)"), "ac": ("ac (大学など)", "ac (universities)"),
+    "go": ("go (政府機関)", "go (government)"), "lg": ("lg (地方公共団体)", "lg (local governments)"),
+    "ne": ("ne (ネットワークサービス)", "ne (network services)"), "or": ("or (団体)", "or (organizations)"),
+    "ed": ("ed (学校)", "ed (schools)"), "gr": ("gr (任意団体)", "gr (groups)"),
+    "ad": ("ad (JPNIC 会員)", "ad (JPNIC members)"), "geographic": ("地域型 JP", "geographic"),
+    "general-use": ("汎用 JP", "general-use"), "non-jp": (".jp 以外", "not .jp"),
+}
+JP_TYPE_COLUMN = "jp-type"
+
+
+def jp_type(domain: str) -> str:
+    """The second-level type of a .jp name: ``co`` … ``ad``, ``geographic``, ``general-use``; ``non-jp`` otherwise."""
+    labels = domain.lower().rstrip(".").split(".")
+    if len(labels) < 2 or labels[-1] != "jp":
+        return "non-jp"
+    sld = labels[-2]
+    if sld in JP_TYPES:
+        return sld
+    return "geographic" if sld in JP_GEOGRAPHIC else "general-use"
+
+
+def value_label(column: str, value: str, lang: str) -> str:
+    """A group value as shown to readers (the value itself stays the key in JSON)."""
+    col = column.lower()
+    if col == JP_TYPE_COLUMN and value in JP_TYPE_LABELS:
+        return JP_TYPE_LABELS[value][0 if lang == "ja" else 1]
+    if lang == "en":
+        if col == "region":
+            return REGIONS_EN.get(value, value)
+        if col == "kind":
+            return KIND_EN.get(value, value)
+    return value
+
+
+def add_derived(columns: list[str], bodies: list[Body]) -> None:
+    """Add the derived columns a list does not have itself: ``kind`` (from a ``code`` column of local-government
+    codes and ``name``) and ``jp-type`` (from the primary domain, when any domain of the list is under .jp)."""
+    lower = {c.lower() for c in columns}
+    if "kind" not in lower and "code" in lower and "name" in lower and bodies:
+        ccol = next(c for c in columns if c.lower() == "code")
+        ncol = next(c for c in columns if c.lower() == "name")
+        kinds = [localgov_kind(b.attrs.get(ccol, ""), b.attrs.get(ncol, "")) for b in bodies]
+        if all(kinds):
+            for b, k in zip(bodies, kinds, strict=True):
+                b.attrs["kind"] = k
+    if JP_TYPE_COLUMN not in lower and any(d.endswith(".jp") for b in bodies for d in b.domains()):
+        for b in bodies:
+            b.attrs[JP_TYPE_COLUMN] = jp_type(b.domain)
+
+
 BUNDLED: dict[str, tuple[str, str]] = {
     # name: (path inside mailposture/data, description)
     "jp-localgov": ("jp_localgov/jp_localgov.csv",
@@ -184,6 +279,7 @@ def parse_list(data: bytes, name: str) -> SurveyList:
         raise ListError(f"{name}: {len(problems)} bad row(s): " + "; ".join(problems[:10]) + more)
     if not bodies:
         raise ListError(f"{name}: no rows after the header")
+    add_derived([h for _, h in attr_idx], bodies)
     return SurveyList(name=name, columns=[h for _, h in attr_idx], bodies=bodies,
                       sha256=hashlib.sha256(data).hexdigest(), text=text)
 
@@ -207,4 +303,8 @@ def group_sort_key(column: str, bodies: list[Body] | None = None):
                 if len(code) >= 2 and code[:2].isdigit() and pref and pref not in order:
                     order[pref] = int(code[:2]) - 1
         return lambda v: (order.get(v, 99), v)
+    if col in ("kind", JP_TYPE_COLUMN):
+        seq = KIND_ORDER if col == "kind" else JP_TYPE_ORDER
+        pos = {k: i for i, k in enumerate(seq)}
+        return lambda v: (pos.get(v, len(pos)), v == "", v)
     return lambda v: (v == "", v)

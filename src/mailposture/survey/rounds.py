@@ -20,6 +20,7 @@ from typing import Any
 
 from mailposture import __version__
 from mailposture.dns.types import Answer
+from mailposture.scan.health import DEFAULT_LIMIT, DnsHealth
 from mailposture.survey.catalog import Catalog, CatalogError, RoundInfo, check_round_name, now
 from mailposture.survey.lists import SurveyList, parse_list
 
@@ -208,8 +209,11 @@ async def _scan_into(path: Path, todo: list[str], resolver: Any, *, concurrency:
 async def run_round(cat: Catalog, lst: SurveyList, name: str, resolver: Any, *, resolvers: list[str],
                     concurrency: int = 100, lang: str = "en", options: Any = None, synthetic: bool = False,
                     progress: ProgressFactory = _no_progress, replace: bool = False,
-                    retry_delay: float = 0.0, parallel: Parallel | None = None) -> RoundInfo:
-    """Scan (or resume) the round ``name``; returns its catalog entry when complete."""
+                    retry_delay: float = 0.0, parallel: Parallel | None = None,
+                    failure_limit: float = DEFAULT_LIMIT) -> RoundInfo:
+    """Scan (or resume) the round ``name``; returns its catalog entry when finished: ``complete``, or ``failed``
+    when more than ``failure_limit`` of its domains failed a lookup or came back NXDOMAIN — the resolver, not the
+    domains, is then the likely cause (:mod:`mailposture.scan.health`) and the round is not counted."""
     check_round_name(name)
     info = cat.get(name)
     if info is not None and replace:
@@ -219,6 +223,9 @@ async def run_round(cat: Catalog, lst: SurveyList, name: str, resolver: Any, *, 
         if info.status == "complete":
             raise CatalogError(f"round '{name}' is already complete ({info.finished:%Y-%m-%d %H:%M} UTC); choose "
                                "another --round name, or add --replace to scan it again")
+        if info.status == "failed":
+            raise CatalogError(f"round '{name}' failed: {round_failure(info) or 'the resolver did not answer'}; "
+                               "fix the resolver, then add --replace to scan it again")
         if info.list_sha256 != lst.sha256:
             raise CatalogError(f"round '{name}' was started with another list (SHA-256 {info.list_sha256[:12]}…, "
                                f"this one {lst.sha256[:12]}…); resume it with the same list or choose another name")
@@ -254,9 +261,30 @@ async def run_round(cat: Catalog, lst: SurveyList, name: str, resolver: Any, *, 
         final = load_results(cat, info, 0)
         info.retried = len(retry)
         info.errors = sum(1 for d in domains if failed(final[d]))
-        info.phase, info.status, info.finished = "done", "complete", now()
+        health = DnsHealth.of(final[d] for d in domains)
+        info.phase, info.finished = "done", now()
+        info.status = "failed" if health.suspect(failure_limit) else "complete"
+        info.notes = json.dumps({"dns_health": health.to_json(failure_limit),
+                                 "warning": {lg: health.warning(lg, info.resolvers, failure_limit)
+                                             for lg in ("ja", "en")}}, ensure_ascii=False)
         cat.upsert(info)
     return info
+
+
+def round_health(info: RoundInfo) -> dict[str, Any]:
+    """The DNS health stored with a round (``notes``): counts and, for a failed round, the warning per language."""
+    try:
+        data = json.loads(info.notes or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def round_failure(info: RoundInfo, lang: str = "en") -> str | None:
+    """Why a round failed (RESOLVER_SUSPECT …), or None for a round that did not fail."""
+    if info.status != "failed":
+        return None
+    return (round_health(info).get("warning") or {}).get(lang) or "RESOLVER_SUSPECT"
 
 
 def _remove_round(cat: Catalog, info: RoundInfo) -> None:
