@@ -113,9 +113,14 @@ def hunt_cmd(
             sys.stdout.write(json.dumps(r, ensure_ascii=False) + "\n")
     else:
         _print_text(shown, stats, agg.public_suffixes, lang)
-    if stats.problems:
-        for p in stats.problems:
-            typer.echo(f"skipped: {p}", err=True)
+    for p in stats.problems:
+        typer.echo(f"{'スキップ' if lang == 'ja' else 'skipped'}: {p}", err=True)
+    if stats.failed:   # the verdicts above cover what was read before the input broke off
+        for p in stats.failed:
+            typer.echo(f"{'エラー' if lang == 'ja' else 'error'}: "
+                       + (f"{p} (途中までしか読めませんでした。結果はそこまでの分です)" if lang == "ja"
+                          else f"{p} (read only in part; the results cover what was read)"), err=True)
+        raise typer.Exit(2)
 
 
 async def _attach_registrars(results: list[dict], resolver, bootstrap: Path | None) -> None:
