@@ -66,10 +66,13 @@ def register(app: typer.Typer) -> None:
             for f in rec.findings:
                 sev = _SEVERITY_JA[f.severity] if language == "ja" else f.severity
                 msg = f.message(language)
-                reason = f.params.get("reason")
+                reason = f.params.get("reason_ja" if language == "ja" else "reason") or f.params.get("reason")
                 if reason and str(reason) not in msg:  # e.g. why a URI is invalid
                     msg += f" [{reason}]"
                 typer.echo(f"  [{sev}] {f.code}: {msg} ({f.rfc})")
+                fix = f.fix(language)
+                if fix:
+                    typer.echo(f"      {'対処' if language == 'ja' else 'fix'}: {fix}")
         raise typer.Exit(0 if all_valid else 1)
 
     app.add_typer(dmarc_app, name="dmarc")
