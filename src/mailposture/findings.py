@@ -727,7 +727,7 @@ define("MSG_SPF_NOT_EVALUATED", "info", "RFC 7208 §2.4",
        "--ip/--helo/--mail-from を指定するか、受信 MTA 名を --trusted-hosts で指定して Received から読み取らせてください。")
 define("MSG_SPF_RESULT", "info", "RFC 7208 §2.6",
        "SPF for {identity} ({domain}) from {ip}: {result}{why}.",
-       "{identity} ({domain}) の SPF ({ip} から): {result}{why}。")
+       "{identity} ({domain}) の SPF ({ip} から): {result}{why_ja}。")
 define("MSG_DKIM_NONE", "warning", "RFC 6376 §6.1",
        "The message has no DKIM-Signature: only SPF can align for DMARC, and it does not survive forwarding.",
        "DKIM 署名がありません。DMARC の一致は SPF のみに頼ることになり、転送で失われます。",

@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from mailposture.checks.spf.evaluate import check_host, check_spf
+from mailposture.checks.spf.reasons import reason_ja
 from mailposture.dns.types import Resolver
 from mailposture.findings import Finding, finding
 from mailposture.message.parse import Message
@@ -128,7 +129,8 @@ async def evaluate(msg: Message, resolver: Resolver, *, ip: str | None, helo: st
         h = got[1]
         out["helo_result"] = {"result": h.result, "domain": h.domain, "reason": h.reason}
     why = f" ({main.reason})" if main.reason else ""
+    why_ja = f" ({reason_ja(main.reason)})" if main.reason else ""
     findings.append(finding("MSG_SPF_RESULT", "info" if main.result in ("pass", "none", "neutral") else "warning",
                             identity="MAIL FROM" if sender else "HELO", domain=main.domain, ip=ip,
-                            result=main.result, why=why))
+                            result=main.result, why=why, why_ja=why_ja))
     return out, findings
