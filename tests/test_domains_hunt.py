@@ -258,3 +258,19 @@ def test_csv_row_over_the_field_limit_is_skipped_not_a_traceback(tmp_path) -> No
     assert stats.skipped == 1 and "field limit" in stats.problems[0]
     res = CliRunner().invoke(app, ["domains", "hunt", str(path), "--no-dns", "--lang", "ja"])
     assert res.exit_code == 0 and "Traceback" not in res.output and "スキップ: row" in res.stderr
+
+
+def test_cli_unreachable_dns_keeps_rotating_domains_in_view(tmp_path) -> None:
+    """With --only-flagged and a resolver that does not answer, the spam domains' proof is unknown: they are
+    still listed (not hidden as benign) and a warning names them and the likely cause."""
+    obs = world.observations()
+    path = tmp_path / "obs.csv"
+    path.write_text("name,time,count\n" + "".join(f"{n},{t.isoformat()},1\n" for n, t, _ in obs))
+    res = CliRunner().invoke(app, ["domains", "hunt", str(path), "--format", "json", "-n", "127.0.0.1:9",
+                                   "--timeout", "0.3", "--retries", "0", "--only-flagged", "--lang", "en"])
+    assert res.exit_code == 0, res.output
+    rows = {r["domain"]: r for r in map(json.loads, res.stdout.splitlines())}
+    assert {"spamwild.test", "spamdeep.test", "spamseen.test"} <= set(rows)
+    for r in rows.values():
+        assert r["spf"]["wildcard"] is None and "DOM_DNS_UNKNOWN" in [x["code"] for x in r["reasons"]]
+    assert f"{len(rows)} domain(s) with rotating labels could not be proven because DNS failed" in res.stderr

@@ -107,7 +107,8 @@ def hunt_cmd(
         return out
 
     results = run_loop(run())
-    shown = [r for r in results if not only_flagged or r["verdict"] != "benign"]
+    unproven = [r for r in results if _unproven(r)]
+    shown = [r for r in results if not only_flagged or r["verdict"] != "benign" or _unproven(r)]
     if fmt == "json":
         for r in shown:
             sys.stdout.write(json.dumps(r, ensure_ascii=False) + "\n")
@@ -115,12 +116,26 @@ def hunt_cmd(
         _print_text(shown, stats, agg.public_suffixes, lang)
     for p in stats.problems:
         typer.echo(f"{'スキップ' if lang == 'ja' else 'skipped'}: {p}", err=True)
+    if unproven:   # a DNS failure is not "no wildcard": these could not be judged, say so
+        names = ", ".join(r["domain"] for r in unproven[:5]) + (" …" if len(unproven) > 5 else "")
+        typer.echo((f"警告: ラベルがローテーションしている {len(unproven)} 件のドメインは DNS エラーのため証明できず、"
+                    f"判定できていません ({names})。--nameserver と --timeout を確認して再実行してください。")
+                   if lang == "ja" else
+                   (f"warning: {len(unproven)} domain(s) with rotating labels could not be proven because DNS "
+                    f"failed ({names}); their verdict is not a finding of innocence. Check --nameserver and "
+                    "--timeout and run again."), err=True)
     if stats.failed:   # the verdicts above cover what was read before the input broke off
         for p in stats.failed:
             typer.echo(f"{'エラー' if lang == 'ja' else 'error'}: "
                        + (f"{p} (途中までしか読めませんでした。結果はそこまでの分です)" if lang == "ja"
                           else f"{p} (read only in part; the results cover what was read)"), err=True)
         raise typer.Exit(2)
+
+
+def _unproven(r: dict) -> bool:
+    """Rotating labels whose DNS proof failed: benign only for want of an answer (DOM_DNS_UNKNOWN)."""
+    codes = {x["code"] for x in r["reasons"]}
+    return r["verdict"] == "benign" and "DOM_DNS_UNKNOWN" in codes and "DOM_ROTATING_LABELS" in codes
 
 
 async def _attach_registrars(results: list[dict], resolver, bootstrap: Path | None) -> None:
