@@ -264,16 +264,22 @@ def abuse_cmd(
                     rec["registration"] = None
                     rec["errors"].append(str(exc))
                 ns = await dns.query(name, "NS")
-                rec["dns_operators"] = sorted({registrable(str(h)) or str(h) for h in ns.records}) if ns.ok else []
+                # a DNS failure is unknown (None, with the error), never "no DNS operator" / "no hosting"
+                rec["dns_operators"] = (None if ns.status == "error" else
+                                        sorted({registrable(str(h)) or str(h) for h in ns.records}) if ns.ok else [])
+                if ns.status == "error":
+                    rec["errors"].append(f"DNS {name} NS: {ns.error or ns.rcode or 'error'}")
                 a = await dns.query(name, "A")
-                hosting = []
+                if a.status == "error":
+                    rec["errors"].append(f"DNS {name} A: {a.error or a.rcode or 'error'}")
+                hosting: list | None = None if a.status == "error" else []
                 for ip in list(a.records)[:2] if a.ok else []:
                     h = {"ip": ip, "asn": await asn_of(ip, dns)}
                     try:
                         h["network"] = await client.ip_network(ip)
                     except AbuseLookupError as exc:
                         rec["errors"].append(str(exc))
-                    hosting.append(h)
+                    hosting.append(h)  # type: ignore[union-attr]
                 rec["hosting"] = hosting
                 out.append(rec)
         return out
@@ -310,8 +316,12 @@ def abuse_cmd(
         typer.echo(f"  {'通報先' if ja else 'abuse'}: {ab.get('email') or '-'} {ab.get('phone') or ''}")
         typer.echo(f"  {'登録日' if ja else 'registered'}: {regn.get('registered') or '-'}  "
                    f"{'有効期限' if ja else 'expires'}: {regn.get('expires') or '-'}")
-        typer.echo(f"  {'DNS 事業者' if ja else 'DNS operators'}: {', '.join(r['dns_operators']) or '-'}")
-        for h in r["hosting"]:
+        ops = r["dns_operators"]
+        unknown = "不明 (DNS エラー)" if ja else "unknown (DNS error)"
+        typer.echo(f"  {'DNS 事業者' if ja else 'DNS operators'}: {unknown if ops is None else ', '.join(ops) or '-'}")
+        if r["hosting"] is None:
+            typer.echo(f"  {'ホスティング' if ja else 'hosting'}: {unknown}")
+        for h in r["hosting"] or []:
             net = h.get("network") or {}
             typer.echo(f"  {'ホスティング' if ja else 'hosting'}: {h['ip']} AS{(h.get('asn') or {}).get('asn', '?')} "
                        f"{net.get('name') or ''} {(net.get('abuse') or {}).get('email') or ''}")
