@@ -14,6 +14,7 @@ from collections import Counter
 import pytest
 import typer
 
+from conftest import sigint_default
 from mailposture.scan.cli import register
 from test_scan_cli import SCRIPT, _check_world_rows, _world_csv, invoke, lines_of, make_app
 from test_scan_support import no_resolver, slow_check_factory, world_resolver
@@ -129,7 +130,7 @@ def test_workers_interrupted_leave_no_process_behind(tmp_path):
     cmd = [sys.executable, str(script), "scan", str(src), "-o", str(out), "--workers", "2",
            "--domains-concurrency", "20"]
     env = {**os.environ, "SCAN_TEST_DELAY": "0.05", "SCAN_TEST_PIDS": str(pids)}
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env, preexec_fn=sigint_default)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not (out.exists() and out.stat().st_size > 2000):
