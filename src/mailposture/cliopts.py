@@ -13,10 +13,21 @@ Nameserver = Annotated[
     typer.Option("--nameserver", "-n", help="Resolver IP[:PORT] (IPv6 as [addr]:port); repeatable. "
                  "Default: the system's resolvers. Every lookup goes through these."),
 ]
-Timeout = Annotated[float, typer.Option("--timeout", min=0.05, help="Seconds to wait for one answer.")]
+def finite(value: float | None) -> float | None:
+    """Option callback: a number of seconds or a rate must be a finite number (``inf``/``nan`` would hang)."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number / 有限の数を指定してください")
+    return value
+
+
+Timeout = Annotated[float, typer.Option("--timeout", min=0.05, max=3600, callback=finite,
+                                        help="Seconds to wait for one answer.")]
 Retries = Annotated[int, typer.Option("--retries", min=0, max=10, help="Retries after a timeout or SERVFAIL.")]
 Concurrency = Annotated[int, typer.Option("--concurrency", min=1, max=20000, help="Queries in flight at once.")]
-Qps = Annotated[float | None, typer.Option("--qps", min=1, help="Global limit on queries per second.")]
+Qps = Annotated[float | None, typer.Option("--qps", min=1, callback=finite,
+                                           help="Global limit on queries per second.")]
 Lang = Annotated[str | None, typer.Option("--lang", help="ja or en (default: from the locale).")]
 
 

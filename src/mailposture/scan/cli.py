@@ -21,7 +21,17 @@ from typing import Annotated, Any
 
 import typer
 
-from mailposture.cliopts import Concurrency, DnsOptions, Lang, Nameserver, Qps, Retries, Timeout, default_lang
+from mailposture.cliopts import (
+    Concurrency,
+    DnsOptions,
+    Lang,
+    Nameserver,
+    Qps,
+    Retries,
+    Timeout,
+    default_lang,
+    finite,
+)
 from mailposture.scan.checking import CheckFactory, default_check_factory, parse_checks
 from mailposture.scan.inputs import InputCounts, InputError, InputReader, InputSpec, select
 from mailposture.scan.outputs import OutputError, OutputSpec, open_output
@@ -129,13 +139,13 @@ class _ScanJob:
         try:
             self.reader = InputReader(settings.input).open()
         except InputError as exc:
-            return self.fail(str(exc))
+            return self.fail(exc.text(settings.lang))
         try:
             self.writer, self.done = open_output(settings.output, self.reader.header, resume=settings.resume,
                                                  overwrite=settings.overwrite)
         except OutputError as exc:
             self.reader.close()
-            return self.fail(str(exc))
+            return self.fail(exc.text(settings.lang))
         for note in self.writer.notes:
             _say(note)
         self.shown_notes = len(self.writer.notes)
@@ -175,7 +185,7 @@ class _ScanJob:
         except (KeyboardInterrupt, asyncio.CancelledError):
             code = 143 if self.terminated else 1 if self.pool_failed else 130
         except InputError as exc:
-            code = self.fail(str(exc))
+            code = self.fail(exc.text(settings.lang))
         except BrokenPipeError:
             code = 141  # the reader of stdout went away (| head): stop quietly, like other Unix tools
         except (OutputError, OSError) as exc:
@@ -395,8 +405,8 @@ def register(app: typer.Typer, *, resolver_factory: ResolverFactory | None = Non
         delimiter: Annotated[str | None, typer.Option("--delimiter", help="CSV delimiter (default: sniffed "
                                                       "from the header among , TAB ; |).", show_default=False)
                              ] = None,
-        encoding: Annotated[str, typer.Option("--encoding", help="Input encoding, e.g. cp932 for Shift_JIS "
-                                              "exports.")] = "utf-8",
+        encoding: Annotated[str, typer.Option("--encoding", help="Input encoding: auto (UTF-8, or Shift_JIS "
+                                              "when the file is not UTF-8), utf-8, cp932 …")] = "auto",
         resume: Annotated[bool, typer.Option("--resume", help="Skip domains already in the output and append "
                                              "(repairs a torn last line).")] = False,
         overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")] = False,
@@ -407,7 +417,7 @@ def register(app: typer.Typer, *, resolver_factory: ResolverFactory | None = Non
         answers: Annotated[bool, typer.Option("--answers/--no-answers", help="Keep the raw DNS answers in each "
                                               "result (lets a round be recomputed; larger output).")] = True,
         domain_timeout: Annotated[float | None, typer.Option(
-            "--domain-timeout", min=1, help="Give up on one domain after this many seconds (reported as an "
+            "--domain-timeout", min=1, callback=finite, help="Give up on one domain after this many seconds (reported as an "
             "error result). Default: no limit (the DNS timeouts bound each lookup).")] = None,
         ordered: Annotated[bool, typer.Option(
             "--ordered", help="Write the results in input order (default: as they finish). A slow domain then "

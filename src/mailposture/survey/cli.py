@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mailposture.cliopts import Concurrency, Lang, Nameserver, Qps, Retries, Timeout, default_lang
+from mailposture.cliopts import Concurrency, Lang, Nameserver, Qps, Retries, Timeout, default_lang, finite
 
 DataDir = Annotated[Path, typer.Option("--data-dir", help="Where rounds are kept (catalog.duckdb + Parquet).")]
 Count = Annotated[str, typer.Option("--count", help="any: a body counts when any of its domains has the record; "
@@ -170,7 +170,7 @@ def survey_run(
     qps: Qps = None,
     lang: Lang = None,
     replace: Annotated[bool, typer.Option("--replace", help="Scan a complete round of that name again.")] = False,
-    retry_delay: Annotated[float, typer.Option("--retry-delay", min=0, help="Seconds to wait before the retry "
+    retry_delay: Annotated[float, typer.Option("--retry-delay", min=0, max=3600, callback=finite, help="Seconds to wait before the retry "
                                                "pass, so that transient failures can clear.")] = 5.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="Processes running the checks, each "
