@@ -47,6 +47,28 @@ class DnsOptions:
                       concurrency=self.concurrency, qps=self.qps, want_ad=self.want_ad)
 
 
+def cpu_cores() -> int:
+    """CPU cores this process may run on (its affinity mask when the system has one)."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+# Below this many domains, starting worker processes costs more than it saves: one process does the work.
+SMALL_INPUT_DOMAINS = 1000
+
+
+def auto_workers(domains: int | None) -> int:
+    """Worker processes when the user did not say: one per core, or 1 for a small input (``domains`` known and
+    below :data:`SMALL_INPUT_DOMAINS`)."""
+    if domains is not None and domains < SMALL_INPUT_DOMAINS:
+        return 1
+    return cpu_cores()
+
+
 def default_lang(lang: str | None) -> str:
     """--lang wins; otherwise Japanese when the locale says ja, else English."""
     import locale

@@ -22,6 +22,7 @@ from typing import Annotated, Any
 import typer
 
 from mailposture.cliopts import (
+    SMALL_INPUT_DOMAINS,
     Concurrency,
     DnsOptions,
     Lang,
@@ -29,6 +30,8 @@ from mailposture.cliopts import (
     Qps,
     Retries,
     Timeout,
+    auto_workers,
+    cpu_cores,
     default_lang,
     finite,
 )
@@ -335,6 +338,24 @@ class _ScanJob:
                     _say(f"  {hint}")
 
 
+def _default_workers(path: str, *factories: Any) -> int:
+    """``--workers`` when not given: one per core (:func:`mailposture.cliopts.auto_workers`), from the number of
+    lines of a small regular file (a larger file, a gzip file or stdin counts as large); 1 when an injected
+    factory cannot be rebuilt in another process."""
+    from mailposture.scan.workers import factory_path
+
+    if any(f is not None and factory_path(f) is None for f in factories):
+        return 1
+    lines: int | None = None
+    with contextlib.suppress(OSError):
+        if path != "-" and os.path.isfile(path) and os.path.getsize(path) <= 1 << 20:
+            with open(path, "rb") as f:
+                data = f.read()
+            if data[:2] != b"\x1f\x8b":
+                lines = data.count(b"\n") + (not data.endswith(b"\n"))
+    return auto_workers(lines)
+
+
 def _resume_command() -> str | None:
     """The command line to continue, when this process is the `mailposture` program itself."""
     import shlex
@@ -422,9 +443,10 @@ def register(app: typer.Typer, *, resolver_factory: ResolverFactory | None = Non
         ordered: Annotated[bool, typer.Option(
             "--ordered", help="Write the results in input order (default: as they finish). A slow domain then "
             "holds back the ones after it, within a bounded window.")] = False,
-        workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="Processes running the checks, "
-                                             "each with its own event loop and DNS engine (for CPU-bound scans "
-                                             "of millions of domains).")] = 1,
+        workers: Annotated[int | None, typer.Option(
+            "--workers", min=1, max=256, show_default=False,
+            help="Processes running the checks, each with its own event loop and DNS engine. Default: one per CPU "
+            f"core ({cpu_cores()} here); 1 for an input of fewer than {SMALL_INPUT_DOMAINS:,} lines.")] = None,
         cluster: Annotated[str | None, typer.Option(
             "--cluster", help="Dask scheduler address (tcp://HOST:8786): the input is cut into shards, each shard "
             "is scanned as one Dask task on the cluster's workers (each with its own resolver), the results come "
@@ -474,6 +496,12 @@ def register(app: typer.Typer, *, resolver_factory: ResolverFactory | None = Non
         if ca_file is not None and not os.path.isfile(ca_file):
             _say(f"error: --ca-file {ca_file}: no such file")
             raise typer.Exit(2)
+        if cluster and workers is not None and workers > 1:
+            _say("error: --workers and --cluster exclude each other (with --cluster the Dask workers run the "
+                 "checks: start them with --nworkers N)")
+            raise typer.Exit(2)
+        if workers is None:
+            workers = 1 if cluster else _default_workers(input_path, resolver_factory, check_factory)
         settings = ScanSettings(
             input=InputSpec(input_path, format=input_format.value, column=column, zone_origin=zone_origin,
                             delimiter=_unescape_delimiter(delimiter), encoding=encoding),
@@ -487,10 +515,6 @@ def register(app: typer.Typer, *, resolver_factory: ResolverFactory | None = Non
             shard_size=shard_size, ordered=ordered)
         if resume and overwrite:
             _say("error: --resume and --overwrite exclude each other")
-            raise typer.Exit(2)
-        if cluster and workers > 1:
-            _say("error: --workers and --cluster exclude each other (with --cluster the Dask workers run the "
-                 "checks: start them with --nworkers N)")
             raise typer.Exit(2)
         code = execute(settings, resolver_factory=resolver_factory, check_factory=check_factory)
         raise typer.Exit(code)

@@ -13,7 +13,19 @@ from typing import Annotated, Any
 
 import typer
 
-from mailposture.cliopts import Concurrency, Lang, Nameserver, Qps, Retries, Timeout, default_lang, finite
+from mailposture.cliopts import (
+    SMALL_INPUT_DOMAINS,
+    Concurrency,
+    Lang,
+    Nameserver,
+    Qps,
+    Retries,
+    Timeout,
+    auto_workers,
+    cpu_cores,
+    default_lang,
+    finite,
+)
 
 DataDir = Annotated[Path, typer.Option("--data-dir", help="Where rounds are kept (catalog.duckdb + Parquet).")]
 Count = Annotated[str, typer.Option("--count", help="any: a body counts when any of its domains has the record; "
@@ -173,8 +185,10 @@ def survey_run(
     retry_delay: Annotated[float, typer.Option("--retry-delay", min=0, max=3600, callback=finite, help="Seconds to wait before the retry "
                                                "pass, so that transient failures can clear.")] = 5.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
-    workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="Processes running the checks, each "
-                                         "with its own event loop and DNS engine.")] = 1,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1, max=256, show_default=False,
+        help="Processes running the checks, each with its own event loop and DNS engine. Default: one per CPU core "
+        f"({cpu_cores()} here); 1 for a list of fewer than {SMALL_INPUT_DOMAINS:,} domains.")] = None,
     cluster: Annotated[str | None, typer.Option(
         "--cluster", help="Dask scheduler address (tcp://HOST:8786): run the checks as Dask tasks on its workers "
         "(see docs/scaling.md).", show_default=False)] = None,
@@ -187,6 +201,8 @@ def survey_run(
 
     lng = default_lang(lang)
     lst = _guard(lambda: load_list(list_spec))
+    if workers is None:
+        workers = 1 if cluster else auto_workers(len(lst.all_domains()))
     cat = Catalog(data_dir)
     opts = DnsOptions(nameserver, timeout, retries, concurrency, qps)
     try:
