@@ -44,6 +44,9 @@ def _register() -> None:
 
     for mod in (checks_cli, scan_cli, survey_cli, guard_cli, web_cli):
         mod.register(app)
+    from mailposture.cli_examples import apply_help
+
+    apply_help(app)   # examples at the end of every --help, tidy help screens (mailposture/cli_examples.py)
 
 
 _register()

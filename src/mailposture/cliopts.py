@@ -11,7 +11,8 @@ import typer
 Nameserver = Annotated[
     list[str] | None,
     typer.Option("--nameserver", "-n", help="Resolver IP[:PORT] (IPv6 as [addr]:port); repeatable. "
-                 "Default: the system's resolvers. Every lookup goes through these."),
+                 "Default: the system's resolvers. Every lookup goes through these. / 問い合わせ先のリゾルバ (繰り返し可、"
+                 "既定: システムの設定)。"),
 ]
 def finite(value: float | None) -> float | None:
     """Option callback: a number of seconds or a rate must be a finite number (``inf``/``nan`` would hang)."""
@@ -23,12 +24,12 @@ def finite(value: float | None) -> float | None:
 
 
 Timeout = Annotated[float, typer.Option("--timeout", min=0.05, max=3600, callback=finite,
-                                        help="Seconds to wait for one answer.")]
-Retries = Annotated[int, typer.Option("--retries", min=0, max=10, help="Retries after a timeout or SERVFAIL.")]
-Concurrency = Annotated[int, typer.Option("--concurrency", min=1, max=20000, help="Queries in flight at once.")]
+                                        help="Seconds to wait for one answer. / 1 回の応答を待つ秒数。")]
+Retries = Annotated[int, typer.Option("--retries", min=0, max=10, help="Retries after a timeout or SERVFAIL. / 再試行の回数。")]
+Concurrency = Annotated[int, typer.Option("--concurrency", min=1, max=20000, help="Queries in flight at once. / 同時に送る問い合わせ数。")]
 Qps = Annotated[float | None, typer.Option("--qps", min=1, callback=finite,
-                                           help="Global limit on queries per second.")]
-Lang = Annotated[str | None, typer.Option("--lang", help="ja or en (default: from the locale).")]
+                                           help="Global limit on queries per second. / 毎秒の問い合わせ数の上限。")]
+Lang = Annotated[str | None, typer.Option("--lang", help="ja or en (default: from the locale). / 表示言語 (既定: ロケールから)。")]
 
 
 @dataclass(slots=True)

@@ -22,23 +22,26 @@ def register(app: typer.Typer) -> None:
 
 
 def check(
-    domains: Annotated[list[str], typer.Argument(help="Domain(s) to check.", show_default=False)],
+    domains: Annotated[list[str], typer.Argument(help="Domain(s) to check. / 検査するドメイン。", show_default=False)],
     nameserver: Nameserver = None,
     timeout: Timeout = 2.0,
     retries: Retries = 2,
     concurrency: Concurrency = 50,
     qps: Qps = None,
     lang: Lang = None,
-    fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
-    core: Annotated[bool, typer.Option("--core", help="Only SPF, DMARC and MX (as a survey does).")] = False,
-    fetch: Annotated[bool, typer.Option("--fetch", help="Also fetch the MTA-STS policy and BIMI logo (HTTPS).")] = False,
-    ca_file: Annotated[str | None, typer.Option("--ca-file", help="Extra CA bundle for HTTPS fetches.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text or json / 出力形式")] = "text",
+    core: Annotated[bool, typer.Option("--core", help="Only SPF, DMARC and MX (as a survey does). / SPF・DMARC・MX のみ。")] = False,
+    fetch: Annotated[bool, typer.Option("--fetch", help="Also fetch the MTA-STS policy and BIMI logo (HTTPS). / "
+                                                "MTA-STS ポリシーと BIMI ロゴも HTTPS で取得。")] = False,
+    ca_file: Annotated[str | None, typer.Option("--ca-file", help="Extra CA bundle for HTTPS fetches. / 追加の CA 証明書。")] = None,
     validating: Annotated[bool, typer.Option("--validating-resolver",
-                                             help="The resolver validates DNSSEC: report its AD bit.")] = False,
+                                             help="The resolver validates DNSSEC: report its AD bit. / "
+                                             "リゾルバが DNSSEC を検証する (AD ビットを使う)。")] = False,
     dkim_selectors: Annotated[str | None, typer.Option(
-        "--dkim-selectors", help="File of DKIM selectors to probe, one a line (default: the bundled list).")] = None,
+        "--dkim-selectors", help="File of DKIM selectors to probe, one a line (default: the bundled list). / "
+        "調べる DKIM セレクタの一覧ファイル。")] = None,
     fetch_concurrency: Annotated[int, typer.Option("--fetch-concurrency", min=1, max=1000,
-                                                   help="HTTPS fetches at once.")] = 32,
+                                                   help="HTTPS fetches at once. / 同時に行う HTTPS 取得数。")] = 32,
 ) -> None:
     """Check one domain and say exactly what to fix. / ドメインを 1 つ検査し、修正点を示します。"""
     from mailposture.checks.domain import CORE_SECTIONS, CheckOptions, check_domain
@@ -115,9 +118,9 @@ def findings_doc() -> str:
 
 
 def findings_cmd(
-    code: Annotated[str | None, typer.Argument(help="Show one code (prefix match: SPF_, DMARC_ …).")] = None,
+    code: Annotated[str | None, typer.Argument(help="Show one code (prefix match: SPF_, DMARC_ …). / 表示するコード (前方一致)。")] = None,
     lang: Lang = None,
-    fmt: Annotated[str, typer.Option("--format", help="text, json, md or doc (docs/findings.md)")] = "text",
+    fmt: Annotated[str, typer.Option("--format", help="text, json, md or doc (docs/findings.md) / 出力形式")] = "text",
 ) -> None:
     """List the stable finding codes: severity, RFC section, message and fix. / 指摘コードの一覧。"""
     from rich.console import Console

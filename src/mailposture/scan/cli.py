@@ -408,73 +408,78 @@ def register(app: typer.Typer, *, resolver_factory: ResolverFactory | None = Non
     def scan(
         input_path: Annotated[str, typer.Argument(
             metavar="INPUT", help="Domain list: text (one a line), CSV with a 'domain' column, or a zone file; "
-                                  "'-' = stdin; .gz is decompressed.", show_default=False)],
+                                  "'-' = stdin; .gz is decompressed. / ドメインの一覧 (テキスト・CSV・"
+                                  "ゾーンファイル、- は標準入力)。", show_default=False)],
         output: Annotated[str, typer.Option("--output", "-o", help="Result file, or '-' for JSON Lines on "
-                                            "stdout.")] = "-",
+                                            "stdout. / 結果の出力先 (- は標準出力)。")] = "-",
         fmt: Annotated[OutFormat | None, typer.Option(
-            "--format", "-f", help="jsonl, csv or parquet (default: from the extension of -o, else jsonl).",
+            "--format", "-f", help="jsonl, csv or parquet (default: from the extension of -o, else jsonl). / 出力形式。",
             show_default=False)] = None,
         input_format: Annotated[InFormat, typer.Option(
             "--input-format", help="auto: CSV when .csv/.tsv or the first line is a header naming the column; "
-            "zone (DNS master file: its delegated names) when .zone or it starts like one.")] = InFormat.auto,
+            "zone (DNS master file: its delegated names) when .zone or it starts like one. / 入力形式 (既定: 自動判別)。")] = InFormat.auto,
         zone_origin: Annotated[str | None, typer.Option(
-            "--zone-origin", help="Origin of a zone file that has neither $ORIGIN nor an SOA record.",
+            "--zone-origin", help="Origin of a zone file that has neither $ORIGIN nor an SOA record. / ゾーンの起点。",
             show_default=False)] = None,
         column: Annotated[str, typer.Option("--column", help="CSV column holding the domain names; a number N "
                                             "means column N of a file without header line (e.g. 2 for a "
-                                            "'rank,domain' ranking list).")] = "domain",
+                                            "'rank,domain' ranking list). / ドメイン名の列 (列名または列番号)。")] = "domain",
         delimiter: Annotated[str | None, typer.Option("--delimiter", help="CSV delimiter (default: sniffed "
-                                                      "from the header among , TAB ; |).", show_default=False)
+                                                      "from the header among , TAB ; |). / CSV の区切り文字。", show_default=False)
                              ] = None,
         encoding: Annotated[str, typer.Option("--encoding", help="Input encoding: auto (UTF-8, or Shift_JIS "
-                                              "when the file is not UTF-8), utf-8, cp932 …")] = "auto",
+                                              "when the file is not UTF-8), utf-8, cp932 and others. / 入力の文字コード。")] = "auto",
         resume: Annotated[bool, typer.Option("--resume", help="Skip domains already in the output and append "
-                                             "(repairs a torn last line).")] = False,
-        overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")] = False,
+                                             "(repairs a torn last line). / 出力済みの分を飛ばして続きから。")] = False,
+        overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file. / 既存の出力を上書き。")] = False,
         limit: Annotated[int | None, typer.Option("--limit", min=1, help="Stop after N entries (after "
-                                                  "duplicates and already-done ones are skipped).")] = None,
+                                                  "duplicates and already-done ones are skipped). / N 件で止める。")] = None,
         domains_concurrency: Annotated[int, typer.Option("--domains-concurrency", min=1, max=100_000,
-                                                         help="Domains checked at once.")] = 500,
+                                                         help="Domains checked at once. / 同時に調べるドメイン数。")] = 500,
         answers: Annotated[bool, typer.Option("--answers/--no-answers", help="Keep the raw DNS answers in each "
-                                              "result (lets a round be recomputed; larger output).")] = True,
+                                              "result (lets a round be recomputed; larger output). / DNS 応答を結果に残す。")] = True,
         domain_timeout: Annotated[float | None, typer.Option(
             "--domain-timeout", min=1, callback=finite, help="Give up on one domain after this many seconds (reported as an "
-            "error result). Default: no limit (the DNS timeouts bound each lookup).")] = None,
+            "error result). Default: no limit (the DNS timeouts bound each lookup). / 1 ドメインの制限時間。")] = None,
         ordered: Annotated[bool, typer.Option(
             "--ordered", help="Write the results in input order (default: as they finish). A slow domain then "
-            "holds back the ones after it, within a bounded window.")] = False,
+            "holds back the ones after it, within a bounded window. / 入力順に書き出す。")] = False,
         workers: Annotated[int | None, typer.Option(
             "--workers", min=1, max=256, show_default=False,
             help="Processes running the checks, each with its own event loop and DNS engine. Default: one per CPU "
-            f"core ({cpu_cores()} here); 1 for an input of fewer than {SMALL_INPUT_DOMAINS:,} lines.")] = None,
+            f"core ({cpu_cores()} here); 1 for an input of fewer than {SMALL_INPUT_DOMAINS:,} lines. / 調査を行う"
+            "プロセス数 (既定: CPU コア数、小さな入力では 1)。")] = None,
         cluster: Annotated[str | None, typer.Option(
             "--cluster", help="Dask scheduler address (tcp://HOST:8786): the input is cut into shards, each shard "
             "is scanned as one Dask task on the cluster's workers (each with its own resolver), the results come "
-            "back here and are written as usual. Needs the 'dask' extra.", show_default=False)] = None,
+            "back here and are written as usual. Needs the 'dask' extra. / Dask クラスタで調査する。", show_default=False)] = None,
         shard_size: Annotated[int, typer.Option("--shard-size", min=1, max=1_000_000,
-                                                help="Domains per Dask task (--cluster).")] = 10_000,
+                                                help="Domains per Dask task (--cluster). / Dask の 1 タスクのドメイン数。")] = 10_000,
         checks: Annotated[str, typer.Option(
-            "--checks", help="Sections to check, comma-separated: spf,dmarc,mx,dkim,bimi,mta_sts,tls_rpt,dnssec, "
-            "or all.")] = "spf,dmarc,mx",
+            "--checks", help="Sections to check, comma-separated, from: spf, dmarc, mx, dkim, bimi, mta_sts, tls_rpt, "
+            "dnssec; or all. / 検査する項目 (カンマ区切り、all ですべて)。")] = "spf,dmarc,mx",
         mx_hosts: Annotated[bool, typer.Option("--mx-hosts", help="Also resolve the addresses (A/AAAA) of each MX "
-                                               "host.")] = False,
+                                               "host. / MX ホストのアドレスも調べる。")] = False,
         fetch: Annotated[bool, typer.Option("--fetch", help="Allow HTTPS fetches (MTA-STS policy, BIMI logo); "
-                                            "off by default.")] = False,
+                                            "off by default. / HTTPS での取得を許可。")] = False,
         fetch_concurrency: Annotated[int, typer.Option("--fetch-concurrency", min=1, max=1000,
-                                                       help="HTTPS fetches in flight at once (per process).")
+                                                       help="HTTPS fetches in flight at once (per process). / 同時に行う HTTPS 取得数。")
                                      ] = 16,
         ca_file: Annotated[str | None, typer.Option("--ca-file", help="Extra CA certificates (PEM) trusted for "
-                                                    "the HTTPS fetches.", show_default=False)] = None,
+                                                    "the HTTPS fetches. / 追加の CA 証明書。", show_default=False)] = None,
         validating_resolver: Annotated[bool, typer.Option(
-            "--validating-resolver", help="The resolver validates DNSSEC: ask for and trust its AD bit.")] = False,
+            "--validating-resolver", help="The resolver validates DNSSEC: ask for and trust its AD bit. / "
+            "リゾルバが DNSSEC を検証する。")] = False,
         dkim_selectors: Annotated[str | None, typer.Option(
-            "--dkim-selectors", help="File of DKIM selectors to probe, one a line (default: the bundled list).",
+            "--dkim-selectors", help="File of DKIM selectors to probe, one a line (default: the bundled list). / "
+            "調べる DKIM セレクタの一覧ファイル。",
             show_default=False)] = None,
         lang: Lang = None,
         summary_json: Annotated[str | None, typer.Option(
-            "--summary-json", help="Also write the summary as JSON to this file.", show_default=False)] = None,
+            "--summary-json", help="Also write the summary as JSON to this file. / 集計を JSON でも保存。",
+            show_default=False)] = None,
         no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar (it is also off when "
-                                                  "stderr is not a terminal).")] = False,
+                                                  "stderr is not a terminal). / 進捗バーを出さない。")] = False,
         nameserver: Nameserver = None,
         timeout: Timeout = 2.0,
         retries: Retries = 2,
