@@ -55,7 +55,10 @@ def check(
     for raw in domains:
         name, err = normalize_domain(raw)
         if err:
-            typer.echo(f"error: '{raw}' is not a valid domain name: {err}", err=True)
+            from mailposture.findings import value_ja
+
+            typer.echo(f"エラー: 「{raw}」はドメイン名として正しくありません: {value_ja(err)}" if lang == "ja" else
+                       f"error: '{raw}' is not a valid domain name: {err}", err=True)
             raise typer.Exit(2)
         names.append(name)
     selectors = None
@@ -104,9 +107,15 @@ def findings_markdown(lang: str) -> str:
     rows = [head, "|---|---|---|---|---|"]
     for d in sorted(CATALOG.values(), key=lambda d: d.code):
         msg, fix = (d.ja, d.fix_ja) if lang == "ja" else (d.en, d.fix_en)
-        cells = [f"`{d.code}`", d.severity, d.rfc, msg, fix or ""]
+        cells = [f"`{d.code}`", d.severity if lang == "en" else _sev_ja(d.severity), d.rfc, msg, fix or ""]
         rows.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
     return "\n".join(rows) + "\n"
+
+
+def _sev_ja(severity: str) -> str:
+    from mailposture.checks.text import SEV_WORD
+
+    return SEV_WORD["ja"].get(severity, severity)
 
 
 def findings_doc() -> str:
@@ -148,8 +157,11 @@ def findings_cmd(
     if fmt != "text":
         raise typer.BadParameter("--format must be text, json, md or doc", param_hint="--format")
     table = Table(show_lines=False)
-    for col in ("code", "severity", "RFC", "message"):
+    from mailposture.checks.text import SEV_WORD
+
+    heads = ("コード", "重大度", "RFC", "内容") if lang == "ja" else ("code", "severity", "RFC", "message")
+    for col in heads:
         table.add_column(col, overflow="fold")
     for d in defs:
-        table.add_row(d.code, d.severity, d.rfc, d.ja if lang == "ja" else d.en)
+        table.add_row(d.code, SEV_WORD[lang].get(d.severity, d.severity), d.rfc, d.ja if lang == "ja" else d.en)
     Console().print(table)

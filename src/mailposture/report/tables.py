@@ -319,7 +319,8 @@ def cell(m: dict[str, Any], total: int) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 # Table models shared by every output format (md, html, xlsx, csv)
 
-COLUMN_NAMES_JA = {"region": "地域", "prefecture": "都道府県", "kind": "種別", "sector": "業種", "name": "名称"}
+COLUMN_NAMES_JA = {"region": "地域", "prefecture": "都道府県", "kind": "種別", "sector": "業種", "name": "名称",
+                   "code": "団体コード"}
 
 
 def text(lang: str, ja: str, en: str) -> str:
@@ -418,10 +419,23 @@ def table_models(report: dict[str, Any], lang: str) -> list[dict[str, Any]]:
                        "columns": [text(lang, "コード", "Code"), text(lang, "重要度", "Severity"),
                                    text(lang, "内容", "What"), "RFC",
                                    text(lang, "ドメイン数 (%)", "Domains (%)")],
-                       "rows": [[x["code"], x["severity"], x["title"], x["rfc"],
+                       "rows": [[x["code"], severity_word(x["severity"], lang), x["title"], x["rfc"],
                                  {"count": x["count"], "total": c.get("domains", 0), "rate": x["rate"]}]
                                 for x in c.get("findings", ())], "total_row": False})
     return tables
+
+
+def severity_word(severity: str, lang: str) -> str:
+    """error / warning / info in the reader's language."""
+    return {"error": "エラー", "warning": "警告", "info": "情報"}.get(severity, severity) if lang == "ja" else severity
+
+
+def _error_word(error: Any, lang: str) -> Any:
+    if lang != "ja":
+        return error
+    from mailposture.findings import value_ja
+
+    return value_ja(error)
 
 
 def cell_text(v: Any) -> str:
@@ -440,14 +454,17 @@ def body_table(bodies: Sequence[Body], results: dict[str, dict[str, Any]], count
         return unk if v is None else (yes if v else no)
 
     keys = ("spf", "spf_valid", "spf_fail_all", "dmarc", "dmarc_covered", "dmarc_enforcing", "dmarc_rua", "mx")
-    cols = [*attr_cols, "domain", "mail_domains", *(METRICS[k][0 if lang == "ja" else 1] for k in keys),
+    cols = [*(by_label(c, lang) if lang == "ja" else c for c in attr_cols),
+            *(("ドメイン", "メール用ドメイン") if lang == "ja" else ("domain", "mail_domains")),
+            *(METRICS[k][0 if lang == "ja" else 1] for k in keys),
             text(lang, "実効ポリシー", "Effective policy"), text(lang, "DNS エラー", "DNS errors")]
     rows = []
     for b, f in zip(bodies, body_facts(bodies, results, count), strict=True):
-        errs = sorted({f"{e.get('name')} {e.get('type')} {e.get('error')}"
+        errs = sorted({f"{e.get('name')} {e.get('type')} {_error_word(e.get('error'), lang)}"
                        for d in b.domains(count) for e in ((results.get(d) or {}).get("dns") or {}).get("errors", ())
                        if isinstance(e, dict)})
         rows.append([*(b.attrs.get(c, "") for c in attr_cols), b.domain, " ".join(b.mail_domains),
-                     *(yn(f[k]) for k in keys), f["policy"] or "", "; ".join(errs[:5])])
+                     *(yn(f[k]) for k in keys), unk if f["policy"] == "unknown" else f["policy"] or "",
+                     "; ".join(errs[:5])])
     return {"key": "bodies", "title": text(lang, "団体別の結果", "Results per body"), "columns": cols, "rows": rows,
             "total_row": False}
