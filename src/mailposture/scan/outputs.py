@@ -208,9 +208,12 @@ def _coerce(v: Any, kind: str) -> Any:
         if isinstance(v, bool):
             return int(v)
         try:
-            return int(v)
+            n = int(v)
         except (TypeError, ValueError):
             return None
+        # a Parquet int64 column cannot hold 2**64 (the /64 networks of 'ip6:::/0' or '+all'): the typed column
+        # is left empty and the exact number stays in the result's JSON
+        return n if -(1 << 63) <= n < (1 << 63) else None
     return v if isinstance(v, str) else _cell(v)
 
 
