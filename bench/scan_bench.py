@@ -141,11 +141,11 @@ def main() -> None:
                     cd.append(checkdmarc_once(exe, sub, tmp))
                     ours.append(scan_once(_write(tmp / "sub.txt", sub), nsd.address, tmp / "sub.jsonl", 1))
             print(f"\nmailposture scan --checks {args.checks}, {len(names):,} names, median of {args.runs} runs")
-            print(f"{'workers':>7} {'domains/s':>10} {'net q/domain':>12} {'lookups/domain':>14} "
+            print(f"{'workers':>11} {'domains/s':>10} {'net q/domain':>12} {'lookups/domain':>14} "
                   f"{'CPU s':>7} {'peak RSS MB':>11}")
             for w in workers:
                 r = runs[w]
-                print(f"{label(w):>7} {med(r, 'dps'):>10,.0f} {med(r, 'net_qpd'):>12.2f} "
+                print(f"{label(w):>11} {med(r, 'dps'):>10,.0f} {med(r, 'net_qpd'):>12.2f} "
                       f"{med(r, 'lookups_pd'):>14.2f} {med(r, 'cpu'):>7.1f} {med(r, 'rss_mb'):>11.0f}")
             baseline_ratios(runs, workers)
             if exe is not None:
@@ -168,7 +168,7 @@ def label(w: int | str) -> str:
         return str(w)
     from mailposture.cliopts import cpu_cores
 
-    return f"def={cpu_cores()}"
+    return f"default ({cpu_cores()})"
 
 
 def baseline_ratios(runs: dict, workers: list) -> None:

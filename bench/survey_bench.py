@@ -58,10 +58,10 @@ def main() -> None:
                 for w in workers:
                     runs[w].append(survey_once(lst, nsd.address, tmp / f"data-{w}", w, len(names)))
         print(f"\nmailposture survey run, {len(names):,} domains, median of {args.runs} runs")
-        print(f"{'workers':>7} {'domains/s':>10} {'wall s':>7} {'CPU s':>7} {'peak RSS MB':>11}")
+        print(f"{'workers':>11} {'domains/s':>10} {'wall s':>7} {'CPU s':>7} {'peak RSS MB':>11}")
         for w in workers:
             r = runs[w]
-            print(f"{label(w):>7} {med(r, 'dps'):>10,.0f} {med(r, 'wall'):>7.1f} {med(r, 'cpu'):>7.1f} "
+            print(f"{label(w):>11} {med(r, 'dps'):>10,.0f} {med(r, 'wall'):>7.1f} {med(r, 'cpu'):>7.1f} "
                   f"{med(r, 'rss_mb'):>11.0f}")
         baseline_ratios(runs, workers)
 
