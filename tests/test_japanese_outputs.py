@@ -147,6 +147,30 @@ def findings_cmd() -> str:
     return head + "\n" + r2.output.splitlines()[1]
 
 
+@output("spf parse and dmarc parse")
+def record_parsers() -> str:
+    from mailposture.cli import app
+
+    runner = CliRunner(env={"COLUMNS": "120"})
+    out = []
+    for args in (["spf", "parse", "v=spf1 ip4:192.0.2.0/24 include:_spf.example.jp ?all", "v=spf1 +all mx"],
+                 ["dmarc", "parse", "v=DMARC1; p=none; pct=50; rua=mailto:d@example.jp", "v=DMARC1; p=9",
+                  "v=DMARC1; sp=reject"]):
+        r = runner.invoke(app, [*args, "--lang", "ja"])
+        out.append(r.output)
+    return "\n".join(out)
+
+
+@pytest.mark.xfail(strict=True, reason="the SPF parser's syntax reasons are English; its grammar is being "
+                   "rewritten (issue 10, 'Record validity follows the grammar'): translate them there, then drop "
+                   "this marker")
+def test_spf_syntax_reasons_in_japanese():
+    from mailposture.cli import app
+
+    r = CliRunner().invoke(app, ["spf", "parse", "v=spf1 +all foo", "--lang", "ja"])
+    assert not english_left(r.output), english_left(r.output)
+
+
 @output("check CLI errors")
 def check_cli_errors(tmp_path: Path) -> str:
     from mailposture.cli import app

@@ -65,6 +65,10 @@ _REASONS_JA: list[tuple[re.Pattern[str], str]] = [(re.compile(p), ja) for p, ja 
     (r"^top-level label is all digits$", "最上位のラベルが数字だけ"),
     (r"^a domain name is expected, not a URL or an address$", "URL やメールアドレスではなくドメイン名を指定してください"),
     (r"^not a domain name$", "ドメイン名ではない"),
+    (r"^(p|sp|np) missing$", r"\1 がない"),                       # DMARC_NOT_APPLIED / _FALLBACK_NONE {reason}
+    (r"^(p|sp|np) invalid$", r"\1 の値が正しくない"),
+    (r"^duplicate tag (.*)$", r"タグの重複 \1"),
+    (r"^malformed tag-list$", "タグの並びが壊れている"),
     (r"^network: (.*)$", r"ネットワークエラー: \1"),
     (r"^bad-name: (.*)$", r"問い合わせできない名前: \1"),
 )]
@@ -79,6 +83,11 @@ def value_ja(value: Any) -> Any:
     for pattern, ja in _REASONS_JA:
         if pattern.match(value):
             return pattern.sub(ja, value)
+    if ", " in value:                      # several reasons joined ("p missing, sp invalid")
+        parts = value.split(", ")
+        shown = [value_ja(p) for p in parts]
+        if shown != parts:
+            return "、".join(shown)
     return value
 
 

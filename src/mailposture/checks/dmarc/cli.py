@@ -61,6 +61,10 @@ def register(app: typer.Typer) -> None:
                 sev = _SEVERITY_JA[f.severity] if language == "ja" else f.severity
                 msg = f.message(language)
                 reason = f.params.get("reason")
+                if reason and language == "ja":
+                    from mailposture.findings import value_ja
+
+                    reason = value_ja(reason)
                 if reason and str(reason) not in msg:  # e.g. why a URI is invalid
                     msg += f" [{reason}]"
                 typer.echo(f"  [{sev}] {f.code}: {msg} ({f.rfc})")

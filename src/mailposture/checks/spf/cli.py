@@ -136,6 +136,8 @@ def _console():
 def _print_parse(results: list[dict[str, Any]], lang: str) -> None:
     from rich.markup import escape
 
+    from mailposture.checks.text import SEV_WORD
+
     con = _console()
     for r in results:
         ok = r["valid"]
@@ -144,7 +146,8 @@ def _print_parse(results: list[dict[str, Any]], lang: str) -> None:
         look = "DNS 参照" if lang == "ja" else "DNS lookups"
         con.print(f"  => [{'bold green' if ok else 'bold red'}]{word}[/]  ({look}: {r['dns_lookups']})")
         for f in r["findings"]:
-            con.print(f"  [{SEV_STYLE[f['severity']]}]{f['severity']}[/] {f['code']}: "
+            word = SEV_WORD[lang].get(f["severity"], f["severity"])
+            con.print(f"  [{SEV_STYLE[f['severity']]}]{word}[/] {f['code']}: "
                       f"{escape(f['message'])} [dim]({escape(f['rfc'])})[/]")
 
 
