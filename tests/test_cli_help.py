@@ -124,3 +124,24 @@ def test_cli_libraries_are_pinned_to_a_major_version():
     for lib in ("typer", "rich"):
         spec = next(d for d in deps if re.match(rf"{lib}\b", d))
         assert "<" in spec and ">=" in spec, spec
+
+
+@pytest.mark.parametrize("env, want", [({"LC_ALL": "", "LC_MESSAGES": "", "LANG": "en_US.UTF-8"}, "en"),
+                                       ({"LC_ALL": "", "LC_MESSAGES": "", "LANG": "ja_JP.UTF-8"}, "ja")])
+def test_demo_follows_the_locale_like_every_command(monkeypatch, tmp_path, env, want):
+    import mailposture.survey.demo as demo
+
+    seen = {}
+
+    def fake_run_demo(out, *, n_bodies, seed, lang, progress):
+        seen["lang"] = lang
+        return {"summary": "", "html": tmp_path / "report.html"}
+
+    monkeypatch.setattr(demo, "run_demo", fake_run_demo)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    r = CliRunner().invoke(app, ["demo", "--out", str(tmp_path), "-q"])
+    assert r.exit_code == 0, r.output
+    assert seen["lang"] == want
+    r = CliRunner().invoke(app, ["demo", "--out", str(tmp_path), "-q", "--lang", "en"])
+    assert seen["lang"] == "en"
