@@ -171,7 +171,7 @@ def test_cli_report_json_and_xlsx(scanned, tmp_path: Path) -> None:
     per_body = wb["団体別"]
     header = [c.value for c in per_body[3]]
     assert per_body.max_row == 3 + N_BODIES
-    rows = {r[header.index("domain")]: r for r in per_body.iter_rows(min_row=4, values_only=True)}
+    rows = {r[header.index("ドメイン")]: r for r in per_body.iter_rows(min_row=4, values_only=True)}
     inherited = next(r for r in world.rows if not r["mail_domains"]
                      and world.truth[r["domain"]].inherited_from)
     row = rows[inherited["domain"]]
