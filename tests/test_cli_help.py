@@ -34,7 +34,8 @@ def tree() -> dict[str, object]:
 COMMANDS = tree()
 # Commands whose every option help is bilingual already (the others: help strings of areas still to translate)
 BILINGUAL_OPTIONS = ("check", "scan", "findings", "demo", "lists", "lists show", "survey run", "survey recompute",
-                     "survey report", "survey trend", "survey diff", "survey rounds")
+                     "survey report", "survey trend", "survey diff", "survey rounds", "spf", "spf parse",
+                     "spf eval", "dmarc", "dmarc parse")
 
 
 def help_of(path: str, columns: int = 80) -> str:

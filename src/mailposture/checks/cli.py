@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
 
 
 def check(
-    domains: Annotated[list[str], typer.Argument(help="Domain(s) to check. / 検査するドメイン。", show_default=False)],
+    domains: Annotated[list[str], typer.Argument(metavar="DOMAIN", help="Domain(s) to check. / 検査するドメイン。", show_default=False)],
     nameserver: Nameserver = None,
     timeout: Timeout = 2.0,
     retries: Retries = 2,

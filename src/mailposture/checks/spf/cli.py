@@ -54,8 +54,8 @@ def register(app: typer.Typer) -> None:
     def parse_cmd(
         records: Annotated[list[str] | None, typer.Argument(
             help="SPF records ('-' reads stdin, one record a line). 検査するレコード。")] = None,
-        file: Annotated[Path | None, typer.Option("--file", "-f", help="File with one record a line.")] = None,
-        fmt: Annotated[str, typer.Option("--format", help="text or json (JSON Lines).")] = "text",
+        file: Annotated[Path | None, typer.Option("--file", "-f", help="File with one record a line. / 1 行 1 レコードのファイル。")] = None,
+        fmt: Annotated[str, typer.Option("--format", help="text or json (JSON Lines). / 出力形式。")] = "text",
         lang: Lang = None,
     ) -> None:
         """Check SPF records offline: every syntax problem with its position, and risky settings.
@@ -81,11 +81,11 @@ def register(app: typer.Typer) -> None:
         ip: Annotated[str, typer.Option("--ip", help="Client IP address (IPv4 or IPv6). 接続元 IP アドレス。")],
         sender: Annotated[str | None, typer.Option(
             "--sender", help="MAIL FROM address (default: postmaster@DOMAIN). 送信者アドレス。")] = None,
-        helo: Annotated[str, typer.Option("--helo", help="HELO/EHLO name (for %{h}).")] = "",
+        helo: Annotated[str, typer.Option("--helo", help="HELO/EHLO name (for %{h}). / HELO 名。")] = "",
         nameserver: Nameserver = None,
         timeout: Timeout = 2.0,
         retries: Retries = 2,
-        fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+        fmt: Annotated[str, typer.Option("--format", help="text or json. / 出力形式。")] = "text",
         lang: Lang = None,
     ) -> None:
         """Evaluate SPF for a client IP (RFC 7208 check_host()) and show every step.
