@@ -199,6 +199,11 @@ def scan_messages(tmp_path: Path) -> str:
         r = runner.invoke(app, ["scan", str(src), "--lang", "ja", "-n", "127.0.0.1:9", *args])
         assert r.exit_code == 2, r.output
         out.append(r.output.replace(str(tmp_path), ""))
+    for args in (["--checks", "spf,nope"], ["--resume", "--overwrite", "-o", str(tmp_path / "r.jsonl")],
+                 ["--ca-file", str(tmp_path / "none.pem")]):
+        r = runner.invoke(app, ["scan", str(src), "--lang", "ja", *args])
+        assert r.exit_code == 2, r.output
+        out.append(r.output.replace(str(tmp_path), "").replace("nope", ""))
     s = ScanSummary()
     s.written, s.errors, s.invalid, s.elapsed = 10, 1, 2, 3.0
     out.append(s.to_text("ja"))

@@ -488,23 +488,32 @@ def register(app: typer.Typer, *, resolver_factory: ResolverFactory | None = Non
     ) -> None:
         """Check many domains (SPF, DMARC, MX by default; --checks for more); one result per domain.
         多数のドメインを一括調査します (結果は完了順、--ordered で入力順に逐次書き出し)。"""
+        ja = default_lang(lang) == "ja"
+
+        def fail(en: str, ja_text: str) -> None:
+            _say(f"エラー: {ja_text}" if ja else f"error: {en}")
+            raise typer.Exit(2)
+
         try:
             sections = parse_checks(checks)
-            selectors = None
-            if dkim_selectors is not None:
-                from mailposture.checks.dkim import load_selectors
-
-                selectors = load_selectors(dkim_selectors)
         except ValueError as exc:
-            _say(f"error: {exc}")
-            raise typer.Exit(2) from None
+            from mailposture.checks.domain import ALL_SECTIONS
+
+            fail(str(exc), f"--checks '{checks}': 検査項目は {','.join(ALL_SECTIONS)} または all から選んでください")
+        selectors = None
+        if dkim_selectors is not None:
+            from mailposture.checks.dkim import load_selectors
+
+            try:
+                selectors = load_selectors(dkim_selectors)
+            except ValueError as exc:
+                fail(str(exc), f"--dkim-selectors: セレクタの一覧を読めません ({exc})")
         if ca_file is not None and not os.path.isfile(ca_file):
-            _say(f"error: --ca-file {ca_file}: no such file")
-            raise typer.Exit(2)
+            fail(f"--ca-file {ca_file}: no such file", f"--ca-file {ca_file}: ファイルがありません")
         if cluster and workers is not None and workers > 1:
-            _say("error: --workers and --cluster exclude each other (with --cluster the Dask workers run the "
-                 "checks: start them with --nworkers N)")
-            raise typer.Exit(2)
+            fail("--workers and --cluster exclude each other (with --cluster the Dask workers run the checks: start "
+                 "them with --nworkers N)", "--workers と --cluster は同時に指定できません (--cluster では Dask の"
+                 "ワーカーが調査します。ワーカーは --nworkers N で起動してください)")
         if workers is None:
             workers = 1 if cluster else _default_workers(input_path, resolver_factory, check_factory)
         settings = ScanSettings(
@@ -519,7 +528,6 @@ def register(app: typer.Typer, *, resolver_factory: ResolverFactory | None = Non
             validating_resolver=validating_resolver, dkim_selectors=selectors, cluster=cluster,
             shard_size=shard_size, ordered=ordered)
         if resume and overwrite:
-            _say("error: --resume and --overwrite exclude each other")
-            raise typer.Exit(2)
+            fail("--resume and --overwrite exclude each other", "--resume と --overwrite は同時に指定できません")
         code = execute(settings, resolver_factory=resolver_factory, check_factory=check_factory)
         raise typer.Exit(code)
