@@ -181,6 +181,11 @@ def check_cli_errors(tmp_path: Path) -> str:
         r = runner.invoke(app, ["check", "--lang", "ja", "--", bad])
         assert r.exit_code == 2, r.output
         out.append(r.output.replace(bad, ""))
+    for args in (["check", "-n", "300.1.2.3", "example.jp"], ["check", "--dkim-selectors", str(tmp_path / "x"),
+                                                               "example.jp"], ["findings", "ZZZ_"]):
+        r = runner.invoke(app, [*args, "--lang", "ja"])
+        assert r.exit_code == 2, r.output
+        out.append(r.output.replace(str(tmp_path), ""))
     return "\n".join(out)
 
 

@@ -68,7 +68,8 @@ def check(
         try:
             selectors = tuple(dkim.load_selectors(dkim_selectors))
         except (OSError, ValueError) as exc:
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(f"エラー: {selectors_error_ja(str(exc), dkim_selectors)}" if lang == "ja" else
+                       f"error: {exc}", err=True)
             raise typer.Exit(2) from None
     if fetch:
         from mailposture.checks import fetch as fetch_mod
@@ -82,7 +83,9 @@ def check(
     try:
         engine = dns.engine()
     except (ValueError, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        shown = " ".join(nameserver or []) or "-"
+        typer.echo(f"エラー: DNS の設定が正しくありません (--nameserver {shown}、--timeout、--retries、--concurrency、"
+                   "--qps を確認してください)" if lang == "ja" else f"error: {exc}", err=True)
         raise typer.Exit(2) from None
 
     async def run() -> list[dict]:
@@ -97,6 +100,16 @@ def check(
             sys.stdout.write(json.dumps(res, ensure_ascii=False) + "\n")
         else:
             render(res, lang)
+
+
+def selectors_error_ja(message: str, path: str) -> str:
+    """The Japanese of mailposture.checks.dkim.load_selectors' errors (a bad line, or a file that cannot be read)."""
+    import re
+
+    m = re.search(r"line (\d+): '(.*)' is not a valid DKIM selector$", message)
+    if m:
+        return f"{path} の {m.group(1)} 行目: '{m.group(2)}' は DKIM セレクタとして正しくありません"
+    return f"--dkim-selectors {path}: ファイルを読めません"
 
 
 def findings_markdown(lang: str) -> str:
@@ -140,7 +153,8 @@ def findings_cmd(
     lang = default_lang(lang)
     defs = [d for c, d in sorted(CATALOG.items()) if code is None or c.startswith(code.upper())]
     if not defs:
-        typer.echo(f"error: no finding code starts with '{code}'", err=True)
+        typer.echo(f"エラー: '{code}' で始まる指摘コードはありません" if lang == "ja" else
+                   f"error: no finding code starts with '{code}'", err=True)
         raise typer.Exit(2)
     if fmt == "doc":
         sys.stdout.write(findings_doc())
