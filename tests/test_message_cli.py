@@ -199,3 +199,11 @@ def test_mbox_message_n(tmp_path: Path) -> None:
         r = runner.invoke(app, ["message", "check", str(box), "--mbox", "2", "-n", server.address, "--format", "json"])
     out = json.loads(r.output)
     assert out["message"]["subject"] == "Second" and out["dkim"][0]["result"] == "pass"
+
+
+@pytest.mark.parametrize("bad", ["999.1.1.1", "not-an-ip", "192.0.2.1/24", ""])
+def test_a_bad_ip_option_is_exit_2_not_a_finding(tmp_path: Path, bad: str) -> None:
+    eml = tmp_path / "m.eml"
+    eml.write_bytes(BASE)
+    r = runner.invoke(app, ["message", "check", str(eml), "--ip", bad, "-n", "127.0.0.1:9", "--timeout", "0.2"])
+    assert r.exit_code == 2 and "is not an IP address" in r.output and "Traceback" not in r.output
