@@ -274,3 +274,39 @@ def test_cli_unreachable_dns_keeps_rotating_domains_in_view(tmp_path) -> None:
     for r in rows.values():
         assert r["spf"]["wildcard"] is None and "DOM_DNS_UNKNOWN" in [x["code"] for x in r["reasons"]]
     assert f"{len(rows)} domain(s) with rotating labels could not be proven because DNS failed" in res.stderr
+
+
+def test_mbox_counts_a_name_once_per_message(tmp_path) -> None:
+    """Return-Path, From and the Received HELO of one spam message usually carry the same random name: one
+    sighting, so a run of such messages shows single-use labels (and is probed), not labels seen three times."""
+    import random
+
+    from mailposture.domains.verdict import Thresholds, judge, rotation
+
+    rnd = random.Random(9)
+    parts = []
+    for i in range(200):
+        lab = "".join(rnd.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(9))
+        parts.append(f"From bounce@{lab}.spamx.example Mon Dec  7 10:00:00 2026\n"
+                     f"Return-Path: <bounce@{lab}.spamx.example>\n"
+                     f"Received: from {lab}.spamx.example (unknown [192.0.2.{i % 250 + 1}])\n\tby mx.example.jp\n"
+                     f"From: =?ISO-2022-JP?B?GyRCJUYlOSVIGyhC?= <info@{lab}.spamx.example>\n"
+                     f"Subject: x\nDate: not a date\n\nbody {i}\n\n")
+    (tmp_path / "spam.mbox").write_text("".join(parts))
+    agg = Aggregator()
+    agg.add_all(read_inputs([str(tmp_path / "spam.mbox")], ReadStats()))
+    d = agg.domains["spamx.example"]
+    rot = rotation(d, Thresholds())
+    assert d.observations == 200 and rot.once_share == 1.0 and rot.rotating
+    # a domain with many labels that are not single-use says which share kept it from counting as rotation
+    (tmp_path / "names.txt").write_text("".join(f"{lab}.spamx.example\n" * 2 for lab in
+                                                ("".join(rnd.choice("abcdefghij0123456789") for _ in range(9))
+                                                 for _ in range(30))))
+    agg = Aggregator()
+    agg.add_all(read_inputs([str(tmp_path / "names.txt")], ReadStats()))
+    d = agg.domains["spamx.example"]
+    res = judge(d, rotation(d, Thresholds()), None, Thresholds(), "en")
+    detail = next(r["detail"] for r in res["reasons"] if r["code"] == "DOM_NOT_PROBED")
+    assert "only 0% were seen once, under 50%" in detail and "do not rotate" not in detail
+    res = judge(d, rotation(d, Thresholds()), None, Thresholds(), "ja")
+    assert "1 回だけのラベルが 0% で 50% 未満" in next(r["detail"] for r in res["reasons"] if r["code"] == "DOM_NOT_PROBED")

@@ -279,22 +279,24 @@ def _read_messages(path: Path, kind: str, stats: ReadStats) -> Iterator[Observat
             t = d if d.tzinfo else d.replace(tzinfo=UTC)
         except (TypeError, ValueError, IndexError):
             pass
-        got = False
+        # one observation per name per message: the same random name as Return-Path, From and HELO is one
+        # sighting of that label, not three (else no label of a spam run ever looks single-use)
+        names: dict[str, str] = {}
         for header, source in (("Return-Path", "return-path"), ("From", "from")):
             for _, addr in email.utils.getaddresses([str(v) for v in msg.get_all(header, [])]):
                 if (name := clean_name(addr)) is not None:
-                    got = True
-                    yield Observation(name, t, source=source)
+                    names.setdefault(name, source)
         for sig in msg.get_all("DKIM-Signature", []):
             m = _DKIM_D.search(str(sig).replace("\r", "").replace("\n", ""))
             if m and (name := clean_name(m.group(1))):
-                got = True
-                yield Observation(name, t, source="dkim")
+                names.setdefault(name, "dkim")
         for rec in msg.get_all("Received", []):
             m = _RECEIVED_HELO.match(str(rec))
             if m and (name := clean_name(m.group(1))):
-                got = True
-                yield Observation(name, t, source="helo")
+                names.setdefault(name, "helo")
+        for name, source in names.items():
+            yield Observation(name, t, source=source)
+        got = bool(names)
         if got:
             stats.used += 1
         else:
