@@ -302,6 +302,15 @@ define("SPF_MALFORMED_VERSION", "error", "RFC 7208 §4.5, §12",
        "文法上は破棄されますが、空白を無視して適用する受信側もあります。",
        "Publish the record starting with exactly 'v=spf1 ' and separate terms with single spaces.",
        "レコードを 'v=spf1 ' で始め、各項目を半角スペースで区切ってください。")
+define("SPF_QUOTED", "error", "RFC 7208 §4.5, §3.3",
+       "The TXT record '{found}' is wrapped in quotation marks: the quotes were stored as part of its text, so it "
+       "does not start with 'v=spf1' and receivers see no SPF record.",
+       "TXT レコード '{found}' が引用符で囲まれています。引用符がレコードの文字として登録されているため "
+       "'v=spf1' で始まらず、受信側には SPF レコードがないように見えます。",
+       "Enter the record in the DNS control panel without the surrounding quotes (the panel adds its own), then "
+       "check that 'dig TXT {domain}' shows a single pair of quotes.",
+       "DNS の管理画面では前後の引用符を付けずに入力してください (画面側が付けます)。{domain} の TXT を問い合わせて、"
+       "引用符が 1 組だけになっていることを確認してください。")
 define("SPF_ANALYSIS_TRUNCATED", "info", "RFC 7208 §4.6.4",
        "The include/redirect tree was not fully expanded ({reason}); counts are lower bounds.",
        "include/redirect の展開を途中で打ち切りました ({reason})。集計値は下限値です。")
@@ -394,6 +403,15 @@ define("DMARC_REPORT_DOMAIN_NO_MAIL", "warning", "RFC 7489 §7.1",
 define("DMARC_SPF_AT_DMARC", "error", "RFC 7489 §6.1",
        "An SPF record is published at {name}: it belongs at the domain itself, not under _dmarc.",
        "{name} に SPF レコードが公開されています。SPF はドメイン自体に公開するものです。")
+define("DMARC_QUOTED", "error", "RFC 7489 §6.6.3",
+       "The TXT record '{found}' at {name} is wrapped in quotation marks: the quotes were stored as part of its "
+       "text, so it does not start with 'v=DMARC1' and receivers ignore it.",
+       "{name} の TXT レコード '{found}' が引用符で囲まれています。引用符がレコードの文字として登録されているため "
+       "'v=DMARC1' で始まらず、受信側に無視されます。",
+       "Enter the record in the DNS control panel without the surrounding quotes (the panel adds its own), then "
+       "check that 'dig TXT {name}' shows a single pair of quotes.",
+       "DNS の管理画面では前後の引用符を付けずに入力してください (画面側が付けます)。{name} の TXT を問い合わせて、"
+       "引用符が 1 組だけになっていることを確認してください。")
 define("DMARC_OTHER_TXT", "info", "RFC 7489 §6.6.3",
        "{name} also holds a non-DMARC TXT record, which receivers ignore.",
        "{name} に DMARC 以外の TXT レコードがあります (受信側は無視します)。")

@@ -34,6 +34,18 @@ def in_japanese(text: str) -> str:
     return _DESCRIBED.sub(lambda m: f"{_KIND_JA[m.group(1)]} {m.group(2)} ({m.group(3)} 文字目)", text)
 
 
+QUOTES = "\"'“”‘’＂"   # ASCII, typographic and full-width quotation marks
+
+
+def unquoted(text: str) -> str | None:
+    """The text inside quotation marks that were stored as part of a TXT record (``"v=spf1 -all"`` pasted into
+    a control panel that adds its own quotes); None when the text is not wrapped in quotes."""
+    t = text.strip()
+    if len(t) >= 2 and t[0] in QUOTES:
+        return t.strip(QUOTES).strip()
+    return None
+
+
 def visible(text: str, limit: int | None = None) -> str:
     """``text`` for a message: control and space-like characters shown as ``<U+XXXX>``, never echoed raw;
     other non-ASCII letters stay as they are (they are visible)."""
