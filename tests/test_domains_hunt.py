@@ -310,3 +310,15 @@ def test_mbox_counts_a_name_once_per_message(tmp_path) -> None:
     assert "only 0% were seen once, under 50%" in detail and "do not rotate" not in detail
     res = judge(d, rotation(d, Thresholds()), None, Thresholds(), "ja")
     assert "1 回だけのラベルが 0% で 50% 未満" in next(r["detail"] for r in res["reasons"] if r["code"] == "DOM_NOT_PROBED")
+
+
+def test_internationalised_names_are_observed_as_a_labels(tmp_path) -> None:
+    from mailposture.domains.observe import clean_name
+
+    assert clean_name("info@メール.例え.jp") == "xn--4dkua4c.xn--r8jz45g.jp"
+    assert clean_name("ＡＢＣ.example.jp") == "abc.example.jp"        # full-width letters: IDNA maps them
+    assert clean_name("bad\udcff.example.jp") is None
+    (tmp_path / "names.txt").write_text("メール.例え.jp\n", encoding="utf-8")
+    stats = ReadStats()
+    assert [o.name for o in read_inputs([str(tmp_path / "names.txt")], stats)] == ["xn--4dkua4c.xn--r8jz45g.jp"]
+    assert stats.skipped == 0

@@ -66,6 +66,11 @@ def clean_name(raw: str) -> str | None:
     name = raw.strip().strip("<>").rstrip(".").lower()
     if "@" in name:
         name = name.rpartition("@")[2]
+    if not name.isascii():   # an internationalised name (例え.jp): its A-label form (RFC 5890), as DNS has it
+        try:
+            name = name.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
     if not name or not _NAME.match(name) or "." not in name or len(name) > 253:
         return None
     return name
