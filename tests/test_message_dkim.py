@@ -216,3 +216,20 @@ def test_unusable_domain_is_a_permerror_without_a_lookup() -> None:
     out = asyncio.run(verify_message(sign(BASE, d="origin..example"), world, VerifyOptions(bimi=False)))
     [sig] = out["dkim"]
     assert (sig["result"], sig["reason"]) == ("permerror", "bad-tag-value") and "empty label" in sig["detail"]
+
+
+def test_dns_failure_on_the_aligned_key_makes_dmarc_temperror_not_fail() -> None:
+    """The only aligned signature's key lookup failed: DMARC cannot be decided now (RFC 7489 §11.2 temperror, "a
+    later attempt might produce a final result"); a receiver told 'fail, reject' would bounce good mail."""
+    w = default_world()
+    w.zone["sel._domainkey.origin.example"] = [("SERVFAIL", None)]
+    out = verify(sign(BASE), w.zone)
+    assert out["dkim"][0]["result"] == "temperror"
+    assert (out["dmarc"]["result"], out["dmarc"]["disposition"]) == ("temperror", "none")
+    assert out["dmarc"]["unverified"] == ["dkim d=origin.example"]
+    assert "MSG_DMARC_FAIL" not in codes(out)
+    # an unaligned signature's DNS failure changes nothing: no aligned identity passed, DMARC fails
+    w.key("other", "other.example", rsa_key()[1])
+    w.zone["other._domainkey.other.example"] = [("SERVFAIL", None)]
+    out = verify(sign(BASE, d="other.example", s="other"), w.zone)
+    assert out["dmarc"]["result"] == "fail" and out["dmarc"]["disposition"] == "reject"
