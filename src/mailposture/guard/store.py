@@ -13,17 +13,20 @@ Times are stored as naive UTC and returned as aware UTC datetimes.
 from __future__ import annotations
 
 import os
-import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+from mailposture.guard.allowlist import normalise_allow_entry
+from mailposture.guard.model import AuditEntry, UserRecord, UserState, normalise_username
+
+__all__ = ["AuditEntry", "Store", "StoreError", "UserLocked", "UserRecord", "UserState", "check_allow_entry",
+           "normalise_username", "open_store", "utcnow"]
 
 
 class StoreError(RuntimeError):
@@ -32,47 +35,6 @@ class StoreError(RuntimeError):
 
 class UserLocked(ValueError):
     """An owner's change was refused because the account is locked (only an admin may unlock it)."""
-
-
-class UserState(StrEnum):
-    RESTRICTED = "restricted"
-    ABROAD_UNTIL = "abroad_until"
-    ABROAD_ALWAYS = "abroad_always"
-    LOCKED = "locked"
-
-
-@dataclass(frozen=True)
-class UserRecord:
-    username: str
-    state: UserState
-    abroad_until: datetime | None = None  # UTC aware
-    updated_at: datetime | None = None
-    updated_by: str | None = None
-    note: str | None = None
-
-    def effective_state(self, now: datetime) -> UserState:
-        """The state in force at ``now``: an ``abroad_until`` period that has ended means RESTRICTED."""
-        if self.state is UserState.ABROAD_UNTIL and (self.abroad_until is None or self.abroad_until <= now):
-            return UserState.RESTRICTED
-        return self.state
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    time: datetime
-    username: str
-    ip: str
-    country: str | None
-    verdict: str
-    reason: str
-
-
-def normalise_username(username: str) -> str:
-    """The one key of a user, for the web page (login name) and the policy server (Postfix's sasl_username)
-    alike: Unicode NFC, surrounding white space removed, lower case. NFC because the same name may arrive
-    composed from one client and decomposed from another ("é" vs "e"+U+0301); without it a lock set on one
-    spelling would not be found under the other."""
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", username).strip().lower())
 
 
 def _naive(dt: datetime) -> datetime:
@@ -451,8 +413,6 @@ class Store:
         self._guard(q, "change the allow-list")
 
     def allowlist_remove(self, entry: str) -> bool:
-        from mailposture.guard.decide import normalise_allow_entry
-
         try:
             key = normalise_allow_entry(entry)
         except ValueError:
@@ -475,12 +435,10 @@ class Store:
 
 
 # An allow-list entry lets mail from abroad through for every account, so a slip (or a stolen admin session)
-# must not open a whole provider's or country's address space: the bounds live in guard.decide.
+# must not open a whole provider's or country's address space: the bounds live in guard.allowlist.
 def check_allow_entry(entry: str) -> str:
     """The normalised allow-list entry, or ValueError when it is malformed or too broad (one rule, shared with
-    the policy server: :func:`mailposture.guard.decide.normalise_allow_entry`)."""
-    from mailposture.guard.decide import normalise_allow_entry
-
+    the policy server: :func:`mailposture.guard.allowlist.normalise_allow_entry`)."""
     return normalise_allow_entry(entry)
 
 

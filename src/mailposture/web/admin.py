@@ -10,17 +10,18 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import Response
 
 from mailposture.web import i18n
-from mailposture.web.app import (
-    add_realm_routes,
+from mailposture.web.auth import clean_username
+from mailposture.web.common import (
     authorised_post,
     ctx_of,
     lang_of,
     message_page,
+    parse_days,
     redirect,
     render,
+    state_of,
 )
-from mailposture.web.auth import clean_username
-from mailposture.web.owner import parse_days, state_of
+from mailposture.web.login import add_realm_routes
 from mailposture.web.security import Session
 
 log = logging.getLogger(__name__)

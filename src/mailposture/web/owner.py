@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from datetime import timedelta
 
 from fastapi import APIRouter, BackgroundTasks, Request
@@ -11,35 +10,21 @@ from fastapi.responses import Response
 
 from mailposture.guard.store import UserLocked
 from mailposture.web import i18n
-from mailposture.web.app import (
-    add_realm_routes,
+from mailposture.web.common import (
     authorised_post,
     ctx_of,
     lang_of,
     message_page,
+    parse_days,
     redirect,
     render,
+    state_of,
 )
+from mailposture.web.login import add_realm_routes
 from mailposture.web.security import Session
 
 log = logging.getLogger(__name__)
 router = APIRouter()
-
-_DAYS = re.compile(r"[0-9]{1,3}")
-
-
-def parse_days(raw: str | None, max_days: int) -> int | None:
-    """1..max_days from a form field, else None (0, 31, '7.5', '１', '' and '-1' are all refused)."""
-    raw = (raw or "").strip()
-    if not _DAYS.fullmatch(raw):
-        return None
-    n = int(raw)
-    return n if 1 <= n <= max_days else None
-
-
-def state_of(rec, now) -> str:
-    return str(getattr(rec.effective_state(now), "value", rec.effective_state(now)))
-
 
 async def _page(request: Request, sess: Session, status: int = 200, error: str | None = None) -> Response:
     ctx = ctx_of(request)
