@@ -15,7 +15,7 @@ def _imports(path: Path, package: str) -> set[str]:
             mod = node.module
             if node.level:  # relative import
                 base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                mod = ".".join(base + [node.module])
+                mod = ".".join([*base, node.module])
             out.add(mod)
             out.update(f"{mod}.{a.name}" for a in node.names)  # "from mailposture.web import owner"
         elif isinstance(node, ast.Import):
@@ -42,7 +42,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
         stack.append(m)
         for n in sorted(graph[m]):
             if state.get(n) == 1:
-                found.append(stack[stack.index(n):] + [n])
+                found.append([*stack[stack.index(n):], n])
             elif n not in state:
                 visit(n)
         stack.pop()
