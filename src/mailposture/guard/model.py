@@ -45,6 +45,15 @@ class AuditEntry:
     reason: str
 
 
+@dataclass(frozen=True)
+class Contact:
+    """An owner's second-factor data: the alternate contact registered by the administrator, the TOTP secret."""
+    username: str
+    alt_contact: str | None = None
+    totp_secret: str | None = None
+    totp_last_step: int | None = None
+
+
 def normalise_username(username: str) -> str:
     """The one key of a user, for the web page (login name) and the policy server (Postfix's sasl_username)
     alike: Unicode NFC, surrounding white space removed, lower case. NFC because the same name may arrive

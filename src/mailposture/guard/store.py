@@ -23,9 +23,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from mailposture.guard.allowlist import normalise_allow_entry
-from mailposture.guard.model import AuditEntry, UserRecord, UserState, normalise_username
+from mailposture.guard.model import AuditEntry, Contact, UserRecord, UserState, normalise_username
 
-__all__ = ["AuditEntry", "Store", "StoreError", "UserLocked", "UserRecord", "UserState", "check_allow_entry",
+__all__ = ["AuditEntry", "Contact", "Store", "StoreError", "UserLocked", "UserRecord", "UserState", "check_allow_entry",
            "normalise_username", "open_store", "utcnow"]
 
 
@@ -80,6 +80,17 @@ audit = sa.Table(
     sa.Column("verdict", sa.String(16), nullable=False),
     sa.Column("reason", sa.String(64), nullable=False),
     sa.Index("ix_guard_audit_user_time", "username", "time"),
+)
+# Second-factor data of an owner (issue 17): an alternate contact registered by the administrator (notices and
+# confirmation links go there: the mailbox password does not open it) and an RFC 6238 TOTP secret. A separate
+# table, so that stores made before it get it from create_all without a migration.
+contacts = sa.Table(
+    "guard_contacts", metadata,
+    sa.Column("username", sa.String(320), primary_key=True),
+    sa.Column("alt_contact", sa.String(320), nullable=True),
+    sa.Column("totp_secret", sa.String(64), nullable=True),
+    sa.Column("totp_last_step", sa.BigInteger, nullable=True),  # last accepted time step: a code works once
+    sa.Column("updated_at", sa.DateTime, nullable=True),
 )
 meta_t = sa.Table(
     "guard_meta", metadata,
@@ -283,6 +294,51 @@ class Store:
             return len(rows)
         return self._guard(q, "import users")
 
+    # -- second factor: alternate contact and TOTP ------------------------------------------------------
+    def get_contact(self, username: str) -> Contact:
+        name = normalise_username(username)
+
+        def q() -> Contact:
+            with self.engine.connect() as c:
+                r = c.execute(sa.select(contacts).where(contacts.c.username == name)).first()
+            if r is None:
+                return Contact(name)
+            return Contact(name, r.alt_contact, r.totp_secret, r.totp_last_step)
+        return self._guard(q, "read a contact")
+
+    def _set_contact(self, username: str, **values: Any) -> Contact:
+        name = normalise_username(username)
+        if not name:
+            raise ValueError("empty user name")
+
+        def q() -> None:
+            with self.engine.begin() as c:
+                vals = {**values, "updated_at": _naive(utcnow())}
+                if not c.execute(contacts.update().where(contacts.c.username == name).values(**vals)).rowcount:
+                    c.execute(contacts.insert().values(username=name, **vals))
+        self._guard(q, "change a contact")
+        return self.get_contact(name)
+
+    def set_alt_contact(self, username: str, address: str | None) -> Contact:
+        """Register (or with None remove) the alternate contact address of a user (administrator only)."""
+        return self._set_contact(username, alt_contact=address)
+
+    def set_totp(self, username: str, secret: str | None) -> Contact:
+        """Enrol (or with None remove) a user's TOTP secret (base32)."""
+        return self._set_contact(username, totp_secret=secret, totp_last_step=None)
+
+    def use_totp_step(self, username: str, step: int) -> bool:
+        """Record that the code of time step ``step`` was used; False when it (or a later one) was used before,
+        so that a code seen over a shoulder cannot be replayed (RFC 6238 §5.2). One conditional UPDATE."""
+        name = normalise_username(username)
+
+        def q() -> bool:
+            with self.engine.begin() as c:
+                cond = (contacts.c.username == name) & contacts.c.totp_secret.is_not(None) & (
+                    contacts.c.totp_last_step.is_(None) | (contacts.c.totp_last_step < step))
+                return bool(c.execute(contacts.update().where(cond).values(totp_last_step=step)).rowcount)
+        return self._guard(q, "record a TOTP code")
+
     # -- change tracking ----------------------------------------------------------------------------------
     def change_counter(self) -> int:
         def q() -> int:
@@ -380,6 +436,13 @@ class Store:
                     out[day] = out.get(day, 0) + 1
             return sorted(out.items())
         return self._guard(q, "read the audit log")
+
+    def prune_audit(self, before: datetime) -> int:
+        """Delete audit rows older than ``before``; returns how many were deleted."""
+        def q() -> int:
+            with self.engine.begin() as c:
+                return int(c.execute(audit.delete().where(audit.c.time < _naive(before))).rowcount or 0)
+        return self._guard(q, "prune the audit log")
 
     # -- counters (domestic decisions are counted, not logged one by one) --------------------------------
     def add_counts(self, day: str, counts: dict[str, int]) -> None:

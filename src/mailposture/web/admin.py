@@ -160,7 +160,12 @@ async def user_post(request: Request, background: BackgroundTasks) -> Response:
         log.exception("store error on admin action %s", action)
         return message_page(request, 503, "store_error", session=sess, back="/admin")
     log.info("admin %r: %s %r", sess.username, action, name)
-    background.add_task(ctx.notifier, ctx.cfg, rec, event, "ja")
+    try:
+        contact = await ctx.call(ctx.store.get_contact, name)
+        also = (contact.alt_contact,) if contact.alt_contact else ()
+    except Exception:
+        also = ()
+    background.add_task(ctx.notifier, ctx.cfg, rec, event, "ja", also=also)
     state = state_of(rec, ctx.now())
     sess.flash.append(("ok", i18n.t("admin_done", lang, user=name, state=i18n.t("short_" + state, lang))))
     return redirect("/admin/user?" + _q(name))

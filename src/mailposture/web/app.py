@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mailposture.web import admin, owner
+from mailposture.web.abroad_gate import ChangeGate
 from mailposture.web.auth import Authenticator, admin_authenticator, owner_authenticator
 from mailposture.web.common import (  # noqa: F401  (re-exported: the names the app's users import from here)
     DEFAULT_TRUSTED_PROXIES,
@@ -91,13 +92,14 @@ def _utcnow() -> datetime:
 def create_app(cfg: Any, store: Any, *, authenticator: Authenticator | None = None,
                clock: Callable[[], datetime] | None = None, admin_auth: Authenticator | None = None,
                notifier: Callable[..., Any] | None = None, settings: WebSettings | None = None,
-               secret: bytes | None = None) -> FastAPI:
+               secret: bytes | None = None, geo: Any = None) -> FastAPI:
     """The web app for a GuardConfig and a guard Store.
 
     authenticator: the owners' password check (default: Dovecot then users_file, from cfg);
     admin_auth: the administrators' (default: admin_users_file); clock: aware-UTC "now" (tests);
     notifier: send_notice-like callable (default: guard.notices.send_notice); secret: the cookie-signing key
-    (default: read or created at cfg.web_secret_file).
+    (default: read or created at cfg.web_secret_file); geo: the guard's geo source for the home check of
+    web/abroad_gate.py (default: opened from cfg.geo on first use).
     """
     from mailposture.guard.notices import send_notice
 
@@ -129,6 +131,7 @@ def create_app(cfg: Any, store: Any, *, authenticator: Authenticator | None = No
             DEFAULT_TRUSTED_PROXIES if proxies is None else proxies)
     except ValueError as exc:
         raise SetupError(f"trusted_proxies: {exc}") from None
+    app.state.web.extra["gate"] = ChangeGate(cfg, store, geo)
     app.add_middleware(SecurityHeaders, https=bool(cfg.cookie_secure))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(owner.router, prefix="/abroad")

@@ -156,10 +156,30 @@ DEFAULT_TRUSTED_PROXIES = ["127.0.0.1/32", "::1/128"]
 def client_ip(request: Request) -> str:
     """The client's address; X-Forwarded-For is believed only from cfg.trusted_proxies (see resolve_client)."""
     peer = request.client.host if request.client else ""
-    trusted = ctx_of(request).extra.get("trusted_proxies", [])
+    extra = ctx_of(request).extra
+    trusted = extra.get("trusted_proxies", [])
     if not trusted:
         return peer
-    return resolve_client(peer, request.headers.getlist("x-forwarded-for"), trusted)
+    forwarded = request.headers.getlist("x-forwarded-for")
+    if not forwarded and not extra.get("warned_no_xff") and resolve_client(peer, [], trusted) == peer \
+            and _is_trusted(peer, trusted):
+        # A proxy in trusted_proxies that does not set the header makes every client look like the proxy: one
+        # login budget for everybody (a stranger's failures lock all owners out), and the home check of
+        # abroad_gate sees the proxy's address. Said once per process (docs/guard.md shows the proxy setup).
+        extra["warned_no_xff"] = True
+        log.warning("a request came from the trusted proxy %s without X-Forwarded-For: configure the proxy "
+                    "to set it (docs/guard.md), or remove the proxy from trusted_proxies", peer)
+    return resolve_client(peer, forwarded, trusted)
+
+
+def _is_trusted(peer: str, trusted: list) -> bool:
+    import ipaddress
+
+    try:
+        addr = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return any(addr.version == n.version and addr in n for n in trusted)
 
 
 def account_key(raw: str, name: str | None) -> str:

@@ -1,0 +1,200 @@
+"""Issue 17 (high): a thief who holds the mailbox password must not be able to switch on sending from abroad.
+
+Each test replays the attack: the thief logs in to /abroad from abroad (directly, or through the TLS proxy on
+127.0.0.1 that puts the client 8.8.8.8 in X-Forwarded-For) and asks to allow sending from abroad.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from mailposture.guard import totp
+from mailposture.guard.decide import Policy
+from mailposture.guard.store import UserState
+from test_web_common import (
+    ABROAD_IP,
+    GEO,
+    HOME_IP,
+    OWNER,
+    SmtpSink,
+    csrf_of,
+    login,
+    make_cfg,
+    make_client,
+)
+
+ALT = "hanako.backup@example.net"
+
+
+@pytest.fixture()
+def sink():
+    with SmtpSink() as s:
+        yield s
+
+
+def _client(tmp_path, sink, client_addr=HOME_IP, headers=None, **cfg_kw):
+    cfg = make_cfg(tmp_path, sink.port, **cfg_kw)
+    client, store, clock = make_client(cfg, client_addr=client_addr)
+    if headers:
+        client.headers.update(headers)
+    return client, store, clock, cfg
+
+
+def _allow(client, days="30", **extra):
+    token = csrf_of(client.get("/abroad").text)
+    return client.post("/abroad/allow", data={"csrf": token, "days": days, **extra})
+
+
+def _policy_answer(cfg, store, ip):
+    p = Policy(cfg, GEO)
+    return p.decide({"sasl_username": OWNER, "client_address": ip}, lambda u: (store.get_user(u), True),
+                    datetime.now(UTC))
+
+
+def test_thief_through_the_tls_proxy_cannot_opt_in(tmp_path, sink):
+    client, store, clock, cfg = _client(tmp_path, sink, "127.0.0.1", {"X-Forwarded-For": ABROAD_IP})
+    store.set_alt_contact(OWNER, ALT)
+    assert login(client).status_code == 303
+    page = client.get("/abroad").text
+    assert 'data-home="no"' in page and "日本国内からのみ設定できます" in page   # no allow form is offered
+    r = _allow(client)
+    assert r.status_code == 403
+    assert "日本国内からのみ設定できます" in r.text and ABROAD_IP in r.text and "US" in r.text
+    assert store.get_user(OWNER).state is UserState.RESTRICTED
+    # the policy server still refuses the thief's mail from abroad
+    assert _policy_answer(cfg, store, ABROAD_IP).verdict == "refused"
+    # audited (shown to the owner as a refused setting change) and notified to the mailbox AND the contact
+    audit = store.recent_refusals(OWNER)
+    assert [(a.ip, a.country, a.reason) for a in audit] == [(ABROAD_IP, "US", "web-change-abroad")]
+    assert "設定変更" in client.get("/abroad").text
+    rcpts = sorted(r for _, rs, _ in sink.messages for r in rs)
+    assert rcpts == sorted([OWNER, ALT])
+    body = sink.messages[0][2].get_content()
+    assert "拒否しました" in body and ABROAD_IP in body and "設定は変更されていません" in body
+
+
+def test_the_explanation_is_in_the_users_language(tmp_path, sink):
+    client, store, *_ = _client(tmp_path, sink, ABROAD_IP)
+    client.get("/abroad/login?lang=en")
+    login(client)
+    r = _allow(client, "7")
+    assert r.status_code == 403
+    assert "can be allowed (or extended) only from Japan" in r.text and "before you leave" in r.text
+    assert "日本国内" not in r.text
+    assert "A change of your sending-from-abroad setting was refused" in sink.messages[0][2]["Subject"]
+
+
+def test_extending_from_abroad_is_refused_switching_off_is_not(tmp_path, sink):
+    client, store, clock, _ = _client(tmp_path, sink, ABROAD_IP)
+    until = (clock.now + timedelta(days=2)).replace(microsecond=0)
+    store.allow_abroad(OWNER, until, by="web:" + OWNER)       # set at home before leaving
+    login(client)
+    assert _allow(client, "30").status_code == 403
+    assert store.get_user(OWNER).abroad_until == until         # not extended
+    token = csrf_of(client.get("/abroad").text)
+    assert client.post("/abroad/off", data={"csrf": token}).status_code == 303
+    assert store.get_user(OWNER).state is UserState.RESTRICTED
+
+
+def test_at_home_and_from_allow_listed_networks_it_works(tmp_path, sink):
+    client, store, clock, cfg = _client(tmp_path, sink)
+    login(client)
+    assert _allow(client, "7").status_code == 303
+    assert store.get_user(OWNER).state is UserState.ABROAD_UNTIL
+    # the same allow-list as the policy server: a CIDR entry covers a web client abroad
+    store.restrict(OWNER, by="t")
+    client2, *_ = _client(tmp_path, sink, "81.2.69.142")
+    store.allowlist_add("81.2.69.0/24")
+    login(client2)
+    assert _allow(client2, "7").status_code == 303
+    assert store.get_user(OWNER).state is UserState.ABROAD_UNTIL
+
+
+def test_web_change_from_anywhere_restores_the_old_behaviour(tmp_path, sink):
+    client, store, *_ = _client(tmp_path, sink, ABROAD_IP, web_change_from="anywhere")
+    login(client)
+    assert _allow(client, "7").status_code == 303
+    assert store.get_user(OWNER).state is UserState.ABROAD_UNTIL
+
+
+def test_a_forged_forwarded_for_from_the_client_is_ignored(tmp_path, sink):
+    # the client is abroad and claims a Japanese address: only a trusted proxy's header is believed, and only
+    # the hop the proxy appended (read from the right)
+    client, store, *_ = _client(tmp_path, sink, ABROAD_IP, {"X-Forwarded-For": HOME_IP})
+    login(client)
+    assert _allow(client).status_code == 403
+    proxied, store2, *_ = _client(tmp_path, sink, "127.0.0.1", {"X-Forwarded-For": f"{HOME_IP}, {ABROAD_IP}"})
+    login(proxied)
+    assert _allow(proxied).status_code == 403
+    assert store.get_user(OWNER).state is UserState.RESTRICTED
+
+
+def test_totp_second_factor(tmp_path, sink):
+    client, store, clock, _ = _client(tmp_path, sink, web_second_factor="totp")
+    login(client)
+    page = client.get("/abroad").text
+    assert 'action="/abroad/allow"' not in page                    # nothing to allow before enrolment
+    key = re.search(r'data-totp-key="([A-Z2-7]+)"', page).group(1)
+    token = csrf_of(page)
+    now = clock.now.timestamp()
+    assert client.post("/abroad/totp", data={"csrf": token, "code": "000000"}).status_code in (400,)
+    assert client.post("/abroad/totp", data={"csrf": token, "code": totp.totp(key, now)}).status_code == 303
+    assert store.get_contact(OWNER).totp_secret == key
+    assert 'data-totp="enrolled"' in client.get("/abroad").text
+    # the code used for enrolment cannot be replayed; a wrong one is refused, audited and notified
+    assert _allow(client, "7", code=totp.totp(key, now)).status_code == 403
+    assert _allow(client, "7", code="123456" if totp.totp(key, now + 30) != "123456" else "654321").status_code == 403
+    assert store.get_user(OWNER).state is UserState.RESTRICTED
+    assert {a.reason for a in store.recent_refusals(OWNER)} == {"web-change-bad-code"}
+    clock.advance(seconds=30)
+    assert _allow(client, "7", code=totp.totp(key, now + 30)).status_code == 303
+    assert store.get_user(OWNER).state is UserState.ABROAD_UNTIL
+
+
+def test_totp_cannot_be_enrolled_from_abroad(tmp_path, sink):
+    client, store, clock, _ = _client(tmp_path, sink, ABROAD_IP, web_second_factor="totp")
+    login(client)
+    page = client.get("/abroad").text
+    assert "data-totp-key" not in page and "認証アプリの登録は日本国内からのみできます" in page
+    r = client.post("/abroad/totp", data={"csrf": csrf_of(page), "code": "123456"})
+    assert r.status_code == 403 and store.get_contact(OWNER).totp_secret is None
+
+
+def test_contact_confirmation_link(tmp_path, sink):
+    client, store, clock, cfg = _client(tmp_path, sink, web_second_factor="contact")
+    login(client)
+    assert _allow(client, "7").status_code == 403                  # no alternate contact registered
+    store.set_alt_contact(OWNER, ALT)
+    r = _allow(client, "7")
+    assert r.status_code == 303
+    assert "ha***@example.net" in client.get("/abroad").text
+    assert store.get_user(OWNER).state is UserState.RESTRICTED     # nothing changes before the confirmation
+    (mail_from, rcpts, msg), = sink.messages
+    assert rcpts == [ALT]
+    link = re.search(r"https://mail\.example\.test/abroad/confirm\?t=(\S+)", msg.get_content())
+    assert link, msg.get_content()
+    from fastapi.testclient import TestClient
+
+    stranger = TestClient(client.app, follow_redirects=False, client=(ABROAD_IP, 1))   # the contact's phone
+    page = stranger.get("/abroad/confirm?t=" + link.group(1))
+    assert page.status_code == 200 and store.get_user(OWNER).state is UserState.RESTRICTED  # GET changes nothing
+    assert stranger.post("/abroad/confirm", data={"t": "x" * 43}).status_code == 404
+    assert stranger.post("/abroad/confirm", data={"t": link.group(1)}).status_code == 200
+    assert store.get_user(OWNER).state is UserState.ABROAD_UNTIL
+    assert sorted(r for _, rs, _ in sink.messages[1:] for r in rs) == sorted([OWNER, ALT])
+    assert stranger.post("/abroad/confirm", data={"t": link.group(1)}).status_code == 404   # used once
+
+
+def test_contact_link_expires(tmp_path, sink):
+    client, store, clock, cfg = _client(tmp_path, sink, web_second_factor="contact")
+    store.set_alt_contact(OWNER, ALT)
+    login(client)
+    _allow(client, "7")
+    token = re.search(r"confirm\?t=(\S+)", sink.messages[0][2].get_content()).group(1)
+    gate = client.app.state.web.extra["gate"]
+    gate.clock = lambda: 10 ** 12
+    assert client.post("/abroad/confirm", data={"t": token}).status_code == 404
+    assert store.get_user(OWNER).state is UserState.RESTRICTED
