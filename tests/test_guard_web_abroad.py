@@ -55,7 +55,7 @@ def _policy_answer(cfg, store, ip):
 
 
 def test_thief_through_the_tls_proxy_cannot_opt_in(tmp_path, sink):
-    client, store, clock, cfg = _client(tmp_path, sink, "127.0.0.1", {"X-Forwarded-For": ABROAD_IP})
+    client, store, _clock, cfg = _client(tmp_path, sink, "127.0.0.1", {"X-Forwarded-For": ABROAD_IP})
     store.set_alt_contact(OWNER, ALT)
     assert login(client).status_code == 303
     page = client.get("/abroad").text
@@ -77,7 +77,7 @@ def test_thief_through_the_tls_proxy_cannot_opt_in(tmp_path, sink):
 
 
 def test_the_explanation_is_in_the_users_language(tmp_path, sink):
-    client, store, *_ = _client(tmp_path, sink, ABROAD_IP)
+    client, _store, *_ = _client(tmp_path, sink, ABROAD_IP)
     client.get("/abroad/login?lang=en")
     login(client)
     r = _allow(client, "7")
@@ -100,7 +100,7 @@ def test_extending_from_abroad_is_refused_switching_off_is_not(tmp_path, sink):
 
 
 def test_at_home_and_from_allow_listed_networks_it_works(tmp_path, sink):
-    client, store, clock, cfg = _client(tmp_path, sink)
+    client, store, _clock, _cfg = _client(tmp_path, sink)
     login(client)
     assert _allow(client, "7").status_code == 303
     assert store.get_user(OWNER).state is UserState.ABROAD_UNTIL
@@ -126,7 +126,7 @@ def test_a_forged_forwarded_for_from_the_client_is_ignored(tmp_path, sink):
     client, store, *_ = _client(tmp_path, sink, ABROAD_IP, {"X-Forwarded-For": HOME_IP})
     login(client)
     assert _allow(client).status_code == 403
-    proxied, store2, *_ = _client(tmp_path, sink, "127.0.0.1", {"X-Forwarded-For": f"{HOME_IP}, {ABROAD_IP}"})
+    proxied, _store2, *_ = _client(tmp_path, sink, "127.0.0.1", {"X-Forwarded-For": f"{HOME_IP}, {ABROAD_IP}"})
     login(proxied)
     assert _allow(proxied).status_code == 403
     assert store.get_user(OWNER).state is UserState.RESTRICTED
@@ -155,7 +155,7 @@ def test_totp_second_factor(tmp_path, sink):
 
 
 def test_totp_cannot_be_enrolled_from_abroad(tmp_path, sink):
-    client, store, clock, _ = _client(tmp_path, sink, ABROAD_IP, web_second_factor="totp")
+    client, store, _clock, _ = _client(tmp_path, sink, ABROAD_IP, web_second_factor="totp")
     login(client)
     page = client.get("/abroad").text
     assert "data-totp-key" not in page and "認証アプリの登録は日本国内からのみできます" in page
@@ -164,7 +164,7 @@ def test_totp_cannot_be_enrolled_from_abroad(tmp_path, sink):
 
 
 def test_contact_confirmation_link(tmp_path, sink):
-    client, store, clock, cfg = _client(tmp_path, sink, web_second_factor="contact")
+    client, store, _clock, _cfg = _client(tmp_path, sink, web_second_factor="contact")
     login(client)
     assert _allow(client, "7").status_code == 403                  # no alternate contact registered
     store.set_alt_contact(OWNER, ALT)
@@ -172,7 +172,7 @@ def test_contact_confirmation_link(tmp_path, sink):
     assert r.status_code == 303
     assert "ha***@example.net" in client.get("/abroad").text
     assert store.get_user(OWNER).state is UserState.RESTRICTED     # nothing changes before the confirmation
-    (mail_from, rcpts, msg), = sink.messages
+    (_mail_from, rcpts, msg), = sink.messages
     assert rcpts == [ALT]
     link = re.search(r"https://mail\.example\.test/abroad/confirm\?t=(\S+)", msg.get_content())
     assert link, msg.get_content()
@@ -189,7 +189,7 @@ def test_contact_confirmation_link(tmp_path, sink):
 
 
 def test_contact_link_expires(tmp_path, sink):
-    client, store, clock, cfg = _client(tmp_path, sink, web_second_factor="contact")
+    client, store, _clock, _cfg = _client(tmp_path, sink, web_second_factor="contact")
     store.set_alt_contact(OWNER, ALT)
     login(client)
     _allow(client, "7")
