@@ -148,6 +148,7 @@ class Store:
         if self.is_sqlite:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         if create:
+            self._guard(self._ping, "connect")  # an unreachable server is named as such, not as a table problem
             self._guard(lambda: metadata.create_all(self.engine), "create the tables")
             self._guard(self._init_meta, "initialise")
 
@@ -159,6 +160,10 @@ class Store:
             orig = getattr(e, "orig", None) or e
             msg = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
             raise StoreError(f"store {self.safe_url}: cannot {what}: {msg}") from None
+
+    def _ping(self) -> None:
+        with self.engine.connect() as c:
+            c.execute(sa.text("SELECT 1"))
 
     def _init_meta(self) -> None:
         with self.engine.begin() as c:
