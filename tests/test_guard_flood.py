@@ -6,7 +6,6 @@ connections near it. Each test starts the real server in a child process with a 
 from __future__ import annotations
 
 import contextlib
-import os
 import resource
 import signal
 import socket

@@ -131,7 +131,7 @@ class GuardServer:
         self.policy = Policy(cfg, geo)
         self.cache = StateCache(store, ttl=cfg.cache_ttl, poll_interval=cfg.poll_interval,
                                 store_timeout=cfg.store_timeout, on_allowlist=self._set_allow, geo=geo,
-                                on_geo_reload=self.policy.clear_cache)
+                                on_geo_reload=self.policy.clear_cache, on_replaced=cfg.on_store_replaced)
         self.recorder = Recorder(store, store_timeout=max(cfg.store_timeout, 5.0))
         self.conns: set[PolicyConnection] = set()
         self.servers: list[asyncio.base_events.Server] = []

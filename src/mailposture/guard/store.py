@@ -126,9 +126,13 @@ class Store:
                              "postgresql+psycopg://user@host/db") from None
         kwargs: dict[str, Any] = {"future": True}
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self.path: str | None = None  # the SQLite file, watched for replacement (file_changed)
+        self._identity: tuple[int, int] | None = None
+        self._abandoned: list[Engine] = []
         if self.is_sqlite:
             db = parsed.database
             if db and db != ":memory:" and not db.startswith("file:"):
+                self.path = str(Path(db).expanduser())
                 try:
                     Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
                 except OSError as e:
@@ -139,18 +143,65 @@ class Store:
         elif parsed.get_backend_name().startswith("postgresql"):
             kwargs["connect_args"] = {"connect_timeout": max(1, int(connect_timeout))}
             kwargs["pool_pre_ping"] = True
+        self._kwargs = kwargs
+        self.engine: Engine = self._make_engine()
+        if create:
+            self._create()
+
+    def _make_engine(self) -> Engine:
         try:
-            self.engine: Engine = sa.create_engine(url, **kwargs)
+            engine = sa.create_engine(self.url, **self._kwargs)
         except (NoSuchModuleError, ModuleNotFoundError, ImportError) as e:
             raise StoreError(f"store URL {self.safe_url}: database driver not available ({e})") from None
         except (ArgumentError, ValueError, TypeError) as e:
             raise StoreError(f"bad store URL {self.safe_url}: {e}") from None
         if self.is_sqlite:
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        if create:
-            self._guard(self._ping, "connect")  # an unreachable server is named as such, not as a table problem
-            self._guard(lambda: metadata.create_all(self.engine), "create the tables")
-            self._guard(self._init_meta, "initialise")
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+
+    def _create(self) -> None:
+        self._guard(self._ping, "connect")  # an unreachable server is named as such, not as a table problem
+        self._guard(lambda: metadata.create_all(self.engine), "create the tables")
+        self._guard(self._init_meta, "initialise")
+        self._identity = self._stat()
+
+    # -- the SQLite file under a running server ---------------------------------------------------------
+    def _stat(self) -> tuple[int, int] | None:
+        if self.path is None:
+            return None
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def file_changed(self) -> str | None:
+        """For a SQLite store: "deleted" or "replaced" when the file at the path is no longer the one this
+        object has open (device and inode differ), else None. An open SQLite connection keeps using a deleted
+        or renamed-over file, so changes made through the path would never be seen."""
+        if self.path is None or self._identity is None:
+            return None
+        now = self._stat()
+        if now is None:
+            return "deleted"
+        return "replaced" if now != self._identity else None
+
+    def reopen(self) -> None:
+        """Open the file now at the path (creating the tables if it is new).
+
+        The old connections first move everything in their write-ahead log into the old file and empty the
+        log (a renamed-over file leaves the old ``-wal`` at the path, and SQLite would replay it into the new
+        file). They are then kept open, not closed: a closing last connection deletes ``<path>-wal`` by name,
+        which may by then be the new file's log (a few descriptors per replacement, a rare event)."""
+        old = self.engine
+        try:
+            with old.connect() as c:
+                c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        except Exception:
+            pass
+        self._abandoned.append(old)
+        self.engine = self._make_engine()
+        self._create()
 
     # -- plumbing ---------------------------------------------------------------------------------------
     def _guard(self, fn, what: str):
