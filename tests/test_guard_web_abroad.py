@@ -19,6 +19,7 @@ from test_web_common import (
     GEO,
     HOME_IP,
     OWNER,
+    OWNER_PW,
     SmtpSink,
     csrf_of,
     login,
@@ -198,3 +199,18 @@ def test_contact_link_expires(tmp_path, sink):
     gate.clock = lambda: 10 ** 12
     assert client.post("/abroad/confirm", data={"t": token}).status_code == 404
     assert store.get_user(OWNER).state is UserState.RESTRICTED
+
+
+def test_dovecot_outage_with_users_file_fallback_is_503_not_a_counted_failure(tmp_path, sink, caplog):
+    """Issue 17: a Dovecot outage looked like a wrong password (401, counted toward the lockout)."""
+    from mailposture.web.auth import ChainAuthenticator, DovecotAuthenticator, UsersFileAuthenticator
+
+    cfg = make_cfg(tmp_path, sink.port)
+    auth = ChainAuthenticator([DovecotAuthenticator(str(tmp_path / "no-such-socket")),
+                               UsersFileAuthenticator(cfg.users_file)])
+    client, *_ = make_client(cfg, authenticator=auth)
+    for _ in range(7):   # more than the 5 failures per account that would lock it
+        r = login(client, "carol@example.test", "whatever")   # known only to Dovecot
+        assert r.status_code == 503 and "認証サービスに接続できません" in r.text
+    assert "authentication unavailable" in caplog.text and "no-such-socket" in caplog.text
+    assert login(client, OWNER, OWNER_PW).status_code == 303   # the users_file still lets its users in
