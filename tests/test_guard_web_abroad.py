@@ -214,3 +214,17 @@ def test_dovecot_outage_with_users_file_fallback_is_503_not_a_counted_failure(tm
         assert r.status_code == 503 and "認証サービスに接続できません" in r.text
     assert "authentication unavailable" in caplog.text and "no-such-socket" in caplog.text
     assert login(client, OWNER, OWNER_PW).status_code == 303   # the users_file still lets its users in
+
+
+def test_warning_when_a_trusted_proxy_sends_no_forwarded_for(tmp_path, sink, caplog):
+    """Issue 17 (proxy trust): without the header every client looks like the proxy (one login budget)."""
+    client, *_ = _client(tmp_path, sink, "127.0.0.1")
+    client.get("/abroad/login")
+    client.get("/abroad/login")
+    login(client)
+    warnings = [r for r in caplog.records if "without X-Forwarded-For" in r.getMessage()]
+    assert len(warnings) == 1 and "127.0.0.1" in warnings[0].getMessage()
+    caplog.clear()
+    proxied, *_ = _client(tmp_path, sink, "127.0.0.1", {"X-Forwarded-For": HOME_IP})
+    login(proxied)
+    assert "without X-Forwarded-For" not in caplog.text
