@@ -228,3 +228,28 @@ def test_warning_when_a_trusted_proxy_sends_no_forwarded_for(tmp_path, sink, cap
     proxied, *_ = _client(tmp_path, sink, "127.0.0.1", {"X-Forwarded-For": HOME_IP})
     login(proxied)
     assert "without X-Forwarded-For" not in caplog.text
+
+
+def test_admin_registers_the_alternate_contact_and_resets_totp(tmp_path, sink):
+    from test_web_common import ADMIN, ADMIN_PW
+
+    client, store, *_ = _client(tmp_path, sink)
+    login(client, ADMIN, ADMIN_PW, realm="admin")
+    page = client.get("/admin/user", params={"u": OWNER}).text
+    token = csrf_of(page)
+    assert 'data-contact=""' in page and 'data-totp="no"' in page
+    for bad in ("a@x,b@y", OWNER, "no-at-sign"):
+        r = client.post("/admin/user", data={"csrf": token, "u": OWNER, "action": "contact", "contact": bad})
+        assert r.status_code == 400 and "このメールボックス以外" in r.text
+    r = client.post("/admin/user", data={"csrf": token, "u": OWNER, "action": "contact", "contact": ALT})
+    assert r.status_code == 303 and store.get_contact(OWNER).alt_contact == ALT
+    assert f'data-contact="{ALT}"' in client.get("/admin/user", params={"u": OWNER}).text
+    # admin actions notify the alternate contact too
+    client.post("/admin/user", data={"csrf": token, "u": OWNER, "action": "lock"})
+    assert sorted(r for _, rs, _ in sink.messages for r in rs) == sorted([OWNER, ALT])
+    store.set_totp(OWNER, totp.new_secret())
+    assert 'data-totp="yes"' in client.get("/admin/user", params={"u": OWNER}).text
+    r = client.post("/admin/user", data={"csrf": token, "u": OWNER, "action": "totp_reset"})
+    assert r.status_code == 303 and store.get_contact(OWNER).totp_secret is None
+    r = client.post("/admin/user", data={"csrf": token, "u": OWNER, "action": "contact", "contact": ""})
+    assert store.get_contact(OWNER).alt_contact is None
