@@ -188,7 +188,7 @@ def test_audit_batches_written_exactly_once_across_a_database_freeze(pg_url: str
                 if i == 359:
                     _signal(stopped, signal.SIGCONT)
         for _ in range(200):
-            if not rec.queue and rec._inflight is None:
+            if not rec.queue and getattr(rec, "_inflight", None) is None:
                 break
             await rec.flush_audit(pool)
             await asyncio.sleep(0.05)
