@@ -253,3 +253,16 @@ def test_admin_registers_the_alternate_contact_and_resets_totp(tmp_path, sink):
     assert r.status_code == 303 and store.get_contact(OWNER).totp_secret is None
     r = client.post("/admin/user", data={"csrf": token, "u": OWNER, "action": "contact", "contact": ""})
     assert store.get_contact(OWNER).alt_contact is None
+
+
+def test_a_trusted_proxy_without_forwarded_for_never_counts_as_home(tmp_path, sink):
+    """Without the header the client is unknown; taking the proxy's own address (127.0.0.1, internal) would let
+    a thief abroad opt in through a proxy that forgot the header."""
+    client, store, *_ = _client(tmp_path, sink, "127.0.0.1")
+    login(client)
+    r = _allow(client)
+    assert r.status_code == 403 and "X-Forwarded-For missing" in r.text
+    assert store.get_user(OWNER).state is UserState.RESTRICTED
+    direct, *_ = _client(tmp_path, sink, "127.0.0.1", trusted_proxies=[])   # no proxy configured: a local client
+    login(direct)
+    assert _allow(direct).status_code == 303

@@ -172,6 +172,18 @@ def client_ip(request: Request) -> str:
     return resolve_client(peer, forwarded, trusted)
 
 
+def vouched_client_ip(request: Request) -> str | None:
+    """The client's address for security decisions (the home check of abroad_gate): None when the peer is a
+    trusted proxy that sent no X-Forwarded-For — the client is then unknown, and must not pass as the proxy's
+    own (internal) address."""
+    ip = client_ip(request)
+    peer = request.client.host if request.client else ""
+    if ip == peer and not request.headers.get("x-forwarded-for") and \
+            _is_trusted(peer, ctx_of(request).extra.get("trusted_proxies", [])):
+        return None
+    return ip
+
+
 def _is_trusted(peer: str, trusted: list) -> bool:
     import ipaddress
 

@@ -33,6 +33,7 @@ from mailposture.web.common import (
     redirect,
     render,
     state_of,
+    vouched_client_ip,
 )
 from mailposture.web.login import add_realm_routes
 from mailposture.web.security import FormError, Session, read_form
@@ -48,9 +49,11 @@ def _gate(request: Request) -> ChangeGate:
 async def _at_home(request: Request) -> tuple[bool, str, str | None]:
     """(may sending from abroad be switched on from this client address?, address, country)."""
     ctx = ctx_of(request)
-    ip = client_ip(request)
     if ctx.cfg.web_change_from == "anywhere":
-        return True, ip, None
+        return True, client_ip(request), None
+    ip = vouched_client_ip(request)
+    if ip is None:  # a trusted proxy that does not say who the client is: never "home" (docs/guard.md)
+        return False, client_ip(request) + " (X-Forwarded-For missing)", None
     reason, cc = await ctx.call(_gate(request).home_reason, ip)
     return reason is not None, ip, cc
 
