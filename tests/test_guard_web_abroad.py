@@ -266,3 +266,26 @@ def test_a_trusted_proxy_without_forwarded_for_never_counts_as_home(tmp_path, si
     direct, *_ = _client(tmp_path, sink, "127.0.0.1", trusted_proxies=[])   # no proxy configured: a local client
     login(direct)
     assert _allow(direct).status_code == 303
+
+
+def test_guessing_totp_codes_is_limited_and_notices_do_not_flood(tmp_path, sink):
+    client, store, clock, _ = _client(tmp_path, sink, web_second_factor="totp")
+    key = totp.new_secret()
+    store.set_totp(OWNER, key)
+    login(client)
+    now = clock.now.timestamp()
+    good = totp.totp(key, now)
+    wrong = [c for c in (f"{i:06d}" for i in range(20)) if totp.match(key, c, now) is None][:5]
+    for code in wrong:
+        assert _allow(client, "7", code=code).status_code == 403
+    r = _allow(client, "7", code=good)          # the right code, but only after 15 minutes
+    assert r.status_code == 429 and "15 分ほど" in r.text
+    assert store.get_user(OWNER).state is UserState.RESTRICTED
+    assert len(store.recent_refusals(OWNER)) == 5          # every wrong code audited …
+    assert len(sink.messages) == 1                         # … one notice, not five
+    client.app.state.web.extra["gate"].clock = lambda: now + 16 * 60
+    clock.advance(minutes=16)
+    login(client)                                          # (the 15-minute idle session ended meanwhile)
+    later = totp.totp(key, now + 16 * 60)
+    assert _allow(client, "7", code=later).status_code == 303
+    assert store.get_user(OWNER).state is UserState.ABROAD_UNTIL

@@ -26,6 +26,7 @@ from typing import Any
 from mailposture.guard.allowlist import AllowList
 from mailposture.guard.decide import Policy
 from mailposture.guard.model import AuditEntry
+from mailposture.web.security import RateLimiter
 
 log = logging.getLogger("mailposture.web.abroad")
 
@@ -57,6 +58,10 @@ class ChangeGate:
         self._pending: OrderedDict[str, Pending] = OrderedDict()
         self.max_pending = max_pending
         self.clock = clock
+        # Wrong second-factor codes: 5 per account in 15 minutes, then none are checked (a 6-digit code must
+        # not be guessed by trying); refusal notices: one per account in 10 minutes (no mail flood).
+        self.code_limit = RateLimiter(5, 900.0, lambda: self.clock())
+        self._notified: OrderedDict[str, float] = OrderedDict()
 
     @property
     def geo(self) -> Any:
@@ -76,6 +81,19 @@ class ChangeGate:
             self.store.add_audit([AuditEntry(now, username, ip[:64], country, "refused", reason)])
         except Exception as exc:  # the refusal stands even if it cannot be recorded
             log.error("cannot audit the refused change for %r: %s", username, exc)
+
+    def should_notify(self, username: str, every: float = 600.0) -> bool:
+        """True at most once per ``every`` seconds per account (every attempt is audited all the same)."""
+        now = self.clock()
+        with self._lock:
+            last = self._notified.get(username)
+            if last is not None and now - last < every:
+                return False
+            self._notified[username] = now
+            self._notified.move_to_end(username)
+            while len(self._notified) > self.max_pending:
+                self._notified.popitem(last=False)
+        return True
 
     # -- confirmation links ("contact") -----------------------------------------------------------------------
     def add_pending(self, username: str, days: int, ip: str, country: str | None, lang: str) -> str:

@@ -129,6 +129,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "code_label": ("確認コード (認証アプリの 6 桁)", "Confirmation code (6 digits from your authenticator app)"),
     "code_wrong": ("確認コードが正しくありません。この操作は記録され、通知されました。",
                    "The confirmation code is not correct. This attempt has been recorded and notified."),
+    "code_try_later": ("確認コードの誤りが続いたため、15 分ほど受け付けません。",
+                       "Too many wrong confirmation codes. Please try again in about 15 minutes."),
     "totp_title": ("認証アプリ (2 段階認証)", "Authenticator app (second factor)"),
     "totp_enrolled": ("認証アプリは登録済みです。変更や再登録は管理者にご依頼ください。",
                       "An authenticator app is registered. Ask the administrator to reset it."),

@@ -93,6 +93,8 @@ async def _refuse(request: Request, background: BackgroundTasks, sess: Session, 
     log.warning("owner %r: switching on sending from abroad refused (%s) ip=%s country=%s", sess.username,
                 reason, ip, cc or "-")
     await ctx.call(_gate(request).audit_refusal, sess.username, ip, cc, reason, now)
+    if not _gate(request).should_notify(sess.username):
+        return  # audited; the owner was notified of an attempt a few minutes ago
     try:
         rec = await ctx.call(ctx.store.get_user, sess.username)
         contact = await ctx.call(ctx.store.get_contact, sess.username)
@@ -141,8 +143,12 @@ async def allow(request: Request, background: BackgroundTasks) -> Response:
         if factor == "totp":
             if contact is None or not contact.totp_secret:
                 return await _page(request, sess, 403, i18n.t("totp_needed", lang))
+            limit = _gate(request).code_limit
+            if limit.blocked(sess.username):
+                return await _page(request, sess, 429, i18n.t("code_try_later", lang))
             step = totp.match(contact.totp_secret, form.get("code", ""), now.timestamp())
             if step is None or not await ctx.call(ctx.store.use_totp_step, sess.username, step):
+                limit.fail(sess.username)
                 await _refuse(request, background, sess, ip, cc, REASON_BAD_CODE, "code_refused", lang)
                 return await _page(request, sess, 403, i18n.t("code_wrong", lang))
         elif factor == "contact":
