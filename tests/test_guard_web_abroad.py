@@ -190,13 +190,12 @@ def test_contact_confirmation_link(tmp_path, sink):
 
 
 def test_contact_link_expires(tmp_path, sink):
-    client, store, _clock, _cfg = _client(tmp_path, sink, web_second_factor="contact")
+    client, store, clock, _cfg = _client(tmp_path, sink, web_second_factor="contact")
     store.set_alt_contact(OWNER, ALT)
     login(client)
     _allow(client, "7")
     token = re.search(r"confirm\?t=(\S+)", sink.messages[0][2].get_content()).group(1)
-    gate = client.app.state.web.extra["gate"]
-    gate.clock = lambda: 10 ** 12
+    clock.advance(minutes=31)
     assert client.post("/abroad/confirm", data={"t": token}).status_code == 404
     assert store.get_user(OWNER).state is UserState.RESTRICTED
 
@@ -283,7 +282,6 @@ def test_guessing_totp_codes_is_limited_and_notices_do_not_flood(tmp_path, sink)
     assert store.get_user(OWNER).state is UserState.RESTRICTED
     assert len(store.recent_refusals(OWNER)) == 5          # every wrong code audited …
     assert len(sink.messages) == 1                         # … one notice, not five
-    client.app.state.web.extra["gate"].clock = lambda: now + 16 * 60
     clock.advance(minutes=16)
     login(client)                                          # (the 15-minute idle session ended meanwhile)
     later = totp.totp(key, now + 16 * 60)

@@ -131,7 +131,7 @@ def create_app(cfg: Any, store: Any, *, authenticator: Authenticator | None = No
             DEFAULT_TRUSTED_PROXIES if proxies is None else proxies)
     except ValueError as exc:
         raise SetupError(f"trusted_proxies: {exc}") from None
-    app.state.web.extra["gate"] = ChangeGate(cfg, store, geo)
+    app.state.web.extra["gate"] = ChangeGate(cfg, store, geo, clock=ts)
     app.add_middleware(SecurityHeaders, https=bool(cfg.cookie_secure))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(owner.router, prefix="/abroad")
