@@ -172,6 +172,7 @@ def test_contact_confirmation_link(tmp_path, sink):
     r = _allow(client, "7")
     assert r.status_code == 303
     assert "ha***@example.net" in client.get("/abroad").text
+    assert _allow(client, "7").status_code == 303           # asked again at once: no second mail
     assert store.get_user(OWNER).state is UserState.RESTRICTED     # nothing changes before the confirmation
     (_mail_from, rcpts, msg), = sink.messages
     assert rcpts == [ALT]

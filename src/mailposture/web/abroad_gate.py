@@ -108,6 +108,12 @@ class ChangeGate:
                 self._pending.popitem(last=False)
         return token
 
+    def recent_pending(self, username: str, within: float = 60.0) -> bool:
+        """A link for this account was sent less than ``within`` seconds ago (no mail flood to the contact)."""
+        now = self.clock()
+        with self._lock:
+            return any(p.username == username and now - p.created < within for p in self._pending.values())
+
     def peek(self, token: str) -> Pending | None:
         with self._lock:
             self._prune()

@@ -154,6 +154,9 @@ async def allow(request: Request, background: BackgroundTasks) -> Response:
         elif factor == "contact":
             if contact is None or not contact.alt_contact:
                 return await _page(request, sess, 403, i18n.t("contact_needed", lang))
+            if _gate(request).recent_pending(sess.username):   # one link a minute at most
+                sess.flash.append(("ok", i18n.t("contact_sent", lang, contact=mask_address(contact.alt_contact))))
+                return redirect("/abroad")
             token = _gate(request).add_pending(sess.username, days, ip, cc, lang)
             from mailposture.guard.notices import send_confirmation
 
