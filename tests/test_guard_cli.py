@@ -259,3 +259,18 @@ def test_audit_prune(url: str) -> None:
     assert len(s.recent_audit()) == 2
     code, out = run("audit", "prune", "--older-than", "0", "--store", url)
     assert code == 2
+
+
+def test_notify_also_mails_the_alternate_contact(url: str, tmp_path: Path) -> None:
+    from test_web_common import SmtpSink
+
+    Store(url).set_alt_contact("dave@example.jp", "dave.home@example.net")
+    with SmtpSink() as sink:
+        cfg = tmp_path / "g.toml"
+        cfg.write_text(f'store_url = "{url}"\nsmtp_relay = "127.0.0.1:{sink.port}"\n')
+        code, out = run("user", "lock", "dave@example.jp", "--notify", "--config", str(cfg))
+        assert code == 0 and "warning" not in out
+        deadline = time.monotonic() + 5
+        while len(sink.messages) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert sorted(r for _, rs, _ in sink.messages for r in rs) == ["dave.home@example.net", "dave@example.jp"]
