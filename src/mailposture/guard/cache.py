@@ -42,6 +42,7 @@ class StateCache:
         self.clock = clock
         self.on_replaced = on_replaced  # SQLite file deleted/replaced: "reopen" it, or "fail" (store unavailable)
         self.users: dict[str, UserRecord] = {}
+        self._reload = False  # set when the store file was reopened: the next successful poll reloads all
         self.seq = -1
         self.allow_version = -1
         self.allow_size = 0
@@ -64,6 +65,7 @@ class StateCache:
         """Apply one poll's result (event-loop thread only); ``full``: a complete reload replaces the mirror."""
         if full:
             self.users = {}
+            self._reload = False
         for r in changed:
             if r.state is UserState.RESTRICTED:
                 self.users.pop(r.username, None)
@@ -91,7 +93,9 @@ class StateCache:
             log.warning("store file %s was %s under the running server: reopening it and reloading every "
                         "user", self.store.path, changed_file)
             self.store.reopen()
-            seq, allow_version_known = -1, -1  # the new file's counter has nothing to do with the old one
+            self._reload = True  # the new file's counter has nothing to do with the old one: reload all
+        if self._reload:
+            seq, allow_version_known = -1, -1
         counter, changed, allow_version = self.store.changes_since(seq, include_restricted=seq >= 0)
         entries = None
         if allow_version != allow_version_known:
