@@ -288,3 +288,21 @@ def test_guessing_totp_codes_is_limited_and_notices_do_not_flood(tmp_path, sink)
     later = totp.totp(key, now + 16 * 60)
     assert _allow(client, "7", code=later).status_code == 303
     assert store.get_user(OWNER).state is UserState.ABROAD_UNTIL
+
+
+def test_broken_geo_data_refuses_switching_on_but_keeps_the_page_and_switching_off(tmp_path, sink):
+    from mailposture.guard.geo import GeoError
+
+    class Broken:
+        def lookup(self, ip):
+            raise GeoError("geo database not found: /var/lib/GeoIP/x.mmdb")
+
+    cfg = make_cfg(tmp_path, sink.port)
+    client, store, clock = make_client(cfg, geo=Broken())
+    store.allow_abroad(OWNER, clock.now + timedelta(days=3), by="t")
+    login(client)
+    page = client.get("/abroad")
+    assert page.status_code == 200 and 'data-home="no"' in page.text
+    assert _allow(client).status_code == 403
+    assert client.post("/abroad/off", data={"csrf": csrf_of(page.text)}).status_code == 303
+    assert store.get_user(OWNER).state is UserState.RESTRICTED

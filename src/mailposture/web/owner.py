@@ -54,7 +54,11 @@ async def _at_home(request: Request) -> tuple[bool, str, str | None]:
     ip = vouched_client_ip(request)
     if ip is None:  # a trusted proxy that does not say who the client is: never "home" (docs/guard.md)
         return False, client_ip(request) + " (X-Forwarded-For missing)", None
-    reason, cc = await ctx.call(_gate(request).home_reason, ip)
+    try:
+        reason, cc = await ctx.call(_gate(request).home_reason, ip)
+    except Exception as exc:  # geo data or allow-list unreadable: not "home" (switching off still works)
+        log.error("cannot tell whether %s is at home: %s: %s", ip, type(exc).__name__, exc)
+        return False, ip, None
     return reason is not None, ip, cc
 
 
