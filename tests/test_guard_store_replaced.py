@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -28,6 +29,14 @@ register(cli)
 @cli.callback()
 def _root() -> None:
     """root"""
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage():
+    """Finalizers of closed transports and connections run now, not inside a later ast.parse (CPython 3.11
+    "AST constructor recursion depth mismatch"; see test_guard_server.py)."""
+    yield
+    gc.collect()
 
 
 def _req(user: str, ip: str) -> bytes:
@@ -74,7 +83,8 @@ async def test_deleted_store_then_cli_lock_is_enforced_within_5_s(tmp_path: Path
         while "REJECT" not in await _ask(port, _req("alice@example.jp", "133.1.1.1")):
             assert time.monotonic() - t0 < 5, "the lock made in the new file was not seen within 5 s"
             await asyncio.sleep(0.1)
-        assert "was deleted under the running server" in caplog.text
+        # "deleted", or "replaced" when the CLI made the new file before the next poll
+        assert "under the running server" in caplog.text
         # audit rows go to the new file, not to the deleted one
         await _ask(port, _req("bob@example.jp", "8.8.8.8"))
         t0 = time.monotonic()
@@ -101,7 +111,9 @@ async def test_replaced_store_file_is_reopened_and_reloaded(tmp_path: Path) -> N
         new.replace(db)
         t0 = time.monotonic()
         while "REJECT" not in await _ask(port, _req("dave@example.jp", "133.1.1.1")):
-            assert time.monotonic() - t0 < 5
+            assert time.monotonic() - t0 < 5, (server.store.get_user("dave@example.jp"), Store(url).get_user(
+                "dave@example.jp"), server.cache.users, server.cache.seq, server.store.change_counter(),
+                os.listdir(tmp_path))
             await asyncio.sleep(0.1)
         assert "DUNNO" in await _ask(port, _req("carol@example.jp", "133.1.1.1"))  # the old file's lock is gone
     finally:

@@ -13,6 +13,7 @@ Times are stored as naive UTC and returned as aware UTC datetimes.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -129,6 +130,7 @@ class Store:
         self.path: str | None = None  # the SQLite file, watched for replacement (file_changed)
         self._identity: tuple[int, int] | None = None
         self._abandoned: list[Engine] = []
+        self._side: dict[str, tuple[int, int]] = {}  # (device, inode) of our <path>-wal and <path>-shm
         if self.is_sqlite:
             db = parsed.database
             if db and db != ":memory:" and not db.startswith("file:"):
@@ -161,9 +163,20 @@ class Store:
 
     def _create(self) -> None:
         self._guard(self._ping, "connect")  # an unreachable server is named as such, not as a table problem
-        self._guard(lambda: metadata.create_all(self.engine), "create the tables")
-        self._guard(self._init_meta, "initialise")
+        # Two processes may create a new store at once (a running server reopening a replaced file while the
+        # admin CLI creates it): the loser of that race sees "table … already exists" and simply tries again.
+        for attempt in range(5):
+            try:
+                metadata.create_all(self.engine)
+                self._init_meta()
+                break
+            except SQLAlchemyError:
+                if attempt == 4:
+                    self._guard(lambda: metadata.create_all(self.engine), "create the tables")
+                    self._guard(self._init_meta, "initialise")
+                time.sleep(0.05 * (attempt + 1))
         self._identity = self._stat()
+        self._side = self._side_ids()
 
     # -- the SQLite file under a running server ---------------------------------------------------------
     def _stat(self) -> tuple[int, int] | None:
@@ -184,22 +197,37 @@ class Store:
         now = self._stat()
         if now is None:
             return "deleted"
-        return "replaced" if now != self._identity else None
+        if now != self._identity:
+            return "replaced"
+        self._side = self._side_ids()  # while the file is ours, so are its -wal and -shm at the path
+        return None
+
+    def _side_ids(self) -> dict[str, tuple[int, int]]:
+        out: dict[str, tuple[int, int]] = {}
+        for suffix in ("-wal", "-shm"):
+            try:
+                st = os.stat(f"{self.path}{suffix}")
+            except OSError:
+                continue
+            out[suffix] = (st.st_dev, st.st_ino)
+        return out
 
     def reopen(self) -> None:
         """Open the file now at the path (creating the tables if it is new).
 
-        The old connections first move everything in their write-ahead log into the old file and empty the
-        log (a renamed-over file leaves the old ``-wal`` at the path, and SQLite would replay it into the new
-        file). They are then kept open, not closed: a closing last connection deletes ``<path>-wal`` by name,
-        which may by then be the new file's log (a few descriptors per replacement, a rare event)."""
-        old = self.engine
-        try:
-            with old.connect() as c:
-                c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        except Exception:
-            pass
-        self._abandoned.append(old)
+        A file renamed over ours leaves our ``-wal`` and ``-shm`` at the path: SQLite would take them for the
+        new file's and replay our log into it, so they are removed first (only when they are still the very
+        files we used: a log the new file's writer made is another inode and stays). No checkpoint is run:
+        a connection opened now would open the new file with our old log. The old connections are kept open,
+        not closed: a closing last connection deletes ``<path>-wal`` by name, which may by then be the new
+        file's log (a few descriptors per replacement, a rare event)."""
+        self._abandoned.append(self.engine)
+        for suffix, ident in self._side_ids().items():
+            if self._side.get(suffix) == ident:
+                try:
+                    os.unlink(f"{self.path}{suffix}")
+                except OSError:
+                    pass
         self.engine = self._make_engine()
         self._create()
 
