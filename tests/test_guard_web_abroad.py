@@ -263,6 +263,9 @@ def test_a_trusted_proxy_without_forwarded_for_never_counts_as_home(tmp_path, si
     r = _allow(client)
     assert r.status_code == 403 and "X-Forwarded-For missing" in r.text
     assert store.get_user(OWNER).state is UserState.RESTRICTED
+    client.headers["X-Forwarded-For"] = "8.8.8.8, not-an-address"    # garbage where the proxy's entry belongs
+    assert _allow(client).status_code == 403
+    assert store.get_user(OWNER).state is UserState.RESTRICTED
     direct, *_ = _client(tmp_path, sink, "127.0.0.1", trusted_proxies=[])   # no proxy configured: a local client
     login(direct)
     assert _allow(direct).status_code == 303
@@ -306,3 +309,20 @@ def test_broken_geo_data_refuses_switching_on_but_keeps_the_page_and_switching_o
     assert _allow(client).status_code == 403
     assert client.post("/abroad/off", data={"csrf": csrf_of(page.text)}).status_code == 303
     assert store.get_user(OWNER).state is UserState.RESTRICTED
+
+
+def test_resolve_client_reads_from_the_right_past_trusted_hops_only():
+    from mailposture.web.security import parse_networks, resolve_client
+
+    trusted = parse_networks(["127.0.0.1/32", "::1/128", "198.51.100.0/24"])   # local proxy and a CDN
+    # the proxy appended the address it saw; whatever the client wrote is further left and never read
+    assert resolve_client("127.0.0.1", ["133.1.1.1, 8.8.8.8"], trusted) == "8.8.8.8"
+    assert resolve_client("127.0.0.1", ["133.1.1.1", "8.8.8.8"], trusted) == "8.8.8.8"      # two header lines
+    # CDN -> local proxy: skip both trusted hops, stop at the first untrusted one
+    assert resolve_client("127.0.0.1", ["133.1.1.1, 8.8.8.8, 198.51.100.7"], trusted) == "8.8.8.8"
+    # a peer that is not a trusted proxy: its header is its own claim
+    assert resolve_client("8.8.8.8", ["133.1.1.1"], trusted) == "8.8.8.8"
+    # garbage to the right of a trusted hop: the last address a trusted proxy vouched for
+    assert resolve_client("127.0.0.1", ["8.8.8.8, not-an-ip"], trusted) == "127.0.0.1"
+    assert resolve_client("::1", ["2001:4860:4860::8888"], trusted) == "2001:4860:4860::8888"
+    assert resolve_client("127.0.0.1", [], trusted) == "127.0.0.1"

@@ -173,15 +173,11 @@ def client_ip(request: Request) -> str:
 
 
 def vouched_client_ip(request: Request) -> str | None:
-    """The client's address for security decisions (the home check of abroad_gate): None when the peer is a
-    trusted proxy that sent no X-Forwarded-For — the client is then unknown, and must not pass as the proxy's
-    own (internal) address."""
+    """The client's address for security decisions (the home check of abroad_gate), or None when no trusted
+    proxy said who the client is: the address resolved is then a trusted proxy's own (no X-Forwarded-For, or
+    garbage where the proxy's entry should be), and must not pass as an internal address."""
     ip = client_ip(request)
-    peer = request.client.host if request.client else ""
-    if ip == peer and not request.headers.get("x-forwarded-for") and \
-            _is_trusted(peer, ctx_of(request).extra.get("trusted_proxies", [])):
-        return None
-    return ip
+    return None if _is_trusted(ip, ctx_of(request).extra.get("trusted_proxies", [])) else ip
 
 
 def _is_trusted(peer: str, trusted: list) -> bool:

@@ -53,7 +53,7 @@ async def _at_home(request: Request) -> tuple[bool, str, str | None]:
         return True, client_ip(request), None
     ip = vouched_client_ip(request)
     if ip is None:  # a trusted proxy that does not say who the client is: never "home" (docs/guard.md)
-        return False, client_ip(request) + " (X-Forwarded-For missing)", None
+        return False, client_ip(request) + " (X-Forwarded-For missing or unusable)", None
     try:
         reason, cc = await ctx.call(_gate(request).home_reason, ip)
     except Exception as exc:  # geo data or allow-list unreadable: not "home" (switching off still works)
