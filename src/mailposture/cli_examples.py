@@ -190,6 +190,26 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
          "stop all submission / 送信を止める"),
         ("mailposture guard user lock alice -c guard.toml --by admin --no-notify", "without mail / 通知なし"),
     ),
+    "guard user contact": (
+        ("mailposture guard user contact alice@example.jp alice.home@example.net -c guard.toml",
+         "notices and confirmation links also to this address / 通知と確認リンクの送り先を追加"),
+        ("mailposture guard user contact alice@example.jp --remove -c guard.toml", "remove it / 代替連絡先を削除"),
+    ),
+    "guard user totp-reset": (
+        ("mailposture guard user totp-reset alice@example.jp -c guard.toml",
+         "a lost phone: the owner enrols again from home / 端末紛失時に認証アプリを解除"),
+        ("mailposture guard user totp-reset alice@example.jp --store sqlite:///var/lib/mailposture/guard.db",
+         "the same on a given store / ストアを指定して"),
+    ),
+    "guard audit": (
+        ("mailposture guard audit prune --older-than 400 -c guard.toml", "keep about a year / 約 1 年分を残す"),
+        ("mailposture guard audit prune --older-than 90 --store sqlite:///var/lib/mailposture/guard.db",
+         "keep 90 days of a given store / 指定したストアで 90 日分を残す"),
+    ),
+    "guard audit prune": (
+        ("mailposture guard audit prune --older-than 400 -c guard.toml", "keep about a year / 約 1 年分を残す"),
+        ("mailposture guard audit prune --older-than 30 -c guard.toml", "keep a month / 1 か月分を残す"),
+    ),
     "guard user list": (
         ("mailposture guard user list -c guard.toml", "every user with a state / 状態のある利用者"),
         ("mailposture guard user list --state restricted -c guard.toml --json", "one state, JSON / 状態で絞り込み"),
