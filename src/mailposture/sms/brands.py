@@ -1,0 +1,140 @@
+"""The bundled catalogue of brands impersonated by SMS in Japan (``data/sms/brands.yaml``, sourced), and lookups:
+which brands a text names, which brand a host genuinely belongs to."""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import yaml
+
+CATEGORIES = ("parcel", "post", "bank", "card", "mobile", "ecommerce", "utility", "tax", "payment")
+
+# URL-shortening services (their own sites); a link through one hides the landing page
+SHORTENERS = frozenset("""
+bit.ly bitly.com t.co tinyurl.com goo.gl ow.ly is.gd v.gd buff.ly cutt.ly rebrand.ly t.ly rb.gy shorturl.at
+tiny.cc x.gd s.id qr.net shorturl.asia 0rz.tw reurl.cc lihi.cc u0u.jp urx.nu urx2.nu urx3.nu
+""".split())
+
+
+_LOWER_OK = frozenset({"au", "docomo"})  # brands that write their own name in lower case
+
+
+@dataclass(frozen=True, slots=True)
+class Brand:
+    id: str
+    category: str
+    names: tuple[str, ...]
+    domains: tuple[str, ...]
+    keywords: tuple[str, ...]
+    sms: str | None
+    source: str
+
+    @property
+    def label(self) -> str:
+        """The name shown to people: the first name in the catalogue."""
+        return self.names[0]
+
+
+class CatalogueError(ValueError):
+    pass
+
+
+def parse_catalogue(data: Any) -> list[Brand]:
+    """Validate a catalogue document (every problem listed, then one error)."""
+    problems: list[str] = []
+    out: list[Brand] = []
+    seen: set[str] = set()
+    if not isinstance(data, dict) or not isinstance(data.get("brands"), list):
+        raise CatalogueError("brands catalogue: a mapping with a 'brands' list is expected")
+    for i, b in enumerate(data["brands"]):
+        where = f"brands[{i}]"
+        if not isinstance(b, dict):
+            problems.append(f"{where}: not a mapping")
+            continue
+        bid = str(b.get("id") or "")
+        if not bid or bid in seen:
+            problems.append(f"{where}: missing or duplicate id {bid!r}")
+        seen.add(bid)
+        if b.get("category") not in CATEGORIES:
+            problems.append(f"{where} ({bid}): unknown category {b.get('category')!r}")
+        for key in ("names", "domains"):
+            if not b.get(key) or not all(isinstance(x, str) and x for x in b[key]):
+                problems.append(f"{where} ({bid}): '{key}' must be a non-empty list of strings")
+        if not str(b.get("source") or "").startswith("https://"):
+            problems.append(f"{where} ({bid}): 'source' must be the https URL the domains come from")
+        if b.get("sms") not in (None, "short"):
+            problems.append(f"{where} ({bid}): 'sms' must be 'short' or absent")
+        if problems:
+            continue
+        out.append(Brand(bid, b["category"], tuple(b["names"]), tuple(d.lower() for d in b["domains"]),
+                         tuple(k.lower() for k in b.get("keywords") or ()), b.get("sms"), b["source"]))
+    if problems:
+        raise CatalogueError("brands catalogue: " + "; ".join(problems))
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def catalogue() -> tuple[Brand, ...]:
+    text = resources.files("mailposture").joinpath("data/sms/brands.yaml").read_text("utf-8")
+    return tuple(parse_catalogue(yaml.safe_load(text)))
+
+
+@functools.lru_cache(maxsize=1)
+def by_id() -> dict[str, Brand]:
+    return {b.id: b for b in catalogue()}
+
+
+@functools.lru_cache(maxsize=1)
+def _name_regex() -> tuple[re.Pattern[str], dict[str, str]]:
+    owner: dict[str, str] = {}
+    parts: list[str] = []
+    for b in catalogue():
+        for n in b.names:
+            key = n.lower() if n.isascii() else n
+            owner.setdefault(key, b.id)
+    for key in sorted(owner, key=len, reverse=True):
+        if key.isascii():
+            # ASCII names: whole words only ("au", "JCB"); Japanese names: anywhere
+            parts.append(r"(?<![a-z0-9])" + re.escape(key) + r"(?![a-z0-9])")
+        else:
+            parts.append(re.escape(key))
+    return re.compile("|".join(parts)), owner
+
+
+def named_brands(folded_text: str) -> list[str]:
+    """Brand ids a (folded) text names, in order of first mention. ASCII names must be written with a capital
+    or in full capitals ("Amazon", "AMAZON", "au" as a word), so that everyday words ("apple") do not count."""
+    rx, owner = _name_regex()
+    out: dict[str, None] = {}
+    low = folded_text.lower()
+    for m in rx.finditer(low):
+        key = m.group(0)
+        if key.isascii():
+            written = folded_text[m.start():m.end()]
+            if written == written.lower() and key not in _LOWER_OK:
+                continue
+        out.setdefault(owner[key], None)
+    return list(out)
+
+
+@functools.lru_cache(maxsize=65536)
+def official_brand(host: str) -> str | None:
+    """The brand whose genuine domain ``host`` is (the domain itself or a subdomain of it), or None."""
+    for b in catalogue():
+        for d in b.domains:
+            if host == d or host.endswith("." + d):
+                return b.id
+    return None
+
+
+def is_official_for(host: str, brand_id: str) -> bool:
+    b = by_id().get(brand_id)
+    return bool(b) and any(host == d or host.endswith("." + d) for d in b.domains)
+
+
+def is_shortener(host: str) -> bool:
+    return host in SHORTENERS or (host.startswith("www.") and host[4:] in SHORTENERS)

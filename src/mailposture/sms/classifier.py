@@ -1,0 +1,81 @@
+"""The text model: logistic regression over character n-grams (pure Python inference, no numpy needed).
+
+Features: the message folded (NFKC, lower case), each link replaced by one marker character, digits by ``0``,
+white space collapsed, padded with a space; every distinct character 1- to 4-gram present, scaled by
+1/sqrt(number of distinct n-grams) so that long and short messages weigh alike. The model file
+(``data/sms/model.json``) holds the bias and the non-zero weights; :mod:`mailposture.sms.train` rebuilds it
+byte for byte from the bundled corpora.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+URL_MARK = "\u2197"      # ↗ stands for a link
+NGRAMS = (1, 2, 3, 4)
+_DIGITS = re.compile(r"\d")
+_WS = re.compile(r"\s+")
+
+
+def prepare(text_without_urls: str, n_urls: int) -> str:
+    """The model's view of a message: ``text_without_urls`` is folded text with links removed (see
+    :func:`mailposture.sms.normalize.extract_urls`)."""
+    s = _DIGITS.sub("0", text_without_urls.lower())
+    s = _WS.sub(" ", s).strip()
+    return " " + s + (" " + URL_MARK) * n_urls + " "
+
+
+def grams(prepared: str) -> set[str]:
+    out: set[str] = set()
+    n = len(prepared)
+    for k in NGRAMS:
+        for i in range(n - k + 1):
+            out.add(prepared[i:i + k])
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    bias: float
+    weights: dict[str, float]
+    threshold: float = 0.0   # log-odds above which the model alone calls a message spam
+
+    def logit(self, prepared: str) -> float:
+        g = grams(prepared)
+        if not g:
+            return self.bias
+        w = self.weights
+        return self.bias + sum(w.get(x, 0.0) for x in g) / math.sqrt(len(g))
+
+    def to_json_bytes(self) -> bytes:
+        doc = {"format": "mailposture-sms-ngram-lr/1", "ngrams": list(NGRAMS), "bias": self.bias,
+               "threshold": self.threshold, "weights": dict(sorted(self.weights.items()))}
+        return (json.dumps(doc, ensure_ascii=False, separators=(",", ":"), sort_keys=False) + "\n").encode("utf-8")
+
+    @classmethod
+    def from_json_bytes(cls, data: bytes) -> Model:
+        doc = json.loads(data)
+        if doc.get("format") != "mailposture-sms-ngram-lr/1" or tuple(doc.get("ngrams") or ()) != NGRAMS:
+            raise ValueError("not a mailposture SMS model file (format mailposture-sms-ngram-lr/1)")
+        return cls(float(doc["bias"]), {k: float(v) for k, v in doc["weights"].items()},
+                   float(doc.get("threshold", 0.0)))
+
+
+def sigmoid(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+MODEL_PATH = "data/sms/model.json"
+
+
+@functools.lru_cache(maxsize=1)
+def bundled() -> Model:
+    return Model.from_json_bytes(resources.files("mailposture").joinpath(MODEL_PATH).read_bytes())
