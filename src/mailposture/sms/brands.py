@@ -89,36 +89,49 @@ def by_id() -> dict[str, Brand]:
 
 
 @functools.lru_cache(maxsize=1)
-def _name_regex() -> tuple[re.Pattern[str], dict[str, str]]:
+def _names() -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str, re.Pattern[str]], ...]]:
+    """(Japanese name, brand) and (ASCII name lower-cased, brand, whole-word pattern), longest names first."""
     owner: dict[str, str] = {}
-    parts: list[str] = []
     for b in catalogue():
         for n in b.names:
-            key = n.lower() if n.isascii() else n
-            owner.setdefault(key, b.id)
-    for key in sorted(owner, key=len, reverse=True):
-        if key.isascii():
-            # ASCII names: whole words only ("au", "JCB"); Japanese names: anywhere
-            parts.append(r"(?<![a-z0-9])" + re.escape(key) + r"(?![a-z0-9])")
-        else:
-            parts.append(re.escape(key))
-    return re.compile("|".join(parts)), owner
+            owner.setdefault(n.lower() if n.isascii() else n, b.id)
+    keys = sorted(owner, key=lambda k: (-len(k), k))
+    ja = tuple((k, owner[k]) for k in keys if not k.isascii())
+    en = tuple((k, owner[k], re.compile(r"(?<![a-z0-9])" + re.escape(k) + r"(?![a-z0-9])")) for k in keys
+               if k.isascii())
+    return ja, en
 
 
 def named_brands(folded_text: str) -> list[str]:
-    """Brand ids a (folded) text names, in order of first mention. ASCII names must be written with a capital
-    or in full capitals ("Amazon", "AMAZON", "au" as a word), so that everyday words ("apple") do not count."""
-    rx, owner = _name_regex()
-    out: dict[str, None] = {}
+    """Brand ids a (folded) text names, in order of first mention. Japanese names match anywhere; ASCII names
+    as whole words, written with a capital or in full capitals ("Amazon", "AMAZON"; "au" and "docomo" also in
+    lower case), so that everyday words ("apple") do not count."""
+    ja, en = _names()
     low = folded_text.lower()
-    for m in rx.finditer(low):
-        key = m.group(0)
-        if key.isascii():
+    hits: dict[str, int] = {}
+    taken: list[tuple[int, int]] = []   # spans already matched by a longer name (楽天カード before 楽天)
+
+    def add(bid: str, start: int, end: int) -> None:
+        if any(s <= start < e for s, e in taken):
+            return
+        taken.append((start, end))
+        if bid not in hits or start < hits[bid]:
+            hits[bid] = start
+
+    for key, bid in ja:
+        i = folded_text.find(key)
+        while i >= 0:
+            add(bid, i, i + len(key))
+            i = folded_text.find(key, i + 1)
+    for key, bid, rx in en:
+        if key not in low:
+            continue
+        for m in rx.finditer(low):
             written = folded_text[m.start():m.end()]
             if written == written.lower() and key not in _LOWER_OK:
                 continue
-        out.setdefault(owner[key], None)
-    return list(out)
+            add(bid, m.start(), m.end())
+    return [b for b, _ in sorted(hits.items(), key=lambda kv: kv[1])]
 
 
 @functools.lru_cache(maxsize=65536)

@@ -13,11 +13,11 @@ import functools
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
 URL_MARK = "\u2197"      # ↗ stands for a link
-NGRAMS = (1, 2, 3, 4)
+NGRAMS = (1, 2, 3, 4)   # grams() is unrolled for these
 _DIGITS = re.compile(r"\d")
 _WS = re.compile(r"\s+")
 
@@ -31,11 +31,12 @@ def prepare(text_without_urls: str, n_urls: int) -> str:
 
 
 def grams(prepared: str) -> set[str]:
-    out: set[str] = set()
-    n = len(prepared)
-    for k in NGRAMS:
-        for i in range(n - k + 1):
-            out.add(prepared[i:i + k])
+    s = prepared
+    n = len(s)
+    out = set(s)
+    out.update({s[i:i + 2] for i in range(n - 1)})
+    out.update({s[i:i + 3] for i in range(n - 2)})
+    out.update({s[i:i + 4] for i in range(n - 3)})
     return out
 
 
@@ -44,13 +45,17 @@ class Model:
     bias: float
     weights: dict[str, float]
     threshold: float = 0.0   # log-odds above which the model alone calls a message spam
+    vocab: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "vocab", frozenset(self.weights))
 
     def logit(self, prepared: str) -> float:
         g = grams(prepared)
         if not g:
             return self.bias
         w = self.weights
-        return self.bias + sum(w.get(x, 0.0) for x in g) / math.sqrt(len(g))
+        return self.bias + sum(map(w.__getitem__, g & self.vocab)) / math.sqrt(len(g))
 
     def to_json_bytes(self) -> bytes:
         doc = {"format": "mailposture-sms-ngram-lr/1", "ngrams": list(NGRAMS), "bias": self.bias,

@@ -72,11 +72,16 @@ def language(text: str) -> str:
 
 
 def _mark(text: str) -> str:
-    text = _WIDE_DOT.sub(_DOT_WIDE, text)
-    text = fold(text)
-    text = _BRACKET_DOT.sub(_DOT_BRACKET, text)
-    text = _BRACKET_COLON.sub(_COLON_BRACKET, text)
-    text = _SCHEME.sub(lambda m: _SCHEME_MANGLED + "http" + (m.group(1) or m.group(2) or ""), text)
+    if not text.isascii():
+        if "．" in text or "。" in text or "｡" in text:
+            text = _WIDE_DOT.sub(_DOT_WIDE, text)
+        text = fold(text)
+    if "[" in text or "(" in text or "{" in text:
+        text = _BRACKET_DOT.sub(_DOT_BRACKET, text)
+        text = _BRACKET_COLON.sub(_COLON_BRACKET, text)
+    low = text.lower()
+    if "ttp" in low or "xxp" in low or "**p" in low or "[tt]" in low:
+        text = _SCHEME.sub(lambda m: _SCHEME_MANGLED + "http" + (m.group(1) or m.group(2) or ""), text)
 
     def spaced(m: re.Match[str]) -> str:
         s = m.group(0)
@@ -171,17 +176,19 @@ _TEMPLATE_NUM = re.compile(r"\d+")
 _SPACES = re.compile(r"\s+")
 
 
-def template(text: str) -> str:
-    """A message reduced to its template: folded, lower-case, links -> <url>, phones -> <tel>, numbers -> 0."""
-    _, rest = extract_urls(text)
-    for p in extract_phones(rest):
+def template(text: str, rest: str | None = None, phones: list[str] | None = None) -> str:
+    """A message reduced to its template: folded, lower-case, links -> <url>, phones -> <tel>, numbers -> 0.
+    ``rest``/``phones``: the text without links and its phone numbers when already computed."""
+    if rest is None:
+        _, rest = extract_urls(text)
+    for p in extract_phones(rest) if phones is None else phones:
         rest = rest.replace(p, " <tel> ")
     rest = _TEMPLATE_NUM.sub("0", rest.lower())
     return _SPACES.sub(" ", rest).strip()
 
 
-def template_key(text: str) -> str:
-    return "c-" + hashlib.sha1(template(text).encode("utf-8")).hexdigest()[:10]
+def template_key(text: str, rest: str | None = None, phones: list[str] | None = None) -> str:
+    return "c-" + hashlib.sha1(template(text, rest, phones).encode("utf-8")).hexdigest()[:10]
 
 
 @functools.lru_cache(maxsize=1)

@@ -169,7 +169,7 @@ class Analyzer:
                     reasons.append(Reason("SMS_SENDER_PHONE", {"sender": sender, "brand": _brand_label(bid)}))
                     break
         return self._decide(text, sender, received_at, lang, rest, len(found), reasons, infos,
-                            list(dict.fromkeys(named + imitated)))
+                            list(dict.fromkeys(named + imitated)), template_key(text, rest, phones))
 
     def _landing_reasons(self, info: UrlInfo, land: Landing, reasons: list[Reason], imitated: list[str]) -> None:
         if land.error or not land.host:
@@ -190,7 +190,7 @@ class Analyzer:
             reasons.append(Reason("SMS_LANDING_DNS_ERROR", {"domain": land.host, "error": land.dns_error or "?"}))
 
     def _decide(self, text: str, sender: str | None, received_at: str | None, lang: str, rest: str, n_urls: int,
-                reasons: list[Reason], infos: list[UrlInfo], brands: list[str]) -> Result:
+                reasons: list[Reason], infos: list[UrlInfo], brands: list[str], campaign: str) -> Result:
         model_z = self.model.logit(prepare(rest, n_urls)) - self.model.threshold
         rules_z = sum(r.effective_weight for r in reasons)
         z = model_z + rules_z
@@ -212,7 +212,7 @@ class Analyzer:
         else:
             basis = "rules"
         reasons.append(Reason("SMS_VERDICT_BASIS", {"basis_en": BASIS[basis][1], "basis_ja": BASIS[basis][0]}))
-        return Result(text, verdict, round(sigmoid(z), 3), reasons, infos, template_key(text), lang, brands,
+        return Result(text, verdict, round(sigmoid(z), 3), reasons, infos, campaign, lang, brands,
                       sender, received_at)
 
 
