@@ -26,7 +26,7 @@ HOW = {_DOT_BRACKET: "[.]", _DOT_SPACED: "spaces", _DOT_WIDE: "full-width dot", 
 
 # TLDs that a bare host name (no scheme, no www.) may end with; anything else needs a scheme or www.
 COMMON_TLDS = frozenset("""
-com net org info biz jp co io me tv cc ws ly gl to in us uk de ru cn kr hk tw sg au ca fr it nl es eu
+com net org info biz jp co io tv cc ws ly gl uk de ru cn kr hk tw sg au ca fr nl es eu
 top xyz icu buzz shop club online site cyou vip tk ml ga cf gq work live sbs bond monster rest click link
 support app dev page store tech fun space website asia mobi pro name cloud one today life world email
 """.split())
@@ -35,6 +35,8 @@ RISKY_TLDS = frozenset("""
 top xyz icu buzz shop club online site cyou vip tk ml ga cf gq work live sbs bond monster rest click link
 support cn cc ws ly fun space website cfd quest hair beauty makeup skin autos boats yachts mom lol pics
 """.split())
+# TLDs that join a host name written with spaces around its dots ("evil . com"): not English words, lower case
+SPACED_TLDS = frozenset("com net org info biz jp top xyz icu buzz cyou sbs cn cc tk ml ga cf gq ru kr hk tw uk".split())
 
 _JA_CHARS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]")
 _WIDE_DOT = re.compile(r"(?<=[A-Za-z0-9Ａ-Ｚａ-ｚ０-９\-])[．。｡](?=[A-Za-z0-9Ａ-Ｚａ-ｚ０-９])")
@@ -43,10 +45,16 @@ _BRACKET_COLON = re.compile(r"\[\s*:\s*\]")
 _SCHEME = re.compile(r"\b(?:hxxp|hxtp|htxp|h\*\*p|h\[tt\]p|hxxps|h\*\*ps)(s?)(?=\s*(?::|" + _COLON_BRACKET + r")//)|"
                      r"(?<![a-z])ttp(s?)(?=://)", re.I)
 _SPACED_HOST = re.compile(r"[a-z0-9][a-z0-9\-]*(?:[ \t]*[." + _DOTS + r"][ \t]*[a-z0-9][a-z0-9\-]*)+", re.I)
+# link characters: ASCII of RFC 3986 §2 (less brackets, parentheses and quotes, which end a link in prose) and
+# the sentinels; Japanese text or emoji right after a link end it
+_UCH = r"[A-Za-z0-9\-._~:/?#@!$&*+,;=%" + _DOTS + _COLON_BRACKET + "]"
+# host characters: also Latin, Greek and Cyrillic letters (internationalised names imitating brands)
+_HCH = r"[A-Za-z0-9\-._~:@%\u00c0-\u04ff" + _DOTS + _COLON_BRACKET + "]"
+_LAB = r"[a-z0-9\u00c0-\u04ff](?:[a-z0-9\-\u00c0-\u04ff]{0,61}[a-z0-9\u00c0-\u04ff])?"
 _URL = re.compile(
-    _SCHEME_MANGLED + r"?https?(?::|" + _COLON_BRACKET + r")//[^\s<>\"'「」『』（）()、，,【】\[\]\u3000]+"
-    r"|(?<![@\w.\-" + _DOTS + r"])(?:www[." + _DOTS + r"])?(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?[." + _DOTS
-    + r"])+[a-z]{2,24}(?::\d{1,5})?(?:/[^\s<>\"'「」『』（）()、，,【】\u3000]*)?(?![\w\-])",
+    _SCHEME_MANGLED + r"?https?(?::|" + _COLON_BRACKET + r")//" + _HCH + "+(?:[/?#]" + _UCH + "*)?"
+    r"|(?<![@\w.\-" + _DOTS + r"])(?:www[." + _DOTS + r"])?(?:" + _LAB + "[." + _DOTS
+    + r"])+[a-z]{2,24}(?::\d{1,5})?(?:/" + _UCH + r"*)?(?![A-Za-z0-9\-])",
     re.I)
 _PHONE = re.compile(r"(?<![\d\w])(?:\+\d{1,3}[\s\-]?)?(?:\(?0\d{1,4}\)?[\s\-]?)\d{1,4}[\s\-]?\d{3,4}(?!\d)")
 _TRAILING = ".,;:!?)]}'\"。、"
@@ -87,8 +95,8 @@ def _mark(text: str) -> str:
         s = m.group(0)
         if " " not in s and "\t" not in s:
             return s
-        last = re.split(r"[ \t]*[." + _DOTS + r"][ \t]*", s)[-1].lower()
-        if last not in COMMON_TLDS:
+        last = re.split(r"[ \t]*[." + _DOTS + r"][ \t]*", s)[-1]
+        if last not in SPACED_TLDS:
             return s
         return re.sub(r"[ \t]*([." + _DOTS + r"])[ \t]*",
                       lambda d: _DOT_SPACED if d.group(1) == "." else d.group(1), s)
