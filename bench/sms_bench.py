@@ -23,8 +23,8 @@ import random
 import statistics
 import time
 
-from mailposture.sms.cli import run_check
 from mailposture.sms.classifier import bundled, prepare
+from mailposture.sms.cli import run_check
 from mailposture.sms.corpus import ja_heldout, ja_train, sms_spam_collection
 from mailposture.sms.normalize import extract_urls
 from mailposture.sms.train import fit
@@ -116,7 +116,7 @@ def throughput(runs: int, n: int) -> None:
         base.append(n / (time.process_time() - c0))
     f, w, b = statistics.median(full), statistics.median(wall), statistics.median(base)
     try:
-        load = " (load average %.1f on %d cores)" % (os.getloadavg()[0], os.cpu_count() or 1)
+        load = f" (load average {os.getloadavg()[0]:.1f} on {os.cpu_count() or 1} cores)"
     except OSError:
         load = ""
     print(f"Throughput, sms check without --resolve, one process, {n} messages (half English, half Japanese), "

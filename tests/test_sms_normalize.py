@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from mailposture.sms.normalize import (extract_phones, extract_urls, is_personal_mobile, language, registrable,
-                                       template, template_key)
+from mailposture.sms.normalize import (
+    extract_phones,
+    extract_urls,
+    is_personal_mobile,
+    language,
+    registrable,
+    template,
+    template_key,
+)
 
 
 @pytest.mark.parametrize(("text", "url", "how"), [

@@ -103,7 +103,7 @@ class _Resolver:
         urls = [u.url for t in texts for u in extract_urls(t)[0] if not u.is_ip and is_shortener(u.host)]
         if not urls:
             return {}
-        return asyncio.run(resolve_urls(urls, dns_options=self.dns, via=self.via, timeout=self.timeout))
+        return asyncio.run(resolve_urls(urls, dns_options=self.dns, via=self.via, http_timeout=self.timeout))
 
 
 def _text_line(r, lang: str) -> str:

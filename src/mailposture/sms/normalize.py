@@ -209,7 +209,7 @@ def psl():
 @functools.lru_cache(maxsize=65536)
 def registrable(host: str) -> str:
     """The registrable domain (Public Suffix List, offline); the host itself for IPs and public suffixes."""
-    if not host or host[0].isdigit() and _is_ip(host):
+    if not host or (host[0].isdigit() and _is_ip(host)):
         return host
     return psl().privatesuffix(host) or host
 

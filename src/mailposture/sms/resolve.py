@@ -79,7 +79,7 @@ async def _dns(engine, lands: list[Landing]) -> None:
         x.addresses = tuple(str(r) for r in a.records) if a.ok else ()
 
 
-async def resolve_urls(urls: Iterable[str], *, dns_options=None, via: str | None = None, timeout: float = 5.0,
+async def resolve_urls(urls: Iterable[str], *, dns_options=None, via: str | None = None, http_timeout: float = 5.0,
                        concurrency: int = 20) -> dict[str, Landing]:
     """Follow each shortened URL; look up the landing hosts. ``dns_options``: a :class:`DnsOptions`."""
     import httpx
@@ -90,7 +90,7 @@ async def resolve_urls(urls: Iterable[str], *, dns_options=None, via: str | None
     if not todo:
         return {}
     sem = asyncio.Semaphore(concurrency)
-    async with httpx.AsyncClient(follow_redirects=False, timeout=timeout, trust_env=False) as client:
+    async with httpx.AsyncClient(follow_redirects=False, timeout=http_timeout, trust_env=False) as client:
         lands = await asyncio.gather(*(_follow(client, u, via, sem) for u in todo))
     async with (dns_options or DnsOptions()).engine() as engine:
         await _dns(engine, list(lands))

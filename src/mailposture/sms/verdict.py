@@ -17,8 +17,17 @@ from mailposture.sms import brands as B
 from mailposture.sms import lures as L
 from mailposture.sms.classifier import Model, bundled, prepare, sigmoid
 from mailposture.sms.lookalike import Lookalike, lookalike
-from mailposture.sms.normalize import (RISKY_TLDS, FoundUrl, extract_phones, extract_urls, is_personal_mobile,
-                                       language, registrable, template_key, tld)
+from mailposture.sms.normalize import (
+    RISKY_TLDS,
+    FoundUrl,
+    extract_phones,
+    extract_urls,
+    is_personal_mobile,
+    language,
+    registrable,
+    template_key,
+    tld,
+)
 from mailposture.sms.reasons import Reason
 
 VERDICTS = ("smishing", "spam", "ham")
@@ -211,7 +220,7 @@ class Analyzer:
             basis = "both" if (rules_z > 0) == (model_z > 0) else "model_over_rules"
         else:
             basis = "rules"
-        reasons.append(Reason("SMS_VERDICT_BASIS", {"basis_en": BASIS[basis][1], "basis_ja": BASIS[basis][0]}))
+        reasons.append(Reason("SMS_VERDICT_BASIS", {"basis": BASIS[basis][1], "basis_ja": BASIS[basis][0]}))
         return Result(text, verdict, round(sigmoid(z), 3), reasons, infos, campaign, lang, brands,
                       sender, received_at)
 
