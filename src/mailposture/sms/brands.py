@@ -118,6 +118,12 @@ def named_brands(folded_text: str) -> list[str]:
         if bid not in hits or start < hits[bid]:
             hits[bid] = start
 
+    if not folded_text.isascii():
+        # only the names whose first two characters occur in the text (a set lookup each) are searched for
+        pairs = {low[i:i + 2] for i in range(len(low) - 1)}
+        ja = tuple(kb for kb in ja if kb[0][:2].lower() in pairs)
+    else:
+        ja = ()
     for key, bid in ja:
         i = folded_text.find(key)
         while i >= 0:

@@ -30,14 +30,21 @@ def prepare(text_without_urls: str, n_urls: int) -> str:
     return " " + s + (" " + URL_MARK) * n_urls + " "
 
 
+_MAXLEN = 2048
+# every (start, end) slice of a string of length _MAXLEN for the n-gram sizes, ordered by end: a string of length
+# L takes the first _UPTO[L] of them, and one C-level map() cuts all its n-grams
+_SLICES = [slice(e - k, e) for e in range(1, _MAXLEN + 1) for k in NGRAMS if e - k >= 0]
+_UPTO = [0]
+for _e in range(1, _MAXLEN + 1):
+    _UPTO.append(_UPTO[-1] + sum(1 for _k in NGRAMS if _e - _k >= 0))
+
+
 def grams(prepared: str) -> set[str]:
-    s = prepared
-    n = len(s)
-    out = set(s)
-    out.update({s[i:i + 2] for i in range(n - 1)})
-    out.update({s[i:i + 3] for i in range(n - 2)})
-    out.update({s[i:i + 4] for i in range(n - 3)})
-    return out
+    """The distinct character n-grams (sizes NGRAMS) of a prepared text."""
+    n = len(prepared)
+    if n <= _MAXLEN:
+        return set(map(prepared.__getitem__, _SLICES[:_UPTO[n]]))
+    return {prepared[i:i + k] for k in NGRAMS for i in range(n - k + 1)}
 
 
 @dataclass(frozen=True, slots=True)

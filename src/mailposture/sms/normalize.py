@@ -21,6 +21,8 @@ _DOT_WIDE = "\ue002"      # ． 。 ｡ between host-name characters
 _SCHEME_MANGLED = "\ue003"  # hxxp:// h**p:// ttp://
 _COLON_BRACKET = "\ue004"  # [:]
 _DOTS = _DOT_BRACKET + _DOT_SPACED + _DOT_WIDE
+_SENTINEL = re.compile("[" + _DOTS + _SCHEME_MANGLED + _COLON_BRACKET + "]")
+_SENTINEL_TO_DOT = {ord(c): "." for c in _DOTS + _SCHEME_MANGLED + _COLON_BRACKET}
 HOW = {_DOT_BRACKET: "[.]", _DOT_SPACED: "spaces", _DOT_WIDE: "full-width dot", _SCHEME_MANGLED: "hxxp",
        _COLON_BRACKET: "[:]"}
 
@@ -143,21 +145,19 @@ def extract_urls(text: str) -> tuple[list[FoundUrl], str]:
             clean = clean.replace(c, ".")
         if not has_scheme:
             clean = "http://" + clean
-        host = _idna(_host_of(clean))
-        try:
-            ipaddress.ip_address(host)
-            is_ip = True
-        except ValueError:
-            is_ip = False
+        host = _host_of(clean)
+        if not host.isascii():
+            host = _idna(host)
+        is_ip = host[-1:].isdigit() and _is_ip(host)
         out.append(FoundUrl(clean, host, raw.translate({ord(c): "." for c in _DOTS}).replace(_SCHEME_MANGLED, ""),
                             list(dict.fromkeys(how)), is_ip))
         pieces.append(marked[last:m.start()])
         pieces.append(" ")
         last = m.start() + len(raw)
     pieces.append(marked[last:])
-    rest = "".join(pieces)
-    for c in (*_DOTS, _SCHEME_MANGLED, _COLON_BRACKET):
-        rest = rest.replace(c, ".")
+    rest = "".join(pieces) if out else marked
+    if _SENTINEL.search(rest):
+        rest = rest.translate(_SENTINEL_TO_DOT)
     return out, rest
 
 

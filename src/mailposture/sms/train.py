@@ -3,7 +3,7 @@
 Data: the SMS Spam Collection (all of it) and the Japanese training part (hand-written examples and the seeded
 generator; the held-back part is never used). Logistic regression on the features of
 :mod:`mailposture.sms.classifier`, fitted by full-batch gradient descent (Adam, fixed step count, L2 penalty)
-in numpy: no randomness, so the same data give the same weights; they are rounded to 4 decimals and written with
+in numpy, then weights below PRUNE dropped: no randomness, so the same data give the same weights; they are rounded to 4 decimals and written with
 sorted keys, so the file is rebuilt byte for byte (a test checks the committed file).
 Training needs numpy (installed with matplotlib); inference does not.
 """
@@ -23,6 +23,7 @@ L2 = 1e-4
 LR = 0.05
 MIN_DF = 2
 ROUND = 4
+PRUNE = 0.05   # weights smaller than this are dropped: same accuracy, a model small enough for the CPU caches
 
 
 def model_view(text: str) -> str:
@@ -75,7 +76,7 @@ def fit(data: Sequence[Labelled], steps: int = STEPS) -> Model:
         c2 = 1 - beta2 ** t
         w -= LR * (m_w / c1) / (np.sqrt(v_w / c2) + eps)
         b -= LR * (m_b / c1) / (np.sqrt(v_b / c2) + eps)
-    weights = {vocab[i]: round(float(w[i]), ROUND) for i in range(d) if round(float(w[i]), ROUND) != 0.0}
+    weights = {vocab[i]: round(float(w[i]), ROUND) for i in range(d) if abs(round(float(w[i]), ROUND)) >= PRUNE}
     return Model(round(b, ROUND), weights)
 
 
