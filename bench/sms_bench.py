@@ -78,7 +78,24 @@ def english_cv(k: int = 5, seed: int = 7) -> None:
           f"[targets >= 98%, <= 0.5%]   text model alone: {a0:.2%} / {fp0:.2%}")
 
 
+def _ja_rates(an: Analyzer, data: list[tuple[str, str]]) -> tuple[float, float, float, float, int, int]:
+    model = an.model
+    verdicts = [(lab, an.check(t).verdict, model.logit(prepare(*_view(t))) > model.threshold) for lab, t in data]
+    smish = [(v, m) for lab, v, m in verdicts if lab == "smishing"]
+    ham = [(v, m) for lab, v, m in verdicts if lab == "ham"]
+    return (sum(v != "ham" for v, _ in smish) / max(len(smish), 1), sum(v != "ham" for v, _ in ham) / max(len(ham), 1),
+            sum(m for _, m in smish) / max(len(smish), 1), sum(m for _, m in ham) / max(len(ham), 1),
+            len(smish), len(ham))
+
+
+def _view(text: str) -> tuple[str, int]:
+    urls, rest = extract_urls(text)
+    return rest, len(urls)
+
+
 def japanese_heldout() -> None:
+    from mailposture.sms.corpus import handwritten_ja
+
     data = ja_heldout()
     an = Analyzer()
     smish = [an.check(t).verdict for lab, t in data if lab == "smishing"]
@@ -91,6 +108,12 @@ def japanese_heldout() -> None:
     print(f"Japanese held-back part: {len(smish)} smishing, {len(spam)} spam, {len(ham)} legitimate")
     print(f"  smishing caught {caught:.2%} (called smishing exactly {exact:.2%}), spam caught {spam_c:.2%}, "
           f"legitimate flagged {flagged:.2%}   [targets >= 90%, <= 1%]")
+    _, _, m_caught, m_flag, _, _ = _ja_rates(an, data)
+    print(f"  baseline, the text model alone: smishing caught {m_caught:.2%}, legitimate flagged {m_flag:.2%}")
+    hw = [(lab, t) for i, (lab, _, t) in enumerate(handwritten_ja()) if i % 4 == 3]
+    c, f, mc, mf, ns, nh = _ja_rates(an, hw)
+    print(f"  of which hand-written: {ns} smishing caught {c:.2%} (model alone {mc:.2%}), {nh} legitimate "
+          f"flagged {f:.2%} (model alone {mf:.2%})")
 
 
 def throughput(runs: int, n: int) -> None:
