@@ -90,6 +90,8 @@ def test_input_format_forced_and_errors(tmp_path: Path) -> None:
     bad.write_text("body,sender\nhello,x\n", encoding="utf-8")
     r = run("check", str(bad), "--lang", "en")
     assert r.exit_code == 2 and "text" in r.stderr and "Traceback" not in r.output
+    r = run("check", "  ", "--lang", "en")
+    assert r.exit_code == 2 and "empty" in r.stderr
     r = run("check", "x", "--input-format", "xml")
     assert r.exit_code == 2 and "--input-format" in r.stderr
     r = run("check", str(tmp_path / "missing.csv"), "--input-format", "csv", "--lang", "en")
@@ -98,6 +100,16 @@ def test_input_format_forced_and_errors(tmp_path: Path) -> None:
     latin.write_bytes("caf\xe9\n".encode("latin-1"))
     r = run("check", str(latin), "--lang", "en")
     assert r.exit_code == 2 and "not UTF-8" in r.stderr
+
+
+def test_long_and_hostile_lines_are_judged(tmp_path: Path) -> None:
+    f = tmp_path / "odd.txt"
+    f.write_text("a." * 200_000 + "\n" + "\x00\x1b[31m hxxp://[.][.] ::: http:// \n" + "😀" * 5000 + "\n",
+                 encoding="utf-8")
+    r = run("check", str(f), "--format", "json")
+    assert r.exit_code == 0, r.output
+    got = lines(r.stdout)
+    assert len(got) == 3 and len(got[0]["text"]) == 400_000   # the text is kept whole in the output
 
 
 def _campaign_file(tmp_path: Path) -> Path:

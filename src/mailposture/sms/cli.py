@@ -157,6 +157,8 @@ def _open_input(target: str, input_format: str | None, lang: str) -> tuple[IO[st
     if not is_file:
         if input_format in ("csv", "jsonl"):
             raise _fail(lang, f"ファイルがありません: {target}", f"no such file: {target}")
+        if not target.strip():
+            raise _fail(lang, "メッセージが空です", "the message is empty")
         return io.StringIO(target.replace("\r", " ").replace("\n", " ") + "\n"), "text", 1
     fmt = input_format or {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(p.suffix.lower(), "text")
     try:

@@ -31,6 +31,7 @@ from mailposture.sms.normalize import (
 from mailposture.sms.reasons import Reason
 
 VERDICTS = ("smishing", "spam", "ham")
+MAX_CHARS = 4096   # analysed length: a concatenated SMS is at most a few hundred characters; output keeps all
 BASIS = {"model": ("文面モデル", "the text model"), "both": ("文面モデルとルールの両方", "the text model and the rules"),
          "model_over_rules": ("文面モデル(ルールとは逆方向)", "the text model (the rules point the other way)"),
          "rules": ("ルール(文面モデルとは逆方向)", "the rules (the text model points the other way)")}
@@ -100,8 +101,8 @@ class Analyzer:
 
     def check(self, text: str, sender: str | None = None, received_at: str | None = None,
               landings: dict[str, Landing] | None = None) -> Result:
-        found, rest = extract_urls(text)
-        lang = language(rest) if found else language(text)
+        found, rest = extract_urls(text if len(text) <= MAX_CHARS else text[:MAX_CHARS])
+        lang = language(rest)
         named = B.named_brands(rest)
         reasons: list[Reason] = []
         infos: list[UrlInfo] = []
