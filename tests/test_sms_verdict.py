@@ -94,6 +94,7 @@ GENUINE = [
     "国税庁です。確定申告の期限は3月15日です。e-Taxのご利用はこちら https://www.e-tax.nta.go.jp/",
     "荷物届いた？不在票入ってたら再配達お願いしておいて。",
     "ご確認ください。",
+    "【楽天カード】ポイント付与のお知らせです。ご確認ください https://www.rakuten.co.jp/",  # the group's site
 ]
 
 

@@ -106,7 +106,8 @@ class Analyzer:
         named = B.named_brands(rest)
         reasons: list[Reason] = []
         infos: list[UrlInfo] = []
-        foreign = 0          # links off every named brand's genuine domains
+        foreign = 0          # links off every catalogue brand's genuine domains (a brand's own site is never the
+        #                      attacker's, even when another brand of its group is named)
         all_official: str | None = None
         imitated: list[str] = []
         for u in found:
@@ -123,8 +124,6 @@ class Analyzer:
             info.brand = B.official_brand(u.host)
             if info.brand:
                 all_official = all_official if all_official is not None else info.brand
-                if named and not any(B.is_official_for(u.host, b) for b in named):
-                    foreign += 1
                 continue
             all_official = ""
             foreign += 1
@@ -149,7 +148,7 @@ class Analyzer:
                 imitated.append(la.brand)
                 reasons.append(_lookalike_reason(u, la))
         if named and foreign and not imitated:
-            off = next((i for i in infos if not any(B.is_official_for(i.host, b) for b in named)), None)
+            off = next((i for i in infos if not i.brand), None)
             if off is not None:
                 b = B.by_id()[named[0]]
                 reasons.append(Reason("SMS_BRAND_MISMATCH", {"brand": b.label, "domain": off.domain,
