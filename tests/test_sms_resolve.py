@@ -117,6 +117,15 @@ async def test_cli_resolve_end_to_end(http_server: str, tmp_path) -> None:
         assert "SMS_SHORTENER_TO_LOOKALIKE" in [x["code"] for x in a["reasons"]]
         assert a["verdict"] == "smishing" and a["urls"][0]["lookalike_of"] == "sagawa"
         assert any("plain-landing.top" in x["detail"] for x in b["reasons"] if x["code"] == "SMS_LANDING")
+        # one message with its sender, resolved too
+        proc = await asyncio.create_subprocess_exec(
+            *base, "check", "【三井住友カード】ご利用確認のお願い https://bit.ly/abc", "--sender", "09011112222",
+            "--format", "json", "--resolve", "--nameserver", dns.address, "--http-via", http_server,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+        one = json.loads(out)
+        assert {"SMS_SHORTENER_TO_LOOKALIKE", "SMS_SENDER_PHONE"} <= {x["code"] for x in one["reasons"]}
         # the same link in two messages: one campaign through the landing domain
         proc = await asyncio.create_subprocess_exec(
             *base, "campaigns", str(f), "--format", "json", "--resolve", "--nameserver", dns.address,

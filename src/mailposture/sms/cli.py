@@ -228,7 +228,16 @@ def check_cmd(
 
         if target == "-" or Path(target).is_file():
             raise _fail(lang, "--sender は本文を直接渡すときだけ使えます", "--sender only applies to a message given as TEXT")
-        res = Analyzer().check(target, sender)
+        landings = None
+        if resolve:
+            from mailposture.dns.engine import DnsConfigError
+
+            try:
+                landings = _Resolver(DnsOptions(nameservers=nameserver, timeout=timeout), http_via,
+                                     timeout).landings([target])
+            except DnsConfigError as e:
+                raise _fail(lang, f"DNS の設定が不正です: {e}", f"bad DNS settings: {e}") from None
+        res = Analyzer().check(target, sender, landings=landings)
         out.write((json.dumps(res.to_json(lang), ensure_ascii=False) if fmt == "json" else _text_line(res, lang))
                   + "\n")
         return
