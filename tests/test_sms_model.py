@@ -79,3 +79,14 @@ def test_reason_catalogue_is_bilingual() -> None:
 def test_docs_sms_md_is_current() -> None:
     text = DOC.read_text(encoding="utf-8")
     assert update_doc(text) == text, "run: python -m mailposture.sms.reasons docs/sms.md"
+
+
+def test_inference_needs_no_numpy() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom mailposture.sms.verdict import Analyzer\n"
+            "r = Analyzer().check('【ヤマト運輸】お荷物 https://kuronekoyamato-jp.top/')\n"
+            "assert r.verdict == 'smishing', r.verdict\nprint('numpy' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
