@@ -292,7 +292,7 @@ def campaigns_cmd(
             tab.add_column(R.t(col, lang))
         for c in data["campaigns"]:
             tab.add_row(c["campaign"], str(c["messages"]), ", ".join(f"{k} {v}" for k, v in c["verdicts"].items()),
-                        ", ".join(c["brands"]) or "-", ", ".join(list(c["domains"])[:3]) or "-",
+                        R._names(c["brands"]) or "-", ", ".join(list(c["domains"])[:3]) or "-",
                         c["first_seen"] or "-", c["last_seen"] or "-", R._short(c["example"], 40))
         Console(width=200).print(tab)
     if report is not None and rfmt:

@@ -62,6 +62,12 @@ def build(results: Sequence[Result], include_ham: bool = False) -> dict[str, Any
             "domains": domain_table(results), "by_day": dict(sorted(days.items()))}
 
 
+def _names(ids: list[str]) -> str:
+    from mailposture.sms.brands import by_id
+
+    return ", ".join(by_id()[b].label if b in by_id() else b for b in ids)
+
+
 def _short(s: str, n: int = 60) -> str:
     s = " ".join(s.split())
     return s if len(s) <= n else s[: n - 1] + "…"
@@ -69,7 +75,7 @@ def _short(s: str, n: int = 60) -> str:
 
 def _tables(data: dict[str, Any], lang: str) -> list[tuple[str, list[str], list[list[Any]]]]:
     camp = [[c["campaign"], c["messages"], ", ".join(f"{k} {v}" for k, v in c["verdicts"].items()),
-             ", ".join(c["brands"]) or "-", ", ".join(list(c["domains"])[:3]) or "-", c["templates"],
+             _names(c["brands"]) or "-", ", ".join(list(c["domains"])[:3]) or "-", c["templates"],
              c["first_seen"] or "-", c["last_seen"] or "-", _short(c["example"])] for c in data["campaigns"]]
     brands = [[b["name"], b["category"], b["messages"], b["smishing"], ", ".join(b["lookalikes"]) or "-"]
               for b in data["brands"]]
@@ -107,19 +113,19 @@ def render_md(data: dict[str, Any], lang: str = "ja") -> str:
     return "\n".join(out)
 
 
-def bars_svg(items: list[tuple[str, int]], width: int = 640, bar: int = 18, color: str = "#c2410c") -> str:
+def bars_svg(items: list[tuple[str, int]], width: int = 760, bar: int = 18, color: str = "#c2410c") -> str:
     """A horizontal bar chart as inline SVG (no font files, no JavaScript)."""
     if not items:
         return ""
     top = max(n for _, n in items) or 1
-    label_w = 170
+    label_w = 280
     h = bar * len(items) + 8 * (len(items) + 1)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h}" role="img">']
     for i, (label, n) in enumerate(items):
         y = 8 + i * (bar + 8)
         w = max(1, int((width - label_w - 60) * n / top))
         parts.append(f'<text x="{label_w - 6}" y="{y + bar - 5}" text-anchor="end" font-size="12">'
-                     f"{html.escape(_short(label, 26))}</text>")
+                     f"{html.escape(_short(label, 36))}</text>")
         parts.append(f'<rect x="{label_w}" y="{y}" width="{w}" height="{bar}" fill="{color}"/>')
         parts.append(f'<text x="{label_w + w + 4}" y="{y + bar - 5}" font-size="12">{n}</text>')
     parts.append("</svg>")
@@ -135,7 +141,7 @@ def render_html(data: dict[str, Any], lang: str = "ja") -> str:
            f"<h1>{e(t('title', lang))}</h1><h2>{e(t('summary', lang))}</h2><ul>"]
     out += [f"<li>{e(line)}</li>" for line in _summary_lines(data, lang)]
     out.append(f"</ul><p>{e(t('note', lang))}</p>")
-    camp = [(f"{c['campaign']} {', '.join(c['brands'])}".strip(), c["messages"]) for c in data["campaigns"][:15]]
+    camp = [(f"{c['campaign']} {_names(c['brands'][:2])}".strip(), c["messages"]) for c in data["campaigns"][:15]]
     if camp:
         out.append(f"<h2>{e(t('top', lang))}</h2>{bars_svg(camp)}")
     if data["by_day"]:
