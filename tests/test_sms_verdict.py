@@ -39,6 +39,7 @@ CASES = [
     ("SMS_PHONE_NUMBER", "即日融資OK！今すぐお電話ください 090-1234-5678", None, "spam"),
     ("SMS_URL_OFFICIAL", "【ヤマト運輸】本日ご不在のためお荷物を持ち帰りました。再配達は https://www.kuronekoyamato.co.jp/ から",
      None, "ham"),
+    ("SMS_ONE_TIME_CODE", "認証コード: 482913(5分間有効)", None, "ham"),
     ("SMS_MODEL", "Ok lar... Joking wif u oni...", None, "ham"),
     ("SMS_VERDICT_BASIS", "Free entry in 2 a wkly comp to win FA Cup final tkts 21st May 2005. Text FA to 87121",
      None, "spam"),
@@ -95,6 +96,11 @@ GENUINE = [
     "荷物届いた？不在票入ってたら再配達お願いしておいて。",
     "ご確認ください。",
     "【楽天カード】ポイント付与のお知らせです。ご確認ください https://www.rakuten.co.jp/",  # the group's site
+    # transactional messages of senders outside the catalogue
+    "【横浜市】防災訓練のお知らせです。詳細は市のホームページをご覧ください https://www.city.yokohama.lg.jp/",
+    "○○歯科です。明日のご予約の確認です。変更はこちら https://reserve.example-dental.jp/",
+    "Your verification code is 482913",
+    "Your appointment at City Dental is tomorrow at 3pm. Reply C to confirm.",
 ]
 
 
@@ -103,6 +109,11 @@ def test_genuine_notices_with_the_same_words_are_ham(an: Analyzer, text: str) ->
     r = an.check(text)
     assert r.verdict == "ham", [(x.code, x.detail("en")) for x in r.reasons]
     assert not {"SMS_LURE_URGENCY", "SMS_LURE_CREDENTIAL", "SMS_LURE_PAYMENT"} & set(codes(r))
+
+
+def test_a_code_request_with_a_link_is_no_code_notice(an: Analyzer) -> None:
+    r = an.check("【三井住友カード】認証コード 482913 を入力してください https://smbc-card-verify.top/")
+    assert "SMS_ONE_TIME_CODE" not in codes(r) and r.verdict == "smishing"
 
 
 def test_same_words_with_a_lookalike_link_are_smishing(an: Analyzer) -> None:

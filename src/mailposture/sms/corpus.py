@@ -170,6 +170,47 @@ _SPAM = [
     "未払いの有料サイト利用料金があります。本日中にご連絡がない場合、法的措置に移行します {tel}",
     "限定キャンペーン！先着100名様に現金{amount}円をプレゼント {url}",
 ]
+# transactional messages of senders outside the catalogue (clinics, shops, schools, towns): the bulk of real
+# A2P traffic; their links are on their own domains
+_SERVICE = [
+    "{org}です。明日{h}時のご予約の確認です。変更はこちら {url}",
+    "【{org}】ご予約ありがとうございます。{date} {h}:00 にお待ちしております。{url}",
+    "認証コード: {code}({h}分間有効)。このコードを他人に教えないでください。",
+    "【{org}】確認コードは{code}です。",
+    "ご注文の商品を発送しました。配送状況はこちら {url}",
+    "【{org}】本日の{what}は中止です。詳細はホームページをご確認ください {url}",
+    "【{org}】{date}に防災訓練を行います。詳細 {url}",
+    "{org}です。お預かりしていた商品のお渡し準備ができました。",
+    "【{org}】ご来店ありがとうございました。アンケートにご協力ください {url}",
+    "{org}からのお知らせ: {date}は臨時休業とさせていただきます。",
+    "【{org}】お申し込みを受け付けました。受付番号{num}。{url}",
+    "ログイン用のワンタイムパスワードは{code}です。有効期限は{h}分です。",
+    "【{org}】順番が近づきました。{h}分以内にお越しください。",
+    "{org}です。検査結果が出ましたのでご来院ください。",
+    "【{org}】ポイントカードの更新手続きが完了しました。{url}",
+    "【{org}】次回の収集日は{date}です。詳細 {url}",
+]
+_EN_SERVICE = [
+    "Your verification code is {code}. Do not share it with anyone.",
+    "{code} is your login code. It expires in {h} minutes.",
+    "Your appointment at {org_en} is on {date_en} at {h}:00. Reply C to confirm or call us to reschedule.",
+    "Your order has shipped. Track it here: {url}",
+    "Your parcel will be delivered today between {h}:00 and {h2}:00. Track: {url}",
+    "{org_en}: your table for {n} is booked for {h}:00 tonight. See you soon!",
+    "Reminder: {org_en} is closed on {date_en}. Opening hours: {url}",
+    "Your prescription is ready for collection at {org_en}.",
+    "Thanks for shopping at {org_en}. Your receipt: {url}",
+    "Your {org_en} account password was changed. If this wasn't you, contact support in the app.",
+    "Your ride code is {code}. Never share this code.",
+    "{org_en}: school is closed today due to the storm. Details: {url}",
+]
+_ORG = ["○○歯科", "さくら内科", "みどり美容室", "青葉小学校", "市役所", "中央図書館", "ひまわり保育園", "駅前薬局",
+        "山田整骨院", "市民病院", "北町クリーニング", "こども園", "町内会", "スポーツクラブ", "区役所", "公民館"]
+_ORG_EN = ["City Dental", "Green Clinic", "Oak Pharmacy", "Riverside School", "Main Street Cafe", "Sunrise Gym",
+           "Town Library", "Blue Salon"]
+_SERVICE_DOMAINS = ["{w}-clinic.jp", "www.city.{w}.lg.jp", "{w}.co.jp", "www.{w}.ed.jp", "{w}-shop.com",
+                    "reserve.{w}.jp", "www.{w}.or.jp", "{w}.ac.jp", "{w}-salon.net"]
+
 _WHAT = ["会議", "飲み会", "打ち合わせ", "練習", "授業", "面談", "ランチ", "買い物"]
 _PLACE = ["駅", "改札", "駅前", "コンビニ", "公園", "会社", "家", "カフェ"]
 _WORDS = ["jp", "info", "delivery", "secure", "pay", "support", "login", "verify", "account", "center", "service",
@@ -223,12 +264,24 @@ def _fill(rng: random.Random, tpl: str, b: Brand | None, url: str) -> str:
                       place=rng.choice(_PLACE), tel=f"090-{rng.randint(1000, 9999)}-{rng.randint(1000, 9999)}")
 
 
+def _fill_service(rng: random.Random, tpl: str) -> str:
+    w = _rand_word(rng)
+    url = "https://" + rng.choice(_SERVICE_DOMAINS).format(w=w) + rng.choice(["/", "/info", "/r?id=" + str(
+        rng.randint(1000, 99999)), ""])
+    h = rng.randint(5, 20)
+    return tpl.format(org=rng.choice(_ORG), org_en=rng.choice(_ORG_EN), url=url, h=h, h2=h + 2,
+                      code=f"{rng.randint(0, 999999):06d}", date=f"{rng.randint(1, 12)}月{rng.randint(1, 28)}日",
+                      date_en=f"{rng.randint(1, 28)} {rng.choice(['May', 'June', 'July', 'Oct'])}",
+                      num=rng.randint(100000, 999999), what=rng.choice(_WHAT), n=rng.randint(2, 6))
+
+
 def _templates(tpls: list[str], part: str) -> list[str]:
     return [t for i, t in enumerate(tpls) if (i % 4 == 3) == (part == "heldout")]
 
 
 def generate_ja(n: int, seed: int, part: str = "train") -> list[Labelled]:
-    """``n`` Japanese messages: about 45% smishing, 40% genuine brand notices, 10% personal, 5% spam."""
+    """``n`` messages: about 40% smishing, 35% genuine brand notices, 10% personal, 5% spam (Japanese), and 10%
+    transactional messages of senders outside the catalogue (Japanese, and English one time in three)."""
     if part not in ("train", "heldout"):
         raise ValueError("part must be 'train' or 'heldout'")
     rng = random.Random(seed)
@@ -238,8 +291,11 @@ def generate_ja(n: int, seed: int, part: str = "train") -> list[Labelled]:
         r = rng.random()
         b = rng.choice(brands)
         fam = _FAMILY[b.category]
-        if r < 0.45:
+        if r < 0.40:
             out.append(("smishing", _fill(rng, rng.choice(_templates(_SMISH[fam], part)), b, _bad_url(rng, b))))
+        elif r < 0.50:
+            tpls = _EN_SERVICE if rng.random() < 1 / 3 else _SERVICE
+            out.append(("ham", _fill_service(rng, rng.choice(_templates(tpls, part)))))
         elif r < 0.85:
             out.append(("ham", _fill(rng, rng.choice(_templates(_LEGIT[fam], part)), b, _good_url(rng, b))))
         elif r < 0.95:

@@ -45,6 +45,17 @@ ACTION = (
 )
 
 
+_CODE = re.compile(r"(?:認証|確認|ワンタイム|セキュリティ|ログイン用の?)(?:コード|番号|パスワード)[^0-9]{0,12}?(\d{4,8})(?!\d)"
+                   r"|(?<![0-9a-z])(?:code|passcode|otp|pin)(?![a-z])[^0-9]{0,20}?(\d{4,8})(?!\d)"
+                   r"|(?<!\d)(\d{4,8})(?!\d)[^0-9]{0,20}?(?<![a-z])(?:is your|は)[^0-9]{0,30}?(?:code|コード)")
+
+
+def one_time_code(text_without_urls: str) -> str:
+    """The code of a one-time-code message ("認証コード: 123456", "123456 is your login code"), or ''."""
+    m = _CODE.search(text_without_urls.lower())
+    return next((g for g in m.groups() if g), "") if m else ""
+
+
 def _rx(words: tuple[str, ...]) -> re.Pattern[str]:
     parts = []
     for w in sorted(set(words), key=len, reverse=True):

@@ -158,6 +158,11 @@ _define("SMS_URL_OFFICIAL", "trust", -3.0,
         "リンクはすべて {brand} の正規ドメイン({domain})です",
         "All links are on the genuine domains of a catalogue brand: wording such as 不在 or ご確認ください then "
         "counts for little.", "リンクがすべてカタログのブランドの正規ドメイン。「不在」「ご確認ください」などの文言はほとんど効きません。")
+_define("SMS_ONE_TIME_CODE", "trust", -2.0,
+        "a one-time code ({code}) with no link and no number to call: how services send codes",
+        "リンクも電話番号もないワンタイムコード({code}):サービスが認証コードを送る通常の形です",
+        "A verification code with no link and no phone number — the usual shape of genuine code messages.",
+        "リンクも電話番号もない認証コード。正規の認証コード通知の通常の形です。")
 # with --resolve
 _define("SMS_LANDING", "fact", 0.0,
         "the shortened link {url} leads to {landing}", "短縮 URL {url} の行き先は {landing} です",

@@ -159,6 +159,10 @@ class Analyzer:
         phones = extract_phones(rest)
         for p in phones:
             reasons.append(Reason("SMS_PHONE_NUMBER", {"number": p}))
+        if not found and not phones:
+            code = L.one_time_code(rest)
+            if code:
+                reasons.append(Reason("SMS_ONE_TIME_CODE", {"code": code}))
         actionable = foreign > 0 or bool(phones)
         if actionable:
             lu = L.find(rest)
