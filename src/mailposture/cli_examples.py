@@ -70,6 +70,21 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("mailposture domains abuse spam.example --evidence flagged.jsonl --draft ja --reporter 'WG <wg@example.jp>'",
          "a report e-mail per registrar / 登録事業者ごとの報告メール"),
     ),
+    "sms": (
+        ('mailposture sms check "【佐川急便】お荷物をお届けに上がりましたが不在の為持ち帰りました。http://sagawa-xx.top"',
+         "one message / メッセージを 1 件判定"),
+        ("mailposture sms campaigns collected.csv --report campaigns.html", "group into campaigns / キャンペーンに分類"),
+    ),
+    "sms check": (
+        ('mailposture sms check "Your parcel is waiting: hxxp://bit[.]ly/x" --format json',
+         "one message, JSON / 1 件を JSON で"),
+        ("mailposture sms check messages.txt --format json > verdicts.jsonl", "one message a line / 1 行 1 件"),
+        ("mailposture sms check collected.csv --resolve -n 127.0.0.1", "follow shortened links / 短縮 URL を辿る"),
+    ),
+    "sms campaigns": (
+        ("mailposture sms campaigns collected.csv", "campaigns as a table / キャンペーンの一覧"),
+        ("mailposture sms campaigns collected.jsonl --report campaigns.xlsx", "and a report / 報告書も作成"),
+    ),
     "scan": (
         ("mailposture scan domains.txt -o results.jsonl", "one domain a line, JSON Lines out / 1 行 1 ドメイン"),
         ("mailposture scan list.csv --column site -o results.csv --checks all",
