@@ -51,7 +51,8 @@ ROW_GROUP = 10_000
 COLUMNS: list[tuple[str, str]] = [
     ("spf_status", "str"), ("spf_present", "bool"), ("spf_valid", "bool"), ("spf_record", "str"),
     ("spf_all", "str"), ("spf_dns_lookups", "int"), ("spf_void_lookups", "int"), ("spf_authorized_ipv4", "bigint"),
-    ("spf_authorized_ipv6_64", "bigint"),
+    ("spf_authorized_ipv6_64", "bigint"), ("spf_own_ipv4", "bigint"), ("spf_own_ipv6_64", "bigint"),
+    ("spf_provider_ipv4", "bigint"), ("spf_providers", "str"),
     ("dmarc_status", "str"), ("dmarc_present", "bool"), ("dmarc_valid", "bool"), ("dmarc_record", "str"),
     ("dmarc_policy", "str"), ("dmarc_subdomain_policy", "str"), ("dmarc_pct", "int"), ("dmarc_source", "str"),
     ("dmarc_source_domain", "str"), ("dmarc_protected", "bool"), ("dmarc_rua", "str"), ("dmarc_ruf", "str"),
