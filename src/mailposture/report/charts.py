@@ -29,9 +29,9 @@ def _lbl(key: str, lang: str) -> str:
 
 
 def _rows(report: dict[str, Any], lang: str) -> list[tuple[str, dict[str, Any]]]:
-    from mailposture.report.tables import group_label, overall_label
+    from mailposture.report.tables import overall_label, row_label
 
-    rows = [(group_label(report.get("by") or "", g["group"], lang), g) for g in report["groups"]]
+    rows = [(row_label(report, g, lang), g) for g in report["groups"]]
     rows.append((overall_label(report, lang), report["overall"]))
     return rows
 
