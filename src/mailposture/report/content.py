@@ -203,17 +203,51 @@ def spf_provider_keys(res: Result | None) -> set[str]:
         return set()
     dom = str((res or {}).get("domain") or "")
     own_org = registrable(dom) if dom else ""
+    tree = s.get("tree")
+    if not isinstance(tree, dict):  # no tree kept: the flat include list
+        targets = [str(t) for t in s.get("includes") or ()]
+        return {_provider_key(t, own_org) for t in targets} - {""}
+    # walk the tree; a catalogued provider's own nested includes are its internals, not further providers
+    first: dict[str, dict[str, Any]] = {}
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        for c in node.get("children") or ():
+            if isinstance(c, dict):
+                t = str(c.get("target") or "").lower().rstrip(".")
+                if t and c.get("children") and t not in first:
+                    first[t] = c
+                stack.append(c)
     out: set[str] = set()
-    for t in s.get("includes") or ():
-        t = str(t).lower().rstrip(".")
-        p = spf_provider(t)
-        if p is not None:
-            out.add(p.domain)
-        else:
-            org = registrable(t)
-            if org != own_org:
-                out.add(org)
+    seen: set[str] = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        for c in node.get("children") or ():
+            if not isinstance(c, dict):
+                continue
+            term = str(c.get("term") or "").lower().lstrip("+-~?")
+            t = str(c.get("target") or "").lower().rstrip(".")
+            if not t or not term.startswith(("include:", "redirect=")) or t in seen:
+                continue
+            seen.add(t)
+            key = _provider_key(t, own_org)
+            if key:
+                out.add(key)
+            if spf_provider(t) is None:
+                stack.append(first.get(t, c))
     return out
+
+
+def _provider_key(target: str, own_org: str) -> str:
+    from mailposture.checks.spf.providers import spf_provider
+
+    t = target.lower().rstrip(".")
+    p = spf_provider(t)
+    if p is not None:
+        return p.domain
+    org = registrable(t)
+    return "" if org == own_org else org
 
 
 def _not_a_mistake(code: str) -> bool:
@@ -268,8 +302,8 @@ KEY_LABELS: dict[str, tuple[str, str]] = {
     "reject": ("reject (拒否)", "reject"), "quarantine": ("quarantine (隔離)", "quarantine"),
     "none": ("none (監視のみ)", "none (monitor only)"), "absent": ("レコードなし", "no record"),
     "unknown": ("不明 (DNS エラー)", "unknown (DNS error)"),
-    "-all": ("-all (fail)", "-all (fail)"), "~all": ("~all (softfail)", "~all (softfail)"),
-    "?all": ("?all (neutral)", "?all (neutral)"), "+all": ("+all (すべて許可)", "+all (pass all)"),
+    "-all": ("fail (-all)", "fail (-all)"), "~all": ("softfail (~all)", "softfail (~all)"),
+    "?all": ("neutral (?all)", "neutral (?all)"), "+all": ("すべて許可 (+all)", "pass all (+all)"),
     "redirect": ("redirect (all なし)", "redirect (no all)"), "no-all": ("all も redirect もなし", "no all, no redirect"),
     "invalid": ("無効 (permerror)", "invalid (permerror)"),
     "pct<100": ("pct < 100", "pct < 100"), "t=y": ("t=y (テストモード)", "t=y (test mode)"),
@@ -310,7 +344,6 @@ def key_label(table: str, key: str, lang: str) -> str:
         return f"{p.label(lang)} ({host})" if p else host
     if table == "mistakes":
         from mailposture.findings import CATALOG
-
         from mailposture.report.tables import _short
 
         d = CATALOG.get(key)

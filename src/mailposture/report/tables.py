@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from mailposture.survey.lists import REGIONS_EN, Body, group_sort_key
+from mailposture.survey.lists import REGIONS_EN, Body
 
 # metric key -> (ja, en); the headline two first.
 METRICS: dict[str, tuple[str, str]] = {
