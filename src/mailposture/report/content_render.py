@@ -197,6 +197,8 @@ PALETTE = {"reject": "#15803d", "quarantine": "#facc15", "none": "#f97316", "abs
 def _wrap(text: str, width_px: float, size_pt: float, dpi: float) -> str:
     per_char = size_pt * dpi / 72 * 0.55
     cols = max(20, int(width_px / per_char))
+    if sum(ord(c) > 0x2E80 for c in text) < len(text) // 10:  # Latin text: wrap between words
+        return "\n".join(textwrap.fill(p, cols) for p in text.split("\n"))
     out = []
     for para in text.split("\n"):
         # CJK characters are about twice as wide as Latin ones: wrap on display width
@@ -317,6 +319,7 @@ def section(rep: dict[str, Any], meta: dict[str, Any], lang: str) -> dict[str, A
     svg = render_chart(rep, meta, lang, fmt="svg", size=(1200, 560 if rep["exclusive"] else 520), dpi=100)
     svg_text = svg.decode("utf-8")
     svg_text = svg_text[svg_text.index("<svg"):]
+    svg_text = re.sub(r'^<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1 width="100%"', svg_text, count=1)
     return {"key": rep["table"], "title": rep["title"], "svg": svg_text, "tables": models(rep, lang, top=TOP_IN_TEXT),
             "definitions": definitions(rep)}
 
