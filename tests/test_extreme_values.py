@@ -144,9 +144,17 @@ def test_survey_run_and_every_report_format_with_extreme_records(tmp_path: Path)
     assert results["v6-all.example"]["spf"]["authorized_ipv6_64"] == 1 << 64
     data = ["--data-dir", str(cat.dir), "--round", "x"]
     runner = CliRunner()
-    for fmt in ("md", "csv", "json", "html", "xlsx", "png"):
-        out = tmp_path / f"r.{fmt}"
-        r = runner.invoke(app, ["survey", "report", "--by", "region", "-f", fmt, "-o", str(out), "--lang", "en",
-                                *data])
-        assert r.exit_code == 0, (fmt, r.output)
-        assert out.stat().st_size > 0
+    for fmt in ("md", "csv", "json", "html", "xlsx", "png", "svg"):
+        for table in ("adoption", "dmarc-policy", "dmarc-tags", "dmarc-reports", "spf-all", "spf-providers",
+                      "mistakes", "ipv4-space"):
+            out = tmp_path / f"r-{table}.{fmt}"
+            r = runner.invoke(app, ["survey", "report", "--table", table, "--by", "region", "-f", fmt, "-o",
+                                    str(out), "--lang", "en", *data])
+            assert r.exit_code == 0, (fmt, table, r.output)
+            assert out.stat().st_size > 0
+    r = runner.invoke(app, ["survey", "report", "--table", "ipv4-space", "-f", "json", *data])
+    rows = {x["key"]: x["count"] for x in json.loads(r.stdout)["overall"]["rows"]}
+    assert rows["over-16m"] == 4  # +all, bare all, ip4:0.0.0.0/0 and exists (matches every client)
+    r = runner.invoke(app, ["survey", "report", "--table", "spf-all", "-f", "json", *data])
+    rows = {x["key"]: x["count"] for x in json.loads(r.stdout)["overall"]["rows"]}
+    assert rows["+all"] == 2 and rows["-all"] == 2 and rows["~all"] == 1
