@@ -169,7 +169,10 @@ def test_cli_report_json_and_xlsx(scanned, tmp_path: Path) -> None:
     # SPF rate as a number formatted as a percentage, then its count and denominator
     rate, cnt, tot = ws["B4"].value, ws["C4"].value, ws["D4"].value
     assert ws["B4"].number_format == "0.0%" and isinstance(cnt, int) and isinstance(tot, int)
-    assert rate == pytest.approx(cnt / tot)
+    # the rate as shown (rounded half-up to 0.1 %), so Excel displays what every other format shows
+    assert rate == pytest.approx(float((Decimal(cnt) * 100 / Decimal(tot)).quantize(Decimal("0.1"),
+                                                                                     rounding=ROUND_HALF_UP)) / 100)
+    assert ws["E4"].value == f"{rate * 100:.1f}% ({cnt}/{tot})"  # the slide form
     assert tot == Counter(r["region"] for r in world.rows)["北海道"]
     per_body = wb["団体別"]
     header = [c.value for c in per_body[3]]

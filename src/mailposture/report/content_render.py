@@ -320,6 +320,9 @@ def section(rep: dict[str, Any], meta: dict[str, Any], lang: str) -> dict[str, A
     svg_text = svg.decode("utf-8")
     svg_text = svg_text[svg_text.index("<svg"):]
     svg_text = re.sub(r'^<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1 width="100%"', svg_text, count=1)
+    # inline: no url() references (the page is checked to be self-contained); the axes limits clip enough
+    svg_text = re.sub(r'\s*clip-path="url\(#[^)"]*\)"', "", svg_text)
+    svg_text = re.sub(r"<clipPath .*?</clipPath>", "", svg_text, flags=re.S)
     return {"key": rep["table"], "title": rep["title"], "svg": svg_text, "tables": models(rep, lang, top=TOP_IN_TEXT),
             "definitions": definitions(rep)}
 
