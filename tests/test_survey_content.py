@@ -158,6 +158,13 @@ def test_every_table_equals_the_truth_per_group(big, table: str) -> None:
     assert [next(iter(g["group"].values())) for g in rep["groups"] if g["level"] == 1] == \
         [r for r in REGIONS_JA if any(row["region"] == r for row in world.rows)]
     check_report(rep, world, table)
+    if table == "mistakes":  # and who has each code: the bodies the generator gave it
+        for r in rep["overall"]["rows"]:
+            assert len(r["bodies"]) == r["count"]
+            if r["key"] == "SPF_PASS_ALL":
+                want = {row["domain"] for row in world.rows
+                        if "SPF_PASS_ALL" in truth_keys(world, table, [row["domain"], *row["mail_domains"].split()])}
+                assert {b["domain"] for b in r["bodies"]} == want and want
     rep = content_report(lst.bodies, results, table, by=["region"], count="primary", round_name=info.name)
     check_report(rep, world, table, "primary")
 

@@ -71,7 +71,8 @@ def models(rep: dict[str, Any], lang: str, *, top: int | None = None) -> list[di
             by_key = {r["key"]: r for r in g["rows"]}
             rows.append([name, g["total"], *(pct_cell(by_key[k], g["total"]) for k in fixed)])
         out.append({"key": rep["table"], "title": rep["title"],
-                    "columns": [head, n_label, *(f"{label[k]} (%)" for k in fixed)], "rows": rows, "total_row": True})
+                    "columns": [head, n_label, *(f"{label[k]} (%)" for k in fixed)], "rows": rows, "total_row": True,
+                    "bold_rows": [i for i, (_, _, bold) in enumerate(rows_src) if bold]})
     dyn = dynamic_keys(rep)
     if dyn or not fixed:
         shown = dyn[:top] if top else dyn
@@ -129,8 +130,8 @@ def render_md(rep: dict[str, Any], meta: dict[str, Any], lang: str) -> str:
                   "|" + "|".join("---" for _ in t["columns"]) + "|"]
         for i, row in enumerate(t["rows"]):
             cells = [cell_text(v).replace("|", "\\|") for v in row]
-            if t["total_row"] and i == len(t["rows"]) - 1:
-                cells = [f"**{c}**" for c in cells]
+            if i in t.get("bold_rows", ()) or (t["total_row"] and i == len(t["rows"]) - 1):
+                cells = [f"**{c.strip('　')}**" if c else c for c in cells]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     lines += [f"## {T(lang, '定義', 'Definitions')}", ""] + [f"- {d}" for d in definitions(rep)]
@@ -370,9 +371,10 @@ def render_xlsx(rep: dict[str, Any], meta: dict[str, Any], lang: str) -> bytes:
         r += 1
         info.cell(row=r, column=1, value=d).font = Font(name=font)
     info.column_dimensions["A"].width = 110
-    names = {rep["table"]: T(lang, "集計", "Table"), rep["table"] + "-destinations": T(lang, "送信先", "Destinations")}
+    names = {rep["table"]: rep["title"], rep["table"] + "-destinations": T(lang, "rua の送信先", "rua destinations")}
     for t in models(rep, lang):
-        write_table(wb.create_sheet(names.get(t["key"], t["key"])[:31]), t, lang, font=font)
+        name = re.sub(r"[\[\]:*?/\\]", " ", names.get(t["key"], t["key"])).strip("' ")[:31]
+        write_table(wb.create_sheet(name), t, lang, font=font)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
