@@ -158,3 +158,39 @@ def test_survey_run_and_every_report_format_with_extreme_records(tmp_path: Path)
     r = runner.invoke(app, ["survey", "report", "--table", "spf-all", "-f", "json", *data])
     rows = {x["key"]: x["count"] for x in json.loads(r.stdout)["overall"]["rows"]}
     assert rows["+all"] == 2 and rows["-all"] == 2 and rows["~all"] == 1
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_survey_run_cli_over_real_dns_with_extreme_records(tmp_path: Path, workers: str) -> None:
+    """The command a WG member runs: `survey run` (one process, and worker processes that send each result as
+    its JSON line) against a DNS server on 127.0.0.1 serving +all and ip6:::/0, then `survey report`."""
+    import subprocess
+    import sys
+
+    from test_survey_cli import _ServerThread
+
+    domains = sorted(n for n in EXTREME_ZONE if not n.startswith(("_", "mx.")))
+    lst = tmp_path / "extreme.csv"
+    lst.write_text("name,region,domain\n" + "".join(f"団体{i},関東,{d}\n" for i, d in enumerate(domains)),
+                   encoding="utf-8")
+    data = tmp_path / "data"
+    with _ServerThread(EXTREME_ZONE, ["example"]) as srv:
+        r = subprocess.run([sys.executable, "-m", "mailposture.cli", "survey", "run", str(lst), "--round", "x",
+                            "--data-dir", str(data), "-n", srv.address, "--retry-delay", "0", "-q", "--workers",
+                            workers, "--lang", "en"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert "SPF record publication rate: 100.0% (5/5)" in r.stdout
+    cat = Catalog(data)
+    res = load_results(cat, cat.require("x"))
+    assert res["v6-all.example"]["spf"]["authorized_ipv6_64"] == 1 << 64
+    import duckdb  # the catalog's SQL view reads the exact DECIMAL column
+
+    con = duckdb.connect(str(cat.db), read_only=True)
+    try:
+        got = con.execute('SELECT spf_authorized_ipv6_64::HUGEINT FROM "results_x" WHERE domain = '
+                          "'v6-all.example'").fetchone()[0]
+    finally:
+        con.close()
+    assert got == 1 << 64
+    r = CliRunner().invoke(app, ["survey", "report", "--table", "spf-all", "-f", "json", "--data-dir", str(data)])
+    assert r.exit_code == 0 and json.loads(r.stdout)["overall"]["total"] == 5
