@@ -319,3 +319,15 @@ def test_demo_world_content_and_html(tmp_path: Path) -> None:
     results = load_results(cat, info)
     for t in TABLES:
         check_report(content_report(lst.bodies, results, t, by=["region"], round_name="demo"), world, t)
+
+
+def test_adoption_in_japanese_has_no_english(big, tmp_path: Path) -> None:
+    _, cat, _ = big
+    for fmt in ("md", "csv", "html"):
+        out = tmp_path / f"a.{fmt}"
+        r = _cli(cat, "--by", "region,prefecture", "-f", fmt, "--lang", "ja", "-o", str(out))
+        assert r.exit_code == 0, r.output
+        text = out.read_text(encoding="utf-8-sig")
+        visible = re.sub(r"<style.*?</style>|<svg.*?</svg>|<[^>]+>", " ", text, flags=re.S)
+        assert not ENGLISH.search(visible), (fmt, ENGLISH.search(visible))
+        assert not re.search(r"\b(warning|error|group|total)\b", visible), fmt

@@ -325,6 +325,7 @@ def cell(m: dict[str, Any], total: int) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 # Table models shared by every output format (md, html, xlsx, csv)
 
+SEVERITY_JA = {"error": "エラー", "warning": "警告", "info": "情報"}
 COLUMN_NAMES_JA = {"region": "地域", "prefecture": "都道府県", "kind": "種別", "sector": "業種", "name": "名称"}
 
 
@@ -426,7 +427,8 @@ def table_models(report: dict[str, Any], lang: str) -> list[dict[str, Any]]:
                        "columns": [text(lang, "コード", "Code"), text(lang, "重要度", "Severity"),
                                    text(lang, "内容", "What"), "RFC",
                                    text(lang, "ドメイン数 (%)", "Domains (%)")],
-                       "rows": [[x["code"], x["severity"], x["title"], x["rfc"],
+                       "rows": [[x["code"], SEVERITY_JA.get(x["severity"], x["severity"]) if lang == "ja"
+                                 else x["severity"], x["title"], x["rfc"],
                                  {"count": x["count"], "total": c.get("domains", 0), "rate": x["rate"]}]
                                 for x in c.get("findings", ())], "total_row": False})
     return tables
