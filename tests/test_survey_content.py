@@ -292,6 +292,19 @@ def test_adoption_keeps_its_shape_and_gains_rows(big) -> None:
     assert rep["table"] == "adoption" and rep["group_by"] == ["region"]
     r = _cli(cat, "--by", "region,prefecture", "-f", "md", "--lang", "en")
     assert r.exit_code == 0 and "Region / Prefecture" in r.stdout
+    import struct
+
+    for fmt in ("png", "svg"):  # the adoption chart honours --size and --dpi too
+        out = Path(cat.dir) / f"adoption.{fmt}"
+        r = _cli(cat, "--by", "region", "-f", fmt, "--size", "1280x720", "--dpi", "100", "-o", str(out))
+        assert r.exit_code == 0, r.output
+        data = out.read_bytes()
+        if fmt == "png":
+            assert struct.unpack(">II", data[16:24]) == (1280, 720)
+        else:
+            assert b'width="921.6pt" height="518.4pt"' in data and b"Hiragino Sans" in data
+    r = _cli(cat, "--table", "spf-all", "--by", "region,prefecture", "-f", "png", "-o", str(out.with_suffix(".png")))
+    assert r.exit_code == 0 and struct.unpack(">II", out.with_suffix(".png").read_bytes()[16:24])[1] > 900
 
 
 def test_rates_round_half_up_everywhere() -> None:

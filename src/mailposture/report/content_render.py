@@ -243,12 +243,14 @@ def render_chart(rep: dict[str, Any], meta: dict[str, Any], lang: str, *, fmt: s
         foot_text = _wrap(foot, w_px * 0.94, 7.5, dpi)
         n_foot = foot_text.count("\n") + 1
         foot_h = (n_foot * 7.5 * 1.45 / 72 * dpi + 8) / h_px
-        top = 0.86 if rep["exclusive"] else 0.91
+        top = 1 - (130 if rep["exclusive"] else 80) * dpi / 150 / h_px   # room for the title (and legend)
+        bottom = foot_h + 88 * dpi / 150 / h_px                          # room for the x label and footnote
         left = 0.2 if rep["exclusive"] else 0.3
-        ax = fig.add_axes((left, foot_h + 0.1, 0.96 - left, max(0.2, top - foot_h - 0.1)))
+        ax = fig.add_axes((left, bottom, 0.96 - left, max(0.2, top - bottom)))
         if rep["exclusive"]:
             keys = [k["key"] for k in rep["keys"]]
-            rows = [(name, g) for name, g, _ in _group_rows(rep, lang)]
+            grows = _group_rows(rep, lang)
+            rows = [(name, g) for name, g, _ in grows]
             ys = list(range(len(rows)))
             left = [0.0] * len(rows)
             for k in keys:
@@ -261,6 +263,9 @@ def render_chart(rep: dict[str, Any], meta: dict[str, Any], lang: str, *, fmt: s
                         ax.text(lft + v / 2, y, r["pct"], ha="center", va="center", fontsize=7, color="#111827")
                 left = [a + b for a, b in zip(left, vals, strict=True)]
             ax.set_yticks(ys, [f"{name} (n={g['total']:,})" for name, g in rows], fontsize=8)
+            for tick, (_, _, bold) in zip(ax.get_yticklabels(), grows, strict=True):
+                if bold:  # subtotals and the national row
+                    tick.set_fontweight("bold")
             ax.set_ylim(len(rows) - 0.5, -0.5)
             ax.set_xlim(0, 100)
             ax.set_xlabel(T(lang, "団体の割合 (%)", "share of bodies (%)"), fontsize=8)
@@ -394,5 +399,9 @@ def render_content(rep: dict[str, Any], meta: dict[str, Any], fmt: str, lang: st
     if fmt == "xlsx":
         return render_xlsx(rep, meta, lang)
     if fmt in ("png", "svg"):
-        return render_chart(rep, meta, lang, fmt=fmt, size=size or (1600, 900), dpi=dpi or 150)
+        if size is None:  # a 16:9 slide, taller when many groups are stacked (47 prefectures stay readable)
+            d = dpi or 150
+            size = (1600, max(900, int((len(rep["groups"]) + 1) * 0.2 * d + 420))) if rep["exclusive"] \
+                else (1600, 900)
+        return render_chart(rep, meta, lang, fmt=fmt, size=size, dpi=dpi or 150)
     raise ValueError(f"unknown format {fmt}")
