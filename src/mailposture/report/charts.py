@@ -19,6 +19,7 @@ COLORS = {"spf": "#2563eb", "dmarc": "#ea580c", "dmarc_covered": "#fdba74", "spf
           "unknown": "#9ca3af"}
 LINE_COLORS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be185d", "#4d7c0f",
                "#7c3aed", "#b45309")
+#: Fonts present on Windows and macOS first, then Noto CJK (Linux): HTML pages and SVG charts.
 FONT = "'Hiragino Sans', 'Hiragino Kaku Gothic ProN', 'Yu Gothic', YuGothic, Meiryo, 'Noto Sans CJK JP', 'Noto Sans JP', sans-serif"
 CJK_FAMILY = "Noto Sans CJK JP"
 
@@ -251,9 +252,7 @@ def bars_png(report: dict[str, Any], lang: str = "ja", title: str | None = None,
     if fmt == "svg":
         import re
 
-        from mailposture.report.content_render import FONT_STACK
-
-        data = re.sub(rb"font-family: [^;\"]*", b"font-family: " + FONT_STACK.encode(), data)
+        data = re.sub(rb"font-family: [^;\"]*", b"font-family: " + FONT.encode(), data)
     return data
 
 

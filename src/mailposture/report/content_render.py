@@ -16,12 +16,11 @@ import re
 import textwrap
 from typing import Any
 
+from mailposture.report.charts import FONT
 from mailposture.report.content import TABLES, T
 from mailposture.report.tables import by_label
 
-#: Fonts present on Windows and macOS first, then Noto CJK (Linux), for HTML, SVG and xlsx.
-FONT_STACK = ("'Hiragino Sans', 'Hiragino Kaku Gothic ProN', 'Yu Gothic', YuGothic, Meiryo, "
-              "'Noto Sans CJK JP', 'Noto Sans JP', sans-serif")
+FONT_STACK = FONT
 XLSX_FONT = {"ja": "Yu Gothic", "en": "Calibri"}
 TOP_IN_TEXT = 25  # dynamic-key tables: rows shown in md / html (csv, json and xlsx have them all)
 
@@ -36,7 +35,7 @@ def pct_cell(row: dict[str, Any], total: int) -> dict[str, Any]:
 
 
 def _group_rows(rep: dict[str, Any], lang: str) -> list[tuple[str, dict[str, Any], bool]]:
-    from mailposture.report.content import value_label
+    from mailposture.report.groups import value_label
 
     out = []
     for g in rep["groups"]:

@@ -127,7 +127,7 @@ def _metric(facts: list[dict[str, Any]], key: str) -> dict[str, Any]:
 
 def rate(count: int, total: int) -> float:
     """The percentage rounded half-up to one decimal, exactly (6.25 -> 6.3, as Excel shows it)."""
-    from mailposture.report.content import pct1
+    from mailposture.report.groups import pct1
 
     return float(pct1(count, total))
 
@@ -163,7 +163,7 @@ def group_label(column: str, value: str, lang: str) -> str:
 def aggregate(bodies: Sequence[Body], results: dict[str, dict[str, Any]], *, by: str | None,
               count: str = "any", round_name: str = "", lang: str = "ja") -> dict[str, Any]:
     """The report's JSON: ``{"round", "by", "count", "groups": [...], "overall": {...}, "content": {...}}``."""
-    from mailposture.report.content import grouping, resolve_columns, value_label
+    from mailposture.report.groups import grouping, resolve_columns, value_label
 
     facts = body_facts(bodies, results, count)
     groups: list[dict[str, Any]] = []

@@ -47,7 +47,7 @@ def render_xlsx(report: dict[str, Any], meta: dict[str, Any], lang: str = "ja",
 
 def slide_text(v: dict[str, Any]) -> str:
     """The slide form of a rate cell: '78.4% (1402/1788)' (half-up, as every format rounds)."""
-    from mailposture.report.content import pct1
+    from mailposture.report.groups import pct1
 
     return f"{pct1(v['count'], v['total'])}% ({v['count']}/{v['total']})"
 
@@ -59,7 +59,7 @@ def write_table(ws: Any, t: dict[str, Any], lang: str, *, font: str = "Calibri")
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    from mailposture.report.content import pct1
+    from mailposture.report.groups import pct1
 
     head_fill = PatternFill("solid", fgColor="E2E8F0")
     ws["A1"] = t["title"]
