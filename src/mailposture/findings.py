@@ -309,9 +309,20 @@ define("SPF_MX_TOO_MANY", "error", "RFC 7208 §4.6.4",
        "'{term}': {name} の MX が {count} 個あり、10 個を超えると permerror になります。",
        "Use ip4:/ip6: instead of 'mx'.", "'mx' の代わりに ip4:/ip6: を使ってください。")
 define("SPF_OVERPERMISSIVE", "warning", "RFC 7208 §5",
-       "The record authorizes {ipv4} IPv4 addresses: more than {limit}, so many unrelated hosts may send as this domain.",
-       "このレコードは {ipv4} 個の IPv4 アドレスを許可しています ({limit} 超)。無関係なホストがなりすませます。",
-       "List only your own servers' addresses and your providers' includes.", "自組織と委託先の送信サーバだけを列挙してください。")
+       "The record itself authorizes {ipv4} IPv4 addresses and {ipv6_64} IPv6 /64 networks (its own ip4/ip6/a/mx/"
+       "exists/all terms and its own includes; limits {limit} and {limit6}): many unrelated hosts may send as this "
+       "domain.",
+       "このレコード自体が {ipv4} 個の IPv4 アドレスと {ipv6_64} 個の IPv6 /64 を許可しています (自身の ip4/ip6/a/mx/"
+       "exists/all と自組織の include。上限 {limit} と {limit6})。無関係なホストがなりすませます。",
+       "List only your own servers' addresses; keep the providers' includes as they document them.",
+       "自組織の送信サーバのアドレスだけを列挙し、委託先は事業者が案内する include のままにしてください。")
+define("SPF_SHARED_PROVIDER_SPACE", "info", "RFC 7208 §5.2",
+       "{ipv4} IPv4 addresses are authorized through the includes of large shared providers ({providers}); that "
+       "space is the provider's, the same for all its customers. The record itself authorizes {own_ipv4}.",
+       "{ipv4} 個の IPv4 アドレスは大規模な共用事業者 ({providers}) の include によって許可されています。これは事業者が"
+       "全利用者に共通で許可する範囲です。レコード自体が許可するのは {own_ipv4} 個です。",
+       "Nothing to change if you send through these providers; remove an include you no longer use.",
+       "これらの事業者から送信しているなら変更は不要です。使っていない include は削除してください。")
 define("SPF_DNS_ERROR", "error", "RFC 7208 §2.6.6",
        "DNS lookup for {name} failed ({error}) during SPF evaluation: the result is temperror/unknown.",
        "SPF 評価中に {name} の DNS 参照に失敗しました ({error})。結果は temperror (不明) です。")
