@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
-from mailposture.survey.lists import REGIONS_EN, Body, group_sort_key
+from mailposture.survey.lists import Body, group_sort_key
 
 #: Extra grouping columns computed from a body (e.g. the second-level type of a .jp name); name -> function.
 DERIVED_COLUMNS: dict[str, Callable[[Body], str]] = {}
