@@ -233,3 +233,24 @@ def test_dns_failure_on_the_aligned_key_makes_dmarc_temperror_not_fail() -> None
     w.zone["other._domainkey.other.example"] = [("SERVFAIL", None)]
     out = verify(sign(BASE, d="other.example", s="other"), w.zone)
     assert out["dmarc"]["result"] == "fail" and out["dmarc"]["disposition"] == "reject"
+
+
+def test_a_flood_of_signatures_is_capped() -> None:
+    """RFC 6376 §6.1/§8.4: 500 signatures (all naming different keys) cost at most MAX_SIGNATURES key lookups; the
+    rest are reported unverified (policy), with one finding, and stay out of the Authentication-Results field.
+    The From domain's own signature is verified first, so junk added on the way cannot push it out."""
+    from mailposture.message.authres_io import ar_header
+    from mailposture.message.dkimsig import MAX_SIGNATURES
+
+    world = FakeResolver(default_world().zone)
+    junk = b"".join(b"DKIM-Signature: v=1; a=rsa-sha256; d=junk%d.example; s=k; h=from; bh=YQ==; b=YQ==\r\n" % i
+                    for i in range(500))
+    out = asyncio.run(verify_message(junk + sign(BASE), world, VerifyOptions(bimi=False)))
+    assert len(out["dkim"]) == 501
+    assert len([name for name, _ in world.log if "._domainkey." in name]) <= MAX_SIGNATURES
+    assert out["dkim"][500]["result"] == "pass" and out["dmarc"]["result"] == "pass"
+    unverified = [s for s in out["dkim"] if s["reason"] == "over-limit"]
+    assert len(unverified) == 501 - MAX_SIGNATURES and {s["result"] for s in unverified} == {"policy"}
+    listed = [f["code"] for f in out["findings"]]
+    assert listed.count("MSG_DKIM_TOO_MANY") == 1 and listed.count("MSG_DKIM_FAIL") == MAX_SIGNATURES - 1
+    assert ar_header("mx.example", out).count("dkim=") == MAX_SIGNATURES
