@@ -882,10 +882,10 @@ define("MSG_DKIM_HEADER_NOT_COVERED", "warning", "RFC 6376 §8.15",
        "Signers should over-sign these fields (list them once more in h=).",
        "署名者はこれらのフィールドを h= に余分に列挙 (オーバーサイン) すべきです。")
 define("MSG_DKIM_TOO_MANY", "warning", "RFC 6376 §6.1, §8.4",
-       "The message carries {count} DKIM-Signature fields; only the first {limit} were verified (the others are "
-       "reported with result 'policy' and no DNS lookup).",
-       "DKIM-Signature フィールドが {count} 個あります。検証したのは先頭の {limit} 個だけです (残りは DNS を引かず"
-       "結果 'policy' として示します)。",
+       "The message carries {count} DKIM-Signature fields; only {limit} were verified (the From domain's first; "
+       "the others are reported unverified, result 'policy', with no DNS lookup).",
+       "DKIM 署名フィールドが {count} 個あります。検証したのは {limit} 個だけです (From ドメインの署名を優先。残りは "
+       "DNS を引かずに未検証として示します)。",
        "Real mail carries a few signatures; this many is a sign of a crafted message meant to load verifiers.",
        "通常のメールの署名は数個です。これほど多いのは検証側に負荷をかけるための細工が疑われます。")
 define("MSG_DMARC_RESULT", "info", "RFC 7489 §6.6.2",
