@@ -1,0 +1,83 @@
+"""Streaming events out of mail-log files: one line in memory per rotation chain, chains merged by time."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import tzinfo
+
+from mailposture.logs.files import LogFile, chains, expand, open_text
+from mailposture.logs.parse import IGNORED, Clock, Event, LineParser
+
+
+@dataclass
+class LogStats:
+    read: int = 0
+    used: int = 0
+    ignored: int = 0  # known programs' lines that carry nothing needed, and other programs' lines
+    unknown: int = 0
+    files: list[str] = field(default_factory=list)
+    unknown_samples: list[str] = field(default_factory=list)  # the first few, for the operator
+    first: float | None = None
+    last: float | None = None
+    bytes_read: int = 0
+
+    def to_json(self) -> dict:
+        return {"read": self.read, "used": self.used, "ignored": self.ignored, "unknown": self.unknown}
+
+
+class LogReader:
+    """``events()`` yields the events of every file, in time order across chains. ``progress`` (optional) is
+    called with the number of bytes read so far now and then."""
+
+    def __init__(self, paths: list[str], tz: tzinfo | None = None,
+                 progress: Callable[[int], None] | None = None) -> None:
+        self.files: list[LogFile] = expand(paths)
+        self.tz = tz
+        self.stats = LogStats(files=[f.path for f in self.files])
+        self.parser = LineParser()
+        self.progress = progress
+
+    def total_bytes(self) -> int:
+        import os
+        return sum(os.path.getsize(f.path) for f in self.files)
+
+    def _chain_events(self, chain: list[LogFile]) -> Iterator[Event]:
+        parse = self.parser.parse
+        st = self.stats
+        for lf in chain:
+            clock = Clock(self.tz, lf.mtime)
+            with open_text(lf.path) as fh:
+                n = 0
+                for line in fh:
+                    n += 1
+                    st.read += 1
+                    st.bytes_read += len(line)
+                    if n & 0xFFFF == 0 and self.progress:
+                        self.progress(st.bytes_read)
+                    ev = parse(line.rstrip("\n"), clock)
+                    if ev is None:
+                        st.unknown += 1
+                        if len(st.unknown_samples) < 5 and line.strip():
+                            st.unknown_samples.append(line.strip()[:200])
+                        continue
+                    if ev.kind == IGNORED:
+                        st.ignored += 1
+                        continue
+                    st.used += 1
+                    yield ev
+
+    def events(self) -> Iterator[Event]:
+        groups = chains(self.files)
+        its = [self._chain_events(c) for c in groups]
+        stream = its[0] if len(its) == 1 else heapq.merge(*its, key=lambda e: e.t)
+        st = self.stats
+        for ev in stream:
+            if st.first is None or ev.t < st.first:
+                st.first = ev.t
+            if st.last is None or ev.t > st.last:
+                st.last = ev.t
+            yield ev
+        if self.progress:
+            self.progress(st.bytes_read)
