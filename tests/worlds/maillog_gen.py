@@ -137,6 +137,7 @@ class Acct:
     cloud: list[str] = field(default_factory=list)
     spray: tuple[int, int] | None = None  # (first day, last day)
     bad: tuple[int, str] | None = None  # (day of compromise, attacker country)
+    odd: tuple[int, str] | None = None  # (day, address whose country is unknown)
 
 
 class Gen:
@@ -198,6 +199,8 @@ class Gen:
                 d0 = r.randrange(0, max(1, self.days - 5))
                 a.spray = (d0, d0 + r.randrange(2, 6))
                 self.truth.sprayed.add(key)
+            if kind == "domestic" and r.random() < 0.01:  # one message from an address without a country
+                a.odd = (r.randrange(self.days), r.choice(p.unknown))
             self.truth.archetype[key] = kind
             self.accts.append(a)
 
@@ -238,6 +241,8 @@ class Gen:
             if trip and a.trip and a.kind == "roaming" and r.random() < 0.6:  # the phone flips within minutes
                 other = mobile() if p.country(ip) != HOME else r.choice(a.trip_ips)
                 out.append((t + r.uniform(60, 600), a.host, "login", a, other, 0, "imap"))
+        if a.odd and a.odd[0] == day:
+            out.append((at(), a.host, "submit", a, a.odd[1], 1, "sent"))
         # mail reading
         for _ in range(_poisson(r, 4)):
             t = at()

@@ -377,3 +377,9 @@ def check_cmd(username: str, ip: str,
                        "client_name": client_name}, lambda _u: (rec, True), datetime.now(UTC))
     typer.echo(f"verdict: {d.verdict}  reason: {d.reason}  country: {d.country or '-'}")
     typer.echo(f"action={d.action}")
+
+
+# -- issue 12: analyze / watch / dnsbl live in their own modules ------------------------------------------------
+from mailposture.guard.cli_facts import register as _register_facts  # noqa: E402
+
+_register_facts(guard_app)

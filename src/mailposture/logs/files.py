@@ -76,15 +76,17 @@ def chains(files: list[LogFile]) -> list[list[LogFile]]:
     return [sorted(v, key=lambda lf: (lf.order, lf.mtime)) for _, v in sorted(by.items())]
 
 
-def open_text(path: str) -> io.TextIOBase:
+def open_text(path: str) -> tuple[io.TextIOWrapper, io.BufferedReader]:
     """Open plain or gzip text (detected by magic), decoding UTF-8 with replacement: a stray byte in a log
-    line never stops the reading."""
-    raw = open(path, "rb")
+    line never stops the reading. Returns (text stream, raw file) — the raw file's position is the progress."""
+    raw = open(path, "rb", buffering=1 << 20)
     head = raw.read(2)
     raw.seek(0)
-    stream = gzip.GzipFile(fileobj=raw) if head == b"\x1f\x8b" else raw
-    return io.TextIOWrapper(io.BufferedReader(stream, 1 << 20) if stream is not raw else raw,
-                            encoding="utf-8", errors="replace", newline=None)
+    if head == b"\x1f\x8b":
+        stream: io.BufferedIOBase = io.BufferedReader(gzip.GzipFile(fileobj=raw), 1 << 20)  # type: ignore[arg-type]
+    else:
+        stream = raw
+    return io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline=None), raw
 
 
 def path_mtime(path: str) -> float:

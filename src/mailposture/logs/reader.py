@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import tzinfo
@@ -21,7 +22,6 @@ class LogStats:
     unknown_samples: list[str] = field(default_factory=list)  # the first few, for the operator
     first: float | None = None
     last: float | None = None
-    bytes_read: int = 0
 
     def to_json(self) -> dict:
         return {"read": self.read, "used": self.used, "ignored": self.ignored, "unknown": self.unknown}
@@ -38,9 +38,9 @@ class LogReader:
         self.stats = LogStats(files=[f.path for f in self.files])
         self.parser = LineParser()
         self.progress = progress
+        self._pos: dict[str, int] = {}
 
     def total_bytes(self) -> int:
-        import os
         return sum(os.path.getsize(f.path) for f in self.files)
 
     def _chain_events(self, chain: list[LogFile]) -> Iterator[Event]:
@@ -48,14 +48,15 @@ class LogReader:
         st = self.stats
         for lf in chain:
             clock = Clock(self.tz, lf.mtime)
-            with open_text(lf.path) as fh:
+            fh, raw = open_text(lf.path)
+            with fh:
                 n = 0
                 for line in fh:
                     n += 1
                     st.read += 1
-                    st.bytes_read += len(line)
-                    if n & 0xFFFF == 0 and self.progress:
-                        self.progress(st.bytes_read)
+                    if n & 0x3FFF == 0 and self.progress:
+                        self._pos[lf.path] = raw.tell()
+                        self.progress(sum(self._pos.values()))
                     ev = parse(line.rstrip("\n"), clock)
                     if ev is None:
                         st.unknown += 1
@@ -67,6 +68,7 @@ class LogReader:
                         continue
                     st.used += 1
                     yield ev
+            self._pos[lf.path] = os.path.getsize(lf.path)
 
     def events(self) -> Iterator[Event]:
         groups = chains(self.files)
@@ -80,4 +82,4 @@ class LogReader:
                 st.last = ev.t
             yield ev
         if self.progress:
-            self.progress(st.bytes_read)
+            self.progress(sum(self._pos.values()))
