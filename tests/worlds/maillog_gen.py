@@ -128,6 +128,7 @@ class Acct:
     kind: str
     home_ip: str
     mobile_net: str
+    v6: str  # the home line's IPv6 address
     rate: float  # messages per day
     rcpt: int  # typical recipients per message
     host: str
@@ -171,8 +172,8 @@ class Gen:
             key = f"u{i:05d}@example.jp"
             name = key.upper() if i % 97 == 0 else key  # a few clients send the name in upper case
             home = p.pick(HOME)
-            a = Acct(name, key, kind, home, r.choice(p.jp_nets), rate=r.choice([0.5, 1, 2, 3, 5, 8]),
-                     rcpt=r.choice([1, 1, 1, 2, 3]), host=r.choice(["mx1", "mx2"]))
+            a = Acct(name, key, kind, home, r.choice(p.jp_nets), r.choice(p.v6_jp),
+                     rate=r.choice([0.5, 1, 2, 3, 5, 8]), rcpt=r.choice([1, 1, 1, 2, 3]), host=r.choice(["mx1", "mx2"]))
             if kind == "heavy":
                 a.rate, a.rcpt = r.uniform(20, 60), r.choice([2, 3, 5])
             if kind in ("traveler", "roaming"):
@@ -233,7 +234,7 @@ class Gen:
             else:
                 x = r.random()
                 ip = a.home_ip if x < 0.45 else mobile() if x < 0.8 else (
-                    f"10.1.{r.randrange(256)}.{r.randrange(1, 255)}" if x < 0.93 else r.choice(p.v6_jp))
+                    f"10.1.{r.randrange(256)}.{r.randrange(1, 255)}" if x < 0.93 else a.v6)
             rc = max(1, int(r.expovariate(1 / a.rcpt))) if a.rcpt > 1 else 1
             if a.kind == "heavy" and r.random() < 0.01:
                 rc = r.randrange(100, 320)  # a legitimate mailing from home

@@ -33,7 +33,7 @@ DAY = 86400.0
 @dataclass
 class Thresholds:
     flag_score: float = 4.0
-    flag_score_access: float = 6.0
+    flag_score_access: float = 7.0
     w_new_country: float = 1.5
     w_multi_country: float = 1.5
     w_impossible_travel: float = 1.0

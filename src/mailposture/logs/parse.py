@@ -49,7 +49,9 @@ class Event(NamedTuple):
 _MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
                                        "Nov", "Dec"), 1)}
 _PROG = re.compile(r"([A-Za-z0-9_.+/-]+?)(?:\[(\d+)\])?: ")
-_QID = re.compile(r"([0-9A-Za-z]{5,20}): ")
+# short queue ids are upper-case hex; long ones (enable_long_queue_ids) use digits and consonants only, so a
+# word such as "warning" is never taken for one (postconf(5) enable_long_queue_ids)
+_QID = re.compile(r"([0-9A-F]{6,}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,}|NOQUEUE): ")
 _CLIENT = re.compile(r"client=([^\[\s,]*)\[([^\]]*)\]")
 _SASL_USER = re.compile(r"sasl_username=([^,\s]+(?:[^,]*[^,\s])?)")
 _NRCPT = re.compile(r"nrcpt=(\d+)")
