@@ -153,4 +153,7 @@ def analyze_cmd(
 
 
 def register(guard_app: typer.Typer) -> None:
+    from mailposture.guard.cli_dnsbl import dnsbl_app
+
     guard_app.command("analyze")(analyze_cmd)
+    guard_app.add_typer(dnsbl_app, name="dnsbl")
