@@ -152,8 +152,53 @@ def analyze_cmd(
             _fail(f"cannot write {output}: {e.strerror or e}")
 
 
+def watch_cmd(
+    logs: Annotated[list[str], typer.Argument(help="Live log files to follow (e.g. /var/log/maillog).")],
+    config: ConfigOpt = None, store: StoreOpt = None, tz: TzOpt = None, geo: GeoOpt = None, lang: Lang = None,
+    dry_run: Annotated[bool | None, typer.Option("--dry-run/--act", help="Only report detections (default: the "
+                                                 "config's watch.dry_run).")] = None,
+    state_file: Annotated[str | None, typer.Option("--state-file", help="Where the read positions are kept.")]
+    = None,
+    interval: Annotated[float | None, typer.Option("--interval", min=0.05, help="Seconds between polls.")] = None,
+    rounds: Annotated[int, typer.Option("--rounds", min=0, help="Stop after N polls (0: until stopped).")] = 0,
+) -> None:
+    """Follow live logs; lock compromised accounts and mail the owner and the admin. 監視して自動ロック"""
+    import logging
+    import os
+
+    from mailposture.guard.watch import Watcher
+    from mailposture.logs.parse import parse_tz
+
+    lg = default_lang(lang)
+    try:
+        zone = parse_tz(tz)
+    except ValueError as e:
+        _fail(str(e))
+    for p in logs:
+        if os.path.isdir(p):
+            _fail(f"{p} is a directory: give the live log files")
+    cfg, th, wcfg, _d, geo_src, st = _setup(config, store, geo, need_store=True)
+    if dry_run is not None:
+        wcfg.dry_run = dry_run
+    if state_file:
+        wcfg.state_file = state_file
+    if interval:
+        wcfg.poll_interval = interval
+    allow = _allowlist(config, store, st)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    w = Watcher(cfg, wcfg, th, geo_src, st, logs, tz=zone, allow=allow, locate=locator_for(geo_src), lang=lg,
+                report=lambda s: typer.echo(s, err=True))
+    typer.echo(f"watching {', '.join(logs)} ({'dry run' if wcfg.dry_run else 'locking'}; state {wcfg.state_file})",
+               err=True)
+    try:
+        w.run(rounds=rounds)
+    except KeyboardInterrupt:
+        w.follower.save()
+
+
 def register(guard_app: typer.Typer) -> None:
     from mailposture.guard.cli_dnsbl import dnsbl_app
 
     guard_app.command("analyze")(analyze_cmd)
+    guard_app.command("watch")(watch_cmd)
     guard_app.add_typer(dnsbl_app, name="dnsbl")

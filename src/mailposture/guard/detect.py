@@ -315,6 +315,8 @@ class Detector:
             if len(a.nets) >= 64:
                 a.nets.pop(next(iter(a.nets)))
             a.nets[net] = t
+        if out is None and a.sig and a.flag is None:
+            out = self._evaluate(user, a, t)
         return out
 
     def failure(self, user: str, t: float, ip: str, internal: bool, n: int = 1) -> None:
@@ -389,6 +391,15 @@ class Detector:
     def timeline(self, user: str) -> list[tuple[float, str, str]]:
         a = self.accts.get(user)
         return list(a.timeline or []) if a else []
+
+    def rearm(self) -> None:
+        """Clear every flag but keep the signals: the next event of a flagged account whose signals still count
+        flags it again (``guard watch`` after rebuilding baselines from lines it must not act on)."""
+        for user in list(self.flags):
+            a = self.accts.get(user)
+            if a is not None:
+                a.flag = None
+        self.flags.clear()
 
     def forget(self, user: str) -> None:
         """Drop an account's flag (after an admin unlock: detection starts afresh, keeping the baseline)."""
