@@ -179,3 +179,16 @@ def test_cli_check_and_status(dns, tmp_path) -> None:
     assert r.exit_code == 0 and json.loads(r.stdout)["listings"][0]["ip"] == "203.0.113.10"
     r = runner.invoke(app, ["guard", "dnsbl", "check", "not-an-ip"])
     assert r.exit_code == 2 and "not an IP" in r.output
+
+
+def test_guard_status_shows_listings(dns, tmp_path) -> None:
+    runner = CliRunner()
+    store = f"sqlite:///{tmp_path}/g.db"
+    r = runner.invoke(app, ["guard", "dnsbl", "check", "-n", dns.address, "--store", store, "-L", "good.bl.test",
+                            "203.0.113.10"])
+    assert r.exit_code == 1, r.output
+    r = runner.invoke(app, ["guard", "status", "--store", store])
+    assert r.exit_code == 0, r.output
+    assert "DNSBL listings:   1" in r.output and "203.0.113.10 good.bl.test" in r.output
+    r = runner.invoke(app, ["guard", "status", "--store", store, "--json"])
+    assert json.loads(r.stdout)["dnsbl_listings"][0]["list"] == "good.bl.test"

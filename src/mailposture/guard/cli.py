@@ -177,7 +177,9 @@ def serve_cmd(
 # -- status ----------------------------------------------------------------------------------------------------
 @guard_app.command("status")
 def status_cmd(config: ConfigOpt = None, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
-    """Store, users per state, geo source and data date, allow-list size, refusals in the last 24 h."""
+    """Store, users per state, geo source and data date, allow-list size, refusals in the last 24 h, block-list
+    listings of the outbound addresses."""
+    from mailposture.guard.cli_dnsbl import listings_summary
     from mailposture.guard.geo import open_geo
 
     cfg = _config(config, store)
@@ -197,6 +199,7 @@ def status_cmd(config: ConfigOpt = None, store: StoreOpt = None, as_json: JsonOp
             "allowlist_size": len(st.allowlist()),
             "refusals_24h_by_country": st.refusals_by_country(now - timedelta(hours=24)),
             "counts_today": st.counts(now.strftime("%Y-%m-%d")),
+            "dnsbl_listings": listings_summary(st),  # issue 12 (guard/cli_dnsbl.py)
         }
 
     info = _guarded(collect)
@@ -219,6 +222,9 @@ def status_cmd(config: ConfigOpt = None, store: StoreOpt = None, as_json: JsonOp
     total = sum(n for _, n in refusals)
     typer.echo(f"refusals, 24 h:   {total}" + (" — " + ", ".join(f"{cc} {n}" for cc, n in refusals[:15])
                                                 if refusals else ""))
+    listed = info["dnsbl_listings"]
+    typer.echo(f"DNSBL listings:   {len(listed)}" + ("".join(f"\n  {x['ip']} {x['list']} since {x['since']}"
+                                                             for x in listed)))
 
 
 # -- users -----------------------------------------------------------------------------------------------------
