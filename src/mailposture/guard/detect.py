@@ -90,8 +90,8 @@ def net_of(ip: str) -> str:
     """The network an address is judged by for "a network this account used before": IPv4 /16, IPv6 /32
     (dynamic addresses of one provider stay inside)."""
     if ":" in ip:
-        return ":".join(ip.split(":")[:2])
-    return ".".join(ip.split(".")[:2])
+        return ":".join(ip.split(":", 2)[:2])
+    return ip.rsplit(".", 2)[0]
 
 
 def km_between(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -115,6 +115,7 @@ class Flag:
 
 class Acct:
     __slots__ = (
+        "base",
         "countries",
         "day",
         "day_cc",
@@ -128,6 +129,7 @@ class Acct:
         "hist",
         "hour",
         "hour_msgs",
+        "last_ip",
         "last_loc",
         "nets",
         "recent_cc",
@@ -143,6 +145,7 @@ class Acct:
         self.recent_cc: dict[str, float] = {}
         self.recent_ips: dict[str, float] = {}
         self.last_loc: tuple[float, str, tuple[float, float]] | None = None
+        self.last_ip: str | None = None  # the address of the previous success (fast path for repeats)
         self.day = -1
         self.day_msgs = self.day_rcpt = self.hour_msgs = self.day_max_hour = 0
         self.day_ips = 0
@@ -150,6 +153,7 @@ class Acct:
         self.hour = -1
         # last 14 days: (max msgs/hour, recipients, distinct networks, distinct countries)
         self.hist: list[tuple[int, int, int, int]] = []
+        self.base: tuple[int, int, int, int] = (0, 0, 0, 0)  # maxima over hist
         self.fails: list[tuple[float, str]] | None = None
         self.sig: dict[str, tuple[float, dict[str, Any]]] | None = None
         self.flag: Flag | None = None
@@ -192,8 +196,10 @@ class Detector:
                                len(a.day_cc) if a.day_cc else 0))
                 if len(a.hist) > 14:
                     del a.hist[0]
+                a.base = tuple(max(h[i] for h in a.hist) for i in range(4))  # type: ignore[assignment]
             a.day, a.day_msgs, a.day_rcpt, a.day_ips, a.day_max_hour, a.day_cc = d, 0, 0, 0, 0, None
             a.hour, a.hour_msgs = -1, 0
+            a.last_ip = None
             # forget 24 h windows' old entries now and then
             cut = t - DAY
             if a.recent_ips:
@@ -254,6 +260,16 @@ class Detector:
         out: Flag | None = None
         if internal:
             return None
+        if ip == a.last_ip:  # the same address as the previous success today: nothing new but the times
+            a.recent_ips[ip] = t
+            if cc:
+                a.recent_cc[cc] = t
+                if a.last_loc is not None and a.last_loc[1] == cc:
+                    a.last_loc = (t, cc, a.last_loc[2])
+            if a.sig and a.flag is None:
+                return self._evaluate(user, a, t)
+            return None
+        a.last_ip = ip
         net = net_of(ip)
         seasoned = self._seasoned(a, t)
         if ip not in a.recent_ips:
@@ -262,7 +278,7 @@ class Detector:
             nets = {net_of(k) for k, v in a.recent_ips.items() if v >= cut}
             if len(nets) > a.day_ips:
                 a.day_ips = len(nets)
-            base = max((h[2] for h in a.hist), default=0)
+            base = a.base[2]
             floor = th.many_ips_min if len(a.hist) >= th.history_days else th.many_ips_min * 2
             if len(nets) >= max(floor, th.many_ips_factor * base) and (
                     a.sig is None or "GD_MANY_IPS" not in a.sig or t - a.sig["GD_MANY_IPS"][0] > DAY):
@@ -286,7 +302,7 @@ class Detector:
             a.day_cc.add(cc)
             win = th.multi_country_hours * 3600
             ccs = sorted(c for c, v in a.recent_cc.items() if v >= t - win)
-            base_cc = max((h[3] for h in a.hist), default=0)
+            base_cc = a.base[3]
             if len(ccs) >= max(th.multi_country_n, base_cc + 1) and (
                     a.sig is None or "GD_MULTI_COUNTRY" not in a.sig or t - a.sig["GD_MULTI_COUNTRY"][0] > win):
                 out = self._fire(user, a, t, "GD_MULTI_COUNTRY", {"n": len(ccs), "hours": int(th.multi_country_hours),
@@ -353,7 +369,7 @@ class Detector:
                 a.flag.countries.add(cc)
         th = self.th
         seasoned = len(a.hist) >= th.history_days
-        base = max((x[0] for x in a.hist), default=0)
+        base = a.base[0]
         limit = max(th.burst_min, th.burst_factor * base) if seasoned else th.burst_cold
         if a.hour_msgs == int(limit) + 1:
             out = self._fire(user, a, t, "GD_BURST", {"n": a.hour_msgs, "baseline": base}) or out
@@ -373,7 +389,7 @@ class Detector:
             a.flag.recipients += n
         th = self.th
         seasoned = len(a.hist) >= th.history_days
-        base = max((x[1] for x in a.hist), default=0)
+        base = a.base[1]
         limit = max(th.fanout_min, th.fanout_factor * base) if seasoned else th.fanout_cold
         out = None
         if before <= limit < a.day_rcpt:

@@ -67,6 +67,10 @@ class UserSum:
         self.status: Counter[str] | None = None
 
 
+def _restricted(user: str) -> tuple[UserRecord, bool]:
+    return UserRecord(user, UserState.RESTRICTED), True
+
+
 def _month(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m")
 
@@ -93,6 +97,9 @@ class Analyzer:
         self.submissions = Counter()  # by decision class
         self._norm: dict[str, str] = {}
         self._cc_cache: dict[str, tuple[str, bool]] = {}
+        self._decisions: dict[tuple[str, str], tuple[bool, str]] = {}
+        self._months: dict[int, str] = {}
+        self._now = datetime.now(UTC)
 
     # -- helpers -------------------------------------------------------------------------------------------
     def _user(self, raw: str) -> str:
@@ -178,20 +185,22 @@ class Analyzer:
         if s is None:
             s = self.sums[user] = UserSum()
         s.messages += 1
-        d = self.policy.decide({"sasl_username": user, "client_address": ev.ip, "client_name": ev.client_name},
-                               lambda u: (UserRecord(u, UserState.RESTRICTED), True), datetime.now(UTC))
+        refused, reason = self._decision(ev.ip, ev.client_name)
         cc, internal = self.where(ev.ip)
-        if d.verdict == REFUSED:
+        if refused:
             s.refused += 1
             self.submissions["refused"] += 1
-        self.submissions[d.reason] += 1
+        self.submissions[reason] += 1
         if not internal and cc != UNKNOWN and cc not in self.home:
             s.abroad = True
-            self.det.note(user, ev.t, "submit", f"{ev.ip} {cc}" + (" (allow-list)" if d.reason == "allowlist"
+            self.det.note(user, ev.t, "submit", f"{ev.ip} {cc}" + (" (allow-list)" if reason == "allowlist"
                                                                    else ""))
         label = INTERNAL if internal else cc
         s.cc_msgs[label] += 1
-        m = _month(ev.t)
+        day = int(ev.t // 86400)
+        m = self._months.get(day)
+        if m is None:
+            m = self._months[day] = _month(ev.t)
         self.month_cc[(m, label)] += 1
         if s.cc_month.get(label) != m:
             if label not in s.cc_month:
@@ -203,6 +212,20 @@ class Analyzer:
         if len(p) > _PENDING_MAX:
             p.popitem(last=False)
         return self.det.submission(user, ev.t, ev.ip, None if cc in (UNKNOWN, INTERNAL) else cc, internal)
+
+    def _decision(self, ip: str, client_name: str) -> tuple[bool, str]:
+        """The guard's own decision for a restricted (default) user submitting from ``ip``: it depends only on
+        the address and the verified client name, so it is cached per (address, name)."""
+        key = (ip, client_name)
+        hit = self._decisions.get(key)
+        if hit is None:
+            d = self.policy.decide({"sasl_username": "x", "client_address": ip, "client_name": client_name},
+                                   _restricted, self._now)
+            hit = (d.verdict == REFUSED, d.reason)
+            if len(self._decisions) > 200_000:
+                self._decisions.clear()
+            self._decisions[key] = hit
+        return hit
 
     # -- the report ----------------------------------------------------------------------------------------
     def report(self, stats: Any = None, lang: str = "en", files: list[str] | None = None) -> dict[str, Any]:

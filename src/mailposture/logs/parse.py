@@ -48,7 +48,9 @@ class Event(NamedTuple):
 
 _MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
                                        "Nov", "Dec"), 1)}
-_PROG = re.compile(r"([A-Za-z0-9_.+/-]+?)(?:\[(\d+)\])?: ")
+# after the time stamp: an optional host (absent in Dovecot's own log file) and the program[pid]
+_HOST_PROG = re.compile(r" +(?:([^ :]+) )?([A-Za-z0-9_.+/-]+?)(?:\[\d+\])?: ")
+_DOVECOT_PROGS = ("dovecot/", "imap-login", "pop3-login", "submission-login", "managesieve-login", "auth")
 # short queue ids are upper-case hex; long ones (enable_long_queue_ids) use digits and consonants only, so a
 # word such as "warning" is never taken for one (postconf(5) enable_long_queue_ids)
 _QID = re.compile(r"([0-9A-F]{6,}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,}|NOQUEUE): ")
@@ -67,6 +69,9 @@ _POSTFIX_AGENTS = {"smtpd", "qmgr", "smtp", "lmtp", "local", "virtual", "cleanup
 _DOVECOT_LOGIN = ("imap-login", "pop3-login", "submission-login", "managesieve-login", "lmtp")
 
 
+_IGN = Event(IGNORED, 0.0)  # the one IGNORED event (its time is not used)
+
+
 class Clock:
     """Turns a classic syslog timestamp into POSIX time, for one file: year from the file's mtime, local
     zone ``tz`` (DST handled per hour through the zone's rules)."""
@@ -75,6 +80,7 @@ class Clock:
         self.tz = tz
         self.mtime = mtime if mtime is not None else time.time()
         self._hours: dict[tuple[int, int, int], float] = {}
+        self.stamps: dict[str, float | None] = {}  # "Dec  7 17:51:44" -> time (lines of one second share it)
         ref = datetime.fromtimestamp(self.mtime, tz) if tz else datetime.fromtimestamp(self.mtime)
         self.ref_year = ref.year
 
@@ -102,6 +108,26 @@ class Clock:
 
 def _classic(line: str, clock: Clock) -> tuple[float, int] | None:
     """'Dec  7 17:51:44' or 'Dec 07 17:51:44' (optionally .123456) -> (time, index after the stamp)."""
+    key = line[:15]
+    cache = clock.stamps
+    if key in cache:
+        base_t = cache[key]
+        if base_t is None:
+            return None
+        if len(line) > 15 and line[15] == ".":
+            j = 16
+            while j < len(line) and line[j].isdigit():
+                j += 1
+            return base_t + (float(line[15:j]) if j > 16 else 0.0), j
+        return base_t, 15
+    res = _classic_parse(line, clock)
+    if len(cache) > 4096:
+        cache.clear()
+    cache[key] = None if res is None else res[0] - (res[0] % 1 if len(line) > 15 and line[15] == "." else 0.0)
+    return res
+
+
+def _classic_parse(line: str, clock: Clock) -> tuple[float, int] | None:
     mon = _MONTHS.get(line[:3])
     if mon is None or line[3] != " ":
         return None
@@ -143,42 +169,43 @@ class LineParser:
     """Stateless apart from per-file clocks; ``parse(line, clock)`` returns an Event, IGNORED event or None
     (unknown)."""
 
+    def __init__(self) -> None:
+        self._progs: dict[str, tuple[str, list[str], str]] = {}  # program name -> (family, parts, agent)
+
+    def _prog(self, prog: str) -> tuple[str, list[str], str]:
+        hit = self._progs.get(prog)
+        if hit is None:
+            if prog == "dovecot" or prog.startswith(_DOVECOT_PROGS):
+                hit = ("dovecot", [], "")
+            else:
+                parts = prog.split("/")
+                if len(parts) >= 2 and parts[0].startswith("postfix"):
+                    hit = ("postfix", parts, parts[-1]) if parts[-1] in _POSTFIX_AGENTS else ("unknown", [], "")
+                else:
+                    hit = ("other", [], "")
+            if len(self._progs) < 10000:
+                self._progs[prog] = hit
+        return hit
+
     def parse(self, line: str, clock: Clock) -> Event | None:
         if not line:
             return None
-        c0 = line[0]
-        if c0.isdigit():
-            ts = _iso(line)
-        else:
-            ts = _classic(line, clock)
+        ts = _iso(line) if line[0].isdigit() else _classic(line, clock)
         if ts is None:
             return None
         t, i = ts
-        rest = line[i:].lstrip(" ")
-        # host (absent in Dovecot's own log file, whose next token ends with ':')
-        sp = rest.find(" ")
-        if sp < 0:
-            return None
-        first = rest[:sp]
-        if first.endswith(":") and (first[:-1] in _DOVECOT_LOGIN or first[:-1].startswith(("auth", "dovecot"))):
-            host, body = "", rest
-        else:
-            host, body = first, rest[sp + 1:]
-        m = _PROG.match(body)
+        m = _HOST_PROG.match(line, i)
         if not m:
             return None
-        prog = m[1]
-        msg = body[m.end():]
-        if prog == "dovecot" or prog.startswith(("dovecot/", "imap-login", "pop3-login", "submission-login",
-                                                 "managesieve-login", "auth")):
-            return _dovecot(prog, msg, t, host)
-        parts = prog.split("/")
-        if len(parts) >= 2 and parts[0].startswith("postfix"):
-            agent = parts[-1]
-            if agent not in _POSTFIX_AGENTS:
-                return None
-            return _postfix(parts, agent, msg, t, host)
-        return Event(IGNORED, t, host)  # another program in the same file (cron, sshd …)
+        host = m[1] or ""
+        family, parts, agent = self._prog(m[2])
+        if family == "postfix":
+            return _postfix(parts, agent, line[m.end():], t, host)
+        if family == "dovecot":
+            return _dovecot(m[2], line[m.end():], t, host)
+        if family == "other":
+            return _IGN  # another program in the same file (cron, sshd …)
+        return None
 
 
 def _postfix(parts: list[str], agent: str, msg: str, t: float, host: str) -> Event:
@@ -188,7 +215,7 @@ def _postfix(parts: list[str], agent: str, msg: str, t: float, host: str) -> Eve
     if qm:
         qid = qm[1]
         if qid == "NOQUEUE":
-            return Event(IGNORED, t, host, service)
+            return _IGN
         key = f"{host}/{inst}/{qid}"
         body = msg[qm.end():]
         if agent == "smtpd":
@@ -197,26 +224,26 @@ def _postfix(parts: list[str], agent: str, msg: str, t: float, host: str) -> Eve
                 um = _SASL_USER.search(body)
                 if cm and um:
                     return Event(SUBMIT, t, host, service, um[1], cm[2], cm[1], key)
-            return Event(IGNORED, t, host, service)
+            return _IGN
         if body.startswith("from=<"):
             nm = _NRCPT.search(body)
             if nm:
                 return Event(NRCPT, t, host, service, "", "", "", key, int(nm[1]))
-            return Event(IGNORED, t, host, service)
+            return _IGN
         if body.startswith(("to=<", "orig_to=<")):
             sm = _STATUS.search(body)
             if sm:
                 return Event(DELIVERY, t, host, service, "", "", "", key, 1, sm[1])
-            return Event(IGNORED, t, host, service)
+            return _IGN
         if body.startswith("removed"):
             return Event(REMOVED, t, host, service, "", "", "", key)
-        return Event(IGNORED, t, host, service)
+        return _IGN
     if agent == "smtpd" and msg.startswith("warning: "):
         wm = _WARN_SASL.match(msg)
         if wm:
             um = _SASL_USER.search(msg)
             return Event(AUTH_FAIL, t, host, "smtp:" + service, um[1] if um else "", wm[2], wm[1])
-    return Event(IGNORED, t, host, service)
+    return _IGN
 
 
 def _dovecot(prog: str, msg: str, t: float, host: str) -> Event:
@@ -226,7 +253,7 @@ def _dovecot(prog: str, msg: str, t: float, host: str) -> Event:
         if not sub:
             c = msg.find(": ")
             if c < 0:
-                return Event(IGNORED, t, host)
+                return _IGN
             sub, msg = msg[:c], msg[c + 2:]
     else:
         sub = prog
@@ -249,13 +276,13 @@ def _dovecot(prog: str, msg: str, t: float, host: str) -> Event:
                 if am:
                     n = int(am[1])
                 return Event(AUTH_FAIL, t, host, proto, um[1] if um else "", rm[1], "", "", n)
-        return Event(IGNORED, t, host, proto)
+        return _IGN
     if sub.startswith("auth"):
         am = _DV_AUTH.search(msg)
         if am and am[3] == "Password mismatch":
             # the login process also logs the failed attempt; count it once there, keep this as evidence only
-            return Event(IGNORED, t, host, "auth", am[1], am[2], "", "", 0, "password-mismatch")
-    return Event(IGNORED, t, host)
+            return _IGN
+    return _IGN
 
 
 def parse_tz(name: str | None) -> tzinfo | None:
