@@ -21,13 +21,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from mailposture.guard.config import GuardConfig  # noqa: E402
-from mailposture.guard.decide import AllowList  # noqa: E402
-from mailposture.guard.facts import Analyzer  # noqa: E402
-from mailposture.guard.geo import IptoccGeo  # noqa: E402
-from mailposture.logs.parse import parse_tz  # noqa: E402
-from mailposture.logs.reader import LogReader  # noqa: E402
-from worlds.maillog_gen import generate  # noqa: E402
+from mailposture.guard.config import GuardConfig
+from mailposture.guard.decide import AllowList
+from mailposture.guard.facts import Analyzer
+from mailposture.guard.geo import IptoccGeo
+from mailposture.logs.parse import parse_tz
+from mailposture.logs.reader import LogReader
+from worlds.maillog_gen import generate
 
 
 def one(users: int, days: int, seed: int) -> dict:
