@@ -104,6 +104,13 @@ def test_flag_json_shape_and_reasons(world) -> None:
             by_kind.setdefault(truth.compromised[f["user"]], set()).update(r["code"] for r in f["reasons"])
             # the first sign is not before the generator's compromise day
             assert f["first_abuse"] >= truth.compromised_from[f["user"]].strftime("%Y-%m-%d")
+    bounced = [f["delivery"].get("bounced", 0) for f in rep["flagged"]
+               if truth.compromised.get(f["user"]) == "spam_abroad"]
+    assert bounced and max(bounced) > 0  # delivery status joined through the queue id
+    failed = rep["logins"]["most_failed_users"]
+    assert failed and all(x["failed"] > 0 for x in failed)
+    stale = {u for u, k in truth.archetype.items() if k == "stale"}
+    assert stale & {x["user"] for x in failed}  # the stale-password phones fail the most
     assert "GD_GUESS_THEN_SUCCESS" in by_kind["guess_then_spam"]
     assert "GD_MANY_IPS" in by_kind["botnet"]
     assert by_kind["spam_abroad"] & {"GD_BURST", "GD_FANOUT"}

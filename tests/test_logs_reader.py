@@ -140,3 +140,14 @@ def test_tz_names() -> None:
     assert parse_tz("Asia/Tokyo") is not None
     with pytest.raises(ValueError, match="unknown time zone"):
         parse_tz("Mars/Olympus")
+
+
+def test_truncated_gzip_keeps_what_was_read(tmp_path) -> None:
+    lines = [f"2026-12-02T13:00:{i:02d}+09:00 mx postfix/qmgr[1]: ABCDEF{i:02d}: removed" for i in range(50)]
+    data = gzip.compress("".join(x + "\n" for x in lines).encode() * 200)
+    (tmp_path / "maillog.2.gz").write_bytes(data[: len(data) // 2])  # cut in the middle
+    (tmp_path / "maillog").write_text(lines[0] + "\n")
+    rd = LogReader([str(tmp_path / "maillog*")])
+    n = sum(1 for _ in rd.events())
+    assert 0 < n and rd.stats.errors and "maillog.2.gz" in rd.stats.errors[0]
+    assert n == rd.stats.used and rd.stats.read > 1  # lines before the cut and the next file were used

@@ -132,9 +132,10 @@ def analyze_cmd(
             an.feed(reader.events())
     except OSError as e:
         _fail(f"cannot read the logs: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""))
-    except EOFError as e:  # a truncated .gz: report what was read up to there
-        typer.echo(f"warning: a compressed log ends early ({e}); the report covers what was read", err=True)
+    for err in reader.stats.errors:  # e.g. a truncated .gz: the report covers what was read
+        typer.echo(f"warning: {err}", err=True)
     rep = an.report(reader.stats, lang=lg, files=reader.stats.files)
+    rep["lines"]["file_errors"] = reader.stats.errors
     if reader.stats.unknown:
         typer.echo(f"note: {reader.stats.unknown} unknown line(s), e.g. {reader.stats.unknown_samples[:1]}",
                    err=True)

@@ -51,8 +51,6 @@ class UserSum:
         "abroad",
         "cc_month",
         "cc_msgs",
-        "fails",
-        "logins",
         "messages",
         "recipients",
         "refused",
@@ -60,7 +58,7 @@ class UserSum:
     )
 
     def __init__(self) -> None:
-        self.messages = self.recipients = self.refused = self.logins = self.fails = 0
+        self.messages = self.recipients = self.refused = 0
         self.cc_msgs: Counter[str] = Counter()
         self.cc_month: dict[str, str] = {}
         self.abroad = False
@@ -94,6 +92,8 @@ class Analyzer:
         self.cc_users: Counter[str] = Counter()
         self.fail_cc: Counter[str] = Counter()
         self.logins_ok = self.logins_failed = 0
+        # user -> [successful logins, failed authentications, failing addresses (at most 100)]
+        self.login_stats: dict[str, list] = {}
         self.submissions = Counter()  # by decision class
         self._norm: dict[str, str] = {}
         self._cc_cache: dict[str, tuple[str, bool]] = {}
@@ -161,9 +161,10 @@ class Analyzer:
             user = self._user(ev.user)
             cc, internal = self.where(ev.ip)
             self.logins_ok += 1
-            s = self.sums.get(user)
-            if s is not None:
-                s.logins += 1
+            ls = self.login_stats.get(user)
+            if ls is None:
+                ls = self.login_stats[user] = [0, 0, None]
+            ls[0] += 1
             if not internal and cc not in self.home:
                 self.det.note(user, ev.t, "login", f"{ev.service} {ev.ip} {cc}")
             return self.det.success(user, ev.t, ev.ip, None if cc == UNKNOWN else cc, internal)
@@ -173,9 +174,14 @@ class Analyzer:
             self.fail_cc[cc] += max(1, ev.n)
             if ev.user:
                 user = self._user(ev.user)
-                s = self.sums.get(user)
-                if s is not None:
-                    s.fails += max(1, ev.n)
+                ls = self.login_stats.get(user)
+                if ls is None:
+                    ls = self.login_stats[user] = [0, 0, None]
+                ls[1] += max(1, ev.n)
+                if ls[2] is None:
+                    ls[2] = set()
+                if len(ls[2]) < 100:
+                    ls[2].add(ev.ip)
                 self.det.failure(user, ev.t, ev.ip, internal, max(1, ev.n))
         return None
 
@@ -255,6 +261,7 @@ class Analyzer:
                 "first_abuse": _iso(f.first_abuse), "flagged_at": _iso(f.flagged_at),
                 "countries": sorted(f.countries), "messages": f.messages, "recipients": f.recipients,
                 "messages_total": sums[u].messages if u in sums else 0,
+                "delivery": dict(sums[u].status or {}) if u in sums else {},
                 "timeline": [{"time": _iso(t), "event": w, "detail": d} for t, w, d in self.det.timeline(u)],
             })
         months = sorted({m for m, _ in self.month_cc})
@@ -285,7 +292,10 @@ class Analyzer:
                          for (m, c), n in sorted(self.month_cc.items())],
             "months": months,
             "logins": {"ok": self.logins_ok, "failed": self.logins_failed,
-                       "failed_by_country": [{"country": c, "failures": n} for c, n in self.fail_cc.most_common(20)]},
+                       "failed_by_country": [{"country": c, "failures": n} for c, n in self.fail_cc.most_common(20)],
+                       "most_failed_users": [
+                           {"user": u, "ok": v[0], "failed": v[1], "failing_addresses": len(v[2] or ())}
+                           for u, v in sorted(self.login_stats.items(), key=lambda kv: -kv[1][1])[:50] if v[1]]},
             "flagged": out_flags,
         }
         return rep

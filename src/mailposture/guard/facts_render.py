@@ -35,6 +35,8 @@ _L = {
     "timeline": ("証拠の時系列", "Evidence timeline"),
     "logins": ("ログイン成功 / 失敗", "Logins succeeded / failed"),
     "none": ("なし", "none"),
+    "most_failed": ("認証失敗の多いアカウント", "Accounts with the most failed logins"),
+    "failed": ("失敗", "failed"), "ok": ("成功", "succeeded"), "addresses": ("失敗元 IP 数", "failing addresses"),
     "internal": ("内部", "internal"), "??": ("不明", "unknown"),
     "policy": ("前提: 本国 {home}、許可リスト {allow} 件、国不明は {unk}",
                "Assumed: home {home}, allow-list {allow} entries, unknown country {unk}"),
@@ -91,6 +93,12 @@ def render_md(rep: dict[str, Any], lang: str = "ja") -> str:
             "|---|---|---:|---:|"]
     out += [f"| {r['month']} | {_cc(r['country'], lang)} | {r['messages']:,} | {r['users']:,} |"
             for r in rep["by_month"]]
+    failed = rep["logins"].get("most_failed_users", [])[:10]
+    if failed:
+        out += ["", f"## {t('most_failed', lang)}", "",
+                f"| {t('user', lang)} | {t('failed', lang)} | {t('ok', lang)} | {t('addresses', lang)} |",
+                "|---|---:|---:|---:|"]
+        out += [f"| {x['user']} | {x['failed']:,} | {x['ok']:,} | {x['failing_addresses']} |" for x in failed]
     out += ["", f"## {t('flagged', lang)} ({len(rep['flagged'])})", ""]
     if not rep["flagged"]:
         out.append(t("none", lang))

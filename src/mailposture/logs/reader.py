@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import os
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import tzinfo
@@ -20,6 +21,7 @@ class LogStats:
     unknown: int = 0
     files: list[str] = field(default_factory=list)
     unknown_samples: list[str] = field(default_factory=list)  # the first few, for the operator
+    errors: list[str] = field(default_factory=list)  # files that could not be read to their end
     first: float | None = None
     last: float | None = None
 
@@ -44,31 +46,43 @@ class LogReader:
         return sum(os.path.getsize(f.path) for f in self.files)
 
     def _chain_events(self, chain: list[LogFile]) -> Iterator[Event]:
-        parse = self.parser.parse
         st = self.stats
         for lf in chain:
             clock = Clock(self.tz, lf.mtime)
-            fh, raw = open_text(lf.path)
-            with fh:
-                n = 0
-                for line in fh:
-                    n += 1
-                    st.read += 1
-                    if n & 0x3FFF == 0 and self.progress:
-                        self._pos[lf.path] = raw.tell()
-                        self.progress(sum(self._pos.values()))
-                    ev = parse(line.rstrip("\n"), clock)
-                    if ev is None:
-                        st.unknown += 1
-                        if len(st.unknown_samples) < 5 and line.strip():
-                            st.unknown_samples.append(line.strip()[:200])
-                        continue
-                    if ev.kind == IGNORED:
-                        st.ignored += 1
-                        continue
-                    st.used += 1
-                    yield ev
+            try:
+                fh, raw = open_text(lf.path)
+            except OSError as e:
+                st.errors.append(f"{lf.path}: {e.strerror or e}")
+                continue
+            try:
+                yield from self._lines(lf, fh, raw, clock)
+            except (EOFError, OSError, zlib.error) as e:  # truncated or corrupt .gz: keep what was read
+                st.errors.append(f"{lf.path}: {e or type(e).__name__} (after {st.read:,} lines)")
+            finally:
+                fh.close()
             self._pos[lf.path] = os.path.getsize(lf.path)
+
+    def _lines(self, lf: LogFile, fh, raw, clock: Clock) -> Iterator[Event]:
+        parse = self.parser.parse
+        st = self.stats
+        n = 0
+        for line in fh:
+            n += 1
+            st.read += 1
+            if n & 0x3FFF == 0 and self.progress:
+                self._pos[lf.path] = raw.tell()
+                self.progress(sum(self._pos.values()))
+            ev = parse(line.rstrip("\n"), clock)
+            if ev is None:
+                st.unknown += 1
+                if len(st.unknown_samples) < 5 and line.strip():
+                    st.unknown_samples.append(line.strip()[:200])
+                continue
+            if ev.kind == IGNORED:
+                st.ignored += 1
+                continue
+            st.used += 1
+            yield ev
 
     def events(self) -> Iterator[Event]:
         groups = chains(self.files)
