@@ -77,6 +77,28 @@ def locator_for(geo_src):
     return locate
 
 
+def asn_lookup(path: str):
+    """ip -> (AS number, organisation) from an ASN .mmdb; a bad file is a clear error (exit 2)."""
+    import maxminddb
+
+    try:
+        reader = maxminddb.open_database(path)
+    except FileNotFoundError:
+        _fail(f"ASN database not found: {path}")
+    except Exception as e:
+        _fail(f"not a valid .mmdb file: {path}: {e}")
+
+    def lookup(ip: str):
+        try:
+            rec = reader.get(ip)
+        except Exception:
+            return None
+        if isinstance(rec, dict) and isinstance(rec.get("autonomous_system_number"), int):
+            return rec["autonomous_system_number"], str(rec.get("autonomous_system_organization") or "")
+        return None
+    return lookup
+
+
 def analyze_cmd(
     logs: Annotated[list[str], typer.Argument(help="Log files or globs (maillog*, /var/log/mail.log.*.gz).")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="md, html, xlsx, csv or json")] = "md",
@@ -84,6 +106,8 @@ def analyze_cmd(
     = None,
     config: ConfigOpt = None, store: StoreOpt = None, tz: TzOpt = None, geo: GeoOpt = None, lang: Lang = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")] = True,
+    asn_db: Annotated[str | None, typer.Option("--asn-mmdb", help="An ASN .mmdb (GeoLite2-ASN, DB-IP ASN): "
+                                               "networks of submissions from abroad.")] = None,
 ) -> None:
     """Abuse facts, acceptance estimate and compromised-account detection from Postfix/Dovecot logs.
     ログから踏み台送信の実態・受容性・不正アカウントを集計"""
@@ -111,7 +135,7 @@ def analyze_cmd(
         reader = LogReader(logs, tz=zone)
     except LogFileError as e:
         _fail(str(e))
-    an = Analyzer(cfg, geo_src, allow, th, locate=locator_for(geo_src))
+    an = Analyzer(cfg, geo_src, allow, th, locate=locator_for(geo_src), asn=asn_lookup(asn_db) if asn_db else None)
     try:
         if progress and sys.stderr.isatty():
             from rich.progress import (

@@ -79,8 +79,11 @@ def _iso(t: float | None) -> str | None:
 
 class Analyzer:
     def __init__(self, cfg: GuardConfig, geo: GeoSource, allow: AllowList | None = None,
-                 th: Thresholds | None = None, locate=None) -> None:
+                 th: Thresholds | None = None, locate=None, asn=None) -> None:
         self.cfg = cfg
+        self.asn = asn  # ip -> (number, organisation) | None, from an ASN .mmdb when configured
+        self.asn_msgs: Counter[tuple[int, str]] = Counter()
+        self._asn_cache: dict[str, tuple[int, str] | None] = {}
         self.geo = geo
         self.policy = Policy(cfg, geo, allow or AllowList())
         self.home = self.policy.home
@@ -199,8 +202,11 @@ class Analyzer:
         self.submissions[reason] += 1
         if not internal and cc != UNKNOWN and cc not in self.home:
             s.abroad = True
-            self.det.note(user, ev.t, "submit", f"{ev.ip} {cc}" + (" (allow-list)" if reason == "allowlist"
-                                                                   else ""))
+            asn = self._asn(ev.ip)
+            if asn is not None:
+                self.asn_msgs[asn] += 1
+            self.det.note(user, ev.t, "submit", f"{ev.ip} {cc}" + (f" AS{asn[0]} {asn[1]}" if asn else "")
+                          + (" (allow-list)" if reason == "allowlist" else ""))
         label = INTERNAL if internal else cc
         s.cc_msgs[label] += 1
         day = int(ev.t // 86400)
@@ -218,6 +224,15 @@ class Analyzer:
         if len(p) > _PENDING_MAX:
             p.popitem(last=False)
         return self.det.submission(user, ev.t, ev.ip, None if cc in (UNKNOWN, INTERNAL) else cc, internal)
+
+    def _asn(self, ip: str) -> tuple[int, str] | None:
+        if self.asn is None:
+            return None
+        if ip not in self._asn_cache:
+            if len(self._asn_cache) > 100_000:
+                self._asn_cache.clear()
+            self._asn_cache[ip] = self.asn(ip)
+        return self._asn_cache[ip]
 
     def _decision(self, ip: str, client_name: str) -> tuple[bool, str]:
         """The guard's own decision for a restricted (default) user submitting from ``ip``: it depends only on
@@ -291,6 +306,7 @@ class Analyzer:
             "by_month": [{"month": m, "country": c, "messages": n, "users": self.month_cc_users[(m, c)]}
                          for (m, c), n in sorted(self.month_cc.items())],
             "months": months,
+            "by_asn_abroad": [{"asn": a, "org": o, "messages": n} for (a, o), n in self.asn_msgs.most_common(30)],
             "logins": {"ok": self.logins_ok, "failed": self.logins_failed,
                        "failed_by_country": [{"country": c, "failures": n} for c, n in self.fail_cc.most_common(20)],
                        "most_failed_users": [
