@@ -25,8 +25,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from worlds.maillog_gen import generate
-
 
 def ensure_pflogsumm() -> str | None:
     exe = shutil.which("pflogsumm") or ("/usr/sbin/pflogsumm" if os.access("/usr/sbin/pflogsumm", os.X_OK) else None)
@@ -39,6 +37,19 @@ def ensure_pflogsumm() -> str | None:
         print(f"pflogsumm not available: {r.stderr.strip().splitlines()[-1:]}")
         return None
     return shutil.which("pflogsumm") or "/usr/sbin/pflogsumm"
+
+
+def make_log(big: Path, users: int, days: int) -> None:
+    from worlds.maillog_gen import generate
+
+    gen = big.parent / "gen"
+    truth = generate(gen, users=users, days=days, seed=7)
+    with open(big, "wb") as out:
+        for f in truth.files:  # chain order: oldest first per host
+            opener = gzip.open if f.endswith(".gz") else open
+            with opener(f, "rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+    shutil.rmtree(gen)
 
 
 def timed(cmd: list[str]) -> tuple[float, float, int, int]:
@@ -56,20 +67,20 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--keep", type=Path, help="Generate into (or reuse) this directory.")
+    ap.add_argument("--generate-only", type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.generate_only:
+        make_log(a.generate_only, a.users, a.days)
+        return
     work = a.keep or Path(tempfile.mkdtemp(prefix="guard-analyze-bench-"))
     big = work / "all.log"
     if not big.exists():
-        gen = work / "gen"
+        # in a child process: the peak RSS a child reports (wait4) starts from its parent's at fork time, so
+        # this process must stay small
         t0 = time.perf_counter()
-        truth = generate(gen, users=a.users, days=a.days, seed=7)
-        with open(big, "wb") as out:
-            for f in truth.files:  # chain order: oldest first per host
-                opener = gzip.open if f.endswith(".gz") else open
-                with opener(f, "rb") as src:
-                    shutil.copyfileobj(src, out, 1 << 20)
-        shutil.rmtree(gen)
-        print(f"generated {truth.lines:,} lines in {time.perf_counter() - t0:.0f}s", flush=True)
+        subprocess.run([sys.executable, __file__, "--generate-only", str(big), "--users", str(a.users),
+                        "--days", str(a.days)], check=True)
+        print(f"generated in {time.perf_counter() - t0:.0f}s", flush=True)
     size = big.stat().st_size
     with open(big, "rb") as fh:
         lines = sum(buf.count(b"\n") for buf in iter(lambda: fh.read(1 << 20), b""))

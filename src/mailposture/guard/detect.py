@@ -20,6 +20,7 @@ before the spam run). Weights and thresholds come from the ``[detect]`` table of
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -28,6 +29,7 @@ from mailposture.guard.centroids import CENTROIDS
 from mailposture.guard.reasons import REASONS
 
 DAY = 86400.0
+_U32 = 0xFFFFFFFF
 
 
 @dataclass
@@ -149,10 +151,11 @@ class Acct:
         self.day = -1
         self.day_msgs = self.day_rcpt = self.hour_msgs = self.day_max_hour = 0
         self.day_ips = 0
-        self.day_cc: set[str] | None = None
+        self.day_cc = ""  # today's countries, concatenated codes ("JPUS"): smaller than a set
         self.hour = -1
-        # last 14 days: (max msgs/hour, recipients, distinct networks, distinct countries)
-        self.hist: list[tuple[int, int, int, int]] = []
+        # last 14 days, flat: (max msgs/hour, recipients, distinct networks, distinct countries) per day, as a
+        # compact array (a list of tuples costs about 1 KB per account)
+        self.hist = array("I")
         self.base: tuple[int, int, int, int] = (0, 0, 0, 0)  # maxima over hist
         self.fails: list[tuple[float, str]] | None = None
         self.sig: dict[str, tuple[float, dict[str, Any]]] | None = None
@@ -192,12 +195,13 @@ class Detector:
         d = int(t // DAY)
         if d != a.day:
             if a.day >= 0:
-                a.hist.append((max(a.day_max_hour, a.hour_msgs), a.day_rcpt, a.day_ips,
-                               len(a.day_cc) if a.day_cc else 0))
-                if len(a.hist) > 14:
-                    del a.hist[0]
-                a.base = tuple(max(h[i] for h in a.hist) for i in range(4))  # type: ignore[assignment]
-            a.day, a.day_msgs, a.day_rcpt, a.day_ips, a.day_max_hour, a.day_cc = d, 0, 0, 0, 0, None
+                a.hist.extend((min(max(a.day_max_hour, a.hour_msgs), _U32), min(a.day_rcpt, _U32),
+                               min(a.day_ips, _U32), len(a.day_cc) // 2))
+                if len(a.hist) > 56:
+                    del a.hist[:4]
+                h = a.hist
+                a.base = (max(h[0::4]), max(h[1::4]), max(h[2::4]), max(h[3::4]))
+            a.day, a.day_msgs, a.day_rcpt, a.day_ips, a.day_max_hour, a.day_cc = d, 0, 0, 0, 0, ""
             a.hour, a.hour_msgs = -1, 0
             a.last_ip = None
             # forget 24 h windows' old entries now and then
@@ -279,7 +283,7 @@ class Detector:
             if len(nets) > a.day_ips:
                 a.day_ips = len(nets)
             base = a.base[2]
-            floor = th.many_ips_min if len(a.hist) >= th.history_days else th.many_ips_min * 2
+            floor = th.many_ips_min if len(a.hist) >= 4 * th.history_days else th.many_ips_min * 2
             if len(nets) >= max(floor, th.many_ips_factor * base) and (
                     a.sig is None or "GD_MANY_IPS" not in a.sig or t - a.sig["GD_MANY_IPS"][0] > DAY):
                 n_ips = sum(1 for v in a.recent_ips.values() if v >= cut)
@@ -297,9 +301,10 @@ class Detector:
                 if seasoned:
                     out = self._fire(user, a, t, "GD_NEW_COUNTRY", {"country": cc}) or out
             a.recent_cc[cc] = t
-            if a.day_cc is None:
-                a.day_cc = set()
-            a.day_cc.add(cc)
+            code = cc[:2].ljust(2)
+            dc = a.day_cc
+            if not any(dc[i:i + 2] == code for i in range(0, len(dc), 2)):
+                a.day_cc = dc + code
             win = th.multi_country_hours * 3600
             ccs = sorted(c for c, v in a.recent_cc.items() if v >= t - win)
             base_cc = a.base[3]
@@ -368,7 +373,7 @@ class Detector:
             if cc:
                 a.flag.countries.add(cc)
         th = self.th
-        seasoned = len(a.hist) >= th.history_days
+        seasoned = len(a.hist) >= 4 * th.history_days
         base = a.base[0]
         limit = max(th.burst_min, th.burst_factor * base) if seasoned else th.burst_cold
         if a.hour_msgs == int(limit) + 1:
@@ -388,7 +393,7 @@ class Detector:
         if a.flag is not None:
             a.flag.recipients += n
         th = self.th
-        seasoned = len(a.hist) >= th.history_days
+        seasoned = len(a.hist) >= 4 * th.history_days
         base = a.base[1]
         limit = max(th.fanout_min, th.fanout_factor * base) if seasoned else th.fanout_cold
         out = None

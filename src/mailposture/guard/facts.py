@@ -109,7 +109,7 @@ class Analyzer:
         u = self._norm.get(raw)
         if u is None:
             u = normalise_username(raw)
-            if len(self._norm) > 500_000:
+            if len(self._norm) > 50_000:
                 self._norm.clear()
             self._norm[raw] = u
         return u
@@ -128,7 +128,7 @@ class Analyzer:
         else:
             cc = info[3] if not info[2] else self.geo.lookup(info[0])
             res = (cc or UNKNOWN, False)
-        if len(self._cc_cache) > 200_000:
+        if len(self._cc_cache) > 50_000:
             self._cc_cache.clear()
         self._cc_cache[ip] = res
         return res
@@ -243,7 +243,7 @@ class Analyzer:
             d = self.policy.decide({"sasl_username": "x", "client_address": ip, "client_name": client_name},
                                    _restricted, self._now)
             hit = (d.verdict == REFUSED, d.reason)
-            if len(self._decisions) > 200_000:
+            if len(self._decisions) > 50_000:
                 self._decisions.clear()
             self._decisions[key] = hit
         return hit
