@@ -192,3 +192,21 @@ def test_guard_status_shows_listings(dns, tmp_path) -> None:
     assert "DNSBL listings:   1" in r.output and "203.0.113.10 good.bl.test" in r.output
     r = runner.invoke(app, ["guard", "status", "--store", store, "--json"])
     assert json.loads(r.stdout)["dnsbl_listings"][0]["list"] == "good.bl.test"
+
+
+def test_cli_watch_rounds_and_notice(dns, tmp_path) -> None:
+    from test_web_common import SmtpSink
+
+    with SmtpSink() as sink:
+        cfg = tmp_path / "guard.toml"
+        cfg.write_text(f'store_url = "sqlite:///{tmp_path}/g.db"\nsmtp_relay = "127.0.0.1:{sink.port}"\n'
+                       f'[dnsbl]\nips = ["203.0.113.10", "203.0.113.20"]\nlists = ["good.bl.test", "policy.bl.test"]\n'
+                       f'nameservers = ["{dns.address}"]\nnotify = "noc@example.jp"\n')
+        r = CliRunner().invoke(app, ["guard", "dnsbl", "watch", "--config", str(cfg), "--rounds", "2", "--interval",
+                                     "1", "--lang", "en"])
+        assert r.exit_code == 0, r.output
+        assert "round 1: 1 listing(s), 1 change(s), unusable: policy.bl.test" in r.output
+        assert "round 2: 1 listing(s), 0 change(s)" in r.output  # no change, no second notice
+        assert len(sink.messages) == 1
+        _frm, rcpts, msg = sink.messages[0]
+        assert rcpts == ["noc@example.jp"] and "203.0.113.10" in msg.get_content()

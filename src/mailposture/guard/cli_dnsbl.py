@@ -141,8 +141,12 @@ def watch_cmd(
                 stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
                 listed = sum(r.status == "listed" for r in results)
                 unusable = sorted({r.zone for r in results if r.status == "unusable"})
-                typer.echo(f"{stamp} round {n + 1}: {listed} listing(s), {len(changes)} change(s)"
-                           + (f", unusable: {', '.join(unusable)}" if unusable else ""))
+                if lg == "ja":
+                    typer.echo(f"{stamp} {n + 1} 回目: 掲載 {listed} 件、変化 {len(changes)} 件"
+                               + (f"、利用不可のリスト: {', '.join(unusable)}" if unusable else ""))
+                else:
+                    typer.echo(f"{stamp} round {n + 1}: {listed} listing(s), {len(changes)} change(s)"
+                               + (f", unusable: {', '.join(unusable)}" if unusable else ""))
                 for c in changes:
                     typer.echo(f"  {c['ip']} {c['list']}: {c['from'] or '-'} -> {c['to']}")
                 n += 1
@@ -168,7 +172,7 @@ def status_cmd(config: ConfigOpt = None, store: StoreOpt = None,
     if as_json:
         typer.echo(json.dumps({"listings": cur, "history": hist}, ensure_ascii=False))
         return
-    typer.echo(f"listed: {len(cur)}")
+    typer.echo(f"listed / 掲載中: {len(cur)}")
     for x in cur:
         typer.echo(f"  {x['ip']} {x['list']} since {x['since']} {' '.join(x['codes'])} {x['reason'] or ''}".rstrip())
     for h in hist:

@@ -161,7 +161,8 @@ def analyze_cmd(
     rep = an.report(reader.stats, lang=lg, files=reader.stats.files)
     rep["lines"]["file_errors"] = reader.stats.errors
     if reader.stats.unknown:
-        typer.echo(f"note: {reader.stats.unknown} unknown line(s), e.g. {reader.stats.unknown_samples[:1]}",
+        typer.echo((f"注: 解釈できない行 {reader.stats.unknown} 行 (例 {reader.stats.unknown_samples[:1]})" if lg == "ja"
+                    else f"note: {reader.stats.unknown} unknown line(s), e.g. {reader.stats.unknown_samples[:1]}"),
                    err=True)
     if fmt == "xlsx":
         render_xlsx(rep, str(output), lg)
@@ -213,8 +214,12 @@ def watch_cmd(
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     w = Watcher(cfg, wcfg, th, geo_src, st, logs, tz=zone, allow=allow, locate=locator_for(geo_src), lang=lg,
                 report=lambda s: typer.echo(s, err=True))
-    typer.echo(f"watching {', '.join(logs)} ({'dry run' if wcfg.dry_run else 'locking'}; state {wcfg.state_file})",
-               err=True)
+    if lg == "ja":
+        typer.echo(f"watching / 監視中: {', '.join(logs)} ({'ドライラン' if wcfg.dry_run else '自動ロック'}; "
+                   f"状態ファイル {wcfg.state_file})", err=True)
+    else:
+        typer.echo(f"watching {', '.join(logs)} ({'dry run' if wcfg.dry_run else 'locking'}; "
+                   f"state {wcfg.state_file})", err=True)
     try:
         w.run(rounds=rounds)
     except KeyboardInterrupt:

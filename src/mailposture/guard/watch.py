@@ -32,6 +32,8 @@ from mailposture.logs.follow import Follower
 from mailposture.logs.parse import Clock, LineParser
 
 log = logging.getLogger("mailposture.guard.watch")
+_ACTION_JA = {"locked": "ロック", "dry-run": "検知 (ドライラン)", "grace": "検知 (管理者の解除後の猶予期間中)",
+              "already-locked": "検知 (ロック済み)"}
 
 
 class Watcher:
@@ -116,7 +118,10 @@ class Watcher:
             action = "locked"
         self.facts.add_watch_event(user, action, flag.score, reasons, now)
         self.actions.append({"user": user, "action": action, "score": flag.score, "reasons": reasons})
-        self.report(f"{action}: {user} score {flag.score} ({codes})")
+        if self.lang == "ja":
+            self.report(f"{_ACTION_JA[action]}: {user} スコア {flag.score} ({codes})")
+        else:
+            self.report(f"{action}: {user} score {flag.score} ({codes})")
         if action != "locked":
             return
         self.store.lock(user, by=self.wcfg.lock_by, note=("detector: " + codes)[:500])
@@ -128,7 +133,9 @@ class Watcher:
         subject, body = lock_notice(user, reasons, reasons_ja, when, self.lang)
         to = [user] + ([self.wcfg.admin_address] if self.wcfg.admin_address else [])
         if not self.send(self.cfg, to, subject, body):
-            self.report(f"warning: lock notice for {user} not sent (relay {self.cfg.smtp_relay})")
+            self.report(f"警告: {user} へのロック通知を送信できませんでした (relay {self.cfg.smtp_relay})"
+                        if self.lang == "ja" else
+                        f"warning: lock notice for {user} not sent (relay {self.cfg.smtp_relay})")
 
     def run(self, rounds: int = 0, stop: Callable[[], bool] | None = None) -> None:
         self.warmup()
