@@ -168,7 +168,7 @@ def benign_host_labels(seed: int, n: int, words: list[str]) -> list[str]:
     return [benign_host_label(rnd, pool)[:63] for _ in range(n)]
 
 
-def fit(x: list[list[float]], y: list[int], bins: int = 16, iters: int = 25, l2: float = 1.0) -> dict:
+def fit(x: list[list[float]], y: list[int], bins: int = 32, iters: int = 25, l2: float = 0.3) -> dict:
     """The additive model of :class:`~mailposture.domains.labels.LabelModel`: per feature, edges at the
     training values' quantiles (at most ``bins`` bins), one weight per bin, fitted as an L2-penalised logistic
     regression on the one-hot bins by Newton's method (numpy, deterministic; both classes weigh the same)."""
@@ -202,9 +202,9 @@ def fit(x: list[list[float]], y: list[int], bins: int = 16, iters: int = 25, l2:
     return {"edges": edges, "table": table, "bias": round(float(w[-1]), 6)}
 
 
-def build() -> dict:
-    from mailposture.domains.labels import LabelModel
-
+def training_rows() -> tuple[list[str], CharModel, list[list[float]], list[int], list[str], list[int]]:
+    """The training labels' out-of-fold features: (real training labels, their character model, features,
+    classes, family of each row — ``real``, ``hosts`` or a random family —, fold of each row)."""
     train_real, _ = split_real(real_labels())
     chars = CharModel.train(train_real)
     # out-of-fold features: a label is scored by a character model and a word list that never saw it
@@ -215,15 +215,25 @@ def build() -> dict:
     rnd = random.Random(SEED_TRAIN)
     x: list[list[float]] = []
     y: list[int] = []
-    real_rows: list[int] = []
+    tags: list[str] = []
+    fold: list[int] = []
     for k in range(FOLDS):
         pool = word_pool(fold_labels[k])
-        batch = [(lab, 0) for lab in fold_labels[k]]
-        real_rows += range(len(x), len(x) + len(batch))
-        batch += [(random_label(fam, rnd, pool)[:63], 1) for fam in FAMILIES for _ in range(PER_FAMILY // FOLDS)]
-        batch += [(benign_host_label(rnd, pool)[:63], 0) for _ in range(HOSTS // FOLDS)]
+        batch = [(lab, "real") for lab in fold_labels[k]]
+        batch += [(random_label(fam, rnd, pool)[:63], fam) for fam in FAMILIES for _ in range(PER_FAMILY // FOLDS)]
+        batch += [(benign_host_label(rnd, pool)[:63], "hosts") for _ in range(HOSTS // FOLDS)]
         x += [features(lab, fold_chars[k], fold_words[k]) for lab, _ in batch]
-        y += [c for _, c in batch]
+        y += [0 if t in ("real", "hosts") else 1 for _, t in batch]
+        tags += [t for _, t in batch]
+        fold += [k] * len(batch)
+    return train_real, chars, x, y, tags, fold
+
+
+def build() -> dict:
+    from mailposture.domains.labels import LabelModel
+
+    train_real, chars, x, y, tags, _ = training_rows()
+    real_rows = [i for i, t in enumerate(tags) if t == "real"]
     params = fit(x, y)
     data = {"features": list(FEATURES), "trigrams": chars.tri, "bigrams": chars.bi, "unigrams": chars.uni, **params,
             "words": sorted(word_set(train_real)),
