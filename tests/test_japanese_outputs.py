@@ -380,6 +380,9 @@ def survey_messages(demo_round, tmp_path: Path) -> str:
         _ja_run(["survey", "trend", "--by", "区分", "--lang", "ja", "--data-dir", d], 2,
                 strip=(*strip, columns)),                                       # the list's column names: data
         _ja_run(["survey", "trend", "--format", "doc", "--lang", "ja", "--data-dir", d], 2, strip=strip),
+        _ja_run(["survey", "report", "--by", "区分", "--lang", "ja", "--data-dir", d], 2, strip=(*strip, columns)),
+        _ja_run(["survey", "report", "--by", "区分", "-t", "spf-all", "--lang", "ja", "--data-dir", d], 2,
+                strip=(*strip, columns)),
         _ja_run(["survey", "diff", "demo", "r2", "--lang", "ja", "--data-dir", d], 2, strip=strip),
         _ja_run(["survey", "rounds", "--data-dir", d], 0, strip=strip),                  # the ja locale
         _ja_run(["lists"], 0, strip=(" ".join(load_list("jp-localgov").columns),)),   # column names: data

@@ -430,7 +430,8 @@ def audit_prune(older_than: Annotated[int, typer.Option("--older-than", metavar=
 
 # -- allow-list ------------------------------------------------------------------------------------------------
 @allow_app.command("add")
-def allow_add(entry: str, note: Annotated[str | None, typer.Option("--note")] = None,
+def allow_add(entry: str, note: Annotated[str | None, typer.Option("--note", help="Why (kept with the entry). / "
+                                                                     "理由 (項目とともに記録)。")] = None,
               config: ConfigOpt = None, store: StoreOpt = None) -> None:
     """Add a CIDR (203.0.113.0/24) or a verified host-name suffix (google.com). / 許可リストに追加します。"""
     from mailposture.guard.decide import normalise_allow_entry

@@ -60,7 +60,7 @@ def _guard(fn: Callable[[], Any], lang: str | None = None) -> Any:
     try:
         return fn()
     except KeyError as exc:
-        _fail(str(exc).strip("'\""), lang=lang)
+        _fail(str(exc).strip("'\""), getattr(exc, "ja", None), lang)
     except ValueError as exc:
         _fail(str(exc), getattr(exc, "ja", None), lang)
     except OSError as exc:
