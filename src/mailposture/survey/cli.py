@@ -76,7 +76,7 @@ def _guard(fn: Callable[[], Any], lang: str | None = None) -> Any:
 class _Bars:
     """A rich progress display on stderr; ``factory(label, total)`` gives one bar (rate and ETA)."""
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool = True, lang: str = "en") -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -93,10 +93,11 @@ class _Bars:
         class Rate(ProgressColumn):
             def render(self, task):  # type: ignore[no-untyped-def]
                 speed = task.finished_speed or task.speed
-                return Text("" if speed is None else f"{speed:,.0f} domains/s", style="cyan")
+                unit = "ドメイン/秒" if lang == "ja" else "domains/s"
+                return Text("" if speed is None else f"{speed:,.0f} {unit}", style="cyan")
 
         self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), Rate(), TimeElapsedColumn(), TextColumn("ETA"),
+                                 MofNCompleteColumn(), Rate(), TimeElapsedColumn(), TextColumn("残り" if lang == "ja" else "ETA"),
                                  TimeRemainingColumn(), console=Console(stderr=True), disable=not enabled)
 
     def __enter__(self) -> _Bars:
@@ -247,7 +248,7 @@ def survey_run(
 
     async def go():
         async with engine:
-            with _Bars(not quiet) as bars:
+            with _Bars(not quiet, lng) as bars:
                 return await run_round(cat, lst, round_name, engine, resolvers=resolvers,
                                        concurrency=min(concurrency, 1000), lang=lng, progress=bars.factory,
                                        replace=replace, retry_delay=retry_delay, failure_limit=max_failed,
@@ -297,7 +298,7 @@ def survey_recompute(
     lng = default_lang(lang)
 
     async def go():
-        with _Bars(not quiet) as bars:
+        with _Bars(not quiet, lng) as bars:
             return await recompute(cat, round_name, lang=lng, progress=bars.factory)
 
     info, missing = _guard(lambda: run_sync(go()), lng)
@@ -722,7 +723,7 @@ def demo_cmd(
     from mailposture.survey.demo import run_demo
 
     lng = default_lang(lang)
-    with _Bars(not quiet) as bars:
+    with _Bars(not quiet, lng) as bars:
         res = _guard(lambda: run_demo(out, n_bodies=bodies, seed=seed, lang=lng, progress=bars.factory), lng)
     typer.echo(res["summary"])
     typer.secho(_say(f"report: {res['html'].resolve()}", f"報告書: {res['html'].resolve()}", lng), fg="green",
