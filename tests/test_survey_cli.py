@@ -76,7 +76,8 @@ def test_demo_then_report_trend_diff(tmp_path: Path, monkeypatch: pytest.MonkeyP
     r = runner.invoke(app, ["survey", "report", "--by", "region", "--format", "png", "--lang", "ja",
                             "-o", str(tmp_path / "nofont.png"), *data])
     assert r.exit_code == 0 and (tmp_path / "nofont.png").read_bytes()[:4] == b"\x89PNG"
-    assert "warning: no Japanese font found" in r.output and r.output.count("warning:") <= 2
+    assert "警告: 日本語フォントが見つかりません" in r.output and r.output.count("警告:") <= 2
+    assert "warning" not in r.output and "wrote" not in r.output and "書き出しました" in r.output
     r = runner.invoke(app, ["survey", "recompute", "--round", "demo", "-q", *data])
     assert r.exit_code == 0 and "generation 1" in r.output
 

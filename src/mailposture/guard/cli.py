@@ -18,13 +18,15 @@ import typer
 
 T = TypeVar("T")
 
-ConfigOpt = Annotated[str | None, typer.Option("--config", "-c", help="Guard config file (TOML). 設定ファイル")]
+ConfigOpt = Annotated[str | None, typer.Option("--config", "-c", help="Guard config file (TOML). / 設定ファイル (TOML)。")]
 StoreOpt = Annotated[str | None, typer.Option(
-    "--store", help="Store URL (overrides the config): sqlite:///path/guard.db or postgresql+psycopg://…")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-ByOpt = Annotated[str, typer.Option("--by", help="Who makes the change (recorded with it).")]
+    "--store", help="Store URL (overrides the config): sqlite:///path/guard.db or postgresql+psycopg://… "
+    "/ 保存先の URL (設定ファイルより優先)。")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output. / 機械処理用の JSON で出力。")]
+ByOpt = Annotated[str, typer.Option("--by", help="Who makes the change (recorded with it). / 変更者 (変更とともに記録)。")]
 NotifyOpt = Annotated[bool, typer.Option("--notify/--no-notify",
-                                         help="Mail the owner a bilingual notice (needs the web module's notices).")]
+                                         help="Mail the owner a bilingual notice (needs the web module's "
+                                              "notices). / 利用者に日英併記の通知メールを送る。")]
 
 guard_app = typer.Typer(help="Overseas-submission guard for Postfix. 国外からの踏み台送信対策 (policy server).",
                         no_args_is_help=True)
@@ -170,15 +172,18 @@ def _notify(cfg, rec, event: str, notify: bool, st=None) -> None:
 @guard_app.command("serve")
 def serve_cmd(
     listen: Annotated[list[str] | None, typer.Option(
-        "--listen", "-l", help="HOST:PORT or unix:PATH; repeatable (default: the config's listen).")] = None,
+        "--listen", "-l", help="HOST:PORT or unix:PATH; repeatable (default: the config's listen). "
+        "/ 待ち受けアドレス (繰り返し可、既定: 設定ファイルの listen)。")] = None,
     config: ConfigOpt = None,
     store: StoreOpt = None,
-    geo: Annotated[str | None, typer.Option("--geo", help="iptocc or a .mmdb path (overrides the config).")] = None,
-    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning, error")] = "info",
-    loop: Annotated[str, typer.Option("--loop", help="auto (uvloop when installed), asyncio or uvloop")] = "auto",
+    geo: Annotated[str | None, typer.Option("--geo", help="iptocc or a .mmdb path (overrides the config). / "
+                                                         "国判定データ (iptocc または .mmdb のパス)。")] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning, error / ログの詳しさ")] = "info",
+    loop: Annotated[str, typer.Option("--loop", help="auto (uvloop when installed), asyncio or uvloop / "
+                                                 "イベントループ")] = "auto",
     log_decisions: Annotated[str | None, typer.Option(
         "--log-decisions", help="Log one line per decision: none (default: the audit log has them), refused, "
-                                "all.")] = None,
+                                "all. / 判定ごとにログを 1 行出す対象 (none・refused・all)。")] = None,
 ) -> None:
     """Run the Postfix policy server (SMTPD_POLICY_README). ポリシーサーバを起動"""
     import asyncio
@@ -278,7 +283,8 @@ def status_cmd(config: ConfigOpt = None, store: StoreOpt = None, as_json: JsonOp
 @user_app.command("show")
 def user_show(username: str, config: ConfigOpt = None, store: StoreOpt = None, as_json: JsonOpt = False,
               refusals: Annotated[int, typer.Option("--refusals", min=0, max=1000,
-                                                    help="Also list the N most recent refusals.")] = 5) -> None:
+                                                    help="Also list the N most recent refusals. / "
+                                                    "直近 N 件の拒否も表示。")] = 5) -> None:
     """Show a user's state (unknown users are restricted). / 利用者の状態を表示します。"""
     username = _username(username)
     cfg = _config(config, store)
@@ -299,8 +305,8 @@ def user_show(username: str, config: ConfigOpt = None, store: StoreOpt = None, a
 @user_app.command("allow-abroad")
 def user_allow(
     username: str,
-    days: Annotated[int | None, typer.Option("--days", help="Days to allow (1–max_days, default 7).")] = None,
-    always: Annotated[bool, typer.Option("--always", help="Allow with no end (admin only).")] = False,
+    days: Annotated[int | None, typer.Option("--days", help="Days to allow (1–max_days, default 7). / 許可する日数 (既定 7)。")] = None,
+    always: Annotated[bool, typer.Option("--always", help="Allow with no end (admin only). / 期限なしで許可 (管理者のみ)。")] = False,
     config: ConfigOpt = None, store: StoreOpt = None, by: ByOpt = "admin-cli", notify: NotifyOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -342,7 +348,7 @@ user_app.command("unlock", help="Remove a lock (the user becomes restricted). �
 
 
 @user_app.command("lock")
-def user_lock(username: str, note: Annotated[str | None, typer.Option("--note", help="Why (shown to admins).")] = None,
+def user_lock(username: str, note: Annotated[str | None, typer.Option("--note", help="Why (shown to admins). / 理由 (管理者に表示)。")] = None,
               config: ConfigOpt = None, store: StoreOpt = None, by: ByOpt = "admin-cli",
               notify: NotifyOpt = False, as_json: JsonOpt = False) -> None:
     """Refuse all authenticated submission by this user, from everywhere. 送信停止"""
@@ -356,8 +362,9 @@ def user_lock(username: str, note: Annotated[str | None, typer.Option("--note", 
 
 @user_app.command("list")
 def user_list(state: Annotated[str | None, typer.Option("--state", help="restricted, abroad_until, "
-                                                         "abroad_always or locked")] = None,
-              limit: Annotated[int, typer.Option("--limit", min=1, max=100000)] = 100,
+                                                         "abroad_always or locked / 状態で絞り込む")] = None,
+              limit: Annotated[int, typer.Option("--limit", min=1, max=100000,
+                                                     help="Users to show. / 表示する人数。")] = 100,
               config: ConfigOpt = None, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """List stored users. / 登録済みの利用者の一覧。"""
     from mailposture.guard.store import UserState
@@ -379,8 +386,9 @@ def user_list(state: Annotated[str | None, typer.Option("--state", help="restric
 
 @user_app.command("contact")
 def user_contact(username: str,
-                 address: Annotated[str | None, typer.Argument(help="Alternate contact mail address.")] = None,
-                 remove: Annotated[bool, typer.Option("--remove", help="Remove the alternate contact.")] = False,
+                 address: Annotated[str | None, typer.Argument(help="Alternate contact mail address. / "
+                                                                       "代替連絡先のメールアドレス。")] = None,
+                 remove: Annotated[bool, typer.Option("--remove", help="Remove the alternate contact. / 代替連絡先を削除。")] = False,
                  config: ConfigOpt = None, store: StoreOpt = None) -> None:
     """Register the alternate contact of a user (notices and confirmation links go there too; the mailbox
     password does not open it). 代替連絡先の登録"""
@@ -415,7 +423,8 @@ def user_totp_reset(username: str, config: ConfigOpt = None, store: StoreOpt = N
 # -- audit -----------------------------------------------------------------------------------------------------
 @audit_app.command("prune")
 def audit_prune(older_than: Annotated[int, typer.Option("--older-than", metavar="DAYS", min=1, max=36500,
-                                                        help="Delete audit rows older than DAYS days.")],
+                                                        help="Delete audit rows older than DAYS days. / "
+                                                        "DAYS 日より古い監査ログを削除。")],
                 config: ConfigOpt = None, store: StoreOpt = None) -> None:
     """Delete old audit rows (about 190 bytes per decision). 古い監査ログの削除"""
     cfg = _config(config, store)
@@ -427,7 +436,8 @@ def audit_prune(older_than: Annotated[int, typer.Option("--older-than", metavar=
 
 # -- allow-list ------------------------------------------------------------------------------------------------
 @allow_app.command("add")
-def allow_add(entry: str, note: Annotated[str | None, typer.Option("--note")] = None,
+def allow_add(entry: str, note: Annotated[str | None, typer.Option("--note", help="Why (kept with the entry). / "
+                                                                     "理由 (項目とともに記録)。")] = None,
               config: ConfigOpt = None, store: StoreOpt = None) -> None:
     """Add a CIDR (203.0.113.0/24) or a verified host-name suffix (google.com). / 許可リストに追加します。"""
     from mailposture.guard.decide import normalise_allow_entry
@@ -465,7 +475,8 @@ def allow_list(config: ConfigOpt = None, store: StoreOpt = None, as_json: JsonOp
 # -- check (what would the server answer?) -------------------------------------------------------------------
 @guard_app.command("check")
 def check_cmd(username: str, ip: str,
-              client_name: Annotated[str, typer.Option("--client-name", help="Verified client host name.")]
+              client_name: Annotated[str, typer.Option("--client-name", help="Verified client host name. / "
+                                                                      "検証済みのクライアントのホスト名。")]
               = "unknown",
               config: ConfigOpt = None, store: StoreOpt = None) -> None:
     """Show the decision the policy server would take for USER submitting from IP (reads the store).

@@ -36,7 +36,9 @@ def resolve_columns(bodies: Sequence[Body], by: Sequence[str]) -> list[str]:
             continue
         match = [a for a in have if a.lower() == c.lower()]
         if not match:
-            raise KeyError(f"no column '{c}' in the list (columns: {', '.join(have) or 'none'})")
+            exc = KeyError(f"no column '{c}' in the list (columns: {', '.join(have) or 'none'})")
+            exc.ja = f"リストに列「{c}」がありません (列: {', '.join(have) or 'なし'})"  # type: ignore[attr-defined]
+            raise exc
         cols.append(match[0])
     return cols
 

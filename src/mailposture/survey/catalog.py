@@ -47,7 +47,15 @@ CREATE TABLE IF NOT EXISTS rounds (
 
 
 class CatalogError(ValueError):
-    """A catalog problem with a user-facing message."""
+    """A catalog problem with a user-facing message; ``str()`` is English, :meth:`text` the user's language."""
+
+    def __init__(self, en: str, ja: str | None = None) -> None:
+        super().__init__(en)
+        self.en = en
+        self.ja = ja or en
+
+    def text(self, lang: str) -> str:
+        return self.ja if lang == "ja" else self.en
 
 
 @dataclass(slots=True)
@@ -85,7 +93,9 @@ _COLS = ("name", "list_name", "list_sha256", "bodies", "domains", "status", "pha
 def check_round_name(name: str) -> str:
     if not _NAME.match(name or ""):
         raise CatalogError(f"round name '{name}': use 1-64 letters, digits, '.', '_' or '-' "
-                           "(starting with a letter or digit), e.g. 2026-12")
+                           "(starting with a letter or digit), e.g. 2026-12",
+                           f"調査回の名前「{name}」は使えません。英数字と「.」「_」「-」で 1〜64 文字 (先頭は英数字)、"
+                           "例: 2026-12")
     return name
 
 
@@ -101,20 +111,26 @@ class Catalog:
 
         if not create and not self.db.exists():
             raise CatalogError(f"no survey data in {self.dir} (no catalog.duckdb); run "
-                               "'mailposture survey run LIST --round NAME' first, or give --data-dir")
+                               "'mailposture survey run LIST --round NAME' first, or give --data-dir",
+                               f"{self.dir} に調査データがありません (catalog.duckdb がない)。先に "
+                               "mailposture survey run LIST --round NAME を実行するか、--data-dir で保存先を指定してください")
         if create:
             try:
                 self.dir.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise CatalogError(f"{self.dir}: cannot create the data directory ({exc.strerror})") from None
+                raise CatalogError(f"{self.dir}: cannot create the data directory ({exc.strerror})",
+                                   f"{self.dir}: データの保存先を作れません ({exc.strerror})") from None
         try:
             con = duckdb.connect(str(self.db))
         except duckdb.IOException as exc:
             hint = "; another mailposture command is using it, try again when it ends" if "lock" in str(exc).lower() \
                 else ""
-            raise CatalogError(f"{self.db}: cannot open the catalog ({exc}){hint}") from None
+            hint_ja = "。別の mailposture コマンドが使用中です。終わってからやり直してください" if hint else ""
+            raise CatalogError(f"{self.db}: cannot open the catalog ({exc}){hint}",
+                               f"{self.db}: カタログを開けません ({exc}){hint_ja}") from None
         except duckdb.Error as exc:
-            raise CatalogError(f"{self.db}: not a usable DuckDB catalog ({exc})") from None
+            raise CatalogError(f"{self.db}: not a usable DuckDB catalog ({exc})",
+                               f"{self.db}: DuckDB のカタログとして使えません ({exc})") from None
         con.execute(SCHEMA)
         return con
 
@@ -143,7 +159,8 @@ class Catalog:
         if info is None:
             names = [r.name for r in self.list()] if self.db.exists() else []
             known = ", ".join(names) or "none yet"
-            raise CatalogError(f"no round named '{name}' in {self.dir} (rounds: {known})")
+            raise CatalogError(f"no round named '{name}' in {self.dir} (rounds: {known})",
+                               f"{self.dir} に調査回「{name}」はありません (調査回: {', '.join(names) or 'まだなし'})")
         return info
 
     def list(self) -> list[RoundInfo]:
@@ -157,7 +174,8 @@ class Catalog:
     def latest(self) -> RoundInfo:
         done = [r for r in self.list() if r.status == "complete"]
         if not done:
-            raise CatalogError(f"no complete round in {self.dir}; run 'mailposture survey run' first")
+            raise CatalogError(f"no complete round in {self.dir}; run 'mailposture survey run' first",
+                               f"{self.dir} に完了した調査回がありません。先に mailposture survey run を実行してください")
         return max(done, key=lambda r: (r.finished or r.started or datetime.min.replace(tzinfo=UTC), r.name))
 
     def upsert(self, info: RoundInfo) -> None:

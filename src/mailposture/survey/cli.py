@@ -33,24 +33,40 @@ Count = Annotated[str, typer.Option("--count", help="any: a body counts when any
                                                     "ドメインにあれば数える、primary: domain 列のみで数える。")]
 
 
-def _fail(msg: str, code: int = 2) -> None:
-    typer.secho(f"error: {msg}", fg="red", err=True)
+def _fail(en: str, ja: str | None = None, lang: str | None = None, code: int = 2) -> None:
+    """One error line in the user's language (``--lang``, else the locale) and exit 2."""
+    if default_lang(lang) == "ja":
+        typer.secho(f"エラー: {ja or en}", fg="red", err=True)
+    else:
+        typer.secho(f"error: {en}", fg="red", err=True)
     raise typer.Exit(code)
 
 
-def _guard(fn: Callable[[], Any]) -> Any:
-    """Turn the module's known errors into a clean message."""
-    from mailposture.survey.catalog import CatalogError
-    from mailposture.survey.lists import ListError
+def _say(en: str, ja: str, lang: str | None) -> str:
+    return ja if default_lang(lang) == "ja" else en
 
+
+class OptionError(ValueError):
+    """A bad option value; ``str()`` is English, ``ja`` the Japanese text (like CatalogError and ListError)."""
+
+    def __init__(self, en: str, ja: str) -> None:
+        super().__init__(en)
+        self.en, self.ja = en, ja
+
+
+def _guard(fn: Callable[[], Any], lang: str | None = None) -> Any:
+    """Turn the module's known errors into a clean message in the user's language. CatalogError, ListError,
+    TextInputError and OptionError carry a Japanese text (``ja``); other ValueErrors are shown as they are."""
     try:
         return fn()
-    except (ListError, CatalogError, KeyError) as exc:
-        _fail(str(exc).strip("'\""))
+    except KeyError as exc:
+        _fail(str(exc).strip("'\""), getattr(exc, "ja", None), lang)
     except ValueError as exc:
-        _fail(str(exc))
+        _fail(str(exc), getattr(exc, "ja", None), lang)
     except OSError as exc:
-        _fail(f"{getattr(exc, 'filename', '') or ''}: {exc.strerror or exc}".lstrip(": "))
+        where = getattr(exc, "filename", "") or ""
+        _fail(f"{where}: {exc.strerror or exc}".lstrip(": "),
+              f"{where}: ファイルを読み書きできません ({exc.strerror or exc})".lstrip(": "), lang)
     return None
 
 
@@ -60,7 +76,7 @@ def _guard(fn: Callable[[], Any]) -> Any:
 class _Bars:
     """A rich progress display on stderr; ``factory(label, total)`` gives one bar (rate and ETA)."""
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool = True, lang: str = "en") -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -77,10 +93,11 @@ class _Bars:
         class Rate(ProgressColumn):
             def render(self, task):  # type: ignore[no-untyped-def]
                 speed = task.finished_speed or task.speed
-                return Text("" if speed is None else f"{speed:,.0f} domains/s", style="cyan")
+                unit = "ドメイン/秒" if lang == "ja" else "domains/s"
+                return Text("" if speed is None else f"{speed:,.0f} {unit}", style="cyan")
 
         self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), Rate(), TimeElapsedColumn(), TextColumn("ETA"),
+                                 MofNCompleteColumn(), Rate(), TimeElapsedColumn(), TextColumn("残り" if lang == "ja" else "ETA"),
                                  TimeRemainingColumn(), console=Console(stderr=True), disable=not enabled)
 
     def __enter__(self) -> _Bars:
@@ -123,14 +140,18 @@ def lists_main(ctx: typer.Context) -> None:
 
     from mailposture.survey.lists import bundled_lists
 
+    ja = default_lang(None) == "ja"
     t = Table(title="mailposture lists")
-    for c in ("name", "bodies", "domains", "columns", "description"):
+    for c in (("名前", "団体数", "ドメイン数", "列", "説明") if ja else ("name", "bodies", "domains", "columns",
+                                                                  "description")):
         t.add_column(c)
     for item in bundled_lists():
+        en, _, ja_desc = str(item["description"]).partition(" / ")
         t.add_row(str(item["name"]), str(item["bodies"]), str(item["domains"]), " ".join(item["columns"]),  # type: ignore[arg-type]
-                  str(item["description"]))
+                  ja_desc or en if ja else en)
     Console().print(t)
-    typer.echo("Any CSV with a 'domain' column is a list too (optional 'mail_domains', space-separated).")
+    typer.echo("domain 列のある CSV ならどれでもリストになります (mail_domains 列は任意、空白区切り)。" if ja else
+               "Any CSV with a 'domain' column is a list too (optional 'mail_domains', space-separated).")
 
 
 @lists_app.command("show")
@@ -143,15 +164,17 @@ def lists_show(
     from mailposture.survey.lists import load_list
 
     lst = _guard(lambda: load_list(name))
+    ja = default_lang(None) == "ja"
     if fmt == "csv":
         sys.stdout.write(lst.text if lst.text.endswith("\n") else lst.text + "\n")
         return
     if fmt != "table":
-        _fail("--format must be table or csv")
+        _fail("--format must be table or csv", "--format は table|csv のいずれかです")
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=f"{lst.name}: {len(lst.bodies)} bodies, SHA-256 {lst.sha256[:12]}…")
+    t = Table(title=f"{lst.name}: {len(lst.bodies)} 団体、SHA-256 {lst.sha256[:12]}…" if ja else
+              f"{lst.name}: {len(lst.bodies)} bodies, SHA-256 {lst.sha256[:12]}…")
     has_mail = any(b.mail_domains for b in lst.bodies)
     for c in ("#", "domain", *(["mail_domains"] if has_mail else []), *lst.columns):
         t.add_column(c, overflow="fold")
@@ -161,7 +184,8 @@ def lists_show(
         t.add_row(str(b.index + 1), b.domain, *mail, *(b.attrs.get(c, "") for c in lst.columns))
     Console().print(t)
     if limit and len(lst.bodies) > limit:
-        typer.echo(f"… {len(lst.bodies) - limit} more rows (--limit 0 shows all)")
+        rest = len(lst.bodies) - limit
+        typer.echo(f"… ほか {rest} 行 (--limit 0 ですべて表示)" if ja else f"… {rest} more rows (--limit 0 shows all)")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -207,7 +231,7 @@ def survey_run(
     from mailposture.survey.rounds import Parallel, run_round, run_sync
 
     lng = default_lang(lang)
-    lst = _guard(lambda: load_list(list_spec))
+    lst = _guard(lambda: load_list(list_spec), lng)
     if workers is None:
         workers = 1 if cluster else auto_workers(len(lst.all_domains()))
     cat = Catalog(data_dir)
@@ -215,14 +239,16 @@ def survey_run(
     try:
         engine = opts.engine()
     except ValueError as exc:
-        _fail(str(exc))
+        shown = " ".join(nameserver or []) or "-"
+        _fail(str(exc), f"DNS の設定が正しくありません (--nameserver {shown}、--timeout、--retries、--concurrency、"
+              "--qps を確認してください)", lng)
     from mailposture.dns.engine import format_nameserver
 
     resolvers = [format_nameserver(s) for s in engine.nameservers]
 
     async def go():
         async with engine:
-            with _Bars(not quiet) as bars:
+            with _Bars(not quiet, lng) as bars:
                 return await run_round(cat, lst, round_name, engine, resolvers=resolvers,
                                        concurrency=min(concurrency, 1000), lang=lng, progress=bars.factory,
                                        replace=replace, retry_delay=retry_delay, failure_limit=max_failed,
@@ -230,10 +256,11 @@ def survey_run(
                                        else None)
 
     try:
-        info = _guard(lambda: run_sync(go()))
+        info = _guard(lambda: run_sync(go()), lng)
     except KeyboardInterrupt:
-        typer.secho(f"round {round_name} interrupted; what was scanned is kept. Run the same command again to "
-                    "resume. / 中断しました。同じコマンドで再開できます。", fg="yellow", err=True)
+        typer.secho(f"調査回 {round_name} を中断しました。調査済みの結果は保存されています。同じコマンドで続きから"
+                    "再開できます。" if lng == "ja" else f"round {round_name} interrupted; what was scanned is kept. "
+                    "Run the same command again to resume.", fg="yellow", err=True)
         raise typer.Exit(130) from None
     typer.echo(f"調査回 {info.name}: {info.bodies} 団体・{info.domains} ドメイン。再試行 {info.retried} ドメイン、"
                f"再試行後も DNS エラーが残ったもの {info.errors} ドメイン (「なし」ではなく「不明」として保存)。"
@@ -248,7 +275,7 @@ def survey_run(
                      "round {0} FAILED (not counted in reports or trends): {1}").format(info.name, why),
                     fg="red", err=True)
         raise typer.Exit(1)
-    _, rep = _guard(lambda: build_report(cat, info.name, None, "any", lng))
+    _, rep = _guard(lambda: build_report(cat, info.name, None, "any", lng), lng)
     from mailposture.report.tables import headline_lines
 
     for line in headline_lines(rep, lng):
@@ -268,14 +295,20 @@ def survey_recompute(
     from mailposture.survey.rounds import recompute, run_sync
 
     cat = Catalog(data_dir)
+    lng = default_lang(lang)
 
     async def go():
-        with _Bars(not quiet) as bars:
-            return await recompute(cat, round_name, lang=default_lang(lang), progress=bars.factory)
+        with _Bars(not quiet, lng) as bars:
+            return await recompute(cat, round_name, lang=lng, progress=bars.factory)
 
-    info, missing = _guard(lambda: run_sync(go()))
-    typer.echo(f"round {info.name}: recomputed (generation {info.generation}); {info.errors} domain(s) unknown"
-               + (f"; {missing} lookup(s) the new rules need were not recorded (shown as unknown)" if missing else ""))
+    info, missing = _guard(lambda: run_sync(go()), lng)
+    if lng == "ja":
+        typer.echo(f"調査回 {info.name}: 再計算しました (世代 {info.generation})。不明 {info.errors} ドメイン"
+                   + (f"。新しい規則に必要な問い合わせ {missing} 件は記録がありません (不明として表示)" if missing else ""))
+    else:
+        typer.echo(f"round {info.name}: recomputed (generation {info.generation}); {info.errors} domain(s) unknown"
+                   + (f"; {missing} lookup(s) the new rules need were not recorded (shown as unknown)" if missing
+                      else ""))
 
 
 FORMATS = ("md", "html", "xlsx", "csv", "json", "png", "svg")
@@ -294,7 +327,9 @@ def _complete_round(cat: Any, round_name: str | None) -> Any:
         from mailposture.survey.catalog import CatalogError
 
         raise CatalogError(f"round '{info.name}' is not complete (phase {info.phase}); "
-                           "finish it with 'mailposture survey run' (it resumes)")
+                           "finish it with 'mailposture survey run' (it resumes)",
+                           f"調査回「{info.name}」は完了していません (段階 {info.phase})。mailposture survey run "
+                           "で終わらせてください (続きから再開します)")
     return info
 
 
@@ -375,7 +410,8 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
 
     m = re.fullmatch(r"\s*(\d{2,5})\s*[x×X]\s*(\d{2,5})\s*", text)
     if not m or not (100 <= int(m[1]) <= 20000 and 100 <= int(m[2]) <= 20000):
-        raise ValueError(f"--size {text!r}: give WIDTHxHEIGHT in pixels, each 100–20000 (e.g. 1600x900)")
+        raise OptionError(f"--size {text!r}: give WIDTHxHEIGHT in pixels, each 100–20000 (e.g. 1600x900)",
+                          f"--size {text!r}: 幅x高さ をピクセルで、それぞれ 100〜20000 で指定してください (例: 1600x900)")
     return int(m[1]), int(m[2])
 
 
@@ -408,22 +444,25 @@ def survey_report(
     from mailposture.report.content import TABLE_NAMES
     from mailposture.survey.catalog import Catalog
 
+    lng = default_lang(lang)
     if table == "bodies":
         if by:
             _fail("--by does not apply to --table bodies (one row per body, with every list column; filter or "
-                  "sort it in the spreadsheet)")
+                  "sort it in the spreadsheet)", "--table=bodies には --by を使えません (団体ごとに 1 行、リストの"
+                  "全列つき。絞り込みや並べ替えは表計算ソフトで行ってください)", lng)
         return report_bodies(round_name, fmt, lang, output, data_dir, count, title)
     if fmt not in FORMATS:
-        _fail(f"--format must be one of {', '.join(FORMATS)}")
+        _fail(f"--format must be one of {', '.join(FORMATS)}", f"--format は {'|'.join(FORMATS)} のいずれかです",
+              lng)
     if count not in ("any", "primary"):
-        _fail("--count must be any or primary")
+        _fail("--count must be any or primary", "--count は any|primary のいずれかです", lng)
     if table not in TABLE_NAMES:
-        _fail(f"--table must be one of {', '.join(TABLE_NAMES)}")
-    px = _guard(lambda: parse_size(size))
-    lng = default_lang(lang)
+        _fail(f"--table must be one of {', '.join(TABLE_NAMES)}",
+              f"--table は {'|'.join(TABLE_NAMES)} のいずれかです", lng)
+    px = _guard(lambda: parse_size(size), lng)
     cat = Catalog(data_dir)
     if table == "adoption":
-        info, rep = _guard(lambda: build_report(cat, round_name, by, count, lng, with_bodies=fmt == "xlsx"))
+        info, rep = _guard(lambda: build_report(cat, round_name, by, count, lng, with_bodies=fmt == "xlsx"), lng)
         from mailposture.report.bodies import EXCEL_MAX_ROWS
 
         if len((rep.get("_bodies") or {}).get("rows", ())) > EXCEL_MAX_ROWS - 3:  # the sheet's 3 header rows
@@ -432,12 +471,12 @@ def survey_report(
                         if lng == "ja" else "note: too many bodies for one Excel sheet: the Bodies sheet is left out; "
                         "--table bodies writes it split over several sheets.", fg="yellow", err=True)
     else:
-        info, rep = _guard(lambda: build_content(cat, round_name, table, by, count, lng))
+        info, rep = _guard(lambda: build_content(cat, round_name, table, by, count, lng), lng)
     data = _quiet_warnings(lambda: _guard(lambda: render(rep, report_meta(info, title, count), fmt, lng, size=px,
-                                                          dpi=dpi)))
+                                                          dpi=dpi), lng), lng)
     tag = "" if table == "adoption" else f"-{table}"
     by_tag = "-" + by.replace(",", "-") if by else ""
-    _write(data, fmt, output, cat.dir / "reports" / f"{info.name}{tag}{by_tag}.{fmt}")
+    _write(data, fmt, output, cat.dir / "reports" / f"{info.name}{tag}{by_tag}.{fmt}", lng)
 
 
 def build_content(cat: Any, round_name: str | None, table: str, by: str | None, count: str, lang: str):
@@ -458,11 +497,12 @@ def report_bodies(round_name: str | None, fmt: str, lang: str | None, output: Pa
     from mailposture.survey.catalog import Catalog
     from mailposture.survey.rounds import load_results, load_round_list
 
-    if fmt not in ("xlsx", "csv", "json"):
-        _fail("--table bodies is written as xlsx, csv or json (--format)")
-    if count not in ("any", "primary"):
-        _fail("--count must be any or primary")
     lng = default_lang(lang)
+    if fmt not in ("xlsx", "csv", "json"):
+        _fail("--table bodies is written as xlsx, csv or json (--format)",
+              "--table=bodies の出力形式 (--format) は xlsx|csv|json のいずれかです", lng)
+    if count not in ("any", "primary"):
+        _fail("--count must be any or primary", "--count は any|primary のいずれかです", lng)
     cat = Catalog(data_dir)
 
     def build():
@@ -470,7 +510,7 @@ def report_bodies(round_name: str | None, fmt: str, lang: str | None, output: Pa
         lst = load_round_list(cat, info)
         return info, B.bodies_table(lst.bodies, load_results(cat, info), count, lng)
 
-    info, tab = _guard(build)
+    info, tab = _guard(build, lng)
     meta = report_meta(info, title, count)
     if fmt == "csv":
         data = B.render_csv(tab).encode("utf-8-sig")  # BOM: Excel opens Japanese CSV correctly
@@ -480,10 +520,10 @@ def report_bodies(round_name: str | None, fmt: str, lang: str | None, output: Pa
         data, note = B.render_xlsx(tab, meta, lng, max_rows or B.EXCEL_MAX_ROWS)
         if note:
             typer.secho(("注意: " if lng == "ja" else "note: ") + note, fg="yellow", err=True)
-    _write(data, fmt, output, cat.dir / "reports" / f"{info.name}-bodies.{fmt}")
+    _write(data, fmt, output, cat.dir / "reports" / f"{info.name}-bodies.{fmt}", lng)
 
 
-def _quiet_warnings(fn: Callable[[], Any]) -> Any:
+def _quiet_warnings(fn: Callable[[], Any], lang: str | None = None) -> Any:
     """Run fn; show our own warnings as one clean line each, and matplotlib's per-glyph ones as a count."""
     import warnings
 
@@ -496,13 +536,16 @@ def _quiet_warnings(fn: Callable[[], Any]) -> Any:
         if "Glyph" in msg and "missing from font" in msg:
             glyphs += 1
         elif issubclass(w.category, RuntimeWarning) or "mailposture" in (w.filename or ""):
-            typer.secho(f"warning: {msg}", fg="yellow", err=True)
+            ja = ("日本語フォントが見つかりません (fonts-noto-cjk パッケージを入れてください)。グラフの日本語が四角で"
+                  "表示されることがあります") if msg.startswith("no Japanese font found") else msg
+            typer.secho(_say(f"warning: {msg}", f"警告: {ja}", lang), fg="yellow", err=True)
     if glyphs:
-        typer.secho(f"warning: {glyphs} character(s) had no glyph in the chart font", fg="yellow", err=True)
+        typer.secho(_say(f"warning: {glyphs} character(s) had no glyph in the chart font",
+                         f"警告: グラフのフォントに字形のない文字が {glyphs} 個ありました", lang), fg="yellow", err=True)
     return out
 
 
-def _write(data: bytes, fmt: str, output: Path | None, default: Path) -> None:
+def _write(data: bytes, fmt: str, output: Path | None, default: Path, lang: str | None = None) -> None:
     if output is None and fmt in ("md", "csv", "json"):
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -513,11 +556,12 @@ def _write(data: bytes, fmt: str, output: Path | None, default: Path) -> None:
         if output is None:
             path.parent.mkdir(parents=True, exist_ok=True)
         elif not path.parent.is_dir():
-            raise ValueError(f"{path}: the directory {path.parent} does not exist")
+            raise OptionError(f"{path}: the directory {path.parent} does not exist",
+                              f"{path}: ディレクトリ {path.parent} がありません")
         path.write_bytes(data)
 
-    _guard(w)
-    typer.echo(f"wrote {path}")
+    _guard(w, lang)
+    typer.echo(_say(f"wrote {path}", f"書き出しました: {path}", lang))
 
 
 @survey_app.command("trend")
@@ -543,9 +587,10 @@ def survey_trend(
 
     lng = default_lang(lang)
     if metric not in TREND_METRICS:
-        _fail(f"--metric must be one of {', '.join(TREND_METRICS)}")
+        _fail(f"--metric must be one of {', '.join(TREND_METRICS)}",
+              f"--metric は {'|'.join(TREND_METRICS)} のいずれかです", lng)
     cat = Catalog(data_dir)
-    tr = _guard(lambda: build_trend(cat, by, rounds, count=count, lang=lng))
+    tr = _guard(lambda: build_trend(cat, by, rounds, count=count, lang=lng), lng)
     if fmt == "table":
         from rich.console import Console
         from rich.markup import escape
@@ -567,7 +612,7 @@ def survey_trend(
             typer.secho(note, fg="yellow")
         return
     if fmt == "json":
-        _write((json.dumps(tr, ensure_ascii=False, indent=2) + "\n").encode(), "json", output, Path("-"))
+        _write((json.dumps(tr, ensure_ascii=False, indent=2) + "\n").encode(), "json", output, Path("-"), lng)
         return
     if fmt == "html":
         from mailposture.report.html import render_trend_html
@@ -581,10 +626,10 @@ def survey_trend(
         title = (f"{name} の推移 ({by_label(by, lng)}別)" if lng == "ja" else f"{name} over time, by {by or 'group'}")
         if tr["synthetic"]:
             title += " — 架空のデータ" if lng == "ja" else " — fictitious data"
-        data = _quiet_warnings(lambda: trend_png(tr, metric, lng, title=title))
+        data = _quiet_warnings(lambda: trend_png(tr, metric, lng, title=title), lng)
     else:
-        _fail("--format must be table, json, html or png")
-    _write(data, fmt, output, cat.dir / "reports" / f"trend{'-' + by if by else ''}.{fmt}")
+        _fail("--format must be table, json, html or png", "--format は table|json|html|png のいずれかです", lng)
+    _write(data, fmt, output, cat.dir / "reports" / f"trend{'-' + by if by else ''}.{fmt}", lng)
 
 
 @survey_app.command("diff")
@@ -607,14 +652,14 @@ def survey_diff(
     from mailposture.survey.catalog import Catalog
     from mailposture.survey.diff import diff_rounds, diff_rows, summary_line
 
-    if fmt not in ("table", "csv", "json"):
-        _fail("--format must be table, csv or json")
-    if count not in ("any", "primary"):
-        _fail("--count must be any or primary")
     lng = default_lang(lang)
-    d = _guard(lambda: diff_rounds(Catalog(data_dir), a, b, count))
+    if fmt not in ("table", "csv", "json"):
+        _fail("--format must be table, csv or json", "--format は table|csv|json のいずれかです", lng)
+    if count not in ("any", "primary"):
+        _fail("--count must be any or primary", "--count は any|primary のいずれかです", lng)
+    d = _guard(lambda: diff_rounds(Catalog(data_dir), a, b, count), lng)
     if fmt == "json":
-        _write((json.dumps(d, ensure_ascii=False, indent=2) + "\n").encode(), "json", output, Path("-"))
+        _write((json.dumps(d, ensure_ascii=False, indent=2) + "\n").encode(), "json", output, Path("-"), lng)
         return
     cols, rows = diff_rows(d, lng)
     if fmt == "csv":
@@ -623,7 +668,7 @@ def survey_diff(
         w.writerow(cols)
         for r in rows:
             w.writerow(["'" + v if v[:1] in ("=", "+", "-", "@") else v for v in r])  # never a formula in Excel
-        _write(buf.getvalue().encode("utf-8-sig"), "csv", output, Path("-"))  # BOM like the reports
+        _write(buf.getvalue().encode("utf-8-sig"), "csv", output, Path("-"), lng)  # BOM like the reports
         return
     from rich.console import Console
     from rich.markup import escape
@@ -649,13 +694,17 @@ def survey_rounds(data_dir: DataDir = Path("mailposture-data")) -> None:
 
     from mailposture.survey.catalog import Catalog
 
+    ja = default_lang(None) == "ja"
     infos = _guard(lambda: Catalog(data_dir).list())
-    t = Table(title=f"rounds in {data_dir}")
-    for c in ("round", "list", "bodies", "domains", "status", "started", "finished", "unknown", "generation"):
+    t = Table(title=f"{data_dir} の調査回" if ja else f"rounds in {data_dir}")
+    for c in (("調査回", "リスト", "団体数", "ドメイン数", "状態", "開始", "終了", "不明", "世代") if ja else
+              ("round", "list", "bodies", "domains", "status", "started", "finished", "unknown", "generation")):
         t.add_column(c)
+    status_ja = {"complete": "完了", "running": "実行中", "failed": "失敗"}
     for i in infos:
-        t.add_row(i.name, i.list_name + (" (synthetic)" if i.synthetic else ""), str(i.bodies), str(i.domains),
-                  i.status if i.status == "complete" else f"{i.status} ({i.phase})",
+        status = status_ja.get(i.status, i.status) if ja else i.status
+        t.add_row(i.name, i.list_name + ((" (架空)" if ja else " (synthetic)") if i.synthetic else ""), str(i.bodies),
+                  str(i.domains), status if i.status == "complete" else f"{status} ({i.phase})",
                   f"{i.started:%Y-%m-%d %H:%M}" if i.started else "", f"{i.finished:%Y-%m-%d %H:%M}" if i.finished
                   else "", str(i.errors), str(i.generation))
     Console().print(t)
@@ -674,10 +723,11 @@ def demo_cmd(
     from mailposture.survey.demo import run_demo
 
     lng = default_lang(lang)
-    with _Bars(not quiet) as bars:
-        res = _guard(lambda: run_demo(out, n_bodies=bodies, seed=seed, lang=lng, progress=bars.factory))
+    with _Bars(not quiet, lng) as bars:
+        res = _guard(lambda: run_demo(out, n_bodies=bodies, seed=seed, lang=lng, progress=bars.factory), lng)
     typer.echo(res["summary"])
-    typer.secho(f"report: {res['html'].resolve()}", fg="green", bold=True)
+    typer.secho(_say(f"report: {res['html'].resolve()}", f"報告書: {res['html'].resolve()}", lng), fg="green",
+                bold=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -97,7 +97,9 @@ def diff_rounds(cat: Catalog, a: str, b: str, count: str = "any") -> dict[str, A
     ia, ib = cat.require(a), cat.require(b)
     for info in (ia, ib):
         if info.status != "complete":
-            raise CatalogError(f"round '{info.name}' is {info.status}, not complete: it cannot be compared")
+            raise CatalogError(f"round '{info.name}' is {info.status}, not complete: it cannot be compared",
+                               f"調査回「{info.name}」は完了していない "
+                               f"({ {'running': '実行中', 'failed': '失敗'}.get(info.status, info.status)}) ため比較できません")
     la, lb = load_round_list(cat, ia), load_round_list(cat, ib)
     ra, rb = load_results(cat, ia), load_results(cat, ib)
     ch = list_changes(la.bodies, lb.bodies)

@@ -133,7 +133,25 @@ MAX_BYTES = 512 * 1024 * 1024
 
 
 class ListError(ValueError):
-    """A list that cannot be used, with a message naming the problem (file, line, column)."""
+    """A list that cannot be used, with a message naming the problem (file, line, column); ``str()`` is English,
+    :meth:`text` the user's language."""
+
+    def __init__(self, en: str, ja: str | None = None) -> None:
+        super().__init__(en)
+        self.en = en
+        self.ja = ja or en
+
+    def text(self, lang: str) -> str:
+        return self.ja if lang == "ja" else self.en
+
+
+_URL_OR_ADDRESS = "a domain name is expected, not a URL or an address"
+
+
+def _reason_ja(reason: str) -> str:
+    from mailposture.findings import value_ja
+
+    return "URL やメールアドレスではなくドメイン名を書いてください" if reason == _URL_OR_ADDRESS else value_ja(reason)
 
 
 @dataclass(slots=True)
@@ -175,7 +193,7 @@ def normalize_domain(raw: str) -> str:
 
     text = raw.strip()
     if text.lower().startswith(("http://", "https://")) or "/" in text or "@" in text:
-        raise ValueError("a domain name is expected, not a URL or an address")
+        raise ValueError(_URL_OR_ADDRESS)
     name, reason = scan_normalize(text)
     if name is None:
         raise ValueError(reason or "not a domain name")
@@ -204,11 +222,14 @@ def load_list(spec: str | Path) -> SurveyList:
     path = Path(spec)
     if not path.exists():
         known = ", ".join(BUNDLED)
-        raise ListError(f"{spec}: no such file and no bundled list of that name (bundled: {known})")
+        raise ListError(f"{spec}: no such file and no bundled list of that name (bundled: {known})",
+                        f"{spec}: そのようなファイルも同梱リストもありません (同梱リスト: {known})")
     if path.is_dir():
-        raise ListError(f"{spec}: is a directory, a CSV file is expected")
+        raise ListError(f"{spec}: is a directory, a CSV file is expected",
+                        f"{spec}: ディレクトリです。CSV ファイルを指定してください")
     if path.stat().st_size > MAX_BYTES:
-        raise ListError(f"{spec}: larger than {MAX_BYTES // 2**20} MiB")
+        raise ListError(f"{spec}: larger than {MAX_BYTES // 2**20} MiB",
+                        f"{spec}: {MAX_BYTES // 2**20} MiB を超えています")
     return parse_list(path.read_bytes(), path.stem)
 
 
@@ -220,43 +241,49 @@ def parse_list(data: bytes, name: str) -> SurveyList:
     try:
         text = decode_text(data, name)
     except TextInputError as exc:
-        raise ListError(str(exc)) from None
+        raise ListError(exc.en, exc.ja) from None
     if "\x00" in text:
-        raise ListError(f"{name}: contains NUL bytes; not a CSV text file")
+        raise ListError(f"{name}: contains NUL bytes; not a CSV text file",
+                        f"{name}: NUL バイトを含むため CSV のテキストファイルではありません")
     first = text.split("\n", 1)[0]
     delimiter = next((d for d in (",", "\t", ";") if d in first), ",")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:
-        raise ListError(f"{name}: empty file; a header line with a 'domain' column is expected") from None
+        raise ListError(f"{name}: empty file; a header line with a 'domain' column is expected",
+                        f"{name}: 空のファイルです。domain 列のある見出し行が必要です") from None
     except csv.Error as exc:
-        raise ListError(f"{name}: line 1: {exc}") from None
+        raise ListError(f"{name}: line 1: {exc}", f"{name}: 1 行目: CSV として読めません ({exc})") from None
     header = [h.strip() for h in header]
     lower = [h.lower() for h in header]
     if "domain" not in lower:
-        raise ListError(f"{name}: no 'domain' column in the header ({', '.join(header) or 'empty'})")
+        raise ListError(f"{name}: no 'domain' column in the header ({', '.join(header) or 'empty'})",
+                        f"{name}: 見出し行に domain 列がありません ({', '.join(header) or '空'})")
     dups = sorted({h for h in lower if h and lower.count(h) > 1})
     if dups:
-        raise ListError(f"{name}: duplicate column(s) in the header: {', '.join(dups)}")
+        raise ListError(f"{name}: duplicate column(s) in the header: {', '.join(dups)}",
+                        f"{name}: 見出し行で列名が重複しています: {', '.join(dups)}")
     i_dom = lower.index("domain")
     i_mail = lower.index("mail_domains") if "mail_domains" in lower else None
     attr_idx = [(i, h) for i, h in enumerate(header) if i not in (i_dom, i_mail) and h]
     bodies: list[Body] = []
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []           # (en, ja)
     try:
         for row in reader:
             line = reader.line_num
             if not row or all(not c.strip() for c in row):
                 continue
             if len(row) > len(header):
-                problems.append(f"line {line}: {len(row)} fields, the header has {len(header)}")
+                problems.append((f"line {line}: {len(row)} fields, the header has {len(header)}",
+                                 f"{line} 行目: 項目が {len(row)} 個 (見出し行は {len(header)} 個)"))
                 continue
             row = row + [""] * (len(header) - len(row))
             try:
                 dom = normalize_domain(row[i_dom])
             except ValueError as exc:
-                problems.append(f"line {line}: domain '{row[i_dom].strip()}': {exc}")
+                problems.append((f"line {line}: domain '{row[i_dom].strip()}': {exc}",
+                                 f"{line} 行目: domain「{row[i_dom].strip()}」: {_reason_ja(str(exc))}"))
                 continue
             mail: list[str] = []
             if i_mail is not None:
@@ -264,19 +291,23 @@ def parse_list(data: bytes, name: str) -> SurveyList:
                     try:
                         m = normalize_domain(raw)
                     except ValueError as exc:
-                        problems.append(f"line {line}: mail_domains '{raw}': {exc}")
+                        problems.append((f"line {line}: mail_domains '{raw}': {exc}",
+                                         f"{line} 行目: mail_domains「{raw}」: {_reason_ja(str(exc))}"))
                         continue
                     if m != dom and m not in mail:
                         mail.append(m)
             attrs = {h: row[i].strip() for i, h in attr_idx}
             bodies.append(Body(len(bodies), dom, mail, attrs))
     except csv.Error as exc:
-        raise ListError(f"{name}: line {reader.line_num}: {exc}") from None
+        raise ListError(f"{name}: line {reader.line_num}: {exc}",
+                        f"{name}: {reader.line_num} 行目: CSV として読めません ({exc})") from None
     if problems:
-        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
-        raise ListError(f"{name}: {len(problems)} bad row(s): " + "; ".join(problems[:10]) + more)
+        n = len(problems)
+        more, more_ja = (f" (and {n - 10} more)", f" (ほか {n - 10} 件)") if n > 10 else ("", "")
+        raise ListError(f"{name}: {n} bad row(s): " + "; ".join(en for en, _ in problems[:10]) + more,
+                        f"{name}: 正しくない行が {n} 行あります: " + "、".join(ja for _, ja in problems[:10]) + more_ja)
     if not bodies:
-        raise ListError(f"{name}: no rows after the header")
+        raise ListError(f"{name}: no rows after the header", f"{name}: 見出し行の後にデータの行がありません")
     add_derived([h for _, h in attr_idx], bodies)
     return SurveyList(name=name, columns=[h for _, h in attr_idx], bodies=bodies,
                       sha256=hashlib.sha256(data).hexdigest(), text=text)

@@ -134,7 +134,7 @@ async def scan_domains(domains: Iterable[str], resolver: Any, writer: Any, *, co
             await asyncio.to_thread(run_cluster, settings, items, writer, scanner,
                                     progress=_ClusterBar(progress or Progress()))  # type: ignore[arg-type]
         except ClusterError as exc:
-            raise CatalogError(str(exc)) from None
+            raise CatalogError(str(exc), f"Dask クラスタでの調査を続けられません: {exc}") from None
         return scanner.summary.written
     if parallel is not None and parallel.workers > 1:
         from mailposture.scan.workers import WorkerPool
@@ -163,7 +163,8 @@ def read_results(path: Path) -> dict[str, dict[str, Any]]:
                 if dom and text:
                     out[dom] = json.loads(text)
     except (OSError, ValueError) as exc:
-        raise CatalogError(f"{path}: cannot read the stored results ({exc})") from None
+        raise CatalogError(f"{path}: cannot read the stored results ({exc})",
+                           f"{path}: 保存済みの結果を読めません ({exc})") from None
     return out
 
 
@@ -178,7 +179,8 @@ def load_results(cat: Catalog, info: RoundInfo, generation: int | None = None) -
 def load_round_list(cat: Catalog, info: RoundInfo) -> SurveyList:
     path = cat.round_dir(info.name) / "list.csv"
     if not path.exists():
-        raise CatalogError(f"{path}: the round's copy of its list is missing")
+        raise CatalogError(f"{path}: the round's copy of its list is missing",
+                           f"{path}: 調査回に保存したリストの写しがありません")
     return parse_list(path.read_bytes(), info.list_name)
 
 
@@ -191,7 +193,7 @@ def _open(path: Path):
     try:
         return open_output(OutputSpec(str(path), "parquet"), [], resume=True)
     except OutputError as exc:
-        raise CatalogError(str(exc)) from None
+        raise CatalogError(exc.text("en"), exc.text("ja")) from None
 
 
 async def _scan_into(path: Path, todo: list[str], resolver: Any, *, concurrency: int, lang: str, options: Any,
@@ -222,13 +224,19 @@ async def run_round(cat: Catalog, lst: SurveyList, name: str, resolver: Any, *, 
     if info is not None:
         if info.status == "complete":
             raise CatalogError(f"round '{name}' is already complete ({info.finished:%Y-%m-%d %H:%M} UTC); choose "
-                               "another --round name, or add --replace to scan it again")
+                               "another --round name, or add --replace to scan it again",
+                               f"調査回「{name}」は完了済みです ({info.finished:%Y-%m-%d %H:%M} UTC)。別の --round "
+                               "の名前にするか、--replace を付けてやり直してください")
         if info.status == "failed":
             raise CatalogError(f"round '{name}' failed: {round_failure(info) or 'the resolver did not answer'}; "
-                               "fix the resolver, then add --replace to scan it again")
+                               "fix the resolver, then add --replace to scan it again",
+                               f"調査回「{name}」は失敗しています: {round_failure(info, 'ja') or 'リゾルバが応答しません'}。"
+                               "リゾルバを直してから --replace を付けてやり直してください")
         if info.list_sha256 != lst.sha256:
             raise CatalogError(f"round '{name}' was started with another list (SHA-256 {info.list_sha256[:12]}…, "
-                               f"this one {lst.sha256[:12]}…); resume it with the same list or choose another name")
+                               f"this one {lst.sha256[:12]}…); resume it with the same list or choose another name",
+                               f"調査回「{name}」は別のリストで始められています (SHA-256 {info.list_sha256[:12]}…、"
+                               f"今回のリスト {lst.sha256[:12]}…)。同じリストで再開するか、別の名前にしてください")
     else:
         rdir = cat.round_dir(name)
         rdir.mkdir(parents=True, exist_ok=True)
@@ -252,7 +260,9 @@ async def run_round(cat: Catalog, lst: SurveyList, name: str, resolver: Any, *, 
         first = read_results(gdir / "pass1.parquet")
         missing = [d for d in domains if d not in first]
         if missing:  # should not happen; never close a round with holes
-            raise CatalogError(f"round '{name}': {len(missing)} domain(s) have no result after pass 1; run again")
+            raise CatalogError(f"round '{name}': {len(missing)} domain(s) have no result after pass 1; run again",
+                               f"調査回「{name}」: 1 回目の後も {len(missing)} ドメインの結果がありません。"
+                               "もう一度実行してください")
         retry = [d for d in domains if failed(first[d])]
         if retry:
             await asyncio.sleep(retry_delay)  # let transient failures clear; the engine's cache keeps good answers
@@ -328,7 +338,9 @@ async def recompute(cat: Catalog, name: str, *, lang: str = "en", options: Any =
     info = cat.require(name)
     if info.status != "complete":
         raise CatalogError(f"round '{name}' is not complete (phase {info.phase}); finish it first with "
-                           "'mailposture survey run' (it resumes)")
+                           "'mailposture survey run' (it resumes)",
+                           f"調査回「{name}」は完了していません (段階 {info.phase})。先に mailposture survey run "
+                           "で終わらせてください (続きから再開します)")
     old = load_results(cat, info)
     new_gen = info.generation + 1
     gdir = cat.gen_dir(name, new_gen)

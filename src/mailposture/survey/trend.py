@@ -26,14 +26,17 @@ def build_trend(cat: Catalog, by: str | None, rounds: list[str] | None = None, *
     infos = [cat.require(r) for r in rounds] if rounds else [r for r in cat.list() if r.status == "complete"]
     infos = [i for i in infos if i.status == "complete"]
     if not infos:
-        raise CatalogError("no complete round to compare; run 'mailposture survey run' first")
+        raise CatalogError("no complete round to compare; run 'mailposture survey run' first",
+                           "比べられる完了した調査回がありません。先に mailposture survey run を実行してください")
     reports = []
     lists = []
     for info in infos:
         lst = load_round_list(cat, info)
         if by and lst.bodies and by not in lst.bodies[0].attrs:
             raise CatalogError(f"round '{info.name}': its list has no column '{by}' "
-                               f"(columns: {', '.join(lst.columns)})")
+                               f"(columns: {', '.join(lst.columns)})",
+                               f"調査回「{info.name}」のリストに列「{by}」がありません "
+                               f"(列: {', '.join(lst.columns)})")
         lists.append(lst)
         reports.append(aggregate(lst.bodies, load_results(cat, info), by=by, count=count, round_name=info.name,
                                  lang=lang))

@@ -26,9 +26,10 @@ def _fail(msg: str) -> None:
 
 @web_app.command("serve")
 def serve_cmd(
-    config: Annotated[str | None, typer.Option("--config", "-c", help="Guard config (TOML).")] = None,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on (a TLS proxy goes in front).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8080,
+    config: Annotated[str | None, typer.Option("--config", "-c", help="Guard config (TOML). / 設定ファイル (TOML)。")] = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (a TLS proxy goes in "
+                                            "front). / 待ち受けアドレス (前段に TLS プロキシを置く)。")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on. / 待ち受けポート。")] = 8080,
 ) -> None:
     """Serve /abroad and /admin (one process). ページを起動"""
     import logging
@@ -50,10 +51,13 @@ def serve_cmd(
 
 @web_app.command("passwd")
 def passwd_cmd(
-    users_file: Annotated[str, typer.Argument(help="Users file (created 0600 when missing).")],
-    username: Annotated[str, typer.Argument(help="User (mail address, or an admin name).")],
+    users_file: Annotated[str, typer.Argument(help="Users file (created 0600 when missing). / "
+                                                            "利用者ファイル (なければ 0600 で作成)。")],
+    username: Annotated[str, typer.Argument(help="User (mail address, or an admin name). / "
+                                                          "利用者 (メールアドレスまたは管理者名)。")],
     password_stdin: Annotated[bool, typer.Option("--password-stdin",
-                                                 help="Read the password from standard input.")] = False,
+                                                 help="Read the password from standard input. / "
+                                                 "パスワードを標準入力から読む。")] = False,
 ) -> None:
     """Add or change a users-file entry (argon2). パスワードの登録・変更"""
     from mailposture.web.auth import set_user
