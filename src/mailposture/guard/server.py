@@ -189,11 +189,12 @@ class GuardServer:
         except ImportError:  # pragma: no cover - not on Linux
             return
         if soft != resource.RLIM_INFINITY:
-            # The event loop accepts up to the listen backlog in one burst before any connection_made runs, and
-            # a closed connection's descriptor is freed only an iteration later: two bursts plus room for the
+            # The event loop accepts up to the listen backlog in one burst before any connection_made runs (the
+            # plain asyncio loop makes each transport in a task of its own, a few iterations later), and a closed
+            # connection's descriptor is freed only an iteration after that: four bursts plus room for the
             # listeners, the store and the log files stay free.
-            self.backlog = max(16, min(1024, soft // 8))
-            room = max(16, soft - 2 * self.backlog - 64)
+            self.backlog = max(16, min(512, soft // 16))
+            room = max(16, soft - 4 * self.backlog - 64)
             if room < self.conn_limit:
                 log.warning("descriptor limit %d allows at most %d policy connections (max_connections %d)",
                             soft, room, self.cfg.max_connections)
