@@ -52,17 +52,29 @@ class DashContext:
     trusted: list[Any] = field(default_factory=list)
     account_failures: int = 5
     ip_failures: int = 20
+    jobs: Any = None            # survey_jobs.JobRunner: rounds started from the page
 
     @classmethod
     def create(cls, data_dir: str | Path, users_file: str | Path, store_url: str, secret: bytes, *,
-               https: bool = False, trusted_proxies: list[str] | None = None, clock: Any = None) -> DashContext:
+               https: bool = False, trusted_proxies: list[str] | None = None, clock: Any = None,
+               engine_factory: Any = None, schedule: str | None = None, schedule_list: str | None = None,
+               lang: str = "ja", retry_delay: float = 5.0) -> DashContext:
         import time
+
+        from mailposture.web.survey_jobs import JobRunner
 
         env = Environment(loader=FileSystemLoader(str(HERE / "templates")),
                           autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
         state = SharedState(store_url, secret, clock or time.time)
+        if engine_factory is None:
+            from mailposture.cliopts import DnsOptions
+
+            engine_factory = DnsOptions().engine
+        jobs = JobRunner(state, Path(data_dir), engine_factory, lang=lang, schedule=schedule,
+                         schedule_list=schedule_list, retry_delay=retry_delay)
         return cls(SurveyData(data_dir), state, MembersFile(users_file), env, https,
-                   parse_networks(trusted_proxies if trusted_proxies is not None else ["127.0.0.1/32", "::1/128"]))
+                   parse_networks(trusted_proxies if trusted_proxies is not None else ["127.0.0.1/32", "::1/128"]),
+                   jobs=jobs)
 
 
 def dash(request: Request) -> DashContext:
@@ -591,6 +603,62 @@ async def diff_page(request: Request) -> Response:
                   cols=cols, rows=rows[:3000], n=len(rows), summary=summary_line(result, lang) if result else "")
 
 
+# ------------------------------------------------------------------------------------ rounds from the page
+
+@router.get("/run")
+async def run_page(request: Request) -> Response:
+    from mailposture.web.survey_jobs import list_choices
+
+    got = await who(request)
+    if isinstance(got, Response):
+        return got
+    sess, member = got
+    if not member.may("editor") or member.body:
+        return message(request, 403, "forbidden", member=member, sess=sess)
+    d = dash(request)
+    jobs = await run_in_threadpool(d.jobs.jobs)
+    now = datetime.now(UTC)
+    return render(request, "survey_run.html", member=member, sess=sess, jobs=jobs,
+                  lists=list_choices(d.data.cat.dir), suggested=f"{now:%Y-%m}", schedule=d.jobs.schedule,
+                  when=lambda ts: datetime.fromtimestamp(ts, UTC))
+
+
+@router.post("/run")
+async def run_submit(request: Request) -> Response:
+    from mailposture.web.survey_jobs import JobError
+
+    got = await _post(request)
+    if isinstance(got, Response):
+        return got
+    sess, member, form = got
+    if not member.may("editor") or member.body:
+        return message(request, 403, "forbidden", member=member, sess=sess)
+    d = dash(request)
+    try:
+        job_id = await run_in_threadpool(d.jobs.submit, form.get("round", "").strip(), form.get("list", ""),
+                                         member.name)
+    except JobError as exc:
+        return message(request, 400, "bad_param", member=member, sess=sess, what=str(exc))
+    await audit(request, member, "start-round", f"{form.get('round', '')[:64]} list={form.get('list', '')[:60]}")
+    return RedirectResponse(f"{PREFIX}/jobs/{job_id}", status_code=303)
+
+
+@router.get("/jobs/{job_id}")
+async def job_page(request: Request, job_id: int) -> Response:
+    got = await who(request)
+    if isinstance(got, Response):
+        return got
+    sess, member = got
+    if not member.may("editor") or member.body:
+        return message(request, 403, "forbidden", member=member, sess=sess)
+    job = await run_in_threadpool(dash(request).jobs.job, job_id)
+    if job is None:
+        return message(request, 404, "not_found", member=member, sess=sess)
+    pct = f"{100.0 * job['done'] / job['total']:.1f}" if job["total"] else "0.0"
+    return render(request, "survey_job.html", member=member, sess=sess, job=job, pct=pct,
+                  live=job["status"] in ("queued", "running"))
+
+
 # ------------------------------------------------------------------------------------------ admin, share links
 
 @router.get("/admin")
@@ -735,5 +803,7 @@ def serve_dashboard(ctx: DashContext, host: str = "127.0.0.1", port: int = 8080,
         install(app, ctx)
     else:
         app = create_dashboard_app(ctx)
+    if ctx.jobs is not None:
+        ctx.jobs.start()
     uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False, access_log=False,
                 limit_concurrency=1000, timeout_keep_alive=5)
