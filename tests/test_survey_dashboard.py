@@ -11,7 +11,6 @@ import os
 import re
 import stat
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
