@@ -100,3 +100,22 @@ def test_monthly_schedule_names_the_jst_month():
     assert due_round("monthly", datetime(2026, 11, 30, 15, 30, tzinfo=UTC)) == "2026-12"   # 00:30 JST on Dec 1
     assert due_round("monthly", datetime(2026, 11, 30, 14, 59, tzinfo=UTC)) == "2026-11"
     assert due_round(None, datetime(2026, 11, 30, tzinfo=UTC)) is None
+
+
+def test_dashboard_config_is_checked(tmp_path):
+    import pytest
+
+    from mailposture.web.dashboard_cli import load_dashboard_config
+
+    p = tmp_path / "dashboard.toml"
+    assert load_dashboard_config(p) == {}
+    p.write_text('schedule = "monthly"\nschedule_list = "jp-localgov"\nnameservers = ["127.0.0.1:5353"]\n')
+    assert load_dashboard_config(p)["schedule"] == "monthly"
+    for text, msg in (('schedule = "weekly"\nschedule_list = "x"\n', "schedule must be"),
+                      ('schedule = "monthly"\n', "needs schedule_list"),
+                      ('colour = "red"\n', "unknown setting 'colour'"),
+                      ("nameservers = 1\n", "nameservers must be a list"),
+                      ("schedule = \n", "dashboard.toml")):
+        p.write_text(text)
+        with pytest.raises(ValueError, match=msg):
+            load_dashboard_config(p)

@@ -115,12 +115,60 @@ def serve_dashboard_cmd(config: str | None, host: str, port: int, data_dir: str 
             fail("without --config the dashboard serves plain HTTP on the loopback address only "
                  "(put a TLS proxy in front and give --config for anything else)")
     try:
+        conf = load_dashboard_config(ddir / "dashboard.toml")
+    except ValueError as exc:
+        fail(str(exc))
+        return
+    try:
         secret = load_or_create_secret(ddir / "web-secret")
-        url = store or f"sqlite:///{(ddir / 'dashboard.sqlite').resolve()}"
-        ctx = DashContext.create(ddir, users, url, secret, https=bool(cfg and cfg.cookie_secure))
+        url = store or conf.get("store_url") or f"sqlite:///{(ddir / 'dashboard.sqlite').resolve()}"
+        ns = conf.get("nameservers")
+
+        def engine_factory():  # the DNS resolver of rounds started from the page
+            from mailposture.cliopts import DnsOptions
+
+            return DnsOptions(nameservers=ns or None).engine()
+
+        ctx = DashContext.create(ddir, users, url, secret, https=bool(cfg and cfg.cookie_secure),
+                                 engine_factory=engine_factory, schedule=conf.get("schedule"),
+                                 schedule_list=conf.get("schedule_list"),
+                                 trusted_proxies=conf.get("trusted_proxies"))
         typer.echo(f"survey dashboard: http://{host}:{port}/survey/", err=True)
         serve_dashboard(ctx, host, port, cfg)
     except SetupError as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
+CONFIG_KEYS = {"schedule": str, "schedule_list": str, "nameservers": list, "store_url": str, "trusted_proxies": list}
+
+
+def load_dashboard_config(path: Path) -> dict:
+    """``DATA_DIR/dashboard.toml`` (optional)::
+
+        schedule = "monthly"            # queue round YYYY-MM at the start of each JST month
+        schedule_list = "jp-localgov"   # the list it scans (bundled name or a file in DATA_DIR/lists/)
+        nameservers = ["192.0.2.53"]    # the resolver of rounds started from the page (default: the system's)
+        store_url = "postgresql+psycopg://…"   # sessions, limits, audit, jobs (default: sqlite in DATA_DIR)
+        trusted_proxies = ["127.0.0.1/32"]
+
+    A ValueError names what is wrong."""
+    import tomllib
+
+    if not path.exists():
+        return {}
+    try:
+        conf = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    for key, value in conf.items():
+        if key not in CONFIG_KEYS:
+            raise ValueError(f"{path}: unknown setting {key!r} (known: {', '.join(CONFIG_KEYS)})")
+        if not isinstance(value, CONFIG_KEYS[key]):
+            raise ValueError(f"{path}: {key} must be a {CONFIG_KEYS[key].__name__}")
+    if conf.get("schedule") not in (None, "monthly"):
+        raise ValueError(f"{path}: schedule must be \"monthly\" (or left out)")
+    if conf.get("schedule") and not conf.get("schedule_list"):
+        raise ValueError(f"{path}: a schedule needs schedule_list (the list to scan)")
+    return conf
