@@ -48,28 +48,47 @@ class _LRU:
 
 class SurveyData:
     def __init__(self, data_dir: str | Path) -> None:
+        from mailposture.survey import rounds
+
+        rounds.keep_loaded(3)   # the report code's own loaders keep the last rounds read (keyed by file stamps)
         self.cat = Catalog(data_dir)
-        self._rounds = _LRU(3)
         self._reports = _LRU(64)
         self._views = _LRU(3)
         self._index = _LRU(3)
+        self._catalog: tuple[Any, list[RoundInfo]] | None = None
 
     # -- rounds ------------------------------------------------------------------------------------------------
+    def _stamp(self) -> Any:
+        out = []
+        for p in (self.cat.db, self.cat.db.with_name(self.cat.db.name + ".wal")):
+            try:
+                st = p.stat()
+                out.append((st.st_size, st.st_mtime_ns))
+            except OSError:
+                out.append(None)
+        return tuple(out)
+
     def rounds(self) -> list[RoundInfo]:
+        """Every round, newest first; the catalog is read again only when its file changed."""
         if not self.cat.db.exists():
             return []
-        return sorted(self.cat.list(), key=lambda r: (r.started is None, r.started), reverse=True)
+        stamp = self._stamp()
+        cached = self._catalog
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, sorted(self.cat.list(), key=lambda r: (r.started is None, r.started), reverse=True))
+            self._catalog = cached
+        return cached[1]
 
     def info(self, name: str) -> RoundInfo:
-        return self.cat.require(name)
+        for r in self.rounds():
+            if r.name == name:
+                return r
+        return self.cat.require(name)   # raises CatalogError naming the rounds there are
 
     def loaded(self, info: RoundInfo) -> tuple[list[Body], dict[str, dict[str, Any]]]:
         from mailposture.survey.rounds import load_results, load_round_list
 
-        def make() -> tuple[list[Body], dict[str, dict[str, Any]]]:
-            return load_round_list(self.cat, info).bodies, load_results(self.cat, info)
-
-        return self._rounds.get((info.name, info.generation), make)
+        return load_round_list(self.cat, info).bodies, load_results(self.cat, info)
 
     # -- the report (the CLI's own code) -----------------------------------------------------------------------
     def report(self, name: str, by: str | None, lang: str, count: str = "any") -> tuple[RoundInfo, dict[str, Any]]:

@@ -38,6 +38,7 @@ COOKIE = "mp_survey"
 LANG_COOKIE = "mp_lang"
 DOWNLOADS = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
              "csv": "text/csv; charset=utf-8", "json": "application/json", "png": "image/png"}
+PAGE = 200                 # bodies per page of the drill-down
 SORTS = ("name", "region", "prefecture", "domain", "policy", "spf_status", "findings")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -468,8 +469,18 @@ async def bodies_page(request: Request, name: str) -> Response:
     codes = await run_in_threadpool(_all_codes, d, info.name)
     params = {k: v for k, v in (("column", column), ("value", value or ""), ("policy", policy), ("spf", spf),
                                 ("code", code), ("q", query)) if v}
-    return render(request, "survey_bodies.html", member=member, sess=sess, info=info, rows=rows[:2000],
-                  n=len(rows), columns=cols, column=column, value=value, policy=policy, spf=spf, code=code,
+    pages = max(1, -(-len(rows) // PAGE))
+    try:
+        page = min(max(1, int(qp.get("page", "1"))), pages)
+    except ValueError:
+        page = 1
+    nav = {"page": page, "pages": pages,
+           "prev": urlencode({**params, "sort": sort, "dir": "desc" if desc else "asc", "page": page - 1})
+           if page > 1 else None,
+           "next": urlencode({**params, "sort": sort, "dir": "desc" if desc else "asc", "page": page + 1})
+           if page < pages else None}
+    return render(request, "survey_bodies.html", member=member, sess=sess, info=info,
+                  rows=rows[(page - 1) * PAGE:page * PAGE], nav=nav, n=len(rows), columns=cols, column=column, value=value, policy=policy, spf=spf, code=code,
                   query=query, sort=sort, desc=desc, codes=codes, policies=FILTER_POLICIES, spf_states=SPF_STATES,
                   sorts=SORTS, params=params, body_key=body_key, urlencode=urlencode)
 
