@@ -55,6 +55,7 @@ class SurveyData:
         self._reports = _LRU(64)
         self._views = _LRU(3)
         self._index = _LRU(3)
+        self._files = _LRU(16)
         self._catalog: tuple[Any, list[RoundInfo]] | None = None
 
     # -- rounds ------------------------------------------------------------------------------------------------
@@ -109,11 +110,15 @@ class SurveyData:
         """The bytes ``survey report --round NAME --by BY --format FMT --lang LANG`` writes."""
         from mailposture.survey import cli as survey_cli
 
-        if fmt == "xlsx":
-            info, rep = survey_cli.build_report(self.cat, name, by or None, count, lang, with_bodies=True)
-        else:
-            info, rep = self.report(name, by, lang, count)
-        return survey_cli.render(rep, survey_cli.report_meta(info, None, count), fmt, lang)
+        def make() -> bytes:
+            if fmt == "xlsx":
+                info, rep = survey_cli.build_report(self.cat, name, by or None, count, lang, with_bodies=True)
+            else:
+                info, rep = self.report(name, by, lang, count)
+            return survey_cli.render(rep, survey_cli.report_meta(info, None, count), fmt, lang)
+
+        # the same file for everybody until the round changes (a recompute is a new generation)
+        return self._files.get((name, self.info(name).generation, by or "", fmt, lang, count), make)
 
     def bodies_download(self, name: str, fmt: str, lang: str, keys: set[str] | None = None,
                         count: str = "any") -> bytes:
