@@ -92,33 +92,39 @@ class SurveyData:
         return load_round_list(self.cat, info).bodies, load_results(self.cat, info)
 
     # -- the report (the CLI's own code) -----------------------------------------------------------------------
-    def report(self, name: str, by: str | None, lang: str, count: str = "any") -> tuple[RoundInfo, dict[str, Any]]:
+    def report(self, name: str, by: str | None, lang: str, count: str = "any", table: str = "adoption"
+               ) -> tuple[RoundInfo, dict[str, Any]]:
+        """``survey report --round NAME --by BY --table TABLE --format json`` as a dict (the CLI's functions)."""
         from mailposture.survey import cli as survey_cli
 
         info = self.info(name)
 
         def make() -> tuple[RoundInfo, dict[str, Any]]:
-            return survey_cli.build_report(self.cat, name, by or None, count, lang)
+            if table == "adoption":
+                return survey_cli.build_report(self.cat, name, by or None, count, lang)
+            return survey_cli.build_content(self.cat, name, table, by or None, count, lang)
 
-        return self._reports.get((name, info.generation, by or "", lang, count), make)
+        return self._reports.get((name, info.generation, by or "", lang, count, table), make)
 
     def columns(self, name: str) -> list[str]:
         bodies, _ = self.loaded(self.info(name))
         return list(bodies[0].attrs) if bodies else []
 
-    def download(self, name: str, by: str | None, fmt: str, lang: str, count: str = "any") -> bytes:
-        """The bytes ``survey report --round NAME --by BY --format FMT --lang LANG`` writes."""
+    def download(self, name: str, by: str | None, fmt: str, lang: str, count: str = "any",
+                 table: str = "adoption") -> bytes:
+        """The bytes ``survey report --round NAME --by BY --table TABLE --format FMT --lang LANG`` writes."""
         from mailposture.survey import cli as survey_cli
 
         def make() -> bytes:
-            if fmt == "xlsx":
+            if fmt == "xlsx" and table == "adoption":
                 info, rep = survey_cli.build_report(self.cat, name, by or None, count, lang, with_bodies=True)
             else:
-                info, rep = self.report(name, by, lang, count)
+                info, rep = self.report(name, by, lang, count, table)
             return survey_cli.render(rep, survey_cli.report_meta(info, None, count), fmt, lang)
 
         # the same file for everybody until the round changes (a recompute is a new generation)
-        return self._files.get((name, self.info(name).generation, by or "", fmt, lang, count), make)
+        return self._files.get((name, self.info(name).generation, by or "", fmt, lang, count, table), make)
+
 
     def bodies_download(self, name: str, fmt: str, lang: str, keys: set[str] | None = None,
                         count: str = "any") -> bytes:
@@ -264,3 +270,12 @@ class SearchIndex:
         if not qs:
             return []
         return [b for b, keys in self.rows if any(q in k for q in qs for k in keys)]
+
+
+def table_names() -> tuple[str, ...]:
+    """The report's tables: ``adoption`` and, where the content survey is installed, its tables (issue 11)."""
+    try:
+        from mailposture.report.content import TABLE_NAMES
+    except ImportError:
+        return ("adoption",)
+    return tuple(TABLE_NAMES)

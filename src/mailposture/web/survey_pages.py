@@ -320,8 +320,11 @@ def _by(request: Request, d: DashContext, name: str) -> str | Response | None:
 
 
 def table_view(rep: dict[str, Any], lang: str) -> list[dict[str, Any]]:
-    """The report's table models (mailposture.report.tables.table_models) with the group each row stands for."""
-    from mailposture.report.tables import table_models
+    """The report's table models (mailposture.report.tables.table_models, or one content-survey table) with the
+    group each row stands for; a percent cell gets the CLI's text, ``rate (count/total)``."""
+    if rep.get("table") not in (None, "adoption"):
+        return [content_view(rep, lang)]
+    from mailposture.report.tables import cell_text, table_models
 
     groups = [g["group"] for g in rep["groups"]]
     out = []
@@ -329,10 +332,47 @@ def table_view(rep: dict[str, Any], lang: str) -> list[dict[str, Any]]:
         rows = []
         for i, row in enumerate(tm["rows"]):
             grouped = tm["total_row"] and i < len(groups)
+            cells = [{**c, "text": cell_text(c)} if isinstance(c, dict) else c for c in row]
             rows.append({"group": groups[i] if grouped else None, "total": tm["total_row"] and i == len(groups),
-                         "cells": row})
+                         "cells": cells})
         out.append({**tm, "rows": rows})
     return out
+
+
+def content_view(rep: dict[str, Any], lang: str) -> dict[str, Any]:
+    """One content-survey table (mailposture.report.content: groups with rows {key, count, pct}) as a page table."""
+    from mailposture.report.tables import by_label
+
+    by = rep.get("by") or []
+    head = by_label(",".join(by) if isinstance(by, list) else by, lang)
+    keys = [k["key"] for k in rep.get("keys", [])]
+
+    def cells(g: dict[str, Any]) -> list[Any]:
+        per = {r["key"]: r for r in g.get("rows", [])}
+        out: list[Any] = [g["total"]]
+        for k in keys:
+            r = per.get(k, {"count": 0, "pct": "0.0"})
+            out.append({"count": r["count"], "total": g["total"], "rate": float(r["pct"]),
+                        "text": f"{r['pct']} ({r['count']}/{g['total']})"})
+        return out
+
+    rows = []
+    for g in rep.get("groups", []):
+        values = g.get("group") if isinstance(g.get("group"), dict) else {}
+        single = next(iter(values.values())) if len(values) == 1 else None
+        rows.append({"group": single, "total": False, "cells": [g.get("label", ""), *cells(g)]})
+    rows.append({"group": None, "total": bool(rep.get("groups")),
+                 "cells": ["全体" if lang == "ja" else "All", *cells(rep["overall"])]})
+    return {"key": rep.get("table", "content"), "title": rep.get("title", ""), "total_row": bool(rep.get("groups")),
+            "columns": [head, "団体数" if lang == "ja" else "Bodies", *[k["label"] for k in rep.get("keys", [])]],
+            "rows": rows}
+
+
+def _table(request: Request) -> str | None:
+    from mailposture.web.survey_data import table_names
+
+    table = request.query_params.get("table") or "adoption"
+    return table if table in table_names() else None
 
 
 @router.get("/r/{name}")
@@ -351,17 +391,24 @@ async def round_page(request: Request, name: str) -> Response:
 async def _tables(request: Request, d: DashContext, info: Any, member: Member | None, sess: Any,
                   share: str | None = None) -> Response:
     from mailposture.survey.rounds import round_failure
+    from mailposture.web.survey_data import table_names
 
     lang, _ = lang_of(request)
     by = await run_in_threadpool(_by, request, d, info.name)
     if isinstance(by, Response):
         return by
-    _, rep = await run_in_threadpool(d.data.report, info.name, by, lang)
+    table = _table(request)
+    if table is None:
+        return message(request, 400, "bad_param", member=member, sess=sess,
+                       what=f"table={request.query_params.get('table', '')[:40]}")
+    _, rep = await run_in_threadpool(d.data.report, info.name, by, lang, "any", table)
     cols = await run_in_threadpool(d.data.columns, info.name)
     base = f"{PREFIX}/share/{share}" if share else f"{PREFIX}/r/{quote(info.name)}"
+    q = {k: v for k, v in (("by", by), ("table", table if table != "adoption" else None)) if v}
     return render(request, "survey_round.html", member=member, sess=sess, info=info, rep=rep, by=by or "",
-                  columns=cols, tables=table_view(rep, lang), base=base, share=share,
-                  failed=round_failure(info, lang), by_q=urlencode({"by": by}) if by else "")
+                  columns=cols, tables=table_view(rep, lang), base=base, share=share, table=table,
+                  table_names=table_names(), failed=round_failure(info, lang), by_q=urlencode(q),
+                  drill=table == "adoption")
 
 
 @router.get("/r/{name}/chart.svg")
@@ -383,8 +430,14 @@ async def _chart(request: Request, d: DashContext, info: Any) -> Response:
     by = await run_in_threadpool(_by, request, d, info.name)
     if isinstance(by, Response):
         return by
-    _, rep = await run_in_threadpool(d.data.report, info.name, by, lang)
-    svg = bars_svg(rep, lang)
+    table = _table(request)
+    if table is None:
+        return message(request, 400, "bad_param", what="table")
+    _, rep = await run_in_threadpool(d.data.report, info.name, by, lang, "any", table)
+    if table == "adoption":
+        svg: str | bytes = bars_svg(rep, lang)
+    else:   # the content survey's own chart, as `survey report --table … --format svg` draws it
+        svg = await run_in_threadpool(d.data.download, info.name, by, "svg", lang, "any", table)
     # An image document: its own inline style only, nothing else (no script runs in an <img> anyway).
     return Response(svg, media_type="image/svg+xml",
                     headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
@@ -406,9 +459,13 @@ async def download(request: Request, name: str, fmt: str) -> Response:
     by = await run_in_threadpool(_by, request, d, info.name)
     if isinstance(by, Response):
         return by
-    data = await run_in_threadpool(d.data.download, info.name, by, fmt, lang)
-    await audit(request, member, "download", f"{info.name} by={by or '-'} {fmt} {lang}")
-    fname = f"{info.name}{'-' + by if by else ''}.{fmt}"
+    table = _table(request)
+    if table is None:
+        return message(request, 400, "bad_param", member=member, sess=sess, what="table")
+    data = await run_in_threadpool(d.data.download, info.name, by, fmt, lang, "any", table)
+    tag = "" if table == "adoption" else f" table={table}"
+    await audit(request, member, "download", f"{info.name} by={by or '-'} {fmt} {lang}{tag}")
+    fname = f"{info.name}{'' if table == 'adoption' else '-' + table}{'-' + by.replace(',', '-') if by else ''}.{fmt}"
     return Response(data, media_type=DOWNLOADS[fmt],
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(fname)}"})
 

@@ -128,6 +128,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "prev": ("前へ", "Previous"),
     "next": ("次へ", "Next"),
     "page_of": ("{page} / {pages} ページ", "page {page} of {pages}"),
+    "table": ("集計表", "Table"),
     "yes": ("あり", "yes"),
     "no": ("なし", "no"),
     "unknown": ("不明", "unknown"),
