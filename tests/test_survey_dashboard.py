@@ -420,3 +420,22 @@ def test_trend_diff_and_language_switch(world):
     r = c.get("/survey/diff?lang=ja")
     assert "2 回の比較" in r.text and 'lang="ja"' in r.text
     assert c.get("/survey/diff?a=nope&b=2026-12").status_code == 400
+
+
+def test_mounted_beside_the_guard_pages(world, tmp_path):
+    """With a guard config the dashboard is one more router of the guard's app: both logins work, separately."""
+    from mailposture.guard.store import Store
+    from mailposture.web.app import create_app
+    from mailposture.web.survey_pages import install
+    from test_web_common import make_cfg
+
+    cfg = make_cfg(tmp_path)
+    app = create_app(cfg, Store(cfg.store_url))
+    install(app, DashContext.create(world["data"], world["users"], f"sqlite:///{tmp_path / 'd.sqlite'}", SECRET))
+    c = TestClient(app, follow_redirects=False)
+    assert c.get("/abroad/login").status_code == 200
+    assert login(c, "alice").status_code == 303
+    page = c.get(f"/survey/r/{ROUNDS[1]}?by=region")
+    assert page.status_code == 200 and "table-headline" in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert c.get("/admin").status_code in (302, 303, 307)      # the survey login opens no guard page
