@@ -439,3 +439,52 @@ def test_mounted_beside_the_guard_pages(world, tmp_path):
     assert page.status_code == 200 and "table-headline" in page.text
     assert "default-src 'none'" in page.headers["content-security-policy"]
     assert c.get("/admin").status_code in (302, 303, 307)      # the survey login opens no guard page
+
+
+def test_shared_state_sessions_expire_and_store_only_hashes(tmp_path):
+    import sqlalchemy as sa
+
+    now = [1_000_000.0]
+    st = SharedState(f"sqlite:///{tmp_path / 's.sqlite'}", SECRET, lambda: now[0], idle=900, absolute=3600)
+    s = st.login("alice")
+    cookie = st.cookie_value(s)
+    assert st.get(cookie).username == "alice"
+    assert st.get(cookie[:-1] + ("0" if cookie[-1] != "0" else "1")) is None      # a forged signature
+    with st.engine.connect() as c:
+        stored = [tuple(r) for r in c.execute(sa.text("SELECT * FROM dash_sessions"))]
+    assert stored and all(s.sid not in str(row) for row in stored)
+    now[0] += 899
+    assert st.get(cookie) is not None          # used within the idle time: kept
+    now[0] += 901
+    assert st.get(cookie) is None              # idle too long
+    s = st.login("alice")
+    cookie = st.cookie_value(s)
+    for _ in range(4):
+        now[0] += 800
+        assert st.get(cookie) is not None      # 3200 s after login, never idle for long
+    now[0] += 800                              # 4000 s after login: past the absolute lifetime (3600 s)
+    assert st.get(cookie) is None
+    anon = st.anon()
+    assert st.get(st.cookie_value(anon)).csrf == anon.csrf
+    now[0] += 1801
+    assert st.get(st.cookie_value(anon)) is None
+
+
+def test_drill_down_pages(world, tmp_path):
+    from mailposture.web import survey_pages
+
+    c = make_client(world)
+    login(c, "vera@example.jp")
+    old = survey_pages.PAGE
+    survey_pages.PAGE = 25
+    try:
+        r = c.get(f"/survey/r/{ROUNDS[1]}/bodies?sort=domain")
+        first = [tds[2]["text"] for _, tds in cells(r.text)["bodies"]]
+        assert len(first) == 25 and 'rel="next"' in r.text and 'rel="prev"' not in r.text
+        r2 = c.get(f"/survey/r/{ROUNDS[1]}/bodies?sort=domain&page=2")
+        second = [tds[2]["text"] for _, tds in cells(r2.text)["bodies"]]
+        assert len(second) == 25 and first[-1] < second[0] and 'rel="prev"' in r2.text
+        last = c.get(f"/survey/r/{ROUNDS[1]}/bodies?sort=domain&page=999")
+        assert len(cells(last.text)["bodies"]) == 90 - 75 and 'rel="next"' not in last.text
+    finally:
+        survey_pages.PAGE = old
