@@ -119,3 +119,26 @@ def test_dashboard_config_is_checked(tmp_path):
         p.write_text(text)
         with pytest.raises(ValueError, match=msg):
             load_dashboard_config(p)
+
+
+def test_editors_edit_lists(tmp_path):
+    _, data, ctx = _setup(tmp_path, "127.0.0.1:9")
+    c = TestClient(create_dashboard_app(ctx), follow_redirects=False)
+    _login(c, "vi", "vi-pw")
+    assert c.get("/survey/lists").status_code == 403
+    c = TestClient(create_dashboard_app(ctx), follow_redirects=False)
+    _login(c, "ed", "ed-pw")
+    page = c.get("/survey/lists")
+    assert "fict.csv" in page.text
+    tok = re.search(r'name="csrf" value="([^"]+)"', page.text)[1]
+    bad = c.post("/survey/lists", data={"csrf": tok, "name": "mine", "text": "name,domain\nA市,a.example\nB市,not a domain\n"})
+    assert bad.status_code == 400 and "line 3" in bad.text and not (data / "lists" / "mine.csv").exists()
+    assert c.post("/survey/lists", data={"csrf": tok, "name": "../x", "text": "domain\na.example\n"}).status_code == 400
+    assert c.post("/survey/lists", data={"csrf": "no", "name": "mine", "text": "domain\na.example\n"}).status_code == 403
+    ok = c.post("/survey/lists", data={"csrf": tok, "name": "mine", "text": "name,domain\r\nA市,a.example\r\n"})
+    assert ok.status_code == 303
+    assert (data / "lists" / "mine.csv").read_text(encoding="utf-8") == "name,domain\nA市,a.example\n"
+    assert "<option>mine.csv</option>" in c.get("/survey/run").text
+    assert "A市,a.example" in c.get("/survey/lists?file=mine.csv").text
+    assert c.get("/survey/lists?file=../members").status_code == 404
+    assert any(e["action"] == "edit-list" and "mine.csv 1 bodies" in e["detail"] for e in ctx.state.audit_log())

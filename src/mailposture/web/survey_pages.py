@@ -727,6 +727,73 @@ async def job_page(request: Request, job_id: int) -> Response:
                   live=job["status"] in ("queued", "running"))
 
 
+# ---------------------------------------------------------------------------------------------- list editing
+
+LIST_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}\.csv$")
+MAX_LIST_BYTES = 4 * 1024 * 1024
+
+
+def _lists_dir(d: DashContext) -> Path:
+    return d.data.cat.dir / "lists"
+
+
+@router.get("/lists")
+async def lists_page(request: Request) -> Response:
+    got = await who(request)
+    if isinstance(got, Response):
+        return got
+    sess, member = got
+    if not member.may("editor") or member.body:
+        return message(request, 403, "forbidden", member=member, sess=sess)
+    d = dash(request)
+    name = request.query_params.get("file", "")
+    text = ""
+    if name:
+        if not LIST_FILE.match(name) or not (_lists_dir(d) / name).is_file():
+            return message(request, 404, "not_found", member=member, sess=sess)
+        text = (_lists_dir(d) / name).read_bytes().decode("utf-8-sig", "replace")
+    files = sorted(p.name for p in _lists_dir(d).glob("*.csv")) if _lists_dir(d).is_dir() else []
+    return render(request, "survey_lists.html", member=member, sess=sess, files=files, name=name, text=text)
+
+
+@router.post("/lists")
+async def lists_save(request: Request) -> Response:
+    from mailposture.survey.lists import ListError, parse_list
+
+    got = await who(request)
+    if isinstance(got, Response):
+        return got
+    sess, member = got
+    if not member.may("editor") or member.body:
+        return message(request, 403, "forbidden", member=member, sess=sess)
+    try:
+        form = await read_form(request, limit=MAX_LIST_BYTES)
+    except FormError as exc:
+        return message(request, exc.status, "form_error", member=member, sess=sess)
+    if not _csrf_ok(sess.csrf, form.get("csrf")):
+        return message(request, 403, "csrf_failed", member=member, sess=sess)
+    d = dash(request)
+    name = form.get("name", "").strip()
+    if not name.endswith(".csv"):
+        name += ".csv"
+    text = form.get("text", "").replace("\r\n", "\n")
+    files = sorted(p.name for p in _lists_dir(d).glob("*.csv")) if _lists_dir(d).is_dir() else []
+    if not LIST_FILE.match(name):
+        return render(request, "survey_lists.html", 400, member=member, sess=sess, files=files, name=name, text=text,
+                      error=tt("bad_param", lang_of(request)[0], what="name: letters, digits, '.', '_', '-'"))
+    try:
+        lst = parse_list(text.encode("utf-8"), name)
+    except ListError as exc:
+        return render(request, "survey_lists.html", 400, member=member, sess=sess, files=files, name=name, text=text,
+                      error=str(exc))
+    _lists_dir(d).mkdir(parents=True, exist_ok=True)
+    tmp = _lists_dir(d) / f".{name}.tmp"
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(_lists_dir(d) / name)
+    await audit(request, member, "edit-list", f"{name} {len(lst.bodies)} bodies sha256={lst.sha256[:12]}")
+    return RedirectResponse(f"{PREFIX}/lists?" + urlencode({"file": name, "saved": "1"}), status_code=303)
+
+
 # ------------------------------------------------------------------------------------------ admin, share links
 
 @router.get("/admin")

@@ -129,6 +129,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "next": ("次へ", "Next"),
     "page_of": ("{page} / {pages} ページ", "page {page} of {pages}"),
     "table": ("集計表", "Table"),
+    "lists": ("リストの編集", "Edit lists"),
+    "lists_intro": ("調査対象リスト (CSV: domain 列は必須、mail_domains・name・region・prefecture・code など任意) を"
+                    "編集・追加します。保存前に全行を検査し、問題のある行を示します。",
+                    "Edit or add a survey list (CSV with a domain column; mail_domains, name, region, prefecture, "
+                    "code … optional). Every row is checked before it is saved; problems are named by line."),
+    "list_file": ("ファイル名 (.csv)", "File name (.csv)"),
+    "save": ("保存", "Save"),
     "yes": ("あり", "yes"),
     "no": ("なし", "no"),
     "unknown": ("不明", "unknown"),
