@@ -488,3 +488,27 @@ def test_drill_down_pages(world, tmp_path):
         assert len(cells(last.text)["bodies"]) == 90 - 75 and 'rel="next"' not in last.text
     finally:
         survey_pages.PAGE = old
+
+
+def test_every_table_of_the_report_matches_its_json(world):
+    """Each table the report command has (adoption, and the content survey's where installed): the page's last
+    row (overall) shows the JSON's numbers; the download in json is the CLI's."""
+    from mailposture.web.survey_data import table_names
+
+    c = make_client(world)
+    login(c, "vera@example.jp")
+    for table in table_names():
+        if table == "adoption":
+            continue          # compared cell by cell in test_region_table_equals_the_report_json
+        rep = cli_json(world, "--round", ROUNDS[1], "--by", "region", "--table", table, "--lang", "en")
+        page = c.get(f"/survey/r/{ROUNDS[1]}", params={"by": "region", "table": table, "lang": "en"})
+        assert page.status_code == 200, table
+        rows = cells(page.text)[f"table-{table}"]
+        assert len(rows) == len(rep["groups"]) + 1
+        last = rows[-1][1]
+        o = rep["overall"]
+        assert int(last[0]["text"]) == o["total"]
+        assert [td["text"] for td in last[1:]] == [f"{r['pct']} ({r['count']}/{o['total']})" for r in o["rows"]]
+        dl = c.get(f"/survey/r/{ROUNDS[1]}/download/json", params={"by": "region", "table": table, "lang": "en"})
+        assert json.loads(dl.content) == rep
+    assert c.get(f"/survey/r/{ROUNDS[1]}?table=nosuch").status_code == 400
