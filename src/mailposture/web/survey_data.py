@@ -106,6 +106,19 @@ class SurveyData:
 
         return self._reports.get((name, info.generation, by or "", lang, count, table), make)
 
+    def prewarm(self, langs: tuple[str, ...] = ("ja", "en")) -> None:
+        """Read the latest complete round and build its overall and per-region reports, so that the first member
+        after a start does not wait for them (run in a background thread by ``web serve``)."""
+        done = [r for r in self.rounds() if r.status == "complete"]
+        if not done:
+            return
+        name = done[0].name
+        cols = self.columns(name)
+        for lang in langs:
+            for by in (None, *(c for c in ("region",) if c in cols)):
+                self.report(name, by, lang)
+        self.views(name)
+
     def columns(self, name: str) -> list[str]:
         bodies, _ = self.loaded(self.info(name))
         return list(bodies[0].attrs) if bodies else []

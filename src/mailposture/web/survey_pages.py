@@ -940,5 +940,15 @@ def serve_dashboard(ctx: DashContext, host: str = "127.0.0.1", port: int = 8080,
         app = create_dashboard_app(ctx)
     if ctx.jobs is not None:
         ctx.jobs.start()
+
+    def prewarm() -> None:
+        try:
+            ctx.data.prewarm()
+        except Exception:  # the pages build what they need on demand anyway
+            log.exception("survey dashboard: prewarm failed")
+
+    import threading
+
+    threading.Thread(target=prewarm, name="survey-prewarm", daemon=True).start()
     uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False, access_log=False,
                 limit_concurrency=1000, timeout_keep_alive=5)
