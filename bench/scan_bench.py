@@ -1,6 +1,9 @@
 """Survey-scan benchmark: `mailposture scan` (SPF + DMARC + MX, SPF trees expanded) against a loopback NSD world.
 
-    .venv/bin/python bench/scan_bench.py [--domains 20000] [--runs 3] [--workers 1,2] [--vs checkdmarc]
+    .venv/bin/python bench/scan_bench.py [--domains 20000] [--runs 3] [--workers 1,default] [--vs checkdmarc]
+
+``--workers`` lists the configurations to compare: a number is ``scan --workers N``; ``default`` runs the scan
+without ``--workers``, as a user does (one process per core, see mailposture.cliopts.auto_workers).
 
 Prints, as medians over --runs runs: domains/s, network queries per domain (engine counters), lookups per domain
 (what the checks asked, cache included), CPU seconds and peak RSS of the scan process(es). With --vs checkdmarc
@@ -56,11 +59,11 @@ def children_cpu_rss() -> tuple[float, int]:
     return ru.ru_utime + ru.ru_stime, ru.ru_maxrss
 
 
-def scan_once(names_file: Path, server: str, out: Path, workers: int, checks: str = "spf,dmarc,mx") -> dict:
+def scan_once(names_file: Path, server: str, out: Path, workers: int | str, checks: str = "spf,dmarc,mx") -> dict:
     out.unlink(missing_ok=True)
     cmd = [str(PY), "-m", "mailposture.cli", "scan", str(names_file), "-o", str(out), "-n", server,
            "--no-progress", "--no-answers", "--lang", "en", "--timeout", "2", "--retries", "2", "--concurrency", "2000",
-           "--workers", str(workers), "--checks", checks]
+           *(["--workers", str(workers)] if workers != "default" else []), "--checks", checks]
     wall, cpu, rss, _, err = timed(cmd)
     n = lookups = 0
     with out.open() as fh:
@@ -101,7 +104,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--domains", type=int, default=20000)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--workers", default="1,default")
     ap.add_argument("--vs", choices=["checkdmarc"], default=None)
     ap.add_argument("--vs-domains", type=int, default=1000)
     ap.add_argument("--server-count", type=int, default=1, help="NSD server processes")
@@ -123,12 +126,12 @@ def main() -> None:
                        server_count=args.server_count,
                        extra_conf=extra, startup_timeout=300) as nsd:
             print(f"nsd: {nsd.address} (server-count {args.server_count})")
-            workers = [int(x) for x in args.workers.split(",")]
+            workers = [x if x == "default" else int(x) for x in args.workers.split(",")]
             exe = ensure_checkdmarc() if args.vs else None
             sub = names[: args.vs_domains]
             # rounds interleave every configuration (checkdmarc included), so that a change in the machine's
             # speed (it is shared) hits them alike and the ratios stay meaningful
-            runs: dict[int, list[dict]] = {w: [] for w in workers}
+            runs: dict[int | str, list[dict]] = {w: [] for w in workers}
             cd: list[dict] = []
             ours: list[dict] = []
             for _ in range(args.runs):
@@ -138,12 +141,13 @@ def main() -> None:
                     cd.append(checkdmarc_once(exe, sub, tmp))
                     ours.append(scan_once(_write(tmp / "sub.txt", sub), nsd.address, tmp / "sub.jsonl", 1))
             print(f"\nmailposture scan --checks {args.checks}, {len(names):,} names, median of {args.runs} runs")
-            print(f"{'workers':>7} {'domains/s':>10} {'net q/domain':>12} {'lookups/domain':>14} "
+            print(f"{'workers':>11} {'domains/s':>10} {'net q/domain':>12} {'lookups/domain':>14} "
                   f"{'CPU s':>7} {'peak RSS MB':>11}")
             for w in workers:
                 r = runs[w]
-                print(f"{w:>7} {med(r, 'dps'):>10,.0f} {med(r, 'net_qpd'):>12.2f} "
+                print(f"{label(w):>11} {med(r, 'dps'):>10,.0f} {med(r, 'net_qpd'):>12.2f} "
                       f"{med(r, 'lookups_pd'):>14.2f} {med(r, 'cpu'):>7.1f} {med(r, 'rss_mb'):>11.0f}")
+            baseline_ratios(runs, workers)
             if exe is not None:
                 print(f"\nsame {len(sub):,} names, median of {len(cd)} runs each")
                 print(f"  checkdmarc      {med(cd, 'dps'):>8,.1f} domains/s  CPU {med(cd, 'cpu'):.1f} s  "
@@ -153,9 +157,27 @@ def main() -> None:
                 print(f"  ratio on the same {len(sub):,} names (1 worker): {med(ours, 'dps') / med(cd, 'dps'):.1f}x")
                 for w in workers:
                     ratios = sorted(a["dps"] / b["dps"] for a, b in zip(runs[w], cd, strict=True))
-                    print(f"  our {len(names):,}-name rate with {w} worker{'s' if w > 1 else ''} vs checkdmarc: "
+                    print(f"  our {len(names):,}-name rate with workers={label(w)} vs checkdmarc: "
                           f"{med(runs[w], 'dps') / med(cd, 'dps'):.1f}x (per round: "
                           f"{', '.join(f'{x:.1f}x' for x in ratios)})")
+
+
+def label(w: int | str) -> str:
+    """``default`` with the number of processes it means on this machine."""
+    if w != "default":
+        return str(w)
+    from mailposture.cliopts import cpu_cores
+
+    return f"default ({cpu_cores()})"
+
+
+def baseline_ratios(runs: dict, workers: list) -> None:
+    """Each configuration against the first one (the baseline), measured in the same rounds."""
+    base = workers[0]
+    for w in workers[1:]:
+        per = [a["dps"] / b["dps"] for a, b in zip(runs[w], runs[base], strict=True)]
+        print(f"  workers={label(w)} vs workers={label(base)}: {statistics.median(per):.2f}x (per round: "
+              f"{', '.join(f'{x:.2f}x' for x in per)})")
 
 
 def _write(path: Path, names: list[str]) -> Path:

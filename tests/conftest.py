@@ -48,3 +48,13 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
                     continue
             return port
     raise RuntimeError("no free port")
+
+
+def sigint_default() -> None:
+    """``preexec_fn`` for a child that a test interrupts with SIGINT: Ctrl-C acts as at a terminal.
+
+    A suite started in the background (``pytest &``, CI) inherits SIGINT as ignored, and an ignored signal stays
+    ignored across exec: Python would then never raise KeyboardInterrupt in the child."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

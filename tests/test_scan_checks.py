@@ -8,7 +8,8 @@ import typer
 
 from mailposture.checks.domain import ALL_SECTIONS, CORE_SECTIONS
 from mailposture.dns.fake import FakeResolver
-from mailposture.scan.cli import check_options, parse_checks, register
+from mailposture.scan.checking import check_options, parse_checks
+from mailposture.scan.cli import register
 from mailposture.scan.inputs import InputSpec
 from mailposture.scan.outputs import OutputSpec
 from mailposture.scan.runner import ScanSettings

@@ -21,6 +21,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from conftest import sigint_default
 from mailposture.dns.fake import FakeResolver
 from mailposture.scan.cli import register
 from test_scan_support import WORLD
@@ -145,7 +146,8 @@ def test_resume_repairs_torn_line(tmp_path):
     (lambda p: None, [], "no such file"),
     (lambda p: p.write_text("name,rank\nexample.com,1\n"), ["--input-format", "csv"],
      "line 1: the CSV header has no 'domain' column"),
-    (lambda p: p.write_bytes(b"a.example\n\xff\xfeb\n"), [], "line 2 is not UTF-8"),
+    (lambda p: p.write_bytes(b"a.example\n\xff\xfeb\n"), [], "line 2 is neither UTF-8 nor Shift_JIS"),
+    (lambda p: p.write_bytes(b"a.example\n\xff\xfeb\n"), ["--encoding", "utf-8"], "line 2 is not UTF-8"),
     (lambda p: p.write_text("a.example\n"), ["-o", "-", "--format", "csv"], "JSON Lines only"),
     (lambda p: p.write_text("a.example\n"), ["-o", "-", "--resume"], "--resume needs an output file"),
     (lambda p: p.write_text("a.example\n"), ["--resume", "--overwrite", "-o", "x.jsonl"], "exclude each other"),
@@ -217,7 +219,8 @@ def test_interrupt_keeps_results_and_resume_finishes(tmp_path, sig, code):
     cmd = [sys.executable, str(script), "scan", str(src), "-o", str(out), "--domains-concurrency", "20",
            "--lang", "en"]
     slow = {**os.environ, "SCAN_TEST_DELAY": "0.05"}            # interrupted long before it could finish
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=slow)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=slow,
+                            preexec_fn=sigint_default)
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -366,7 +369,7 @@ def test_stdin_is_scanned_as_it_arrives_and_ctrl_c_does_not_wait_for_eof(tmp_pat
     out = tmp_path / "r.jsonl"
     env = {**os.environ, "SCAN_TEST_DELAY": "0.001"}
     proc = subprocess.Popen([sys.executable, str(script), "scan", "-", "-o", str(out)], stdin=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env)
+                            stderr=subprocess.PIPE, env=env, preexec_fn=sigint_default)
     try:
         proc.stdin.write(b"a.example\nb.example\n")
         proc.stdin.flush()                                   # ... and the producer stays silent, stdin open

@@ -15,6 +15,7 @@ from collections import Counter
 import pytest
 import typer
 
+from conftest import sigint_default
 from mailposture.scan.cli import register
 from test_scan_cli import SCRIPT, invoke, lines_of
 from test_scan_support import (
@@ -229,7 +230,7 @@ def test_interrupted_cluster_scan_keeps_finished_shards_and_resumes(tmp_path, cl
     cmd = [sys.executable, str(script), "scan", str(src), "-o", str(out), "--cluster", cluster.scheduler_address,
            "--shard-size", "20", "--domains-concurrency", "2", "--lang", "en"]
     env = {**os.environ, "SCAN_TEST_DELAY": "0.02"}
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env, preexec_fn=sigint_default)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not (out.exists() and out.stat().st_size > 0):

@@ -195,14 +195,16 @@ def test_not_utf8_names_line(tmp_path):
     p.write_bytes(b"a.example\nb.example\nm\xfcnchen.example\n")
     with pytest.raises(InputError) as e, InputReader(InputSpec(str(p))) as r:
         list(r)
-    assert "line 3 is not UTF-8" in str(e.value) and "0xfc" in str(e.value)
+    assert "line 3 is neither UTF-8 nor Shift_JIS" in str(e.value) and "0xfc" in str(e.value)
 
 
 def test_not_utf8_in_csv_header(tmp_path):
     p = tmp_path / "d.csv"
     p.write_bytes(b"domain,na\xefme\nexample.com,x\n")
-    with pytest.raises(InputError, match="line 1 is not UTF-8"):
+    with pytest.raises(InputError, match="line 1 is neither UTF-8 nor Shift_JIS"):
         items_of(p)
+    with pytest.raises(InputError, match="line 1 is not UTF-8"):
+        items_of(p, encoding="utf-8")
 
 
 def test_utf16(tmp_path):
@@ -391,10 +393,11 @@ def test_shift_jis_hint_and_encoding_option(tmp_path):
     p = tmp_path / "list.csv"
     p.write_bytes("domain,組織\nexample.jp,株式会社例\n".encode("cp932"))
     with pytest.raises(InputError) as e:
-        items_of(p)
+        items_of(p, encoding="utf-8")
     assert "line 1 is not UTF-8" in str(e.value) and "--encoding cp932" in str(e.value)
-    items, r = items_of(p, encoding="cp932")
-    assert r.header == ["組織"] and items[0].attrs == {"組織": "株式会社例"}
+    for enc in ("cp932", "auto"):
+        items, r = items_of(p, encoding=enc)
+        assert r.header == ["組織"] and items[0].attrs == {"組織": "株式会社例"}
     with pytest.raises(InputError, match="unknown encoding"):
         items_of(p, encoding="klingon")
 

@@ -180,7 +180,8 @@ async def test_input_error_mid_file_stops_cleanly(tmp_path):
     with pytest.raises(InputError) as e:
         await Scanner(make_check(), w, concurrency=10).run(items, counts)
     r.close()
-    assert "line 301 is not UTF-8" in str(e.value) and "--resume" in str(e.value)
+    assert "line 301 is neither UTF-8 nor Shift_JIS" in str(e.value) and "--resume" in str(e.value)
+    assert "--resume" in e.value.text("ja") and "301 行目" in e.value.text("ja")
     assert len(w.rows) == 300 and "after.example" not in {x["domain"] for x in w.rows}
 
 

@@ -14,6 +14,7 @@ from collections import Counter
 import pytest
 import typer
 
+from conftest import sigint_default
 from mailposture.scan.cli import register
 from test_scan_cli import SCRIPT, _check_world_rows, _world_csv, invoke, lines_of, make_app
 from test_scan_support import no_resolver, slow_check_factory, world_resolver
@@ -129,7 +130,7 @@ def test_workers_interrupted_leave_no_process_behind(tmp_path):
     cmd = [sys.executable, str(script), "scan", str(src), "-o", str(out), "--workers", "2",
            "--domains-concurrency", "20"]
     env = {**os.environ, "SCAN_TEST_DELAY": "0.05", "SCAN_TEST_PIDS": str(pids)}
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env, preexec_fn=sigint_default)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not (out.exists() and out.stat().st_size > 2000):
@@ -282,3 +283,57 @@ def test_killed_outright_workers_exit_and_resume_completes(tmp_path):
     done = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0, done.stderr
     assert Counter(x["domain"] for x in lines_of(out)) == Counter(names)
+
+
+def test_default_is_one_worker_per_core_for_a_large_input(tmp_path, monkeypatch):
+    import mailposture.scan.cli as scan_cli
+
+    monkeypatch.setattr(scan_cli, "cpu_cores", lambda: 3)
+    monkeypatch.setattr("mailposture.cliopts.cpu_cores", lambda: 3)
+    src = tmp_path / "d.txt"
+    names = [f"d{i}.example" for i in range(1200)]                 # above SMALL_INPUT_DOMAINS
+    src.write_text("\n".join(names) + "\n")
+    out, pids = tmp_path / "r.jsonl", tmp_path / "pids"
+    monkeypatch.setenv("SCAN_TEST_PIDS", str(pids))
+    r = invoke(_workers_app(no_resolver, slow_check_factory), src, "-o", out, "--lang", "en")
+    assert r.exit_code == 0, r.output
+    assert len(lines_of(out)) == 1200
+    worker_pids = {int(x) for x in pids.read_text().split()}
+    assert len(worker_pids) == 3 and os.getpid() not in worker_pids   # no --workers: one process per core
+
+
+def test_default_workers_rules(tmp_path, monkeypatch):
+    from mailposture.cliopts import SMALL_INPUT_DOMAINS
+    from mailposture.scan.cli import _default_workers
+
+    monkeypatch.setattr("mailposture.cliopts.cpu_cores", lambda: 4)
+    small, large = tmp_path / "small.txt", tmp_path / "large.txt"
+    small.write_text("a.example\n" * (SMALL_INPUT_DOMAINS - 1))
+    large.write_text("a.example\n" * SMALL_INPUT_DOMAINS)
+    assert _default_workers(str(small)) == 1                          # not worth starting processes
+    assert _default_workers(str(large)) == 4
+    assert _default_workers("-") == 4                                 # stdin: size unknown, may be huge
+    assert _default_workers(str(large), lambda r, s: None) == 1       # a factory that cannot travel
+
+
+@pytest.mark.parametrize("bodies, extra, want", [(1200, [], 3), (50, [], 1), (1200, ["--workers", "1"], 1)])
+def test_survey_run_defaults_to_one_worker_per_core(tmp_path, monkeypatch, bodies, extra, want):
+    from typer.testing import CliRunner
+
+    import mailposture.survey.rounds as rounds
+    from mailposture.cli import app
+
+    monkeypatch.setattr("mailposture.cliopts.cpu_cores", lambda: 3)
+    seen = {}
+
+    async def fake_run_round(*args, parallel=None, **kw):
+        seen["workers"] = parallel.workers if parallel is not None else 1
+        raise KeyboardInterrupt                                  # stop here: only the choice is under test
+
+    monkeypatch.setattr(rounds, "run_round", fake_run_round)
+    lst = tmp_path / "l.csv"
+    lst.write_text("domain\n" + "".join(f"d{i}.example\n" for i in range(bodies)))
+    r = CliRunner().invoke(app, ["survey", "run", str(lst), "--round", "r", "--data-dir", str(tmp_path / "d"),
+                                 "-n", "127.0.0.1:9", "-q", *extra])
+    assert r.exit_code == 130, r.output
+    assert seen["workers"] == want

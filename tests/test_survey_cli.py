@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from conftest import sigint_default
 from mailposture.cli import app
 
 runner = CliRunner()
@@ -129,7 +130,7 @@ def test_ctrl_c_then_resume_through_the_cli(tmp_path: Path) -> None:
         base = [*exe, "survey", "run", str(lst), "--round", "r", "--data-dir", str(data), "-n", srv.address,
                 "--timeout", "0.3", "--retries", "0", "--retry-delay", "0", "-q"]
         proc = subprocess.Popen([*base, "--concurrency", "1", "--qps", "150"], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+                                stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default)
         journal = data / "rounds" / "r" / "gen-0" / "pass1.parquet.journal.jsonl"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:

@@ -48,6 +48,9 @@ def _register() -> None:
     from mailposture.message import cli as message_cli  # issue 14: `message check`
 
     message_cli.register(app)
+    from mailposture.cli_examples import apply_help
+
+    apply_help(app)   # examples at the end of every --help, tidy help screens (mailposture/cli_examples.py)
 
 
 _register()

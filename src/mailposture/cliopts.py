@@ -11,13 +11,25 @@ import typer
 Nameserver = Annotated[
     list[str] | None,
     typer.Option("--nameserver", "-n", help="Resolver IP[:PORT] (IPv6 as [addr]:port); repeatable. "
-                 "Default: the system's resolvers. Every lookup goes through these."),
+                 "Default: the system's resolvers. Every lookup goes through these. / 問い合わせ先のリゾルバ (繰り返し可、"
+                 "既定: システムの設定)。"),
 ]
-Timeout = Annotated[float, typer.Option("--timeout", min=0.05, help="Seconds to wait for one answer.")]
-Retries = Annotated[int, typer.Option("--retries", min=0, max=10, help="Retries after a timeout or SERVFAIL.")]
-Concurrency = Annotated[int, typer.Option("--concurrency", min=1, max=20000, help="Queries in flight at once.")]
-Qps = Annotated[float | None, typer.Option("--qps", min=1, help="Global limit on queries per second.")]
-Lang = Annotated[str | None, typer.Option("--lang", help="ja or en (default: from the locale).")]
+def finite(value: float | None) -> float | None:
+    """Option callback: a number of seconds or a rate must be a finite number (``inf``/``nan`` would hang)."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number / 有限の数を指定してください")
+    return value
+
+
+Timeout = Annotated[float, typer.Option("--timeout", min=0.05, max=3600, callback=finite,
+                                        help="Seconds to wait for one answer. / 1 回の応答を待つ秒数。")]
+Retries = Annotated[int, typer.Option("--retries", min=0, max=10, help="Retries after a timeout or SERVFAIL. / 再試行の回数。")]
+Concurrency = Annotated[int, typer.Option("--concurrency", min=1, max=20000, help="Queries in flight at once. / 同時に送る問い合わせ数。")]
+Qps = Annotated[float | None, typer.Option("--qps", min=1, callback=finite,
+                                           help="Global limit on queries per second. / 毎秒の問い合わせ数の上限。")]
+Lang = Annotated[str | None, typer.Option("--lang", help="ja or en (default: from the locale). / 表示言語 (既定: ロケールから)。")]
 
 
 @dataclass(slots=True)
@@ -34,6 +46,28 @@ class DnsOptions:
 
         return Engine(self.nameservers or None, timeout=self.timeout, retries=self.retries,
                       concurrency=self.concurrency, qps=self.qps, want_ad=self.want_ad)
+
+
+def cpu_cores() -> int:
+    """CPU cores this process may run on (its affinity mask when the system has one)."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+# Below this many domains, starting worker processes costs more than it saves: one process does the work.
+SMALL_INPUT_DOMAINS = 1000
+
+
+def auto_workers(domains: int | None) -> int:
+    """Worker processes when the user did not say: one per core, or 1 for a small input (``domains`` known and
+    below :data:`SMALL_INPUT_DOMAINS`)."""
+    if domains is not None and domains < SMALL_INPUT_DOMAINS:
+        return 1
+    return cpu_cores()
 
 
 def default_lang(lang: str | None) -> str:

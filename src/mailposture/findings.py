@@ -10,6 +10,7 @@ Severities: ``error`` (the record is broken or the protection fails), ``warning`
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -41,6 +42,62 @@ class _Safe(dict):  # missing params render as {name} instead of raising
         return "{" + key + "}"
 
 
+# Values that findings carry in English (DNS failure kinds of mailposture.dns.engine, reasons of
+# mailposture.scan.inputs.normalize_domain) and their Japanese, for the Japanese messages. The params stay as
+# they are in the result (data); only the text shown is translated.
+DNS_ERRORS_JA = {"timeout": "タイムアウト", "servfail": "SERVFAIL (サーバの障害)", "refused": "REFUSED (拒否)",
+                 "malformed": "壊れた応答", "unreachable": "到達不能", "formerr": "FORMERR (形式エラー)",
+                 "notimp": "NOTIMP (未実装)", "network": "ネットワークエラー", "cname-loop": "CNAME のループ", "cname-chain-too-long": "長すぎる CNAME の連鎖",
+                 "engine closed": "DNS エンジン停止", "error": "エラー",
+                 # DMARC_INHERITED {method}
+                 "RFC 7489 organizational domain": "RFC 7489 の組織ドメイン", "RFC 9989 tree walk": "RFC 9989 のツリー探索"}
+_REASONS_JA: list[tuple[re.Pattern[str], str]] = [(re.compile(p), ja) for p, ja in (
+    (r"^empty name \(the root\)$", "空の名前 (ルート)"),
+    (r"^empty name$", "空の名前"),
+    (r"^contains whitespace$", "空白を含む"),
+    (r"^an IP address, not a domain name$", "IP アドレスであり、ドメイン名ではない"),
+    (r"^empty label$", "空のラベル (ドットの連続など)"),
+    (r"^not a valid internationalised name \((.*)\)$", r"国際化ドメイン名として正しくない (\1)"),
+    (r"^bad character\(s\) (.*) \(only letters, digits and hyphens are allowed\)$",
+     r"使えない文字 \1 (英字・数字・ハイフンのみ使えます)"),
+    (r"^label longer than 63 octets \((.*)\)$", r"63 オクテットを超えるラベル (\1)"),
+    (r"^label '(.*)' starts or ends with a hyphen$", r"ラベル '\1' がハイフンで始まるか終わっている"),
+    (r"^name longer than 253 characters \((.*)\)$", r"253 文字を超える名前 (\1)"),
+    (r"^top-level label is all digits$", "最上位のラベルが数字だけ"),
+    (r"^a domain name is expected, not a URL or an address$", "URL やメールアドレスではなくドメイン名を指定してください"),
+    (r"^not a domain name$", "ドメイン名ではない"),
+    (r"^(p|sp|np) missing$", r"\1 がない"),                       # DMARC_NOT_APPLIED / _FALLBACK_NONE {reason}
+    (r"^(p|sp|np) invalid$", r"\1 の値が正しくない"),
+    (r"^duplicate tag (.*)$", r"タグの重複 \1"),
+    (r"^malformed tag-list$", "タグの並びが壊れている"),
+    (r"^network: (.*)$", r"ネットワークエラー: \1"),
+    (r"^bad-name: (.*)$", r"問い合わせできない名前: \1"),
+)]
+
+
+def value_ja(value: Any) -> Any:
+    """A finding parameter as a Japanese text shows it: known English values translated, others unchanged."""
+    if not isinstance(value, str):
+        return value
+    if value in DNS_ERRORS_JA:
+        return DNS_ERRORS_JA[value]
+    for pattern, ja in _REASONS_JA:
+        if pattern.match(value):
+            return pattern.sub(ja, value)
+    if ", " in value:                      # several reasons joined ("p missing, sp invalid")
+        parts = value.split(", ")
+        shown = [value_ja(p) for p in parts]
+        if shown != parts:
+            return "、".join(shown)
+    return value
+
+
+def _params(params: dict[str, Any], ja: bool) -> _Safe:
+    if not ja or not params:
+        return _Safe(params)
+    return _Safe({k: value_ja(v) if k in ("error", "reason", "method") else v for k, v in params.items()})
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     code: str
@@ -61,17 +118,17 @@ class Finding:
 
     def message(self, lang: str = "en") -> str:
         d = self.definition
-        return (d.ja if lang == "ja" else d.en).format_map(_Safe(self.params))
+        return (d.ja if lang == "ja" else d.en).format_map(_params(self.params, lang == "ja"))
 
     def fix(self, lang: str = "en") -> str:
         d = self.definition
-        return (d.fix_ja if lang == "ja" else d.fix_en).format_map(_Safe(self.params))
+        return (d.fix_ja if lang == "ja" else d.fix_en).format_map(_params(self.params, lang == "ja"))
 
     def to_json(self, lang: str = "en") -> dict[str, Any]:
         # the same as message() and fix(), with one catalogue lookup: every result renders its findings
         d = CATALOG[self.code]
         ja = lang == "ja"
-        params = _Safe(self.params)
+        params = _params(self.params, ja)
         out: dict[str, Any] = {"code": self.code, "severity": self.severity_override or d.severity,
                                "message": (d.ja if ja else d.en).format_map(params), "rfc": d.rfc}
         if self.params:

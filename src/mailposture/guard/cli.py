@@ -177,7 +177,8 @@ def serve_cmd(
 # -- status ----------------------------------------------------------------------------------------------------
 @guard_app.command("status")
 def status_cmd(config: ConfigOpt = None, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
-    """Store, users per state, geo source and data date, allow-list size, refusals in the last 24 h."""
+    """Store, users per state, geo source and data date, allow-list size, refusals in the last 24 h.
+    保存先・状態ごとの利用者数・国判定データ・許可リスト・直近 24 時間の拒否数を表示します。"""
     from mailposture.guard.geo import open_geo
 
     cfg = _config(config, store)
@@ -226,7 +227,7 @@ def status_cmd(config: ConfigOpt = None, store: StoreOpt = None, as_json: JsonOp
 def user_show(username: str, config: ConfigOpt = None, store: StoreOpt = None, as_json: JsonOpt = False,
               refusals: Annotated[int, typer.Option("--refusals", min=0, max=1000,
                                                     help="Also list the N most recent refusals.")] = 5) -> None:
-    """Show a user's state (unknown users are restricted)."""
+    """Show a user's state (unknown users are restricted). / 利用者の状態を表示します。"""
     cfg = _config(config, store)
     st = _store(cfg)
     rec = _guarded(lambda: st.get_user(username))
@@ -302,7 +303,7 @@ def user_list(state: Annotated[str | None, typer.Option("--state", help="restric
                                                          "abroad_always or locked")] = None,
               limit: Annotated[int, typer.Option("--limit", min=1, max=100000)] = 100,
               config: ConfigOpt = None, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
-    """List stored users."""
+    """List stored users. / 登録済みの利用者の一覧。"""
     from mailposture.guard.store import UserState
 
     cfg = _config(config, store)
@@ -324,7 +325,7 @@ def user_list(state: Annotated[str | None, typer.Option("--state", help="restric
 @allow_app.command("add")
 def allow_add(entry: str, note: Annotated[str | None, typer.Option("--note")] = None,
               config: ConfigOpt = None, store: StoreOpt = None) -> None:
-    """Add a CIDR (203.0.113.0/24) or a verified host-name suffix (google.com)."""
+    """Add a CIDR (203.0.113.0/24) or a verified host-name suffix (google.com). / 許可リストに追加します。"""
     from mailposture.guard.decide import normalise_allow_entry
 
     cfg = _config(config, store)
@@ -336,7 +337,7 @@ def allow_add(entry: str, note: Annotated[str | None, typer.Option("--note")] = 
 
 @allow_app.command("remove")
 def allow_remove(entry: str, config: ConfigOpt = None, store: StoreOpt = None) -> None:
-    """Remove an entry."""
+    """Remove an entry. / 許可リストから削除します。"""
     cfg = _config(config, store)
     st = _store(cfg)
     if not _guarded(lambda: st.allowlist_remove(entry)):
@@ -346,7 +347,7 @@ def allow_remove(entry: str, config: ConfigOpt = None, store: StoreOpt = None) -
 
 @allow_app.command("list")
 def allow_list(config: ConfigOpt = None, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
-    """List entries."""
+    """List entries. / 許可リストの一覧。"""
     cfg = _config(config, store)
     st = _store(cfg)
     rows = _guarded(st.allowlist)
@@ -363,7 +364,8 @@ def check_cmd(username: str, ip: str,
               client_name: Annotated[str, typer.Option("--client-name", help="Verified client host name.")]
               = "unknown",
               config: ConfigOpt = None, store: StoreOpt = None) -> None:
-    """Show the decision the policy server would take for USER submitting from IP (reads the store)."""
+    """Show the decision the policy server would take for USER submitting from IP (reads the store).
+    USER が IP から送信したときのポリシーサーバの判定を表示します。"""
     from mailposture.guard.decide import AllowList, Policy
     from mailposture.guard.geo import open_geo
 

@@ -147,6 +147,11 @@ def show(key: str, value: Any, lang: str) -> Any:
         return ""
     if key in TRANSLATED and isinstance(value, str):
         return (VALUES_JA if lang == "ja" else VALUES_EN).get(value, value)
+    if key == "dns_errors" and lang == "ja" and isinstance(value, str) and value:
+        from mailposture.findings import value_ja  # "name TYPE timeout" -> "name TYPE タイムアウト"
+
+        return "; ".join(" ".join([*e.split(" ")[:2], value_ja(" ".join(e.split(" ")[2:]))]) if e.count(" ") >= 2
+                         else e for e in value.split("; "))
     if key.lower() in ("region", "kind", "jp-type") and isinstance(value, str):
         from mailposture.survey.lists import value_label
 

@@ -95,7 +95,8 @@ def policy_svg(report: dict[str, Any], lang: str = "ja") -> str:
     label_w, bar_w, bar_h, gap, top = 150, 760, 18, 8, 40
     height = top + (bar_h + gap) * len(rows) + 10
     width = label_w + bar_w + 30
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="DMARC policy" '
+    label = "DMARC 実効ポリシー" if lang == "ja" else "DMARC policy"
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{label}" '
            f'viewBox="0 0 {width} {height}" width="100%" style="max-width:{width}px;font-family:{escape(FONT)}">']
     x = label_w
     for k, v in names.items():

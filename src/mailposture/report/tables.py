@@ -318,7 +318,7 @@ def cell(m: dict[str, Any], total: int) -> str:
 # Table models shared by every output format (md, html, xlsx, csv)
 
 COLUMN_NAMES_JA = {"region": "地域", "prefecture": "都道府県", "kind": "種別", "sector": "業種", "name": "名称",
-                   "jp-type": "JP ドメインの種別"}
+                   "jp-type": "JP ドメインの種別", "code": "団体コード"}
 
 
 def text(lang: str, ja: str, en: str) -> str:
@@ -417,10 +417,23 @@ def table_models(report: dict[str, Any], lang: str) -> list[dict[str, Any]]:
                        "columns": [text(lang, "コード", "Code"), text(lang, "重要度", "Severity"),
                                    text(lang, "内容", "What"), "RFC",
                                    text(lang, "ドメイン数 (%)", "Domains (%)")],
-                       "rows": [[x["code"], x["severity"], x["title"], x["rfc"],
+                       "rows": [[x["code"], severity_word(x["severity"], lang), x["title"], x["rfc"],
                                  {"count": x["count"], "total": c.get("domains", 0), "rate": x["rate"]}]
                                 for x in c.get("findings", ())], "total_row": False})
     return tables
+
+
+def severity_word(severity: str, lang: str) -> str:
+    """error / warning / info in the reader's language."""
+    return {"error": "エラー", "warning": "警告", "info": "情報"}.get(severity, severity) if lang == "ja" else severity
+
+
+def _error_word(error: Any, lang: str) -> Any:
+    if lang != "ja":
+        return error
+    from mailposture.findings import value_ja
+
+    return value_ja(error)
 
 
 def cell_text(v: Any) -> str:

@@ -50,7 +50,8 @@ def render_xlsx(report: dict[str, Any], meta: dict[str, Any], lang: str = "ja",
         for c, is_pct in zip(t["columns"], pct_cols or [False] * len(t["columns"]), strict=False):
             if is_pct:
                 base = c.replace(" (%)", "").replace("(%)", "").strip()
-                cols += [f"{base} (%)", text(lang, f"{base} 数", f"{base} count"), text(lang, "母数", "of")]
+                count = base if base.endswith("数") else f"{base} (件数)"   # not 「ドメイン数 数」
+                cols += [f"{base} (%)", text(lang, count, f"{base} count"), text(lang, "母数", "of")]
             else:
                 cols.append(c)
         if not t["rows"]:

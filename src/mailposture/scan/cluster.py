@@ -74,7 +74,7 @@ def shard_task(settings: ScanSettings, shard: int, items: list[InputItem], resol
                check_path: str | None = None) -> dict[str, Any]:
     """Scan one shard on a Dask worker (runs in a worker thread: a fresh event loop of its own)."""
     from mailposture.dns.engine import run
-    from mailposture.scan.cli import default_check_factory
+    from mailposture.scan.checking import default_check_factory
     from mailposture.scan.workers import load_factory
 
     settings = worker_settings(settings)

@@ -93,12 +93,15 @@ class DnsHealth:
         from mailposture.findings import finding
 
         n = self.domains
+        from mailposture.findings import value_ja
+
         kinds = ", ".join(f"{k} {c:,}" for k, c in self.kinds.most_common(3))
+        kinds_ja = "、".join(f"{value_ja(k)} {c:,}" for k, c in self.kinds.most_common(3))
         f = finding(REASON, failed=f"{self.failed:,}", nxdomain=f"{self.nxdomain:,}", domains=f"{n:,}",
                     failed_pct=f"{100.0 * self.failed / n:.1f}", nxdomain_pct=f"{100.0 * self.nxdomain / n:.1f}",
                     resolvers=", ".join(resolvers or []) or ("システムのリゾルバ" if lang == "ja" else
                                                              "the system resolver"),
-                    kinds=f" (failures: {kinds})" if kinds else "", kinds_ja=f" (失敗の内訳: {kinds})" if kinds else "")
+                    kinds=f" (failures: {kinds})" if kinds else "", kinds_ja=f" (失敗の内訳: {kinds_ja})" if kinds else "")
         return f"{REASON}: {f.message(lang)} {f.fix(lang)}"
 
 

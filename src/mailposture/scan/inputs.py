@@ -9,8 +9,9 @@ Accepted input
 * zone files (``.zone``, or a first line like ``$ORIGIN``/an SOA or NS record): the delegated names
   (:mod:`mailposture.scan.zones`);
 * ``-`` reads standard input; gzip input (``.gz`` or gzip magic bytes, also on stdin) is decompressed on the fly;
-* UTF-8 with or without BOM (or ``encoding=``, e.g. cp932); LF or CRLF line ends. Anything else is an
-  :class:`InputError` naming the problem and the line.
+* text decoded by :mod:`mailposture.textinput` (the reader survey lists use too): UTF-8 with or without BOM,
+  or Shift_JIS (cp932) detected (``encoding="auto"``), or the ``encoding=`` given; LF or CRLF line ends.
+  Anything else is an :class:`InputError` naming the problem and the line.
 
 Every function here is pure or reads only the file it is given, and :class:`InputSpec` is a plain picklable
 dataclass, so another process can rebuild the same stream from the spec alone.
@@ -21,8 +22,6 @@ names become items with ``error`` set so that the scan writes them out as ``stat
 
 from __future__ import annotations
 
-import codecs
-import contextlib
 import csv
 import gzip
 import io
@@ -37,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import IO, Literal
 
 from mailposture.scan.zones import ZoneSyntaxError, looks_like_rr, zone_delegations
+from mailposture.textinput import AUTO, LineDecoder, TextInputError
 
 InputFormat = Literal["auto", "text", "csv", "zone"]
 MAX_LINE = 1 << 20   # a physical line longer than this is not a domain list (and would cost memory)
@@ -47,8 +47,9 @@ except ImportError:  # pragma: no cover - idna comes with httpx
     _idna = None
 
 
-class InputError(Exception):
-    """The input as a whole cannot be read (missing file, not UTF-8, no domain column …). Message is user-facing."""
+class InputError(TextInputError):
+    """The input as a whole cannot be read (missing file, not text, no domain column …). ``str()`` is the English
+    message, ``text(lang)`` the user's language."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,7 @@ class InputSpec:
     column: str = "domain"          # CSV column holding the names; a number N: column N of a file without header
     delimiter: str | None = None    # CSV delimiter; None: "," (tab for .tsv)
     zone_origin: str | None = None  # zone files: the origin when the file has neither $ORIGIN nor an SOA
-    encoding: str = "utf-8"         # e.g. "cp932" for Shift_JIS exports
+    encoding: str = AUTO            # auto: UTF-8 or Shift_JIS (mailposture.textinput); or e.g. "cp932"
 
     @property
     def column_index(self) -> int | None:
@@ -239,23 +240,25 @@ class InputReader:
         spec = self.spec
         label = "standard input" if spec.path == "-" else spec.path
         try:
-            self._codec = codecs.lookup(spec.encoding).name
-        except LookupError:
-            raise InputError(f"unknown encoding '{spec.encoding}' (try utf-8 or cp932)") from None
+            self._decoder = LineDecoder(label, spec.encoding)
+        except TextInputError as exc:
+            raise InputError(exc.en, exc.ja) from None
         try:
             if spec.path == "-":
                 raw: IO[bytes] = _stdin_bytes()
             else:
                 if os.path.isdir(spec.path):
-                    raise InputError(f"{label}: is a directory, not a file")
+                    raise InputError(f"{label}: is a directory, not a file",
+                                     f"{label}: ディレクトリです。ファイルを指定してください")
                 raw = open(spec.path, "rb")
                 self.size = os.fstat(raw.fileno()).st_size
         except FileNotFoundError:
-            raise InputError(f"{label}: no such file") from None
+            raise InputError(f"{label}: no such file", f"{label}: ファイルがありません") from None
         except PermissionError:
-            raise InputError(f"{label}: permission denied") from None
+            raise InputError(f"{label}: permission denied", f"{label}: 読み取り権限がありません") from None
         except OSError as exc:
-            raise InputError(f"{label}: cannot open ({exc.strerror or exc})") from None
+            raise InputError(f"{label}: cannot open ({exc.strerror or exc})",
+                             f"{label}: 開けません ({exc.strerror or exc})") from None
         self._counter = _Counting(raw)
         buffered = io.BufferedReader(self._counter, buffer_size=1 << 16)
         if buffered.peek(2)[:2] == b"\x1f\x8b":
@@ -265,6 +268,7 @@ class InputReader:
             self._stream = buffered  # type: ignore[assignment]
         try:
             self._detect()
+            self._column_needs_csv()
             if self.kind == "csv":
                 self._start_csv()
         except BaseException:
@@ -302,35 +306,23 @@ class InputReader:
             self._consumed += len(b)
             if len(b) > MAX_LINE:
                 raise InputError(f"{self.label}: line {self.lines + 1} is longer than {MAX_LINE // 1024} KiB; "
-                                 "this does not look like a domain list")
+                                 "this does not look like a domain list",
+                                 f"{self.label}: {self.lines + 1} 行目が {MAX_LINE // 1024} KiB を超えています。"
+                                 "ドメインの一覧ではないようです")
             return b
         except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-            raise InputError(f"{self.label}: damaged gzip data after line {self.lines} ({exc or 'truncated'})") \
+            raise InputError(f"{self.label}: damaged gzip data after line {self.lines} ({exc or 'truncated'})",
+                             f"{self.label}: {self.lines} 行目の後の gzip データが壊れています ({exc or '途中で切れています'})") \
                 from None
         except OSError as exc:
-            raise InputError(f"{self.label}: read error after line {self.lines} ({exc.strerror or exc})") from None
+            raise InputError(f"{self.label}: read error after line {self.lines} ({exc.strerror or exc})",
+                             f"{self.label}: {self.lines} 行目の後で読み取りエラー ({exc.strerror or exc})") from None
 
     def _decode(self, b: bytes) -> str:
-        utf8 = self._codec == "utf-8"
-        if self.lines == 1:
-            if b.startswith(b"\xef\xbb\xbf") and utf8:
-                b = b[3:]
-            elif b.startswith((b"\xff\xfe", b"\xfe\xff")) and not self._codec.startswith("utf-16"):
-                raise InputError(f"{self.label}: the file is UTF-16; save it as UTF-8")
-            elif b.startswith(b"PK\x03\x04"):
-                raise InputError(f"{self.label}: this is a ZIP archive (an Excel .xlsx file?); export the sheet as "
-                                 "CSV (UTF-8) or unzip it first")
         try:
-            return b.decode(self._codec)
-        except UnicodeDecodeError as exc:
-            hint = "save the file as UTF-8"
-            if utf8:
-                with contextlib.suppress(UnicodeDecodeError):
-                    b.decode("cp932")
-                    hint = "it looks like Shift_JIS: add --encoding cp932, or save the file as UTF-8"
-            shown = "UTF-8" if utf8 else self.spec.encoding
-            raise InputError(f"{self.label}: line {self.lines} is not {shown} (byte "
-                             f"0x{b[exc.start]:02x} at column {exc.start + 1}); {hint}") from None
+            return self._decoder.decode(b, self.lines)
+        except TextInputError as exc:
+            raise InputError(exc.en, exc.ja) from None
 
     def _text_lines(self) -> Iterator[str]:
         """Decoded physical lines, line ends kept (csv needs them for quoted newlines)."""
@@ -380,6 +372,23 @@ class InputReader:
                 kind = "text"
         self.kind = kind  # type: ignore[assignment]
 
+    def _column_needs_csv(self) -> None:
+        """``--column`` picks a CSV column: refuse it for a text or zone input instead of ignoring it."""
+        col = self.spec.column
+        if self.kind == "csv" or col == "domain":
+            return
+        what_en, what_ja = (("a zone file", "ゾーンファイル") if self.kind == "zone" else
+                            ("one name a line (no header naming that column)",
+                             "1 行に 1 ドメインのテキスト (その列名の見出し行がありません)"))
+        if self.spec.column_index is not None:
+            what_en, what_ja = ((what_en, what_ja) if self.kind == "zone" else
+                                ("one name a line (its first line has too few columns)",
+                                 "1 行に 1 ドメインのテキスト (1 行目の列が足りません)"))
+        raise InputError(f"{self.label}: --column {col} picks a CSV column, but this input is {what_en}; drop "
+                         "--column, or give --input-format csv (and --delimiter) when the file is CSV",
+                         f"{self.label}: --column {col} は CSV の列の指定ですが、この入力は{what_ja}です。"
+                         "--column を外すか、CSV なら --input-format csv (と --delimiter) を指定してください")
+
     def _pick_delimiter(self, line: str, column: str | None) -> str | None:
         """The delimiter that makes ``line`` a header naming ``column`` (or, for a column number, that splits it
         into enough cells); None when none does. An explicit delimiter or a .tsv name decides alone."""
@@ -418,7 +427,7 @@ class InputReader:
                 domain, error = normalize_domain(owner)
                 yield InputItem(lineno, owner, domain, {}, error, self.position)
         except ZoneSyntaxError as exc:
-            raise InputError(f"{self.label}: {exc}") from None
+            raise InputError(f"{self.label}: {exc}", f"{self.label}: ゾーンファイルの誤り: {exc}") from None
 
     def _iter_text(self) -> Iterator[InputItem]:
         for line in self._text_lines():
@@ -439,7 +448,8 @@ class InputReader:
                 first = line
                 break
         if first is None:
-            raise InputError(f"{self.label}: empty CSV file (no header line)")
+            raise InputError(f"{self.label}: empty CSV file (no header line)",
+                             f"{self.label}: 空の CSV ファイルです (見出し行がありません)")
         idx = self.spec.column_index
         self._delimiter = self._pick_delimiter(first.strip(), None if idx is not None else self.spec.column) \
             or self.spec.delimiter or ","
@@ -447,7 +457,8 @@ class InputReader:
         try:
             header = next(reader)
         except csv.Error as exc:
-            raise InputError(f"{self.label}: line {self.lines}: malformed CSV header ({exc})") from None
+            raise InputError(f"{self.label}: line {self.lines}: malformed CSV header ({exc})",
+                             f"{self.label}: {self.lines} 行目: CSV の見出し行が壊れています ({exc})") from None
         if idx is not None:
             # no header: the first line is data; attrs are named after the column numbers
             self._col = idx
@@ -462,7 +473,10 @@ class InputReader:
             shown = ", ".join(repr(n) for n in names[:12]) or "(none)"
             raise InputError(f"{self.label}: line {self.lines}: the CSV header has no '{self.spec.column}' "
                              f"column (columns: {shown}); name the column with --column NAME, or give its "
-                             "number (--column 2) for a file without a header line")
+                             "number (--column 2) for a file without a header line",
+                             f"{self.label}: {self.lines} 行目: CSV の見出しに '{self.spec.column}' 列がありません "
+                             f"(列: {shown})。--column 列名 で列を指定するか、見出し行のないファイルでは列番号 "
+                             "(--column 2) を指定してください")
         self._col = lowered.index(want)
         self._attr_cols = _unique([n or f"column_{i + 1}" for i, n in enumerate(names)])
         self.header = [n for i, n in enumerate(self._attr_cols) if i != self._col]
@@ -484,7 +498,8 @@ class InputReader:
                 domain, error = normalize_domain(raw)
                 yield InputItem(self.lines, raw, domain, attrs, error, self.position)
         except csv.Error as exc:
-            raise InputError(f"{self.label}: line {self.lines}: malformed CSV ({exc})") from None
+            raise InputError(f"{self.label}: line {self.lines}: malformed CSV ({exc})",
+                             f"{self.label}: {self.lines} 行目: CSV が壊れています ({exc})") from None
 
 
 def _unique(names: list[str]) -> list[str]:

@@ -58,7 +58,14 @@ HEAD_COLUMNS: list[tuple[str, str]] = [("domain", "str"), ("input", "str"), ("st
 
 
 class OutputError(Exception):
-    """The output cannot be written or resumed (user-facing message)."""
+    """The output cannot be written or resumed (user-facing message; ``text(lang)`` in the user's language)."""
+
+    def __init__(self, en: str, ja: str | None = None) -> None:
+        super().__init__(en)
+        self.ja = ja or en
+
+    def text(self, lang: str) -> str:
+        return self.ja if lang == "ja" else str(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +80,49 @@ class OutputSpec:
         return self.format or format_from_path(self.path)
 
 
+EXTENSIONS: dict[str, OutputFormat] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet",
+                                       ".pq": "parquet"}
+# formats people expect but a scan does not write: a file of another format under that name would not open
+_FOREIGN = {".xlsx": "Excel", ".xls": "Excel", ".ods": "a spreadsheet", ".json": "a JSON document",
+            ".txt": "plain text", ".html": "HTML", ".md": "Markdown"}
+
+
 def format_from_path(path: str) -> OutputFormat:
-    low = path.lower()
-    if low.endswith(".csv"):
-        return "csv"
-    if low.endswith((".parquet", ".pq")):
-        return "parquet"
-    return "jsonl"
+    """The format an output file name asks for (JSON Lines for a name without extension)."""
+    return EXTENSIONS.get(os.path.splitext(path.lower())[1], "jsonl")
+
+
+def check_output_name(spec: OutputSpec) -> None:
+    """Refuse a name whose extension promises something else than what would be written (``-o out.xlsx`` would
+    have been JSON Lines inside): known extensions decide the format and must agree with ``--format``; another
+    extension needs ``--format`` (and is refused for formats a scan cannot write, like .xlsx)."""
+    if spec.path == "-":
+        return
+    ext = os.path.splitext(spec.path.lower())[1]
+    known = EXTENSIONS.get(ext)
+    if known is not None:
+        if spec.format is not None and spec.format != known:
+            raise OutputError(f"{spec.path}: the extension {ext} means {known}, but --format is {spec.format}; "
+                              f"name the file .{_EXT_OF[spec.format]} or drop --format",
+                              f"{spec.path}: 拡張子 {ext} は {known} 形式ですが --format は {spec.format} です。"
+                              f"ファイル名を .{_EXT_OF[spec.format]} にするか --format を外してください")
+        return
+    if ext in _FOREIGN:
+        what = _FOREIGN[ext]
+        tip = " (write .csv and open it in Excel)" if what == "Excel" else ""
+        tip_ja = " (.csv で書き出して Excel で開いてください)" if what == "Excel" else ""
+        raise OutputError(f"{spec.path}: a scan cannot write {what} ({ext}); name the output .jsonl, .csv or "
+                          f".parquet{tip}",
+                          f"{spec.path}: 調査結果は {ext} 形式では書き出せません。出力ファイル名を .jsonl, .csv, "
+                          f".parquet のいずれかにしてください{tip_ja}")
+    if ext and spec.format is None:
+        raise OutputError(f"{spec.path}: unknown extension {ext}; name the output .jsonl, .csv or .parquet, or "
+                          "give --format jsonl|csv|parquet",
+                          f"{spec.path}: 拡張子 {ext} は不明です。出力ファイル名を .jsonl, .csv, .parquet のいずれかに"
+                          "するか、--format jsonl|csv|parquet を指定してください")
+
+
+_EXT_OF = {"jsonl": "jsonl", "csv": "csv", "parquet": "parquet"}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -165,9 +208,12 @@ def _coerce(v: Any, kind: str) -> Any:
         if isinstance(v, bool):
             return int(v)
         try:
-            return int(v)
+            n = int(v)
         except (TypeError, ValueError):
             return None
+        # a Parquet int64 column cannot hold 2**64 (the /64 networks of 'ip6:::/0' or '+all'): the typed column
+        # is left empty and the exact number stays in the result's JSON
+        return n if -(1 << 63) <= n < (1 << 63) else None
     return v if isinstance(v, str) else _cell(v)
 
 
@@ -504,6 +550,8 @@ def open_output(spec: OutputSpec, attrs: Sequence[str], *, resume: bool = False,
     clobbered by accident. Notes (repairs done) are in ``writer.notes``.
     """
     fmt, path = spec.fmt, spec.path
+    if not path.lower().endswith((".gz", ".bz2", ".xz", ".zst")):
+        check_output_name(spec)
     if path.lower().endswith((".gz", ".bz2", ".xz", ".zst")):
         raise OutputError(f"{path}: compressed output is not supported (it could not be resumed); write "
                           f"{path.rsplit('.', 1)[0]} and compress it when the scan is finished")

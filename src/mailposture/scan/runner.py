@@ -443,7 +443,10 @@ class Scanner:
         if self._reader_error is not None:
             err = self._reader_error
             if isinstance(err, InputError):
-                raise InputError(f"{err}\n(the {self.summary.written:,} results before that point were written; "
-                                 "fix the input and add --resume to continue)") from None
+                n = self.summary.written
+                raise InputError(f"{err.en}\n(the {n:,} results before that point were written; "
+                                 "fix the input and add --resume to continue)",
+                                 f"{err.ja}\n(それより前の {n:,} 件の結果は書き出し済みです。入力を直して --resume を"
+                                 "付けて再実行すると続きから調査します)") from None
             raise err
         return self.summary

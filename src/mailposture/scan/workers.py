@@ -345,7 +345,7 @@ async def serve(fd: int) -> None:
     init, backlog = first[0], first[1:]
     _, settings, resolver_path, check_path, encoded = init
     resolver_factory = load_factory(resolver_path) or (lambda d: d.engine())
-    from mailposture.scan.cli import default_check_factory
+    from mailposture.scan.checking import default_check_factory
 
     check_factory = load_factory(check_path) or default_check_factory
     tasks: set[asyncio.Task[None]] = set()

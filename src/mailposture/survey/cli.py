@@ -13,11 +13,24 @@ from typing import Annotated, Any
 
 import typer
 
-from mailposture.cliopts import Concurrency, Lang, Nameserver, Qps, Retries, Timeout, default_lang
+from mailposture.cliopts import (
+    SMALL_INPUT_DOMAINS,
+    Concurrency,
+    Lang,
+    Nameserver,
+    Qps,
+    Retries,
+    Timeout,
+    auto_workers,
+    cpu_cores,
+    default_lang,
+    finite,
+)
 
-DataDir = Annotated[Path, typer.Option("--data-dir", help="Where rounds are kept (catalog.duckdb + Parquet).")]
+DataDir = Annotated[Path, typer.Option("--data-dir", help="Where rounds are kept (catalog.duckdb + Parquet). / 調査回の保存先。")]
 Count = Annotated[str, typer.Option("--count", help="any: a body counts when any of its domains has the record; "
-                                                    "primary: only its 'domain' column counts.")]
+                                                    "primary: only its 'domain' column counts. / any: いずれかの"
+                                                    "ドメインにあれば数える、primary: domain 列のみで数える。")]
 
 
 def _fail(msg: str, code: int = 2) -> None:
@@ -102,7 +115,7 @@ lists_app = typer.Typer(help="Survey lists (bundled and your own CSV). 調査対
 
 @lists_app.callback()
 def lists_main(ctx: typer.Context) -> None:
-    """Show the bundled lists."""
+    """Show the bundled lists. / 同梱の調査対象リストを表示します。"""
     if ctx.invoked_subcommand:
         return
     from rich.console import Console
@@ -122,11 +135,11 @@ def lists_main(ctx: typer.Context) -> None:
 
 @lists_app.command("show")
 def lists_show(
-    name: Annotated[str, typer.Argument(help="A bundled list name (jp-localgov) or a CSV path.")],
-    fmt: Annotated[str, typer.Option("--format", help="table or csv")] = "table",
-    limit: Annotated[int, typer.Option("--limit", min=0, help="Rows to show in the table (0 = all).")] = 0,
+    name: Annotated[str, typer.Argument(help="A bundled list name (jp-localgov) or a CSV path. / 同梱リスト名または CSV のパス。")],
+    fmt: Annotated[str, typer.Option("--format", help="table or csv / 表または CSV")] = "table",
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Rows to show in the table (0 = all). / 表示する行数 (0 = すべて)。")] = 0,
 ) -> None:
-    """Show a list's rows."""
+    """Show a list's rows. / リストの内容を表示します。"""
     from mailposture.survey.lists import load_list
 
     lst = _guard(lambda: load_list(name))
@@ -160,8 +173,8 @@ survey_app = typer.Typer(help="Survey rounds and adoption reports. 普及状況�
 
 @survey_app.command("run")
 def survey_run(
-    list_spec: Annotated[str, typer.Argument(metavar="LIST", help="Bundled list name or CSV path.")],
-    round_name: Annotated[str, typer.Option("--round", help="Name of the round, e.g. 2026-12.")],
+    list_spec: Annotated[str, typer.Argument(metavar="LIST", help="Bundled list name or CSV path. / 同梱リスト名または CSV のパス。")],
+    round_name: Annotated[str, typer.Option("--round", help="Name of the round, e.g. 2026-12. / 調査回の名前 (例: 2026-12)。")],
     data_dir: DataDir = Path("mailposture-data"),
     nameserver: Nameserver = None,
     timeout: Timeout = 2.0,
@@ -169,21 +182,25 @@ def survey_run(
     concurrency: Concurrency = 200,
     qps: Qps = None,
     lang: Lang = None,
-    replace: Annotated[bool, typer.Option("--replace", help="Scan a complete round of that name again.")] = False,
-    retry_delay: Annotated[float, typer.Option("--retry-delay", min=0, help="Seconds to wait before the retry "
-                                               "pass, so that transient failures can clear.")] = 5.0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
-    workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="Processes running the checks, each "
-                                         "with its own event loop and DNS engine.")] = 1,
+    replace: Annotated[bool, typer.Option("--replace", help="Scan a complete round of that name again. / 完了済みの同名の調査回をやり直す。")] = False,
+    retry_delay: Annotated[float, typer.Option("--retry-delay", min=0, max=3600, callback=finite, help="Seconds to wait before the retry "
+                                               "pass, so that transient failures can clear. / 再試行までの待ち秒数。")] = 5.0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars. / 進捗バーを出さない。")] = False,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1, max=256, show_default=False,
+        help="Processes running the checks, each with its own event loop and DNS engine. Default: one per CPU core "
+        f"({cpu_cores()} here); 1 for a list of fewer than {SMALL_INPUT_DOMAINS:,} domains. / 調査を行うプロセス数 "
+        "(既定: CPU コア数、小さなリストでは 1)。")] = None,
     cluster: Annotated[str | None, typer.Option(
         "--cluster", help="Dask scheduler address (tcp://HOST:8786): run the checks as Dask tasks on its workers "
-        "(see docs/scaling.md).", show_default=False)] = None,
+        "(see docs/scaling.md). / Dask クラスタで調査する。", show_default=False)] = None,
     max_failed: Annotated[float, typer.Option(
         "--max-failed-share", min=0.0, max=1.0, help="The round fails (exit 1, not counted) when more than this "
-        "share of its domains failed a lookup or came back NXDOMAIN: the resolver is then the likely cause. "
+        "share of its domains failed a lookup or came back NXDOMAIN: the resolver is then the likely cause. / "
         "調査対象の DNS 失敗・NXDOMAIN の割合がこれを超えると調査回は失敗扱い。")] = 0.30,
 ) -> None:
-    """Scan a list and store the round (resumes an interrupted round of the same name)."""
+    """Scan a list and store the round (resumes an interrupted round of the same name).
+    リストを調査して調査回として保存します (中断した同名の調査回は続きから)。"""
     from mailposture.cliopts import DnsOptions
     from mailposture.survey.catalog import Catalog
     from mailposture.survey.lists import load_list
@@ -191,6 +208,8 @@ def survey_run(
 
     lng = default_lang(lang)
     lst = _guard(lambda: load_list(list_spec))
+    if workers is None:
+        workers = 1 if cluster else auto_workers(len(lst.all_domains()))
     cat = Catalog(data_dir)
     opts = DnsOptions(nameserver, timeout, retries, concurrency, qps)
     try:
@@ -238,12 +257,13 @@ def survey_run(
 
 @survey_app.command("recompute")
 def survey_recompute(
-    round_name: Annotated[str, typer.Option("--round", help="The round to re-derive.")],
+    round_name: Annotated[str, typer.Option("--round", help="The round to re-derive. / 再集計する調査回。")],
     data_dir: DataDir = Path("mailposture-data"),
     lang: Lang = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars. / 進捗バーを出さない。")] = False,
 ) -> None:
-    """Re-derive a round's results with the current rules from its stored raw DNS answers (no queries)."""
+    """Re-derive a round's results with the current rules from its stored raw DNS answers (no queries).
+    保存済みの DNS 応答から現在の規則で結果を再計算します (問い合わせなし)。"""
     from mailposture.survey.catalog import Catalog
     from mailposture.survey.rounds import recompute, run_sync
 
@@ -323,19 +343,21 @@ def render(rep: dict[str, Any], meta: dict[str, Any], fmt: str, lang: str) -> by
 
 @survey_app.command("report")
 def survey_report(
-    by: Annotated[str | None, typer.Option("--by", help="List column to group by (region, prefecture, …).")] = None,
-    round_name: Annotated[str | None, typer.Option("--round", help="Default: the latest complete round.")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="md, html, xlsx, csv, json or png")] = "md",
+    by: Annotated[str | None, typer.Option("--by", help="List column to group by (region, prefecture, …). / 集計に使う列 (region, prefecture など)。")] = None,
+    round_name: Annotated[str | None, typer.Option("--round", help="Default: the latest complete round. / 既定: 最新の完了した調査回。")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md, html, xlsx, csv, json or png / 出力形式")] = "md",
     lang: Lang = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write (default: stdout for "
-                                                "md/csv/json, <data-dir>/reports/ for the others).")] = None,
+                                                "md/csv/json, <data-dir>/reports/ for the others). / 出力ファイル "
+                                                "(既定: md/csv/json は標準出力、他は <data-dir>/reports/)。")] = None,
     data_dir: DataDir = Path("mailposture-data"),
     count: Count = "any",
-    title: Annotated[str | None, typer.Option("--title", help="Report title.")] = None,
+    title: Annotated[str | None, typer.Option("--title", help="Report title. / 報告書の表題。")] = None,
     table: Annotated[str | None, typer.Option("--table", help="bodies: one row per body for follow-up "
-                                              "(xlsx, csv or json). 団体別の一覧。", show_default=False)] = None,
+                                              "(xlsx, csv or json). / 団体別の一覧。", show_default=False)] = None,
 ) -> None:
-    """Adoption tables by group: SPF and DMARC publication rates and more."""
+    """Adoption tables by group: SPF and DMARC publication rates and more.
+    グループ別の普及状況 (SPF・DMARC の公開率など) を集計します。"""
     from mailposture.survey.catalog import Catalog
 
     if table == "bodies":
@@ -434,18 +456,20 @@ def _write(data: bytes, fmt: str, output: Path | None, default: Path) -> None:
 
 @survey_app.command("trend")
 def survey_trend(
-    by: Annotated[str | None, typer.Option("--by", help="List column to group by.")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="List column to group by. / 集計に使う列。")] = None,
     rounds: Annotated[list[str] | None, typer.Option("--round", help="Rounds to compare (repeatable; default: "
-                                                     "every complete round, oldest first).")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json, html or png")] = "table",
+                                                     "every complete round, oldest first). / 比べる調査回 (繰り返し可、"
+                                                     "既定: 完了したすべての調査回)。")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json, html or png / 出力形式")] = "table",
     metric: Annotated[str, typer.Option("--metric", help="Chart metric for png: spf, dmarc, dmarc_covered, "
-                                        "dmarc_enforcing")] = "spf",
+                                        "dmarc_enforcing / グラフの指標")] = "spf",
     lang: Lang = None,
-    output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write. / 出力ファイル。")] = None,
     data_dir: DataDir = Path("mailposture-data"),
     count: Count = "any",
 ) -> None:
-    """Adoption by group across rounds (table and line chart)."""
+    """Adoption by group across rounds (table and line chart).
+    調査回ごとの普及状況の推移 (表と折れ線グラフ)。"""
     import json
 
     from mailposture.survey.catalog import Catalog
@@ -499,16 +523,17 @@ def survey_trend(
 
 @survey_app.command("diff")
 def survey_diff(
-    a: Annotated[str, typer.Argument(help="Earlier round.")],
-    b: Annotated[str, typer.Argument(help="Later round.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
+    a: Annotated[str, typer.Argument(help="Earlier round. / 前の調査回。")],
+    b: Annotated[str, typer.Argument(help="Later round. / 後の調査回。")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json / 出力形式")] = "table",
     lang: Lang = None,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write (default: stdout).")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write (default: stdout). / "
+                                                "出力ファイル (既定: 標準出力)。")] = None,
     data_dir: DataDir = Path("mailposture-data"),
     count: Count = "any",
 ) -> None:
     """Bodies that adopted, dropped, fixed or broke SPF/DMARC, changed policy or domain between two rounds.
-    前回との差分 (団体別)。"""
+    2 回の調査の間に導入・廃止・修正・悪化・ポリシー変更・ドメイン変更があった団体。"""
     import csv
     import io
     import json
@@ -552,7 +577,7 @@ def survey_diff(
 
 @survey_app.command("rounds")
 def survey_rounds(data_dir: DataDir = Path("mailposture-data")) -> None:
-    """The rounds in the catalog."""
+    """The rounds in the catalog. / 保存済みの調査回の一覧。"""
     from rich.console import Console
     from rich.table import Table
 
@@ -571,17 +596,18 @@ def survey_rounds(data_dir: DataDir = Path("mailposture-data")) -> None:
 
 
 def demo_cmd(
-    out: Annotated[Path, typer.Option("--out", help="Directory for the demo's data and report.")] =
+    out: Annotated[Path, typer.Option("--out", help="Directory for the demo's data and report. / デモのデータと報告書の保存先。")] =
     Path("mailposture-demo"),
-    bodies: Annotated[int, typer.Option("--bodies", min=10, max=20000, help="Fictitious bodies.")] = 400,
+    bodies: Annotated[int, typer.Option("--bodies", min=10, max=20000, help="Fictitious bodies. / 架空の団体数。")] = 400,
     lang: Lang = None,
-    seed: Annotated[int, typer.Option("--seed")] = 2017,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the fictitious world. / 架空データの乱数シード。")] = 2017,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars. / 進捗バーを出さない。")] = False,
 ) -> None:
-    """Run a complete survey round against a synthetic in-process DNS world (no network) and write the report."""
+    """Run a complete survey round against a synthetic in-process DNS world (no network) and write the report.
+    架空のドメインと内蔵 DNS サーバで調査を一通り実行し、報告書を作ります (ネットワーク不要)。"""
     from mailposture.survey.demo import run_demo
 
-    lng = default_lang(lang) if lang else "ja"
+    lng = default_lang(lang)
     with _Bars(not quiet) as bars:
         res = _guard(lambda: run_demo(out, n_bodies=bodies, seed=seed, lang=lng, progress=bars.factory))
     typer.echo(res["summary"])

@@ -31,7 +31,8 @@ async def demo_round(cat: Catalog, n_bodies: int, seed: int, *, lang: str = "ja"
     async with LocalDnsServer(world.served_zone(), origins=world.origins()) as server, \
             FaultyProxy(server.address, servfail=world.fault_rule(ENGINE_RETRIES + 1)) as proxy, \
             Engine([proxy.address], timeout=dns_timeout, retries=ENGINE_RETRIES, concurrency=200) as engine:
-        info = await run_round(cat, lst, ROUND, engine, resolvers=[f"{proxy.address} (synthetic world)"],
+        info = await run_round(cat, lst, ROUND, engine, resolvers=[f"{proxy.address} "
+                               + ("(架空の DNS)" if lang == "ja" else "(synthetic world)")],
                                concurrency=100, lang=lang, synthetic=True, progress=progress, replace=True)
     return info, world
 

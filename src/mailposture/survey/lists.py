@@ -213,16 +213,14 @@ def load_list(spec: str | Path) -> SurveyList:
 
 
 def parse_list(data: bytes, name: str) -> SurveyList:
-    """Parse CSV bytes (UTF-8, optional BOM). Every problem names the line."""
+    """Parse CSV bytes, decoded as every input is (:mod:`mailposture.textinput`: UTF-8 with or without BOM, or
+    Shift_JIS as Excel in Japan saves it). Every problem names the line."""
+    from mailposture.textinput import TextInputError, decode_text
+
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        # Excel in Japan saves CSV as Shift_JIS (cp932) by default: accept it rather than refuse it
-        try:
-            text = data.decode("cp932")
-        except UnicodeDecodeError:
-            raise ListError(f"{name}: neither UTF-8 nor Shift_JIS text (byte {exc.start}); save the CSV as "
-                            "UTF-8") from None
+        text = decode_text(data, name)
+    except TextInputError as exc:
+        raise ListError(str(exc)) from None
     if "\x00" in text:
         raise ListError(f"{name}: contains NUL bytes; not a CSV text file")
     first = text.split("\n", 1)[0]

@@ -108,6 +108,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "geo_source": ("データ源", "Source"),
     "geo_date": ("データの日付", "Data date"),
     "geo_kind": ("種類", "Kind"),
+    "geo_kind_iptocc": ("RIR の割り当てデータ (オフライン、パッケージに同梱)", "RIR delegation data (offline, inside the wheel)"),
     "geo_version": ("版", "Version"),
     "geo_path": ("ファイル", "File"),
     "geo_error": ("エラー", "Error"),

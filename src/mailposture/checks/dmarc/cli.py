@@ -31,8 +31,8 @@ def register(app: typer.Typer) -> None:
     def parse_cmd(
         records: Annotated[list[str] | None, typer.Argument(
             help="DMARC records ('-' reads stdin, one record a line). 検査するレコード。")] = None,
-        file: Annotated[Path | None, typer.Option("--file", "-f", help="File with one record a line.")] = None,
-        fmt: Annotated[str, typer.Option("--format", help="text or json (JSON Lines).")] = "text",
+        file: Annotated[Path | None, typer.Option("--file", "-f", help="File with one record a line. / 1 行 1 レコードのファイル。")] = None,
+        fmt: Annotated[str, typer.Option("--format", help="text or json (JSON Lines). / 出力形式。")] = "text",
         lang: Lang = None,
     ) -> None:
         """Validate DMARC records and list every problem. DMARC レコードを検証し、問題をすべて表示します。"""
@@ -67,6 +67,10 @@ def register(app: typer.Typer) -> None:
                 sev = _SEVERITY_JA[f.severity] if language == "ja" else f.severity
                 msg = f.message(language)
                 reason = f.params.get("reason")
+                if reason and language == "ja":
+                    from mailposture.findings import value_ja
+
+                    reason = value_ja(reason)
                 if reason and str(reason) not in msg:  # e.g. why a URI is invalid
                     msg += f" [{reason}]"
                 typer.echo(f"  [{sev}] {f.code}: {msg} ({f.rfc})")

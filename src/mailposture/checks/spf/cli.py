@@ -54,8 +54,8 @@ def register(app: typer.Typer) -> None:
     def parse_cmd(
         records: Annotated[list[str] | None, typer.Argument(
             help="SPF records ('-' reads stdin, one record a line). 検査するレコード。")] = None,
-        file: Annotated[Path | None, typer.Option("--file", "-f", help="File with one record a line.")] = None,
-        fmt: Annotated[str, typer.Option("--format", help="text or json (JSON Lines).")] = "text",
+        file: Annotated[Path | None, typer.Option("--file", "-f", help="File with one record a line. / 1 行 1 レコードのファイル。")] = None,
+        fmt: Annotated[str, typer.Option("--format", help="text or json (JSON Lines). / 出力形式。")] = "text",
         lang: Lang = None,
     ) -> None:
         """Check SPF records offline: every syntax problem with its position, and risky settings.
@@ -81,11 +81,11 @@ def register(app: typer.Typer) -> None:
         ip: Annotated[str, typer.Option("--ip", help="Client IP address (IPv4 or IPv6). 接続元 IP アドレス。")],
         sender: Annotated[str | None, typer.Option(
             "--sender", help="MAIL FROM address (default: postmaster@DOMAIN). 送信者アドレス。")] = None,
-        helo: Annotated[str, typer.Option("--helo", help="HELO/EHLO name (for %{h}).")] = "",
+        helo: Annotated[str, typer.Option("--helo", help="HELO/EHLO name (for %{h}). / HELO 名。")] = "",
         nameserver: Nameserver = None,
         timeout: Timeout = 2.0,
         retries: Retries = 2,
-        fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+        fmt: Annotated[str, typer.Option("--format", help="text or json. / 出力形式。")] = "text",
         lang: Lang = None,
     ) -> None:
         """Evaluate SPF for a client IP (RFC 7208 check_host()) and show every step.
@@ -137,6 +137,7 @@ def _print_parse(results: list[dict[str, Any]], lang: str) -> None:
     from rich.markup import escape
 
     from mailposture.checks.chars import visible
+    from mailposture.checks.text import SEV_WORD
 
     con = _console()
     for r in results:
@@ -146,7 +147,8 @@ def _print_parse(results: list[dict[str, Any]], lang: str) -> None:
         look = "DNS 参照" if lang == "ja" else "DNS lookups"
         con.print(f"  => [{'bold green' if ok else 'bold red'}]{word}[/]  ({look}: {r['dns_lookups']})")
         for f in r["findings"]:
-            con.print(f"  [{SEV_STYLE[f['severity']]}]{f['severity']}[/] {f['code']}: "
+            word = SEV_WORD[lang].get(f["severity"], f["severity"])
+            con.print(f"  [{SEV_STYLE[f['severity']]}]{word}[/] {f['code']}: "
                       f"{escape(f['message'])} [dim]({escape(f['rfc'])})[/]")
 
 
