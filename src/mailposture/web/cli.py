@@ -36,7 +36,7 @@ def serve_cmd(
     store: Annotated[str | None, typer.Option("--store", help="Dashboard sessions/audit store URL (default: "
                                               "sqlite in the data directory).")] = None,
 ) -> None:
-    """Serve /abroad and /admin, and/or the survey dashboard /survey/ (one process). ページを起動"""
+    """Serve /abroad and /admin, and/or the survey dashboard /survey/ (one process). ページ・調査ダッシュボードを起動"""
     import logging
 
     from mailposture.guard.config import ConfigError, load_config
