@@ -400,6 +400,8 @@ def test_share_link_make_use_revoke(world):
     shared = anon.get(link + "?by=region")
     assert shared.status_code == 200 and "table-headline" in shared.text and "/bodies?" not in shared.text
     assert anon.get(link + "/chart.svg").status_code == 200
+    assert anon.get(link + "?by=name").status_code == 400               # no per-body rows through a share link
+    assert anon.get(link + "/chart.svg?by=name").status_code == 400
     assert anon.get(f"/survey/r/{ROUNDS[1]}").status_code == 303        # the link opens nothing else
     adm = admin.get("/survey/admin")
     h = re.search(r'name="token_hash" value="([0-9a-f]{64})"', adm.text)[1]

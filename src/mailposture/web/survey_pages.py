@@ -308,12 +308,17 @@ def _round_or_error(request: Request, name: str, member: Member, sess: Any, *, t
     return info
 
 
-def _by(request: Request, d: DashContext, name: str) -> str | Response | None:
+PER_BODY_COLUMNS = ("name", "code", "name_en", "name_kana", "kana", "yomi")
+
+
+def _by(request: Request, d: DashContext, name: str, *, shared: bool = False) -> str | Response | None:
     by = (request.query_params.get("by") or "").strip()
     if not by:
         return None
     cols = d.data.columns(name)
     match = [c for c in cols if c.lower() == by.lower()]
+    if shared:   # a share link shows group tables, never one row per body
+        match = [c for c in match if c.lower() not in PER_BODY_COLUMNS]
     if not match:
         return message(request, 400, "bad_param", what=f"by={by[:40]}")
     return match[0]
@@ -394,7 +399,7 @@ async def _tables(request: Request, d: DashContext, info: Any, member: Member | 
     from mailposture.web.survey_data import table_names
 
     lang, _ = lang_of(request)
-    by = await run_in_threadpool(_by, request, d, info.name)
+    by = await run_in_threadpool(lambda: _by(request, d, info.name, shared=share is not None))
     if isinstance(by, Response):
         return by
     table = _table(request)
@@ -423,11 +428,11 @@ async def chart(request: Request, name: str) -> Response:
     return await _chart(request, dash(request), info)
 
 
-async def _chart(request: Request, d: DashContext, info: Any) -> Response:
+async def _chart(request: Request, d: DashContext, info: Any, shared: bool = False) -> Response:
     from mailposture.report.charts import bars_svg
 
     lang, _ = lang_of(request)
-    by = await run_in_threadpool(_by, request, d, info.name)
+    by = await run_in_threadpool(lambda: _by(request, d, info.name, shared=shared))
     if isinstance(by, Response):
         return by
     table = _table(request)
@@ -872,7 +877,7 @@ async def share_chart(request: Request, token: str) -> Response:
     info = await _shared(request, token)
     if isinstance(info, Response):
         return info
-    return await _chart(request, dash(request), info)
+    return await _chart(request, dash(request), info, shared=True)
 
 
 # ------------------------------------------------------------------------------------------------------ install
