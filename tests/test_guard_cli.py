@@ -196,3 +196,81 @@ def test_notify_sends_the_owner_a_notice_through_the_relay(url: str, tmp_path: P
     finally:
         loop.call_soon_threadsafe(lambda: [task.cancel() for task in asyncio.all_tasks(loop)])
         t.join(5)
+
+
+# -- issue 10 "Bad input" and issue 17 additions ------------------------------------------------------------
+@pytest.mark.parametrize("ip", ["not-an-ip", "", "8.8.8.8/32", "999.1.1.1"])
+def test_check_refuses_a_non_address(url: str, ip: str) -> None:
+    code, out = run("check", "alice@x", ip, "--store", url)
+    assert code == 2 and "not an IP address" in out and "verdict" not in out
+
+
+@pytest.mark.parametrize("name", ["", "   ", "a b@x", "a\tb@x"])
+def test_user_commands_refuse_an_empty_or_odd_name(url: str, name: str) -> None:
+    for cmd in (["user", "show", name], ["user", "lock", name], ["user", "allow-abroad", name],
+                ["user", "restrict", name], ["check", name, "8.8.8.8"]):
+        code, out = run(*cmd, "--store", url)
+        assert code == 2 and "not a user name" in out, (cmd, out)
+    assert Store(url).list_users() == []
+
+
+def test_no_config_no_store_never_creates_a_store_in_the_current_directory(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for cmd in (["user", "lock", "bob@x.test"], ["user", "show", "bob@x.test"], ["status"],
+                ["allowlist", "list"], ["audit", "prune", "--older-than", "30"]):
+        code, out = run(*cmd)
+        assert code == 2 and "no store given" in out and "--config" in out, (cmd, out)
+    assert not (tmp_path / "mailposture-data").exists()
+    # when the default store exists, it is used and named
+    Store("sqlite:///./mailposture-data/guard.db").lock("bob@x.test", by="t")
+    code, out = run("user", "show", "bob@x.test")
+    assert code == 0 and "store: sqlite:///./mailposture-data/guard.db (default" in out and "locked" in out
+
+
+def test_status_names_an_unreachable_database_as_a_connection_failure() -> None:
+    pytest.importorskip("psycopg")
+    code, out = run("status", "--store", "postgresql+psycopg://guard@127.0.0.1:1/guard")
+    assert code == 2 and "cannot connect" in out and "create the tables" not in out
+
+
+def test_alternate_contact_and_totp_reset(url: str) -> None:
+    assert run("user", "contact", "bob@x.test", "bob.home@example.net", "--store", url)[0] == 0
+    assert Store(url).get_contact("bob@x.test").alt_contact == "bob.home@example.net"
+    for bad in (["bob@x.test", "a@x,b@y"], ["bob@x.test", "bob@x.test"], ["bob@x.test"]):
+        code, out = run("user", "contact", *bad, "--store", url)
+        assert code == 2, (bad, out)
+    Store(url).set_totp("bob@x.test", "JBSWY3DPEHPK3PXP")
+    assert run("user", "totp-reset", "bob@x.test", "--store", url)[0] == 0
+    c = Store(url).get_contact("bob@x.test")
+    assert c.totp_secret is None and c.alt_contact == "bob.home@example.net"
+    assert run("user", "contact", "bob@x.test", "--remove", "--store", url)[0] == 0
+    assert Store(url).get_contact("bob@x.test").alt_contact is None
+
+
+def test_audit_prune(url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    s = Store(url)
+    now = datetime.now(UTC)
+    s.add_audit([AuditEntry(now - timedelta(days=d), "c@x", "8.8.8.8", "US", "refused", "restricted")
+                 for d in (1, 10, 40, 400)])
+    code, out = run("audit", "prune", "--older-than", "30", "--store", url)
+    assert code == 0 and "deleted 2" in out
+    assert len(s.recent_audit()) == 2
+    code, out = run("audit", "prune", "--older-than", "0", "--store", url)
+    assert code == 2
+
+
+def test_notify_also_mails_the_alternate_contact(url: str, tmp_path: Path) -> None:
+    from test_web_common import SmtpSink
+
+    Store(url).set_alt_contact("dave@example.jp", "dave.home@example.net")
+    with SmtpSink() as sink:
+        cfg = tmp_path / "g.toml"
+        cfg.write_text(f'store_url = "{url}"\nsmtp_relay = "127.0.0.1:{sink.port}"\n')
+        code, out = run("user", "lock", "dave@example.jp", "--notify", "--config", str(cfg))
+        assert code == 0 and "warning" not in out
+        deadline = time.monotonic() + 5
+        while len(sink.messages) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert sorted(r for _, rs, _ in sink.messages for r in rs) == ["dave.home@example.net", "dave@example.jp"]

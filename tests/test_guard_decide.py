@@ -42,7 +42,7 @@ def test_unauthenticated_is_dunno() -> None:
 
 @pytest.mark.parametrize("ip", ["127.0.0.1", "10.1.2.3", "192.168.0.9", "172.16.5.5", "100.64.1.1",
                                 "169.254.1.1", "192.0.2.1", "198.51.100.7", "203.0.113.5", "::1",
-                                "fd00::1", "fe80::1", "2001:db8::5", "::ffff:10.0.0.1", "0.0.0.0", "224.0.0.5"])
+                                "fd00::1", "fe80::1", "::ffff:10.0.0.1", "0.0.0.0", "224.0.0.5"])
 def test_non_global_addresses_are_internal_and_never_geolocated(ip: str) -> None:
     class NoGeo(StaticGeo):
         def lookup(self, ip: str) -> str | None:
@@ -199,3 +199,46 @@ def test_allow_list_bounds_are_one_rule_for_store_and_server() -> None:
     allow = AllowList.from_entries(["133.0.0.0/8", "co.jp", "192.0.2.0/24", "google.com"])
     assert len(allow) == 2 and allow.match_name("mail.example.co.jp") is None
     assert check_allow_entry("133.1.0.0/16") == normalise_allow_entry("133.1.0.0/16") == "133.1.0.0/16"
+
+
+# -- IPv6 transition and special-purpose addresses (issue 17): internal means the operator's own networks ----
+@pytest.mark.parametrize("ip, embedded", [
+    ("64:ff9b::808:808", "8.8.8.8"),                          # NAT64 well-known prefix, RFC 6052 §2.1
+    ("64:ff9b:1::808:808", "8.8.8.8"),                        # NAT64 local-use prefix, RFC 8215
+    ("2001:0:4136:e378:8000:63bf:f7f7:f7f7", "8.8.8.8"),      # Teredo, RFC 4380 §4 (client address inverted)
+    ("2002:808:808::1", "8.8.8.8"),                           # 6to4, RFC 3056 §2
+    ("64:ff9b::8501:101", "133.1.1.1"),
+])
+def test_translation_addresses_take_the_embedded_ipv4_country(ip: str, embedded: str) -> None:
+    d = policy().decide(req(ip), states(), NOW)
+    want = GEO.lookup(embedded)
+    if want == "JP":
+        assert (d.verdict, d.reason, d.country) == ("allowed", "home", "JP")
+    else:  # the attack: before, Teredo and NAT64 were "internal", allowed for every user and not audited
+        assert (d.verdict, d.reason, d.country, d.audit) == ("refused", "restricted", want, True)
+
+
+@pytest.mark.parametrize("ip", ["2001:2::1", "2001:db8::5", "100::1", "2001:20::1", "64:ff9b::a00:1",
+                                "2001:0:4136:e378:8000:63bf:f5ff:fffe"])
+def test_special_purpose_ipv6_is_not_internal(ip: str) -> None:
+    # benchmarking, documentation, discard-only, ORCHIDv2; NAT64 and Teredo of a private IPv4 address
+    d = policy().decide(req(ip), states(), NOW)
+    assert d.verdict == "refused" and d.reason in ("restricted", "unknown-country") and d.audit
+
+
+def test_operator_networks_stay_internal_and_configurable() -> None:
+    for ip in ("10.1.1.1", "100.64.0.1", "127.0.0.1", "169.254.0.1", "::1", "fe80::1", "fd12:3456::1"):
+        assert policy().decide(req(ip), states(), NOW).reason == "internal", ip
+    p = policy(internal_networks=["2001:db8:100::/48"])
+    assert p.decide(req("2001:db8:100::7"), states(), NOW).reason == "internal"
+    assert p.decide(req("2001:db8:200::7"), states(), NOW).reason != "internal"
+
+
+def test_home_reason_is_the_policy_servers_answer_for_a_restricted_user() -> None:
+    p = policy(allow=["81.2.69.0/24"])
+    assert p.home_reason("133.1.1.1") == ("home", "JP")
+    assert p.home_reason("10.0.0.1") == ("internal", None)
+    assert p.home_reason("81.2.69.142")[0] == "allowlist"
+    assert p.home_reason("8.8.8.8") == (None, "US")
+    assert p.home_reason("not an address") == (None, None)
+    assert policy(unknown_country_action="allow").home_reason("1.2.3.4")[0] == "unknown-country-allowed"

@@ -293,3 +293,26 @@ async def test_internal_error_closes_without_an_answer(running: Running) -> None
     w.write(request("alice@x", "8.8.8.8"))
     assert await asyncio.wait_for(r.read(), 5) == b""  # never a permissive answer
     w.close()
+
+
+@pytest.mark.parametrize("mode, lines", [("none", 0), ("refused", 1), ("all", 2)])
+async def test_decision_log_lines(tmp_path: Path, caplog, mode: str, lines: int) -> None:
+    """Issue 17: by default no INFO line per foreign decision (the audit table has them)."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="mailposture.guard.server")
+    store = Store(f"sqlite:///{tmp_path}/g.db")
+    store.allow_abroad("bob@example.jp", datetime.now(UTC) + timedelta(days=1), by="t")
+    server = GuardServer(GuardConfig(poll_interval=0.05, log_decisions=mode), store, GEO)
+    await server.start("127.0.0.1:0")
+    try:
+        host, port = server.addresses[0].rsplit(":", 1)
+        r, w = await asyncio.open_connection(host, int(port))
+        assert "REJECT" in await ask(r, w, request("alice@example.jp", "8.8.8.8"))
+        assert "PREPEND" in await ask(r, w, request("bob@example.jp", "8.8.8.8"))
+        assert "DUNNO" in await ask(r, w, request("carol@example.jp", "133.1.1.1"))   # domestic: never a line
+        w.close()
+    finally:
+        await server.close()
+    logged = [rec for rec in caplog.records if "reason=" in rec.getMessage()]
+    assert len(logged) == lines

@@ -184,3 +184,28 @@ def test_reject_text_is_one_line_and_bilingual() -> None:
     cfg = config_from_dict({"reject_text_en": "No\nsending from abroad: {url}", "owner_page_url": "https://h/p"})
     assert cfg.reject_text().startswith("No sending from abroad: https://h/p / ")
     assert "\n" not in cfg.reject_text() and "海外" in cfg.reject_text()
+
+
+def test_two_processes_creating_one_new_store_at_once(tmp_path) -> None:
+    """A server reopening a replaced file and the admin CLI may create the same new store concurrently."""
+    import threading
+
+    from mailposture.guard.store import Store
+
+    url = f"sqlite:///{tmp_path}/race.db"
+    errors: list[Exception] = []
+    start = threading.Barrier(6)
+
+    def create() -> None:
+        start.wait()
+        try:
+            Store(url).change_counter()
+        except Exception as e:  # pragma: no cover - the failure being tested
+            errors.append(e)
+
+    threads = [threading.Thread(target=create) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []

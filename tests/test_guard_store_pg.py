@@ -120,3 +120,87 @@ def test_unreachable_postgresql_is_a_clear_error() -> None:
     _pg_bin()
     with pytest.raises(StoreError, match="cannot"):
         Store(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/postgres", connect_timeout=1)
+
+
+def _cluster_pids(pg_url: str) -> list[int]:
+    """The client backends of the test cluster ("postgres: USER DB HOST(PORT) …"): stopping them freezes every
+    open connection like a database that stopped answering (the postmaster and its helpers keep running, so
+    the cluster still shuts down cleanly)."""
+    import sqlalchemy as sa
+
+    eng = sa.create_engine(pg_url)
+    with eng.connect() as c:
+        backend = int(c.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
+    eng.dispose()
+    postmaster = _ppid(backend)
+    assert postmaster is not None
+    kids = [int(p) for p in os.listdir("/proc") if p.isdigit() and _ppid(int(p)) == postmaster]
+    return [k for k in kids if _cmdline(k).startswith("postgres: postgres postgres")]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _signal(pids: list[int], sig: int) -> None:
+    import contextlib
+
+    for p in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(p, sig)
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def test_audit_batches_written_exactly_once_across_a_database_freeze(pg_url: str, caplog) -> None:
+    """Issue 17: a PostgreSQL freeze made timed-out audit batches be written twice (24 duplicates in 720) and
+    left "Future exception was never retrieved". Freeze the whole cluster (SIGSTOP) while decisions flow."""
+    import gc
+    import logging
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mailposture.guard.decide import Decision
+    from mailposture.guard.logs import Recorder
+
+    caplog.set_level(logging.ERROR)
+    store = Store(pg_url)
+    tag = f"freeze{time.monotonic_ns()}"
+
+    async def scenario() -> None:
+        rec = Recorder(store, batch=40, store_timeout=0.3)
+        pool = ThreadPoolExecutor(3)
+        for i in range(720):
+            rec.record(Decision("REJECT x", "refused", "restricted", f"{tag}-{i}@x", "8.8.8.8", "US", True),
+                       datetime.now(UTC))
+            if i % 40 == 39:
+                if i == 199:
+                    stopped.extend(_cluster_pids(pg_url))
+                    _signal(stopped, signal.SIGSTOP)
+                await rec.flush_audit(pool)
+                if i == 359:
+                    _signal(stopped, signal.SIGCONT)
+        for _ in range(200):
+            if not rec.queue and getattr(rec, "_inflight", None) is None:
+                break
+            await rec.flush_audit(pool)
+            await asyncio.sleep(0.05)
+        pool.shutdown(wait=True)
+
+    stopped: list[int] = []
+    try:
+        asyncio.run(scenario())
+    finally:
+        _signal(stopped, signal.SIGCONT)  # never leave the cluster frozen
+    rows = [e.username for e in store.recent_audit(limit=5000) if e.username.startswith(tag)]
+    assert len(rows) == 720 and len(set(rows)) == 720
+    gc.collect()
+    assert "never retrieved" not in caplog.text
+    assert "did not finish within" in caplog.text   # the freeze did happen

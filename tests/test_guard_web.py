@@ -130,7 +130,7 @@ def test_rate_limited_login_does_not_reach_the_authenticator(tmp_path, sink):
     for _ in range(7):
         login(client, OWNER, "bad")
     assert len(calls) == 5
-    assert calls[0] == (OWNER, "testclient", False)
+    assert calls[0] == (OWNER, "133.1.1.1", False)
 
 
 def test_auth_service_down_is_a_clear_503_not_a_traceback(tmp_path, sink):

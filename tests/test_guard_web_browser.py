@@ -72,7 +72,7 @@ def site(tmp_path):
     from mailposture.web.app import create_app
 
     with SmtpSink() as sink:
-        cfg = make_cfg(tmp_path, sink.port)
+        cfg = make_cfg(tmp_path, sink.port, trusted_proxies=[])   # no proxy: the browser's address is the client
         store = Store(cfg.store_url)
         with Server(create_app(cfg, store)) as server:
             yield server, store, sink

@@ -325,7 +325,7 @@ def test_set_user_replaces_and_keeps_mode(tmp_path):
         set_user(path, "ok@example.test", "")
 
 
-async def test_chain_unavailable_only_when_nobody_answered(tmp_path):
+async def test_chain_unavailable_unless_every_backend_answered(tmp_path):
     missing = DovecotAuthenticator(str(tmp_path / "nope"))
     with pytest.raises(AuthUnavailable, match="does not exist"):
         await ChainAuthenticator([missing]).authenticate("a@b.test", "pw", "", secured=True)
@@ -334,7 +334,11 @@ async def test_chain_unavailable_only_when_nobody_answered(tmp_path):
     set_user(tmp_path / "users", "a@b.test", "pw")
     chain = ChainAuthenticator([missing, UsersFileAuthenticator(tmp_path / "users")])
     assert (await chain.authenticate("a@b.test", "pw", "", secured=True)).ok
-    assert not (await chain.authenticate("a@b.test", "nope", "", secured=True)).ok
+    # issue 17: Dovecot down, the fallback says no -> unavailable (503), not a wrong password (401, counted)
+    with pytest.raises(AuthUnavailable, match="does not exist"):
+        await chain.authenticate("a@b.test", "nope", "", secured=True)
+    both = ChainAuthenticator([UsersFileAuthenticator(tmp_path / "users"), UsersFileAuthenticator(tmp_path / "users")])
+    assert not (await both.authenticate("a@b.test", "nope", "", secured=True)).ok   # all answered: a real "no"
 
 
 @pytest.mark.system

@@ -163,14 +163,14 @@ def record_parsers() -> str:
     return "\n".join(out)
 
 
-@pytest.mark.xfail(strict=True, reason="the SPF parser's syntax reasons are English; its grammar is being "
-                   "rewritten (issue 10, 'Record validity follows the grammar'): translate them there, then drop "
-                   "this marker")
 def test_spf_syntax_reasons_in_japanese():
     from mailposture.cli import app
 
-    r = CliRunner().invoke(app, ["spf", "parse", "v=spf1 +all foo", "--lang", "ja"])
-    assert not english_left(r.output), english_left(r.output)
+    for rec in ("v=spf1 +all x9", "v=spf1 ip4:300.1.1.1 ip6:1::/200 a/33 include ptr/2 all:x =x ~redirect=a.jp",
+                "v=spf1 exists:%{z}.jp exists:%{ir.jp exists:%a exists:%{i0}.jp redirect=x redirect=y",
+                "v=spf1 mx:example.123 include:%{l}\x01.jp"):
+        r = CliRunner().invoke(app, ["spf", "parse", rec, "--lang", "ja"])
+        assert not english_left(r.output), (rec, english_left(r.output), r.output)
 
 
 @output("check CLI errors")

@@ -37,7 +37,10 @@ def test_html_is_self_contained(demo) -> None:
     html = demo["html"].read_text(encoding="utf-8")
     assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", html), "external asset"
     assert "@import" not in html and "url(" not in html
-    assert html.count("<svg") == 2 and html.count("<table") >= 6
+    # the adoption charts, then one chart per table of the configuration-content survey
+    assert html.count("<svg") == 2 + 7 and html.count("<table") >= 6 + 7
+    for t in ("dmarc-policy", "dmarc-tags", "dmarc-reports", "spf-all", "spf-providers", "mistakes", "ipv4-space"):
+        assert f'id="content-{t}"' in html
 
 
 def test_html_in_headless_chromium(demo, tmp_path: Path) -> None:

@@ -124,8 +124,9 @@ def test_markdown_and_csv() -> None:
     en = render_md(rep, {}, "en")
     assert "| Hokkaido | 100.0 (2/2) | 50.0 (1/2) |" in en and "Definitions" in en
     rows = render_csv(rep, "ja").splitlines()
-    assert rows[0].startswith("group,total,spf_count,spf_rate,spf_unknown")
+    assert rows[0].startswith("地域,団体数,SPF 該当数,SPF 割合 (%),SPF 不明")  # Japanese headers in ja
     assert rows[2].startswith("東北,3,1,33.3,1,")
+    assert render_csv(rep, "en").splitlines()[0].startswith("group,total,spf_count,spf_rate,spf_unknown")
 
 
 def test_hostile_group_names_stay_text() -> None:

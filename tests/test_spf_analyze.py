@@ -306,3 +306,43 @@ async def test_every_message_renders_and_result_is_json():
         json.dumps(f.to_json())
     rest = {k: v for k, v in out.items() if k != "findings"}
     assert json.loads(json.dumps(rest)) == rest
+
+
+async def test_own_space_apart_from_shared_providers():
+    """Issue 10: a catalogued provider's include (even through the body's own _spf include) is the provider's
+    space; only what the owner authorizes itself is judged over-permissive."""
+    google = {"_spf.google.com": txt("v=spf1 include:_netblocks.google.com ~all"),
+              "_netblocks.google.com": txt("v=spf1 ip4:35.190.0.0/15 ip4:64.233.160.0/19 ~all")}
+    # through its own include, one customer of a large provider: correct, not over-permissive
+    zone = {"example.com": txt("v=spf1 ip4:192.0.2.0/28 include:_spf.example.com -all"),
+            "_spf.example.com": txt("v=spf1 include:_spf.google.com ip4:198.51.100.1 -all"), **google}
+    out, codes, _ = await run(zone)
+    assert out["authorized_ipv4"] == 16 + 1 + 131072 + 8192
+    assert (out["own_ipv4"], out["provider_ipv4"], out["providers"]) == (17, 131072 + 8192, ["_spf.google.com"])
+    assert "SPF_OVERPERMISSIVE" not in codes and "SPF_SHARED_PROVIDER_SPACE" in codes
+    shared = next(f for f in out["findings"] if f.code == "SPF_SHARED_PROVIDER_SPACE")
+    assert shared.params["ipv4"] == 139264 and shared.params["own_ipv4"] == 17
+    # the owner's own /8 is still over-permissive, with the provider beside it
+    zone["example.com"] = txt("v=spf1 ip4:10.0.0.0/8 include:_spf.google.com -all")
+    out, codes, _ = await run(zone)
+    assert out["own_ipv4"] == 1 << 24 and "SPF_OVERPERMISSIVE" in codes
+    # IPv6 counts too: ip6:::/0 authorizes 2^64 /64s
+    zone["example.com"] = txt("v=spf1 ip6:::/0 include:_spf.google.com -all")
+    out, codes, _ = await run(zone)
+    assert out["own_ipv6_64"] == 1 << 64 and out["own_ipv4"] == 0 and "SPF_OVERPERMISSIVE" in codes
+    # an unknown include is the owner's choice: counted as its own
+    zone = {"example.com": txt("v=spf1 include:relay.example.net -all"),
+            "relay.example.net": txt("v=spf1 ip4:10.0.0.0/12 -all")}
+    out, codes, _ = await run(zone)
+    assert out["own_ipv4"] == out["authorized_ipv4"] == 1 << 20 and out["providers"] == []
+    assert "SPF_OVERPERMISSIVE" in codes and "SPF_SHARED_PROVIDER_SPACE" not in codes
+
+
+def test_provider_catalogue_is_sourced_and_matches_subdomains():
+    from mailposture.checks.spf.providers import report_service, spf_catalogue, spf_provider
+
+    assert spf_provider("spf.protection.outlook.com").name == "Microsoft 365"
+    assert spf_provider("u123.wl.sendgrid.net").name == "SendGrid"
+    assert spf_provider("sendgrid.net.evil.example") is None and spf_provider("notsendgrid.net") is None
+    assert report_service("rua.ag.dmarcian.com").name == "dmarcian"
+    assert all(p.source and p.name and p.name_ja for p in spf_catalogue().values())

@@ -47,7 +47,10 @@ def _lookups(world: World, record: str) -> int:
         if t.startswith("include:"):
             (inner,) = _spf_text(world, t[8:])
             n += 1 + _lookups(world, inner)
-        elif t in ("a", "mx") or t.startswith(("a:", "mx:", "exists:", "ptr")):
+        elif t.startswith("redirect="):          # RFC 7208 §4.6.4: redirect counts, then the target's terms
+            (inner,) = _spf_text(world, t[9:])
+            n += 1 + _lookups(world, inner)
+        elif t in ("a", "mx") or t.startswith(("a:", "mx:", "exists:", "ptr", "a/", "mx/")):
             n += 1
     return n
 
@@ -73,7 +76,7 @@ def expected_rows(world: World) -> list[dict]:
         recs = _spf_text(world, spf_d)
         if status == "valid":
             (rec,) = recs
-            e.update(spf_record=rec, spf_all=rec.split()[-1], spf_lookups=_lookups(world, rec))
+            e.update(spf_record=rec, spf_all=t.spf_all, spf_lookups=_lookups(world, rec))
         out.append(e)
     return out
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter, defaultdict
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
@@ -127,7 +128,9 @@ def test_report_equals_truth(scanned, count: str) -> None:
         for k in BOOL:
             key = "dmarc_rua" if k == "rua" else k
             assert (g[key]["count"], g[key]["unknown"]) == (e[k], e[f"{k}_unknown"]), (g["group"], k)
-            assert g[key]["rate"] == round(100 * e[k] / e["total"], 1)
+            # half-up, as every format shows it (6.25 -> 6.3)
+            want = (Decimal(e[k]) * 100 / Decimal(e["total"])).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+            assert g[key]["rate"] == float(want)
         assert {p: g["policy"][p]["count"] for p in ("none", "quarantine", "reject")} == \
             {p: e[p] for p in ("none", "quarantine", "reject")}
         assert g["errors"]["count"] == e["errors"]
@@ -166,7 +169,10 @@ def test_cli_report_json_and_xlsx(scanned, tmp_path: Path) -> None:
     # SPF rate as a number formatted as a percentage, then its count and denominator
     rate, cnt, tot = ws["B4"].value, ws["C4"].value, ws["D4"].value
     assert ws["B4"].number_format == "0.0%" and isinstance(cnt, int) and isinstance(tot, int)
-    assert rate == pytest.approx(cnt / tot)
+    # the rate as shown (rounded half-up to 0.1 %), so Excel displays what every other format shows
+    assert rate == pytest.approx(float((Decimal(cnt) * 100 / Decimal(tot)).quantize(Decimal("0.1"),
+                                                                                     rounding=ROUND_HALF_UP)) / 100)
+    assert ws["E4"].value == f"{rate * 100:.1f}% ({cnt}/{tot})"  # the slide form
     assert tot == Counter(r["region"] for r in world.rows)["北海道"]
     per_body = wb["団体別"]
     header = [c.value for c in per_body[3]]

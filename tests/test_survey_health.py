@@ -129,7 +129,7 @@ def test_cli_dead_resolver_fails_the_round_and_the_report_says_so(tmp_path: Path
     from mailposture.report import charts
 
     titles = []
-    monkeypatch.setattr(charts, "bars_png", lambda rep, lang, title=None: titles.append(title) or b"\x89PNG")
+    monkeypatch.setattr(charts, "bars_png", lambda rep, lang, title=None, **kw: titles.append(title) or b"\x89PNG")
     r = runner.invoke(app, ["survey", "report", "--round", "r", "--format", "png", "--lang", "en", "-o",
                             str(tmp_path / "r.png"), *data])
     assert r.exit_code == 0 and titles[0].startswith("[FAILED ROUND")

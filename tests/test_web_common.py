@@ -15,6 +15,7 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from mailposture.guard.config import GuardConfig
+from mailposture.guard.geo import StaticGeo
 from mailposture.guard.store import Store
 from mailposture.web.app import create_app
 
@@ -116,12 +117,20 @@ def make_cfg(tmp_path: Path, smtp_port: int = 9, **overrides) -> GuardConfig:
     return cfg
 
 
+# The web client addresses of the tests and their countries (the owner is at home in Japan by default).
+HOME_IP, ABROAD_IP = "133.1.1.1", "8.8.8.8"
+GEO = StaticGeo({HOME_IP: "JP", ABROAD_IP: "US", "81.2.69.142": "GB", "2400:4050::1": "JP"})
+
+
 def make_client(cfg: GuardConfig, store: Store | None = None, clock: FakeClock | None = None,
-                base_url: str = "http://testserver", **kw) -> tuple[TestClient, Store, FakeClock]:
+                base_url: str = "http://testserver", client_addr: str = HOME_IP,
+                **kw) -> tuple[TestClient, Store, FakeClock]:
     store = store or Store(cfg.store_url)
     clock = clock or FakeClock()
+    kw.setdefault("geo", GEO)
     app = create_app(cfg, store, clock=clock, **kw)
-    return TestClient(app, base_url=base_url, follow_redirects=False), store, clock
+    return (TestClient(app, base_url=base_url, follow_redirects=False, client=(client_addr, 50000)), store,
+            clock)
 
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')

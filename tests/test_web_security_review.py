@@ -329,7 +329,7 @@ def test_days_only_ascii_digits_in_range(raw):
 def test_unexpected_error_shows_no_traceback_and_keeps_the_security_headers(tmp_path, monkeypatch):
     from fastapi.testclient import TestClient
 
-    from mailposture.web import app as web_app
+    from mailposture.web import login as web_login
 
     cfg = make_cfg(tmp_path)
     app = create_app(cfg, Store(cfg.store_url), clock=FakeClock(), secret=b"k" * 32)
@@ -337,7 +337,7 @@ def test_unexpected_error_shows_no_traceback_and_keeps_the_security_headers(tmp_
     def boom(*a, **kw):
         raise RuntimeError("secret detail /etc/mailposture/web.key")
 
-    monkeypatch.setattr(web_app, "login_form", boom)  # the login page's renderer, shared by both realms
+    monkeypatch.setattr(web_login, "login_form", boom)  # the login page's renderer, shared by both realms
     with TestClient(app, raise_server_exceptions=False) as client:
         r = client.get("/abroad/login")
     assert r.status_code == 500

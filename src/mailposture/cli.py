@@ -40,10 +40,11 @@ def _register() -> None:
     from mailposture.domains import cli as domains_cli
     from mailposture.guard import cli as guard_cli
     from mailposture.scan import cli as scan_cli
+    from mailposture.sms import cli as sms_cli
     from mailposture.survey import cli as survey_cli
     from mailposture.web import cli as web_cli
 
-    for mod in (checks_cli, scan_cli, survey_cli, guard_cli, web_cli, domains_cli):
+    for mod in (checks_cli, scan_cli, survey_cli, guard_cli, web_cli, domains_cli, sms_cli):
         mod.register(app)
     from mailposture.message import cli as message_cli  # issue 14: `message check`
 

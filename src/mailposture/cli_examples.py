@@ -70,6 +70,21 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("mailposture domains abuse spam.example --evidence flagged.jsonl --draft ja --reporter 'WG <wg@example.jp>'",
          "a report e-mail per registrar / 登録事業者ごとの報告メール"),
     ),
+    "sms": (
+        ('mailposture sms check "【佐川急便】お荷物をお届けに上がりましたが不在の為持ち帰りました。http://sagawa-xx.top"',
+         "one message / メッセージを 1 件判定"),
+        ("mailposture sms campaigns collected.csv --report campaigns.html", "group into campaigns / キャンペーンに分類"),
+    ),
+    "sms check": (
+        ('mailposture sms check "Your parcel is waiting: hxxp://bit[.]ly/x" --format json',
+         "one message, JSON / 1 件を JSON で"),
+        ("mailposture sms check messages.txt --format json > verdicts.jsonl", "one message a line / 1 行 1 件"),
+        ("mailposture sms check collected.csv --resolve -n 127.0.0.1", "follow shortened links / 短縮 URL を辿る"),
+    ),
+    "sms campaigns": (
+        ("mailposture sms campaigns collected.csv", "campaigns as a table / キャンペーンの一覧"),
+        ("mailposture sms campaigns collected.jsonl --report campaigns.xlsx", "and a report / 報告書も作成"),
+    ),
     "scan": (
         ("mailposture scan domains.txt -o results.jsonl", "one domain a line, JSON Lines out / 1 行 1 ドメイン"),
         ("mailposture scan list.csv --column site -o results.csv --checks all",
@@ -189,6 +204,26 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         ('mailposture guard user lock alice --note "password leaked" -c guard.toml --by admin',
          "stop all submission / 送信を止める"),
         ("mailposture guard user lock alice -c guard.toml --by admin --no-notify", "without mail / 通知なし"),
+    ),
+    "guard user contact": (
+        ("mailposture guard user contact alice@example.jp alice.home@example.net -c guard.toml",
+         "notices and confirmation links also to this address / 通知と確認リンクの送り先を追加"),
+        ("mailposture guard user contact alice@example.jp --remove -c guard.toml", "remove it / 代替連絡先を削除"),
+    ),
+    "guard user totp-reset": (
+        ("mailposture guard user totp-reset alice@example.jp -c guard.toml",
+         "a lost phone: the owner enrols again from home / 端末紛失時に認証アプリを解除"),
+        ("mailposture guard user totp-reset alice@example.jp --store sqlite:///var/lib/mailposture/guard.db",
+         "the same on a given store / ストアを指定して"),
+    ),
+    "guard audit": (
+        ("mailposture guard audit prune --older-than 400 -c guard.toml", "keep about a year / 約 1 年分を残す"),
+        ("mailposture guard audit prune --older-than 90 --store sqlite:///var/lib/mailposture/guard.db",
+         "keep 90 days of a given store / 指定したストアで 90 日分を残す"),
+    ),
+    "guard audit prune": (
+        ("mailposture guard audit prune --older-than 400 -c guard.toml", "keep about a year / 約 1 年分を残す"),
+        ("mailposture guard audit prune --older-than 30 -c guard.toml", "keep a month / 1 か月分を残す"),
     ),
     "guard user list": (
         ("mailposture guard user list -c guard.toml", "every user with a state / 状態のある利用者"),

@@ -72,6 +72,41 @@ _REASONS_JA: list[tuple[re.Pattern[str], str]] = [(re.compile(p), ja) for p, ja 
     (r"^malformed tag-list$", "タグの並びが壊れている"),
     (r"^network: (.*)$", r"ネットワークエラー: \1"),
     (r"^bad-name: (.*)$", r"問い合わせできない名前: \1"),
+    # SPF parser (checks/spf/parse.py, macro.py, checks/chars.py): the {reason} of SPF_SYNTAX and friends
+    (r"^unknown mechanism '(.*)'$", r"未知のメカニズム '\1'"),
+    (r"^empty term$", "空の項目"),
+    (r"^a modifier cannot have a qualifier$", "修飾子 (redirect= など) には限定子 (+ - ~ ?) を付けられない"),
+    (r"^modifier without a name$", "名前のない修飾子"),
+    (r"^'all' takes no argument$", "'all' は引数を取らない"),
+    (r"^'(\w+)' needs ':domain'$", r"'\1' には ':ドメイン' が必要"),
+    (r"^'(\w+)' needs ':address'$", r"'\1' には ':アドレス' が必要"),
+    (r"^'(\w+)' needs a domain name$", r"'\1' にはドメイン名が必要"),
+    (r"^invalid text after '(\w+)' \(expected ':domain' or '/prefix'\)$",
+     r"'\1' の後ろの文字列が正しくない (':ドメイン' または '/プレフィックス長' が必要)"),
+    (r"^'ptr' takes only ':domain' \(no prefix length\)$", "'ptr' に指定できるのは ':ドメイン' のみ (プレフィックス長は不可)"),
+    (r"^the domain must end with a dot and a top-level label$", "ドメインはドットと最上位ラベルで終わる必要がある"),
+    (r"^'(.*)' is not a valid top-level label \(letters, digits, inner hyphens; not all digits\)$",
+     r"'\1' は正しい最上位ラベルではない (英字・数字・内側のハイフン、数字のみは不可)"),
+    (r"^invalid prefix length '/(\d*)' \(0-(\d+), no leading zeros\)$",
+     r"プレフィックス長 '/\1' が正しくない (0〜\2、先頭のゼロは不可)"),
+    (r"^invalid prefix length '/(\d*)' \(0-(\d+)\)$", r"プレフィックス長 '/\1' が正しくない (0〜\2)"),
+    (r"^'(.*)' is not a valid (IPv4|IPv6) address$", r"'\1' は正しい \2 アドレスではない"),
+    (r"^the modifier '(\w+)' appears more than once$", r"修飾子 '\1' が複数ある"),
+    (r"^the record must start with 'v=spf1' followed by a space$", "レコードは 'v=spf1' と空白で始まる必要がある"),
+    (r"^non-ASCII character in the record$", "レコードに ASCII 以外の文字がある"),
+    (r"^(control character|whitespace|non-ASCII character) (U\+[0-9A-F]+) at position (\d+)$",
+     lambda m: f"{ {'control character': '制御文字', 'whitespace': '空白文字', 'non-ASCII character': 'ASCII 以外の文字'}[m.group(1)]} "
+               f"{m.group(2)} (位置 {m.group(3)})"),
+    (r"^(control character|whitespace|non-ASCII character) (U\+[0-9A-F]+) is not allowed \(visible ASCII only\)$",
+     lambda m: f"{ {'control character': '制御文字', 'whitespace': '空白文字', 'non-ASCII character': 'ASCII 以外の文字'}[m.group(1)]} "
+               f"{m.group(2)} は使えない (表示可能な ASCII のみ)"),
+    (r"^'%' must be followed by '\{', '%', '_' or '-'$", "'%' の後ろには '{'、'%'、'_'、'-' のいずれかが必要"),
+    (r"^macro '%\{' is not closed with '\}'$", "マクロ '%{' が '}' で閉じられていない"),
+    (r"^empty macro '%\{\}'$", "空のマクロ '%{}'"),
+    (r"^unknown macro letter '(.)'$", r"未知のマクロ文字 '\1'"),
+    (r"^macro letter '(.)' is only allowed in an explanation \(exp\) text$", r"マクロ文字 '\1' は説明文 (exp) でのみ使える"),
+    (r"^the digit transformer must be nonzero$", "桁数の指定は 0 以外でなければならない"),
+    (r"^invalid character (.*) in macro \(delimiters are (.*)\)$", r"マクロに使えない文字 \1 (区切り文字は \2)"),
 )]
 
 
@@ -274,9 +309,20 @@ define("SPF_MX_TOO_MANY", "error", "RFC 7208 §4.6.4",
        "'{term}': {name} の MX が {count} 個あり、10 個を超えると permerror になります。",
        "Use ip4:/ip6: instead of 'mx'.", "'mx' の代わりに ip4:/ip6: を使ってください。")
 define("SPF_OVERPERMISSIVE", "warning", "RFC 7208 §5",
-       "The record authorizes {ipv4} IPv4 addresses: more than {limit}, so many unrelated hosts may send as this domain.",
-       "このレコードは {ipv4} 個の IPv4 アドレスを許可しています ({limit} 超)。無関係なホストがなりすませます。",
-       "List only your own servers' addresses and your providers' includes.", "自組織と委託先の送信サーバだけを列挙してください。")
+       "The record itself authorizes {ipv4} IPv4 addresses and {ipv6_64} IPv6 /64 networks (its own ip4/ip6/a/mx/"
+       "exists/all terms and its own includes; limits {limit} and {limit6}): many unrelated hosts may send as this "
+       "domain.",
+       "このレコード自体が {ipv4} 個の IPv4 アドレスと {ipv6_64} 個の IPv6 /64 を許可しています (自身の ip4/ip6/a/mx/"
+       "exists/all と自組織の include。上限 {limit} と {limit6})。無関係なホストがなりすませます。",
+       "List only your own servers' addresses; keep the providers' includes as they document them.",
+       "自組織の送信サーバのアドレスだけを列挙し、委託先は事業者が案内する include のままにしてください。")
+define("SPF_SHARED_PROVIDER_SPACE", "info", "RFC 7208 §5.2",
+       "{ipv4} IPv4 addresses are authorized through the includes of large shared providers ({providers}); that "
+       "space is the provider's, the same for all its customers. The record itself authorizes {own_ipv4}.",
+       "{ipv4} 個の IPv4 アドレスは大規模な共用事業者 ({providers}) の include によって許可されています。これは事業者が"
+       "全利用者に共通で許可する範囲です。レコード自体が許可するのは {own_ipv4} 個です。",
+       "Nothing to change if you send through these providers; remove an include you no longer use.",
+       "これらの事業者から送信しているなら変更は不要です。使っていない include は削除してください。")
 define("SPF_DNS_ERROR", "error", "RFC 7208 §2.6.6",
        "DNS lookup for {name} failed ({error}) during SPF evaluation: the result is temperror/unknown.",
        "SPF 評価中に {name} の DNS 参照に失敗しました ({error})。結果は temperror (不明) です。")

@@ -213,6 +213,9 @@ def _spf(w: FindingsWorld) -> None:
         "SPF_MALFORMED_VERSION": [" v=spf1 -all"],  # §4.5: discarded (whitespace before v=spf1)
         "SPF_ANALYSIS_TRUNCATED": ["v=spf1 include:deep1.provider.test -all"],
     }
+    # a catalogued shared provider (the demo world's fictitious LGWAN relay) authorizing 1,048,576 addresses
+    records["SPF_SHARED_PROVIDER_SPACE"] = ["v=spf1 ip4:192.0.2.1 include:spf.lgwan-relay.test -all"]
+    w.txt("spf.lgwan-relay.test", "v=spf1 ip4:100.64.0.0/12 -all")
     for code, texts in records.items():
         w.txt(w.case(code, "spf"), *texts)
     w.failed[code_domain("SPF_DNS_ERROR")] = ("spf.valid",)  # the include's lookup fails: validity unknown

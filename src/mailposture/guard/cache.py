@@ -31,7 +31,7 @@ class StateCache:
     def __init__(self, store: Store | None, *, ttl: float = 5.0, poll_interval: float = 0.5,
                  store_timeout: float = 2.0, on_allowlist: Callable[[AllowList], None] | None = None,
                  geo: GeoSource | None = None, clock: Callable[[], float] = time.monotonic,
-                 on_geo_reload: Callable[[], None] | None = None) -> None:
+                 on_geo_reload: Callable[[], None] | None = None, on_replaced: str = "reopen") -> None:
         self.store = store
         self.ttl = ttl
         self.poll_interval = poll_interval
@@ -40,7 +40,9 @@ class StateCache:
         self.geo = geo
         self.on_geo_reload = on_geo_reload
         self.clock = clock
+        self.on_replaced = on_replaced  # SQLite file deleted/replaced: "reopen" it, or "fail" (store unavailable)
         self.users: dict[str, UserRecord] = {}
+        self._reload = False  # set when the store file was reopened: the next successful poll reloads all
         self.seq = -1
         self.allow_version = -1
         self.allow_size = 0
@@ -59,8 +61,11 @@ class StateCache:
 
     # -- sync ---------------------------------------------------------------------------------------------
     def apply(self, counter: int, changed: list[UserRecord], allow_version: int,
-              allow_entries: list[str] | None) -> None:
-        """Apply one poll's result (event-loop thread only)."""
+              allow_entries: list[str] | None, full: bool = False) -> None:
+        """Apply one poll's result (event-loop thread only); ``full``: a complete reload replaces the mirror."""
+        if full:
+            self.users = {}
+            self._reload = False
         for r in changed:
             if r.state is UserState.RESTRICTED:
                 self.users.pop(r.username, None)
@@ -76,14 +81,26 @@ class StateCache:
         self.synced_at = self.clock()
         self.polls += 1
 
-    def _fetch(self) -> tuple[int, list[UserRecord], int, list[str] | None]:
+    def _fetch(self) -> tuple[int, list[UserRecord], int, list[str] | None, bool]:
         """Blocking part of a poll (worker thread)."""
         assert self.store is not None
-        counter, changed, allow_version = self.store.changes_since(self.seq, include_restricted=self.seq >= 0)
+        seq, allow_version_known = self.seq, self.allow_version
+        changed_file = self.store.file_changed()
+        if changed_file is not None:
+            if self.on_replaced == "fail":
+                raise StoreError(f"store file {self.store.path} was {changed_file} under the running server "
+                                 "(on_store_replaced = \"fail\"): restart the server")
+            log.warning("store file %s was %s under the running server: reopening it and reloading every "
+                        "user", self.store.path, changed_file)
+            self.store.reopen()
+            self._reload = True  # the new file's counter has nothing to do with the old one: reload all
+        if self._reload:
+            seq, allow_version_known = -1, -1
+        counter, changed, allow_version = self.store.changes_since(seq, include_restricted=seq >= 0)
         entries = None
-        if allow_version != self.allow_version:
+        if allow_version != allow_version_known:
             entries = [e for e, _ in self.store.allowlist()]
-        return counter, changed, allow_version, entries
+        return counter, changed, allow_version, entries, seq < 0
 
     async def poll(self, executor: Executor | None = None, wait_limit: float | None = None) -> bool:
         """One poll; False (and ``last_error`` set) when the store failed or was too slow. A poll that timed

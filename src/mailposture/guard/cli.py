@@ -31,8 +31,10 @@ guard_app = typer.Typer(help="Overseas-submission guard for Postfix. 国外か�
 user_app = typer.Typer(help="Show or change one user's sending-abroad state. 利用者ごとの海外送信設定", no_args_is_help=True)
 allow_app = typer.Typer(help="Operator allow-list: CIDRs and verified host-name suffixes. 許可リスト",
                         no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log of decisions about foreign addresses. 監査ログ", no_args_is_help=True)
 guard_app.add_typer(user_app, name="user")
 guard_app.add_typer(allow_app, name="allowlist")
+guard_app.add_typer(audit_app, name="audit")
 
 
 def register(app: typer.Typer) -> None:
@@ -67,13 +69,43 @@ def _config(config: str | None, store: str | None):
     cfg = _guarded(lambda: load_config(config))
     if store:
         cfg.store_url = store
+    cfg.implicit_store = not (config or store)  # type: ignore[attr-defined]
     return cfg
 
 
-def _store(cfg):
+def _sqlite_path(url: str) -> str | None:
+    import os
+
+    if not url.startswith("sqlite:///"):
+        return None
+    path = os.path.expandvars(os.path.expanduser(url[len("sqlite:///"):]))
+    return None if not path or path == ":memory:" or path.startswith("file:") else path
+
+
+def _store(cfg, *, may_create: bool = False):
+    """Open the store. Without --config and --store an admin command uses the default store only if it exists
+    and says so (it never creates ./mailposture-data/guard.db in the current directory by accident)."""
+    import os
+
     from mailposture.guard.store import open_store
 
+    if getattr(cfg, "implicit_store", False) and not may_create:
+        path = _sqlite_path(cfg.store_url)
+        if path is not None and not os.path.exists(path):
+            _fail(f"no store given and the default store {cfg.store_url} does not exist: give --config FILE "
+                  f"or --store URL / ストアが指定されていません (--config または --store を指定してください)")
+        typer.echo(f"store: {cfg.store_url} (default; no --config/--store given)", err=True)
     return _guarded(lambda: open_store(cfg.store_url))
+
+
+def _username(name: str) -> str:
+    """The user argument, or exit 2 for an empty or unusable name."""
+    from mailposture.guard.store import normalise_username
+
+    n = normalise_username(name)
+    if not n or len(n) > 320 or any(ord(c) < 32 or ord(c) == 127 for c in n) or any(c.isspace() for c in n):
+        _fail(f"not a user name: {name[:80]!r} / 利用者名が正しくありません")
+    return n
 
 
 def _fmt_time(dt: datetime | None) -> str:
@@ -110,16 +142,23 @@ def _print_user(rec, as_json: bool) -> None:
         typer.echo(f"note:          {rec.note}")
 
 
-def _notify(cfg, rec, event: str, notify: bool) -> None:
+def _notify(cfg, rec, event: str, notify: bool, st=None) -> None:
     if not notify:
         return
+    also: tuple[str, ...] = ()
+    if st is not None:
+        try:
+            alt = st.get_contact(rec.username).alt_contact
+            also = (alt,) if alt else ()
+        except Exception:
+            pass
     try:
         from mailposture.guard.notices import send_notice
     except ImportError:
         typer.echo("warning: notices are not available in this installation; no mail sent", err=True)
         return
     try:
-        sent = send_notice(cfg, rec, event)
+        sent = send_notice(cfg, rec, event, also=also)
     except Exception as e:  # send_notice logs its own failures; never crash the admin command
         typer.echo(f"warning: notice not sent: {e}", err=True)
         return
@@ -137,6 +176,9 @@ def serve_cmd(
     geo: Annotated[str | None, typer.Option("--geo", help="iptocc or a .mmdb path (overrides the config).")] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning, error")] = "info",
     loop: Annotated[str, typer.Option("--loop", help="auto (uvloop when installed), asyncio or uvloop")] = "auto",
+    log_decisions: Annotated[str | None, typer.Option(
+        "--log-decisions", help="Log one line per decision: none (default: the audit log has them), refused, "
+                                "all.")] = None,
 ) -> None:
     """Run the Postfix policy server (SMTPD_POLICY_README). ポリシーサーバを起動"""
     import asyncio
@@ -152,11 +194,15 @@ def serve_cmd(
     cfg = _config(config, store)
     if geo:
         cfg.geo = geo
+    if log_decisions is not None:
+        if log_decisions not in ("none", "refused", "all"):
+            _fail(f"unknown --log-decisions {log_decisions!r} (none, refused, all)")
+        cfg.log_decisions = log_decisions
     specs = listen or [cfg.listen]
     for s in specs:
         _guarded(lambda s=s: parse_listen(s))
     geo_src = _guarded(lambda: open_geo(cfg.geo))
-    st = _store(cfg)  # an unreachable store at start is an error: fix the URL before serving
+    st = _store(cfg, may_create=True)  # an unreachable store at start is an error: fix the URL before serving
     runner: Callable[..., Any] = asyncio.run
     if loop in ("auto", "uvloop"):
         try:
@@ -228,6 +274,7 @@ def user_show(username: str, config: ConfigOpt = None, store: StoreOpt = None, a
               refusals: Annotated[int, typer.Option("--refusals", min=0, max=1000,
                                                     help="Also list the N most recent refusals.")] = 5) -> None:
     """Show a user's state (unknown users are restricted). / 利用者の状態を表示します。"""
+    username = _username(username)
     cfg = _config(config, store)
     st = _store(cfg)
     rec = _guarded(lambda: st.get_user(username))
@@ -252,6 +299,7 @@ def user_allow(
     as_json: JsonOpt = False,
 ) -> None:
     """Allow submission from abroad for N days (or --always). 海外からの送信を許可"""
+    username = _username(username)
     cfg = _config(config, store)
     if always and days is not None:
         _fail("use either --days N or --always, not both")
@@ -266,17 +314,18 @@ def user_allow(
         until = datetime.now(UTC) + timedelta(days=n)
         rec = _guarded(lambda: st.allow_abroad(username, until, by=by))
     _print_user(rec, as_json)
-    _notify(cfg, rec, "abroad_always" if always else "abroad_allowed", notify)
+    _notify(cfg, rec, "abroad_always" if always else "abroad_allowed", notify, st)
 
 
 def _simple(action: str, event: str) -> Callable[..., None]:
     def cmd(username: str, config: ConfigOpt = None, store: StoreOpt = None, by: ByOpt = "admin-cli",
             notify: NotifyOpt = False, as_json: JsonOpt = False) -> None:
+        username = _username(username)
         cfg = _config(config, store)
         st = _store(cfg)
         rec = _guarded(lambda: getattr(st, action)(username, by=by))
         _print_user(rec, as_json)
-        _notify(cfg, rec, event, notify)
+        _notify(cfg, rec, event, notify, st)
     return cmd
 
 
@@ -291,11 +340,12 @@ def user_lock(username: str, note: Annotated[str | None, typer.Option("--note", 
               config: ConfigOpt = None, store: StoreOpt = None, by: ByOpt = "admin-cli",
               notify: NotifyOpt = False, as_json: JsonOpt = False) -> None:
     """Refuse all authenticated submission by this user, from everywhere. 送信停止"""
+    username = _username(username)
     cfg = _config(config, store)
     st = _store(cfg)
     rec = _guarded(lambda: st.lock(username, by=by, note=note))
     _print_user(rec, as_json)
-    _notify(cfg, rec, "locked", notify)
+    _notify(cfg, rec, "locked", notify, st)
 
 
 @user_app.command("list")
@@ -319,6 +369,54 @@ def user_list(state: Annotated[str | None, typer.Option("--state", help="restric
         return
     for r in recs:
         typer.echo(f"{r.username}\t{r.effective_state(now).value}\t{_fmt_time(r.abroad_until)}")
+
+
+@user_app.command("contact")
+def user_contact(username: str,
+                 address: Annotated[str | None, typer.Argument(help="Alternate contact mail address.")] = None,
+                 remove: Annotated[bool, typer.Option("--remove", help="Remove the alternate contact.")] = False,
+                 config: ConfigOpt = None, store: StoreOpt = None) -> None:
+    """Register the alternate contact of a user (notices and confirmation links go there too; the mailbox
+    password does not open it). 代替連絡先の登録"""
+    from mailposture.guard.notices import single_recipient
+
+    username = _username(username)
+    if remove == (address is not None):
+        _fail("give either ADDRESS or --remove / 連絡先か --remove のどちらかを指定してください")
+    if address is not None:
+        address = _guarded(lambda: single_recipient(address))
+        if "@" not in address:
+            _fail(f"not a mail address: {address!r} / メールアドレスではありません")
+        if address.lower() == username:
+            _fail("the alternate contact must not be the mailbox itself / 代替連絡先はメールボックス自身以外にしてください")
+    cfg = _config(config, store)
+    st = _store(cfg)
+    c = _guarded(lambda: st.set_alt_contact(username, address))
+    typer.echo(f"{username}: alternate contact {c.alt_contact or '-'} / 代替連絡先 {c.alt_contact or 'なし'}")
+
+
+@user_app.command("totp-reset")
+def user_totp_reset(username: str, config: ConfigOpt = None, store: StoreOpt = None) -> None:
+    """Remove a user's authenticator app (lost phone): the owner enrols a new one from a home address.
+    認証アプリの登録解除"""
+    username = _username(username)
+    cfg = _config(config, store)
+    st = _store(cfg)
+    _guarded(lambda: st.set_totp(username, None))
+    typer.echo(f"{username}: authenticator app removed / 認証アプリの登録を解除しました")
+
+
+# -- audit -----------------------------------------------------------------------------------------------------
+@audit_app.command("prune")
+def audit_prune(older_than: Annotated[int, typer.Option("--older-than", metavar="DAYS", min=1, max=36500,
+                                                        help="Delete audit rows older than DAYS days.")],
+                config: ConfigOpt = None, store: StoreOpt = None) -> None:
+    """Delete old audit rows (about 190 bytes per decision). 古い監査ログの削除"""
+    cfg = _config(config, store)
+    st = _store(cfg)
+    before = datetime.now(UTC) - timedelta(days=older_than)
+    n = _guarded(lambda: st.prune_audit(before))
+    typer.echo(f"deleted {n} audit rows older than {_fmt_time(before)} / {n} 件削除しました")
 
 
 # -- allow-list ------------------------------------------------------------------------------------------------
@@ -366,9 +464,12 @@ def check_cmd(username: str, ip: str,
               config: ConfigOpt = None, store: StoreOpt = None) -> None:
     """Show the decision the policy server would take for USER submitting from IP (reads the store).
     USER が IP から送信したときのポリシーサーバの判定を表示します。"""
-    from mailposture.guard.decide import AllowList, Policy
+    from mailposture.guard.decide import AllowList, Policy, parse_client_address
     from mailposture.guard.geo import open_geo
 
+    username = _username(username)
+    if parse_client_address(ip) is None:
+        _fail(f"not an IP address: {ip!r} (e.g. 203.0.113.5 or 2001:db8::1) / IP アドレスではありません")
     cfg = _config(config, store)
     st = _store(cfg)
     geo_src = _guarded(lambda: open_geo(cfg.geo))

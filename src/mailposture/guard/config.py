@@ -58,7 +58,9 @@ class GuardConfig:
     request_timeout: float = 10.0  # seconds to finish a request once its first byte arrived (slowloris)
     idle_timeout: float = 600.0  # seconds a connection may sit idle between requests (Postfix: max_idle 300s)
     max_request_bytes: int = 64 * 1024
-    max_connections: int = 2000
+    max_connections: int = 2000  # also bounded by the descriptor limit (RLIMIT_NOFILE, raised at start)
+    log_decisions: Literal["none", "refused", "all"] = "none"  # one log line per decision (the audit has them)
+    on_store_replaced: Literal["reopen", "fail"] = "reopen"  # SQLite file deleted/replaced under the server
     # web
     web_secret_file: str = "./mailposture-data/web.key"
     # reverse proxies whose X-Forwarded-For is believed for the client address (login rate limits)
@@ -71,6 +73,12 @@ class GuardConfig:
     notice_from: str = "postmaster@localhost"
     default_days: int = 7
     max_days: int = 30
+    # Who may switch on (or extend) sending from abroad on the owner's page (issue 17): "home" = only from a web
+    # client address the policy server itself would allow (home country, internal, allow-listed CIDR).
+    web_change_from: Literal["home", "anywhere"] = "home"
+    # Second factor for that change: "contact" = a confirmation link mailed to the alternate contact registered
+    # by the administrator; "totp" = an RFC 6238 code from an authenticator app enrolled from a home address.
+    web_second_factor: Literal["none", "contact", "totp"] = "none"
 
     def reject_text(self) -> str:
         """One-line bilingual refusal (English first: SMTP reply text is meant to be ASCII, RFC 5321 §4.2)."""
@@ -89,7 +97,9 @@ def _one_line(text: str) -> str:
 
 
 _NULLABLE = {"prepend_header", "dovecot_auth_socket", "users_file", "admin_users_file"}
-_CHOICES = {"unknown_country_action": ("refuse", "allow"), "on_store_error": ("fail-open", "fail-closed")}
+_CHOICES = {"unknown_country_action": ("refuse", "allow"), "on_store_error": ("fail-open", "fail-closed"),
+            "log_decisions": ("none", "refused", "all"), "on_store_replaced": ("reopen", "fail"),
+            "web_change_from": ("home", "anywhere"), "web_second_factor": ("none", "contact", "totp")}
 _POSITIVE = {"cache_ttl", "poll_interval", "store_timeout", "audit_flush_interval", "counter_flush_interval",
              "request_timeout", "idle_timeout", "max_request_bytes", "max_connections", "default_days", "max_days"}
 

@@ -5,8 +5,9 @@ submission; relay control stays with Postfix's own restrictions):
 
 1. ``locked`` user -> REJECT, from everywhere (home, internal and allow-listed addresses too): a lock is the
    operator's emergency brake for a stolen password, and the thief may as well be at home or use webmail.
-2. non-global client address (loopback, private, shared, link-local, documentation, …) or one of the
-   configured ``internal_networks`` -> DUNNO ("internal": webmail, the provider's own relays).
+2. internal client address (guard.addresses: non-global IPv4, IPv6 loopback/link-local/ULA) or one of the
+   configured ``internal_networks`` -> DUNNO ("internal": webmail, the provider's own relays). NAT64, Teredo
+   and 6to4 addresses are judged by the country of the IPv4 address inside them.
 3. operator allow-list: a CIDR holding the address, or a host-name suffix matching ``client_name`` only when
    Postfix verified it (not ``unknown``) -> DUNNO.
 4. country of the address; a home country -> DUNNO.
@@ -22,18 +23,26 @@ Response syntax is Postfix's access(5) action in ``action=…`` (SMTPD_POLICY_RE
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import NamedTuple
 
+from mailposture.guard.addresses import (
+    Network,
+    geo_address,
+    internal_networks,
+    is_internal,
+    is_non_global,
+    parse_client_address,
+    translated_ipv4,
+)
+from mailposture.guard.allowlist import AllowList, normalise_allow_entry
 from mailposture.guard.config import GuardConfig
 from mailposture.guard.geo import GeoSource
-from mailposture.guard.store import UserRecord, UserState, normalise_username
+from mailposture.guard.model import UserRecord, UserState, normalise_username
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+__all__ = ["ALLOWED", "IGNORED", "REFUSED", "REQUEST_FIELDS", "TEMPFAIL", "AllowList", "Decision",
+           "Policy", "is_non_global", "normalise_allow_entry", "parse_client_address", "translated_ipv4"]
 
 # Verdicts recorded in the audit log / counters.
 ALLOWED, REFUSED, TEMPFAIL, IGNORED = "allowed", "refused", "tempfail", "ignored"
@@ -53,104 +62,8 @@ class Decision(NamedTuple):  # immutable; a NamedTuple is built several times fa
     audit: bool = False  # foreign address or refusal: goes to the audit log; others are only counted
 
 
-# -- allow-list --------------------------------------------------------------------------------------------
-# Allow-list bounds: one entry must never switch the guard off for a whole provider or country. An IPv4 /16 is
-# 65,536 addresses; an IPv6 /32 is one provider's allocation. Registry second-level suffixes (co.jp, com.cn …)
-# are refused: anyone can hold a host name under them. Stored entries beyond these bounds are ignored.
-_MIN_PREFIX = {4: 16, 6: 32}
-_REGISTRY_SLD = {"ac", "ad", "co", "com", "ed", "edu", "gen", "go", "gov", "gr", "lg", "ltd", "mil", "ne",
-                 "net", "or", "org", "plc"}
-
-
-def normalise_allow_entry(entry: str) -> str:
-    """A CIDR (``192.0.2.0/24``, ``2001:db8::/32``, a bare address) or a host-name suffix
-    (``google.com`` matches ``mail-a.google.com``). Raises ValueError naming the problem."""
-    e = entry.strip().lower().rstrip(".")
-    if not e:
-        raise ValueError("empty allow-list entry")
-    if "/" in e or ":" in e or e.replace(".", "").isdigit():
-        try:
-            net = ipaddress.ip_network(e, strict=False)
-        except ValueError:
-            raise ValueError(f"not a CIDR network or address: {entry!r}") from None
-        if net.prefixlen < _MIN_PREFIX[net.version]:
-            raise ValueError(f"network {net} is too broad for the allow-list (at least /{_MIN_PREFIX[net.version]})")
-        return str(net)
-    e = e.lstrip(".")
-    labels = e.split(".")
-    if len(labels) < 2 or not all(lab and len(lab) <= 63 and all(c.isalnum() or c == "-" for c in lab)
-                                  and lab.isascii() for lab in labels):
-        raise ValueError(f"not a host-name suffix with at least two labels (e.g. google.com): {entry!r}")
-    if len(e) > 253:
-        raise ValueError(f"host name too long: {entry!r}")
-    if len(labels) == 2 and labels[0] in _REGISTRY_SLD and len(labels[1]) == 2:
-        raise ValueError(f"{e} is a registry suffix (anyone can have a host name under it)")
-    return e
-
-
-@dataclass
-class AllowList:
-    nets: list[Network] = field(default_factory=list)
-    suffixes: tuple[str, ...] = ()
-
-    @classmethod
-    def from_entries(cls, entries: Iterable[str]) -> AllowList:
-        nets: list[Network] = []
-        suffixes: list[str] = []
-        for raw in entries:
-            try:
-                e = normalise_allow_entry(raw)
-            except ValueError:
-                continue  # a bad stored entry never widens the list
-            if "/" in e:
-                nets.append(ipaddress.ip_network(e))
-            else:
-                suffixes.append(e)
-        return cls(nets, tuple(sorted(set(suffixes))))
-
-    def __len__(self) -> int:
-        return len(self.nets) + len(self.suffixes)
-
-    def match_ip(self, addr: IPAddress) -> str | None:
-        for net in self.nets:
-            if net.version == addr.version and addr in net:
-                return str(net)
-        return None
-
-    def match_name(self, name: str) -> str | None:
-        # Postfix sends client_name "unknown" when the PTR name did not resolve back to the address
-        # (postconf(5) "smtpd_client_restrictions", reject_unknown_client_hostname): never match that.
-        n = name.strip().lower().rstrip(".")
-        if not n or n == "unknown" or not self.suffixes:
-            return None
-        for s in self.suffixes:
-            if n == s or n.endswith("." + s):
-                return s
-        return None
-
-
-# -- addresses ---------------------------------------------------------------------------------------------
-def parse_client_address(value: str) -> IPAddress | None:
-    v = value.strip()
-    if v[:5].upper() == "IPV6:":
-        v = v[5:]
-    try:
-        addr = ipaddress.ip_address(v)
-    except ValueError:
-        return None
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        return addr.ipv4_mapped
-    return addr
-
-
-def is_non_global(addr: IPAddress) -> bool:
-    """Loopback, private, shared (RFC 6598), link-local, documentation (RFC 5737, RFC 3849), multicast,
-    reserved and unspecified addresses (RFC 6890 registries) are never geolocated."""
-    return (not addr.is_global or addr.is_multicast or addr.is_reserved or addr.is_unspecified
-            or addr.is_loopback or addr.is_link_local)
-
-
 # -- the policy ----------------------------------------------------------------------------------------------
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 UserStateFn = Callable[[str], tuple[UserRecord, bool]]  # username -> (last known record, confirmed fresh)
 
 
@@ -167,7 +80,7 @@ class Policy:
         self._ip_cache: dict[str, tuple[str, bool, bool, str | None]] = {}
         self._allow = allow or AllowList()
         self.home = frozenset(c.upper() for c in cfg.home_countries)
-        self.internal: list[Network] = [ipaddress.ip_network(n, strict=False) for n in cfg.internal_networks]
+        self.internal: list[Network] = internal_networks(cfg.internal_networks)
         self.reject_action = "REJECT " + cfg.reject_text()
         self.locked_action = "REJECT " + cfg.locked_text()
         # 4NN text: a temporary refusal (access(5)); enhanced code 4.3.0 "other or undefined mail system status"
@@ -196,17 +109,31 @@ class Policy:
         if addr is None:
             return None
         norm = str(addr)
-        if is_non_global(addr) or any(addr.version == n.version and addr in n for n in self.internal):
+        if is_internal(addr, self.internal):
             res = (norm, True, False, None)
         elif self._allow.match_ip(addr):
             res = (norm, False, True, None)
-        else:
-            res = (norm, False, False, self.geo.lookup(norm))
+        else:  # a NAT64/Teredo/6to4 address is judged by the IPv4 address inside it (guard.addresses)
+            where = geo_address(addr)
+            res = (norm, False, False, self.geo.lookup(where) if where else None)
         cache = self._ip_cache
         if len(cache) >= self._IP_CACHE_MAX:
             cache.clear()
         cache[ip_text] = res
         return res
+
+    def country_of(self, ip_text: str) -> str | None:
+        addr = parse_client_address(ip_text)
+        where = geo_address(addr) if addr is not None else None
+        return self.geo.lookup(where) if where else None
+
+    def home_reason(self, ip_text: str, client_name: str = "unknown") -> tuple[str | None, str | None]:
+        """(reason, country): the reason the guard would allow a *restricted* user to send from this address
+        (``internal``, ``allowlist``, ``home``, ``unknown-country-allowed``), or (None, country) when it would
+        refuse. The web page uses it for "may the sending-from-abroad setting be changed from here?"."""
+        d = self.decide({"sasl_username": "-", "client_address": ip_text, "client_name": client_name},
+                        lambda u: (UserRecord(u, UserState.RESTRICTED), True), _EPOCH)
+        return (d.reason if d.verdict == ALLOWED else None), d.country
 
     def _allowed_abroad(self, req: Mapping[str, str], user: str, ip: str, cc: str | None, reason: str) -> Decision:
         action = "DUNNO"
@@ -229,7 +156,7 @@ class Policy:
             if info is None:
                 return Decision(self.locked_action, REFUSED, "locked", user, ip_text, None, True)
             cc_locked = info[3] if not info[1] and not info[2] else (
-                None if info[1] else self.geo.lookup(info[0]))
+                None if info[1] else self.country_of(info[0]))
             return Decision(self.locked_action, REFUSED, "locked", user, info[0], cc_locked, True)
 
         cc: str | None

@@ -15,18 +15,10 @@ from concurrent.futures import Executor
 from datetime import UTC, datetime
 
 from mailposture.guard.decide import Decision
-from mailposture.guard.store import AuditEntry, Store, StoreError
+from mailposture.guard.model import AuditEntry
+from mailposture.guard.store import Store
 
 log = logging.getLogger("mailposture.guard.audit")
-
-
-async def _call(fut: asyncio.Future, limit: float):
-    """Await an executor future with a timeout without asyncio.wait_for, which in Python 3.11 may swallow a
-    cancellation racing with the result (the background task would then never stop)."""
-    done, _ = await asyncio.wait({fut}, timeout=limit)
-    if not done:
-        raise TimeoutError(f"store did not answer within {limit:g}s")
-    return fut.result()
 
 
 class Recorder:
@@ -40,6 +32,8 @@ class Recorder:
         self.counts: Counter[str] = Counter()
         self.totals: Counter[str] = Counter()  # since start, for status/diagnostics
         self.dropped = 0
+        self._inflight: tuple[asyncio.Future, list[AuditEntry]] | None = None
+        self._counts_inflight: asyncio.Future | None = None
         self._count_day = datetime.now(UTC).strftime("%Y-%m-%d")
         self.stopped = False
 
@@ -57,33 +51,58 @@ class Recorder:
             self.counts[key] += 1
 
     async def flush_audit(self, executor: Executor | None = None) -> int:
-        if self.store is None or not self.queue:
+        """Write one batch. A store call that times out keeps running in its thread: its batch stays "in
+        flight" (not queued again) until the call ends; written then, it counts once, and only a failed call
+        puts the batch back. So each batch is written exactly once, and every call's outcome is collected."""
+        if self.store is None:
             return 0
-        n = min(len(self.queue), self.batch)
-        batch = [self.queue.popleft() for _ in range(n)]
         loop = asyncio.get_running_loop()
-        try:
-            await _call(loop.run_in_executor(executor, self.store.add_audit, batch), self.store_timeout)
-        except (StoreError, TimeoutError, Exception) as e:
+        if self._inflight is not None:
+            fut, batch = self._inflight
+        else:
+            if not self.queue:
+                return 0
+            n = min(len(self.queue), self.batch)
+            batch = [self.queue.popleft() for _ in range(n)]
+            fut = loop.run_in_executor(executor, self.store.add_audit, batch)
+            self._inflight = (fut, batch)
+        done, _ = await asyncio.wait({fut}, timeout=self.store_timeout)
+        if not done:
+            log.error("audit write did not finish within %gs; waiting for it before the next batch",
+                      self.store_timeout)
+            return 0
+        self._inflight = None
+        exc = fut.exception()
+        if exc is not None:
             # Put the batch back in front (unless a full queue would overflow); try again next round.
             room = self.max_queue - len(self.queue)
             self.queue.extendleft(reversed(batch[:max(0, room)]))
-            log.error("audit write failed, will retry: %s", e if str(e) else type(e).__name__)
+            log.error("audit write failed, will retry: %s", exc if str(exc) else type(exc).__name__)
             return 0
-        return n
+        return len(batch)
 
     async def flush_counts(self, executor: Executor | None = None) -> None:
-        if self.store is None or not self.counts:
+        if self.store is None:
+            return
+        if self._counts_inflight is not None and not self._counts_inflight.done():
+            return  # the previous write is still running in its thread: it will count once, when it ends
+        self._counts_inflight = None
+        if not self.counts:
             return
         counts, day = dict(self.counts), self._count_day
         self.counts.clear()
         self._count_day = datetime.now(UTC).strftime("%Y-%m-%d")
         loop = asyncio.get_running_loop()
-        try:
-            await _call(loop.run_in_executor(executor, self.store.add_counts, day, counts), self.store_timeout)
-        except (StoreError, TimeoutError, Exception) as e:
-            self.counts.update(counts)
-            log.error("counter write failed, will retry: %s", e if str(e) else type(e).__name__)
+        fut = loop.run_in_executor(executor, self.store.add_counts, day, counts)
+
+        def settled(f: asyncio.Future) -> None:
+            exc = None if f.cancelled() else f.exception()  # always collected: no "never retrieved"
+            if exc is not None or f.cancelled():
+                self.counts.update(counts)
+                log.error("counter write failed, will retry: %s", exc or "cancelled")
+        fut.add_done_callback(settled)
+        self._counts_inflight = fut
+        await asyncio.wait({fut}, timeout=self.store_timeout)
 
     async def run(self, executor: Executor | None, audit_every: float, counts_every: float) -> None:
         loop = asyncio.get_running_loop()
@@ -99,6 +118,8 @@ class Recorder:
     async def drain(self, executor: Executor | None = None) -> None:
         """Write everything still queued (shutdown)."""
         for _ in range(1000):
-            if not self.queue or not await self.flush_audit(executor):
+            if not self.queue and self._inflight is None:
                 break
+            if not await self.flush_audit(executor):
+                break  # the store failed or did not answer in time: give up (logged)
         await self.flush_counts(executor)

@@ -70,11 +70,10 @@ class PolicyConnection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "unix"
-        if len(self.server.conns) >= self.server.cfg.max_connections:
-            log.warning("too many connections (%d), closing %s", len(self.server.conns), self.peer)
-            transport.abort()
-            return
-        self.server.conns.add(self)
+        server = self.server
+        if len(server.conns) >= server.conn_limit:
+            server.make_room()  # close the longest-idle connections: a new client (Postfix) is always answered
+        server.conns.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.conns.discard(self)
@@ -132,7 +131,7 @@ class GuardServer:
         self.policy = Policy(cfg, geo)
         self.cache = StateCache(store, ttl=cfg.cache_ttl, poll_interval=cfg.poll_interval,
                                 store_timeout=cfg.store_timeout, on_allowlist=self._set_allow, geo=geo,
-                                on_geo_reload=self.policy.clear_cache)
+                                on_geo_reload=self.policy.clear_cache, on_replaced=cfg.on_store_replaced)
         self.recorder = Recorder(store, store_timeout=max(cfg.store_timeout, 5.0))
         self.conns: set[PolicyConnection] = set()
         self.servers: list[asyncio.base_events.Server] = []
@@ -142,7 +141,11 @@ class GuardServer:
         self.requests = 0
         self.addresses: list[str] = []
         self._unix_paths: list[str] = []
-        self._log_info = log.isEnabledFor(logging.INFO)
+        self._log_mode = cfg.log_decisions  # "none" (the audit log has every decision), "refused", "all"
+        self.conn_limit = cfg.max_connections
+        self.backlog = 1024
+        self.evicted = 0
+        self._evict_logged = 0.0
         self._responses: dict[str, bytes] = {}  # action -> encoded answer (a few distinct actions)
         self._stopped = False
 
@@ -156,7 +159,7 @@ class GuardServer:
         self.requests += 1
         if d.verdict != "ignored":
             self.recorder.record(d, now)
-            if d.audit and self._log_info:
+            if self._log_mode != "none" and (d.verdict == "refused" or (self._log_mode == "all" and d.audit)):
                 log.info("%s user=%r ip=%s country=%s reason=%s", d.verdict, d.username, d.ip,
                          d.country or "-", d.reason)
         out = self._responses.get(d.action)
@@ -166,12 +169,59 @@ class GuardServer:
                 self._responses[d.action] = out
         return out
 
+    # -- connection floods -----------------------------------------------------------------------------------
+    def raise_fd_limit(self) -> None:
+        """Raise the descriptor soft limit to the hard limit and keep the connections below it, with room for
+        the listeners, the store and the log: at the limit accept() fails and new clients (Postfix's
+        included) would be reset without an answer, so Postfix would apply its default_action."""
+        try:
+            import resource
+
+            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            want = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+            if soft != resource.RLIM_INFINITY and soft < want:
+                try:
+                    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+                    log.info("descriptor limit raised from %d to %d", soft, want)
+                    soft = want
+                except (ValueError, OSError) as e:
+                    log.warning("cannot raise the descriptor limit from %d to %d: %s", soft, want, e)
+        except ImportError:  # pragma: no cover - not on Linux
+            return
+        if soft != resource.RLIM_INFINITY:
+            # The event loop accepts up to the listen backlog in one burst before any connection_made runs, and
+            # a closed connection's descriptor is freed only an iteration later: two bursts plus room for the
+            # listeners, the store and the log files stay free.
+            self.backlog = max(16, min(1024, soft // 8))
+            room = max(16, soft - 2 * self.backlog - 64)
+            if room < self.conn_limit:
+                log.warning("descriptor limit %d allows at most %d policy connections (max_connections %d)",
+                            soft, room, self.cfg.max_connections)
+                self.conn_limit = room
+
+    def make_room(self) -> None:
+        """Close the longest-idle connections (about 1 % of the limit at a time; Postfix's policy client
+        reconnects when it needs the server again). Logged at most every 10 s with the count."""
+        import heapq
+
+        n = max(1, self.conn_limit // 100)
+        idle = [c for c in self.conns if c.partial_since is None] or list(self.conns)
+        for c in heapq.nsmallest(n, idle, key=lambda c: c.last_active):
+            c.close()
+            self.evicted += 1
+        now = time.monotonic()
+        if now - self._evict_logged >= 10.0:
+            self._evict_logged = now
+            log.warning("connection limit %d reached: closed the longest-idle connections (%d so far)",
+                        self.conn_limit, self.evicted)
+
     # -- lifecycle ------------------------------------------------------------------------------------------
     async def start(self, listen: list[str] | str) -> list[str]:
         """Bind the listeners, load the state once (without waiting longer than store_timeout) and start
         the background tasks. Returns the bound addresses ("127.0.0.1:10040", "unix:/path")."""
         loop = asyncio.get_running_loop()
         specs = [listen] if isinstance(listen, str) else list(listen)
+        self.raise_fd_limit()
         # Load the state before listening, so the first answers are not "store unavailable" ones. The first
         # load (every user not in the default state) may take longer than a poll; on failure we listen anyway,
         # serve degraded and keep polling.
@@ -185,13 +235,13 @@ class GuardServer:
                         os.unlink(path)  # stale socket of a previous run
                     else:
                         raise ListenError(f"{path} exists and is not a socket")
-                srv = await loop.create_unix_server(lambda: PolicyConnection(self), path, backlog=1024)
+                srv = await loop.create_unix_server(lambda: PolicyConnection(self), path, backlog=self.backlog)
                 os.chmod(path, 0o666)  # Postfix's smtpd (user postfix) must be able to connect
                 self._unix_paths.append(path)
                 self.addresses.append(f"unix:{path}")
             else:
                 host, port = where
-                srv = await loop.create_server(lambda: PolicyConnection(self), host, port, backlog=1024,
+                srv = await loop.create_server(lambda: PolicyConnection(self), host, port, backlog=self.backlog,
                                                reuse_address=True)
                 for sock in srv.sockets:
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -251,7 +301,8 @@ class GuardServer:
     def status(self) -> dict[str, Any]:
         return {"addresses": self.addresses, "connections": len(self.conns), "requests": self.requests,
                 "protocol_errors": self.protocol_errors, "users_in_memory": len(self.cache.users),
-                "store_error": self.cache.last_error, "audit_queue": len(self.recorder.queue)}
+                "store_error": self.cache.last_error, "audit_queue": len(self.recorder.queue),
+                "connection_limit": self.conn_limit, "connections_evicted": self.evicted}
 
 
 async def serve(cfg: GuardConfig, listen: list[str], store: Store | None, geo: GeoSource,

@@ -13,17 +13,21 @@ Times are stored as naive UTC and returned as aware UTC datetimes.
 from __future__ import annotations
 
 import os
-import unicodedata
+import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+from mailposture.guard.allowlist import normalise_allow_entry
+from mailposture.guard.model import AuditEntry, Contact, UserRecord, UserState, normalise_username
+
+__all__ = ["AuditEntry", "Contact", "Store", "StoreError", "UserLocked", "UserRecord", "UserState", "check_allow_entry",
+           "normalise_username", "open_store", "utcnow"]
 
 
 class StoreError(RuntimeError):
@@ -32,47 +36,6 @@ class StoreError(RuntimeError):
 
 class UserLocked(ValueError):
     """An owner's change was refused because the account is locked (only an admin may unlock it)."""
-
-
-class UserState(StrEnum):
-    RESTRICTED = "restricted"
-    ABROAD_UNTIL = "abroad_until"
-    ABROAD_ALWAYS = "abroad_always"
-    LOCKED = "locked"
-
-
-@dataclass(frozen=True)
-class UserRecord:
-    username: str
-    state: UserState
-    abroad_until: datetime | None = None  # UTC aware
-    updated_at: datetime | None = None
-    updated_by: str | None = None
-    note: str | None = None
-
-    def effective_state(self, now: datetime) -> UserState:
-        """The state in force at ``now``: an ``abroad_until`` period that has ended means RESTRICTED."""
-        if self.state is UserState.ABROAD_UNTIL and (self.abroad_until is None or self.abroad_until <= now):
-            return UserState.RESTRICTED
-        return self.state
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    time: datetime
-    username: str
-    ip: str
-    country: str | None
-    verdict: str
-    reason: str
-
-
-def normalise_username(username: str) -> str:
-    """The one key of a user, for the web page (login name) and the policy server (Postfix's sasl_username)
-    alike: Unicode NFC, surrounding white space removed, lower case. NFC because the same name may arrive
-    composed from one client and decomposed from another ("é" vs "e"+U+0301); without it a lock set on one
-    spelling would not be found under the other."""
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", username).strip().lower())
 
 
 def _naive(dt: datetime) -> datetime:
@@ -119,6 +82,17 @@ audit = sa.Table(
     sa.Column("reason", sa.String(64), nullable=False),
     sa.Index("ix_guard_audit_user_time", "username", "time"),
 )
+# Second-factor data of an owner (issue 17): an alternate contact registered by the administrator (notices and
+# confirmation links go there: the mailbox password does not open it) and an RFC 6238 TOTP secret. A separate
+# table, so that stores made before it get it from create_all without a migration.
+contacts = sa.Table(
+    "guard_contacts", metadata,
+    sa.Column("username", sa.String(320), primary_key=True),
+    sa.Column("alt_contact", sa.String(320), nullable=True),
+    sa.Column("totp_secret", sa.String(64), nullable=True),
+    sa.Column("totp_last_step", sa.BigInteger, nullable=True),  # last accepted time step: a code works once
+    sa.Column("updated_at", sa.DateTime, nullable=True),
+)
 meta_t = sa.Table(
     "guard_meta", metadata,
     sa.Column("key", sa.String(64), primary_key=True),
@@ -153,9 +127,14 @@ class Store:
                              "postgresql+psycopg://user@host/db") from None
         kwargs: dict[str, Any] = {"future": True}
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self.path: str | None = None  # the SQLite file, watched for replacement (file_changed)
+        self._identity: tuple[int, int] | None = None
+        self._abandoned: list[Engine] = []
+        self._side: dict[str, tuple[int, int]] = {}  # (device, inode) of our <path>-wal and <path>-shm
         if self.is_sqlite:
             db = parsed.database
             if db and db != ":memory:" and not db.startswith("file:"):
+                self.path = str(Path(db).expanduser())
                 try:
                     Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
                 except OSError as e:
@@ -166,17 +145,91 @@ class Store:
         elif parsed.get_backend_name().startswith("postgresql"):
             kwargs["connect_args"] = {"connect_timeout": max(1, int(connect_timeout))}
             kwargs["pool_pre_ping"] = True
+        self._kwargs = kwargs
+        self.engine: Engine = self._make_engine()
+        if create:
+            self._create()
+
+    def _make_engine(self) -> Engine:
         try:
-            self.engine: Engine = sa.create_engine(url, **kwargs)
+            engine = sa.create_engine(self.url, **self._kwargs)
         except (NoSuchModuleError, ModuleNotFoundError, ImportError) as e:
             raise StoreError(f"store URL {self.safe_url}: database driver not available ({e})") from None
         except (ArgumentError, ValueError, TypeError) as e:
             raise StoreError(f"bad store URL {self.safe_url}: {e}") from None
         if self.is_sqlite:
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        if create:
-            self._guard(lambda: metadata.create_all(self.engine), "create the tables")
-            self._guard(self._init_meta, "initialise")
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+
+    def _create(self) -> None:
+        self._guard(self._ping, "connect")  # an unreachable server is named as such, not as a table problem
+        # Two processes may create a new store at once (a running server reopening a replaced file while the
+        # admin CLI creates it): the loser of that race sees "table … already exists" and simply tries again.
+        for attempt in range(5):
+            try:
+                metadata.create_all(self.engine)
+                self._init_meta()
+                break
+            except SQLAlchemyError:
+                if attempt == 4:
+                    self._guard(lambda: metadata.create_all(self.engine), "create the tables")
+                    self._guard(self._init_meta, "initialise")
+                time.sleep(0.05 * (attempt + 1))
+        self._identity = self._stat()
+        self._side = self._side_ids()
+
+    # -- the SQLite file under a running server ---------------------------------------------------------
+    def _stat(self) -> tuple[int, int] | None:
+        if self.path is None:
+            return None
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def file_changed(self) -> str | None:
+        """For a SQLite store: "deleted" or "replaced" when the file at the path is no longer the one this
+        object has open (device and inode differ), else None. An open SQLite connection keeps using a deleted
+        or renamed-over file, so changes made through the path would never be seen."""
+        if self.path is None or self._identity is None:
+            return None
+        now = self._stat()
+        if now is None:
+            return "deleted"
+        if now != self._identity:
+            return "replaced"
+        self._side = self._side_ids()  # while the file is ours, so are its -wal and -shm at the path
+        return None
+
+    def _side_ids(self) -> dict[str, tuple[int, int]]:
+        out: dict[str, tuple[int, int]] = {}
+        for suffix in ("-wal", "-shm"):
+            try:
+                st = os.stat(f"{self.path}{suffix}")
+            except OSError:
+                continue
+            out[suffix] = (st.st_dev, st.st_ino)
+        return out
+
+    def reopen(self) -> None:
+        """Open the file now at the path (creating the tables if it is new).
+
+        A file renamed over ours leaves our ``-wal`` and ``-shm`` at the path: SQLite would take them for the
+        new file's and replay our log into it, so they are removed first (only when they are still the very
+        files we used: a log the new file's writer made is another inode and stays). No checkpoint is run:
+        a connection opened now would open the new file with our old log. The old connections are kept open,
+        not closed: a closing last connection deletes ``<path>-wal`` by name, which may by then be the new
+        file's log (a few descriptors per replacement, a rare event)."""
+        self._abandoned.append(self.engine)
+        for suffix, ident in self._side_ids().items():
+            if self._side.get(suffix) == ident:
+                try:
+                    os.unlink(f"{self.path}{suffix}")
+                except OSError:
+                    pass
+        self.engine = self._make_engine()
+        self._create()
 
     # -- plumbing ---------------------------------------------------------------------------------------
     def _guard(self, fn, what: str):
@@ -186,6 +239,10 @@ class Store:
             orig = getattr(e, "orig", None) or e
             msg = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
             raise StoreError(f"store {self.safe_url}: cannot {what}: {msg}") from None
+
+    def _ping(self) -> None:
+        with self.engine.connect() as c:
+            c.execute(sa.text("SELECT 1"))
 
     def _init_meta(self) -> None:
         with self.engine.begin() as c:
@@ -321,6 +378,51 @@ class Store:
             return len(rows)
         return self._guard(q, "import users")
 
+    # -- second factor: alternate contact and TOTP ------------------------------------------------------
+    def get_contact(self, username: str) -> Contact:
+        name = normalise_username(username)
+
+        def q() -> Contact:
+            with self.engine.connect() as c:
+                r = c.execute(sa.select(contacts).where(contacts.c.username == name)).first()
+            if r is None:
+                return Contact(name)
+            return Contact(name, r.alt_contact, r.totp_secret, r.totp_last_step)
+        return self._guard(q, "read a contact")
+
+    def _set_contact(self, username: str, **values: Any) -> Contact:
+        name = normalise_username(username)
+        if not name:
+            raise ValueError("empty user name")
+
+        def q() -> None:
+            with self.engine.begin() as c:
+                vals = {**values, "updated_at": _naive(utcnow())}
+                if not c.execute(contacts.update().where(contacts.c.username == name).values(**vals)).rowcount:
+                    c.execute(contacts.insert().values(username=name, **vals))
+        self._guard(q, "change a contact")
+        return self.get_contact(name)
+
+    def set_alt_contact(self, username: str, address: str | None) -> Contact:
+        """Register (or with None remove) the alternate contact address of a user (administrator only)."""
+        return self._set_contact(username, alt_contact=address)
+
+    def set_totp(self, username: str, secret: str | None) -> Contact:
+        """Enrol (or with None remove) a user's TOTP secret (base32)."""
+        return self._set_contact(username, totp_secret=secret, totp_last_step=None)
+
+    def use_totp_step(self, username: str, step: int) -> bool:
+        """Record that the code of time step ``step`` was used; False when it (or a later one) was used before,
+        so that a code seen over a shoulder cannot be replayed (RFC 6238 §5.2). One conditional UPDATE."""
+        name = normalise_username(username)
+
+        def q() -> bool:
+            with self.engine.begin() as c:
+                cond = (contacts.c.username == name) & contacts.c.totp_secret.is_not(None) & (
+                    contacts.c.totp_last_step.is_(None) | (contacts.c.totp_last_step < step))
+                return bool(c.execute(contacts.update().where(cond).values(totp_last_step=step)).rowcount)
+        return self._guard(q, "record a TOTP code")
+
     # -- change tracking ----------------------------------------------------------------------------------
     def change_counter(self) -> int:
         def q() -> int:
@@ -419,6 +521,13 @@ class Store:
             return sorted(out.items())
         return self._guard(q, "read the audit log")
 
+    def prune_audit(self, before: datetime) -> int:
+        """Delete audit rows older than ``before``; returns how many were deleted."""
+        def q() -> int:
+            with self.engine.begin() as c:
+                return int(c.execute(audit.delete().where(audit.c.time < _naive(before))).rowcount or 0)
+        return self._guard(q, "prune the audit log")
+
     # -- counters (domestic decisions are counted, not logged one by one) --------------------------------
     def add_counts(self, day: str, counts: dict[str, int]) -> None:
         def q() -> None:
@@ -451,8 +560,6 @@ class Store:
         self._guard(q, "change the allow-list")
 
     def allowlist_remove(self, entry: str) -> bool:
-        from mailposture.guard.decide import normalise_allow_entry
-
         try:
             key = normalise_allow_entry(entry)
         except ValueError:
@@ -475,12 +582,10 @@ class Store:
 
 
 # An allow-list entry lets mail from abroad through for every account, so a slip (or a stolen admin session)
-# must not open a whole provider's or country's address space: the bounds live in guard.decide.
+# must not open a whole provider's or country's address space: the bounds live in guard.allowlist.
 def check_allow_entry(entry: str) -> str:
     """The normalised allow-list entry, or ValueError when it is malformed or too broad (one rule, shared with
-    the policy server: :func:`mailposture.guard.decide.normalise_allow_entry`)."""
-    from mailposture.guard.decide import normalise_allow_entry
-
+    the policy server: :func:`mailposture.guard.allowlist.normalise_allow_entry`)."""
     return normalise_allow_entry(entry)
 
 

@@ -19,7 +19,8 @@ COLORS = {"spf": "#2563eb", "dmarc": "#ea580c", "dmarc_covered": "#fdba74", "spf
           "unknown": "#9ca3af"}
 LINE_COLORS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be185d", "#4d7c0f",
                "#7c3aed", "#b45309")
-FONT = "'Noto Sans CJK JP', 'Noto Sans JP', 'Hiragino Sans', 'Yu Gothic', Meiryo, sans-serif"
+#: Fonts present on Windows and macOS first, then Noto CJK (Linux): HTML pages and SVG charts.
+FONT = "'Hiragino Sans', 'Hiragino Kaku Gothic ProN', 'Yu Gothic', YuGothic, Meiryo, 'Noto Sans CJK JP', 'Noto Sans JP', sans-serif"
 CJK_FAMILY = "Noto Sans CJK JP"
 
 
@@ -29,9 +30,9 @@ def _lbl(key: str, lang: str) -> str:
 
 
 def _rows(report: dict[str, Any], lang: str) -> list[tuple[str, dict[str, Any]]]:
-    from mailposture.report.tables import group_label, overall_label
+    from mailposture.report.tables import overall_label, row_label
 
-    rows = [(group_label(report.get("by") or "", g["group"], lang), g) for g in report["groups"]]
+    rows = [(row_label(report, g, lang), g) for g in report["groups"]]
     rows.append((overall_label(report, lang), report["overall"]))
     return rows
 
@@ -139,7 +140,8 @@ def cjk_font() -> str | None:
     from matplotlib import font_manager
 
     names = {f.name for f in font_manager.fontManager.ttflist}
-    for fam in (CJK_FAMILY, "Noto Sans CJK SC", "Noto Sans JP", "IPAexGothic", "IPAGothic", "TakaoGothic"):
+    for fam in ("Hiragino Sans", "Yu Gothic", "Meiryo", CJK_FAMILY, "Noto Sans CJK SC", "Noto Sans JP", "IPAexGothic",
+                "IPAGothic", "TakaoGothic"):
         if fam in names:
             return fam
     return None
@@ -162,11 +164,18 @@ def _setup():
 
 
 def bars_png(report: dict[str, Any], lang: str = "ja", title: str | None = None,
-             series: Sequence[str] = ("spf", "dmarc", "dmarc_covered")) -> bytes:
+             series: Sequence[str] = ("spf", "dmarc", "dmarc_covered"), *, fmt: str = "png",
+             size: tuple[int, int] | None = None, dpi: int | None = None) -> bytes:
+    """Grouped bars of the adoption rates per group; ``fmt`` png or svg (text kept as text), ``size`` in pixels.
+    Each group's n and the definitions are in the image."""
     plt, rc = _setup()
+    rc["svg.fonttype"] = "none"
     rows = _rows(report, lang)
+    dpi = dpi or 110
     with plt.rc_context(rc):
-        fig, ax = plt.subplots(figsize=(8.5, (0.62 if len(rows) < 15 else 0.45) * len(rows) + 1.4), dpi=110)
+        figsize = (size[0] / dpi, size[1] / dpi) if size else \
+            (8.5, (0.62 if len(rows) < 15 else 0.45) * len(rows) + 1.9)
+        fig, ax = plt.subplots(figsize=figsize, dpi=dpi)
         n = len(series)
         h = 0.8 / n
         ys = range(len(rows))
@@ -176,7 +185,7 @@ def bars_png(report: dict[str, Any], lang: str = "ja", title: str | None = None,
             ax.barh(pos, vals, height=h * 0.92, color=COLORS[s], label=_lbl(s, lang))
             for p, v in zip(pos, vals, strict=True):
                 ax.text(v + 0.8, p, f"{v:.1f}", va="center", fontsize=8, color="#374151")
-        ax.set_yticks(list(ys), [lab for lab, _ in rows])
+        ax.set_yticks(list(ys), [f"{lab} (n={g['total']:,})" for lab, g in rows])
         ax.get_yticklabels()[-1].set_fontweight("bold")
         ax.set_ylim(len(rows) - 0.5, -0.5)  # top to bottom in table order, no blank margins
         ax.set_xlim(0, 108)
@@ -188,8 +197,18 @@ def bars_png(report: dict[str, Any], lang: str = "ja", title: str | None = None,
         ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=n, frameon=False, fontsize=9)
         if title:
             fig.suptitle(title, fontsize=12, y=0.995)
-        fig.tight_layout()
+        note = ("SPF: ドメイン自体に v=spf1 の TXT レコード。DMARC: _dmarc.<ドメイン> にレコード。適用: 組織ドメインの"
+                "レコードを含む。割合の分母は各グループの団体数 (n)。" if lang == "ja" else
+                "SPF: a v=spf1 TXT record at the domain. DMARC: a record at _dmarc.<domain>. Covered: including "
+                "the organizational domain's record. Rates are over the bodies of each group (n).")
+        fig.tight_layout(rect=(0, 0.06, 1, 1))
+        fig.text(0.01, 0.01, note, fontsize=6.5, color="#374151", wrap=True)
         buf = io.BytesIO()
-        fig.savefig(buf, format="png")
+        fig.savefig(buf, format=fmt)
         plt.close(fig)
-    return buf.getvalue()
+    data = buf.getvalue()
+    if fmt == "svg":
+        import re
+
+        data = re.sub(rb"font-family: [^;\"]*", b"font-family: " + FONT.encode(), data)
+    return data

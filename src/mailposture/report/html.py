@@ -19,7 +19,10 @@ def _env():
                               lstrip_blocks=True)
 
 
-def render_html(report: dict[str, Any], meta: dict[str, Any], lang: str = "ja") -> str:
+def render_html(report: dict[str, Any], meta: dict[str, Any], lang: str = "ja",
+                content: list[dict[str, Any]] | None = None) -> str:
+    """The adoption page; ``content``: sections of the configuration-content survey to add
+    (:func:`mailposture.report.content_render.section`), e.g. in the demo's report."""
     o = report["overall"]
     kpis = [
         {"cls": "spf", "label": text(lang, "SPF レコード宣言率", "SPF published"), **o["spf"], "total": o["total"]},
@@ -47,6 +50,7 @@ def render_html(report: dict[str, Any], meta: dict[str, Any], lang: str = "ja") 
         bars_svg=charts.bars_svg(report, lang), policy_svg=charts.policy_svg(report, lang),
         tables=table_models(report, lang), definitions=DEFINITIONS[lang],
         defs_title=text(lang, "定義", "Definitions"), empty_text=text(lang, "該当なし", "none"),
+        content=content or [], content_title=text(lang, "設定内容の調査", "Configuration-content survey"),
         generated=when(datetime.now(UTC).isoformat(), lang))
 
 

@@ -100,12 +100,22 @@ def render_csv(report: dict[str, Any], lang: str = "ja") -> str:
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    head = ["group", "total"]
-    for k in BOOL_KEYS:
-        head += [f"{k}_count", f"{k}_rate", f"{k}_unknown"]
-    for p in POLICIES:
-        head += [f"policy_{p}_count", f"policy_{p}_rate"]
-    head += ["errors_count", "errors_rate"]
+    if lang == "ja":  # Japanese headers in a Japanese report (the English ones are the stable field names)
+        from mailposture.report.tables import METRICS, by_label
+
+        head = [by_label(report.get("by"), "ja"), "団体数"]
+        for k in BOOL_KEYS:
+            head += [f"{METRICS[k][0]} 該当数", f"{METRICS[k][0]} 割合 (%)", f"{METRICS[k][0]} 不明"]
+        for p in POLICIES:
+            head += [f"ポリシー {p} 該当数", f"ポリシー {p} 割合 (%)"]
+        head += ["判定不能 (DNS エラー) 数", "判定不能 (DNS エラー) 割合 (%)"]
+    else:
+        head = ["group", "total"]
+        for k in BOOL_KEYS:
+            head += [f"{k}_count", f"{k}_rate", f"{k}_unknown"]
+        for p in POLICIES:
+            head += [f"policy_{p}_count", f"policy_{p}_rate"]
+        head += ["errors_count", "errors_rate"]
     w.writerow(head)
     rows = [(g["group"], g) for g in report["groups"]] + [(overall_label(report, lang), report["overall"])]
     for name, g in rows:

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from mailposture.survey.lists import Body, group_sort_key, value_label
+from mailposture.survey.lists import Body, value_label
 
 # metric key -> (ja, en); the headline two first.
 METRICS: dict[str, tuple[str, str]] = {
@@ -126,7 +126,10 @@ def _metric(facts: list[dict[str, Any]], key: str) -> dict[str, Any]:
 
 
 def rate(count: int, total: int) -> float:
-    return round(100.0 * count / total, 1) if total else 0.0
+    """The percentage rounded half-up to one decimal, exactly (6.25 -> 6.3, as Excel shows it)."""
+    from mailposture.report.groups import pct1
+
+    return float(pct1(count, total))
 
 
 def _summary(facts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -141,6 +144,14 @@ def _summary(facts: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def row_label(report: dict[str, Any], g: dict[str, Any], lang: str) -> str:
+    """A group's label in ``lang`` (several grouping columns: "東北 / 青原県")."""
+    values = g.get("group_values")
+    if isinstance(values, dict) and values:
+        return " / ".join(group_label(c, v, lang) for c, v in values.items())
+    return group_label(report.get("by") or "", g["group"], lang)
+
+
 def group_label(column: str, value: str, lang: str) -> str:
     if not value:
         return "(空欄)" if lang == "ja" else "(blank)"
@@ -150,23 +161,18 @@ def group_label(column: str, value: str, lang: str) -> str:
 def aggregate(bodies: Sequence[Body], results: dict[str, dict[str, Any]], *, by: str | None,
               count: str = "any", round_name: str = "", lang: str = "ja") -> dict[str, Any]:
     """The report's JSON: ``{"round", "by", "count", "groups": [...], "overall": {...}, "content": {...}}``."""
+    from mailposture.report.groups import grouping, resolve_columns, value_label
+
     facts = body_facts(bodies, results, count)
     groups: list[dict[str, Any]] = []
-    if by:
-        if bodies and by not in bodies[0].attrs:
-            match = [c for c in bodies[0].attrs if c.lower() == by.lower()]
-            if not match:
-                cols = ", ".join(bodies[0].attrs) or "none"
-                raise KeyError(f"no column '{by}' in the list (columns: {cols})")
-            by = match[0]
-        buckets: dict[str, list[dict[str, Any]]] = {}
-        for b, f in zip(bodies, facts, strict=True):
-            buckets.setdefault(b.attrs.get(by, ""), []).append(f)
-        key = group_sort_key(by, list(bodies))
-        for value in sorted(buckets, key=key):
-            g = {"group": value, "label": group_label(by, value, lang)}
-            g.update(_summary(buckets[value]))
-            groups.append(g)
+    cols = resolve_columns(bodies, [c for c in (by or "").split(",") if c.strip()])
+    by = ",".join(cols) or None
+    for values, idx in grouping(bodies, cols):
+        g = {"group": " / ".join(values.values()),
+             "label": " / ".join(value_label(c, v, lang) for c, v in values.items()),
+             "group_values": values, "level": len(values)}
+        g.update(_summary([facts[i] for i in idx]))
+        groups.append(g)
     domains: list[str] = []
     seen: set[str] = set()
     for b in bodies:
@@ -317,6 +323,7 @@ def cell(m: dict[str, Any], total: int) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 # Table models shared by every output format (md, html, xlsx, csv)
 
+SEVERITY_JA = {"error": "エラー", "warning": "警告", "info": "情報"}
 COLUMN_NAMES_JA = {"region": "地域", "prefecture": "都道府県", "kind": "種別", "sector": "業種", "name": "名称",
                    "jp-type": "JP ドメインの種別", "code": "団体コード"}
 
@@ -328,11 +335,13 @@ def text(lang: str, ja: str, en: str) -> str:
 def by_label(by: str | None, lang: str) -> str:
     if not by:
         return text(lang, "区分", "Group")
+    if "," in by:
+        return " / ".join(by_label(c, lang) for c in by.split(","))
     return COLUMN_NAMES_JA.get(by.lower(), by) if lang == "ja" else by.replace("_", " ").capitalize()
 
 
 def overall_label(report: dict[str, Any], lang: str) -> str:
-    return text(lang, "全国", "Overall") if (report.get("by") or "").lower() in ("region", "prefecture") \
+    return text(lang, "全国", "Overall") if (report.get("by") or "").split(",")[0].lower() in ("region", "prefecture") \
         else text(lang, "全体", "All")
 
 
@@ -358,7 +367,7 @@ def table_models(report: dict[str, Any], lang: str) -> list[dict[str, Any]]:
     A cell is a str, an int, or a percent cell ``{"count", "total", "rate"}``.
     """
     groups = report["groups"]
-    rows_src = [(group_label(report.get("by") or "", g["group"], lang), g) for g in groups] + \
+    rows_src = [(row_label(report, g, lang), g) for g in groups] + \
         [(overall_label(report, lang), report["overall"])]
     head = by_label(report.get("by"), lang)
     tables: list[dict[str, Any]] = []

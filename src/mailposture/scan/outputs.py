@@ -13,7 +13,12 @@ Formats
     so every row is exactly one line (this is what makes a torn last line detectable).
 ``parquet``
     The same flat columns with fixed types (:func:`parquet_schema`) plus ``result``: the complete result as a
-    JSON string. Streaming-safe design: results are first appended to a JSON Lines *journal*
+    JSON string. Column types: ``str`` -> string, ``bool`` -> boolean, ``int`` -> int64 (counts bounded by
+    design: lookups, queries, findings, pct), ``bigint`` -> DECIMAL(38, 0), an exact integer of up to 38 digits,
+    for the address-space counts whose range is unbounded in practice (``ip6:::/0`` or ``+all`` authorize 2^64
+    IPv6 /64 networks, beyond int64). A value that does not fit its column (an int64 column holding more than
+    2^63-1, a bigint beyond 38 digits, which no check produces) is stored as null there; the ``result`` JSON always
+    keeps the exact value (JSON numbers have no size limit), so nothing is lost and nothing overflows. Streaming-safe design: results are first appended to a JSON Lines *journal*
     ``<out>.journal.jsonl`` (flushed per batch, like the jsonl format); when the scan ends — normally or by
     Ctrl-C — the journal is converted in row groups of :data:`ROW_GROUP` rows, merged after the rows of an
     existing ``<out>`` (``--resume``) into ``<out>.tmp``, fsynced and renamed over ``<out>``, and the journal is
@@ -41,11 +46,13 @@ OutputFormat = Literal["jsonl", "csv", "parquet"]
 ROW_GROUP = 10_000
 
 #: Stable CSV/Parquet columns after ``domain``/``input``/``status``/errors and ``attrs.*``: (name, type).
-#: Types: "bool", "int", "str". A column absent from a result is empty (None).
+#: Types: "bool", "int" (int64), "bigint" (exact, DECIMAL(38, 0) in Parquet), "str". A column absent from a result
+#: is empty (None). Address-space counts are "bigint": ``v=spf1 +all`` authorizes 2^64 IPv6 /64s.
 COLUMNS: list[tuple[str, str]] = [
     ("spf_status", "str"), ("spf_present", "bool"), ("spf_valid", "bool"), ("spf_record", "str"),
-    ("spf_all", "str"), ("spf_dns_lookups", "int"), ("spf_void_lookups", "int"), ("spf_authorized_ipv4", "int"),
-    ("spf_authorized_ipv6_64", "int"),
+    ("spf_all", "str"), ("spf_dns_lookups", "int"), ("spf_void_lookups", "int"), ("spf_authorized_ipv4", "bigint"),
+    ("spf_authorized_ipv6_64", "bigint"), ("spf_own_ipv4", "bigint"), ("spf_own_ipv6_64", "bigint"),
+    ("spf_provider_ipv4", "bigint"), ("spf_providers", "str"),
     ("dmarc_status", "str"), ("dmarc_present", "bool"), ("dmarc_valid", "bool"), ("dmarc_record", "str"),
     ("dmarc_policy", "str"), ("dmarc_subdomain_policy", "str"), ("dmarc_pct", "int"), ("dmarc_source", "str"),
     ("dmarc_source_domain", "str"), ("dmarc_protected", "bool"), ("dmarc_rua", "str"), ("dmarc_ruf", "str"),
@@ -199,21 +206,22 @@ def _cell(v: Any) -> str:
     return s.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
 
 
+#: The values each integer column type holds (see the module docstring).
+INT_RANGES = {"int": (-(1 << 63), (1 << 63) - 1), "bigint": (-(10 ** 38 - 1), 10 ** 38 - 1)}
+
+
 def _coerce(v: Any, kind: str) -> Any:
     if v is None or v == "":
         return None
     if kind == "bool":
         return v if isinstance(v, bool) else None
-    if kind == "int":
-        if isinstance(v, bool):
-            return int(v)
+    if kind in ("int", "bigint"):
         try:
             n = int(v)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: float("inf")
             return None
-        # a Parquet int64 column cannot hold 2**64 (the /64 networks of 'ip6:::/0' or '+all'): the typed column
-        # is left empty and the exact number stays in the result's JSON
-        return n if -(1 << 63) <= n < (1 << 63) else None
+        lo, hi = INT_RANGES[kind]
+        return n if lo <= n <= hi else None  # out of range: null here, exact in the result JSON
     return v if isinstance(v, str) else _cell(v)
 
 
@@ -435,7 +443,7 @@ class CsvWriter(ResultWriter):
 def parquet_schema(attrs: Sequence[str]):
     import pyarrow as pa
 
-    types = {"str": pa.string(), "int": pa.int64(), "bool": pa.bool_()}
+    types = {"str": pa.string(), "int": pa.int64(), "bigint": pa.decimal128(38, 0), "bool": pa.bool_()}
     return pa.schema([pa.field(n, types[t]) for n, t in _typed_columns(attrs)] + [pa.field("result", pa.string())])
 
 

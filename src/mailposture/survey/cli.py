@@ -278,7 +278,7 @@ def survey_recompute(
                + (f"; {missing} lookup(s) the new rules need were not recorded (shown as unknown)" if missing else ""))
 
 
-FORMATS = ("md", "html", "xlsx", "csv", "json", "png")
+FORMATS = ("md", "html", "xlsx", "csv", "json", "png", "svg")
 
 
 def report_meta(info: Any, title: str | None, count: str = "any") -> dict[str, Any]:
@@ -288,20 +288,26 @@ def report_meta(info: Any, title: str | None, count: str = "any") -> dict[str, A
             "failed": {lg: round_failure(info, lg) for lg in ("ja", "en")} if info.status == "failed" else None}
 
 
-def build_report(cat: Any, round_name: str | None, by: str | None, count: str, lang: str,
-                 with_bodies: bool = False):
-    from mailposture.report.tables import aggregate
-    from mailposture.survey.rounds import load_results, load_round_list
-
+def _complete_round(cat: Any, round_name: str | None) -> Any:
     info = cat.require(round_name) if round_name else cat.latest()
     if info.status not in ("complete", "failed"):  # a failed round can be reported: the report says so first
         from mailposture.survey.catalog import CatalogError
 
         raise CatalogError(f"round '{info.name}' is not complete (phase {info.phase}); "
                            "finish it with 'mailposture survey run' (it resumes)")
+    return info
+
+
+def build_report(cat: Any, round_name: str | None, by: str | None, count: str, lang: str,
+                 with_bodies: bool = False):
+    from mailposture.report.tables import aggregate
+    from mailposture.survey.rounds import load_results, load_round_list
+
+    info = _complete_round(cat, round_name)
     lst = load_round_list(cat, info)
     results = load_results(cat, info)
     rep = aggregate(lst.bodies, results, by=by, count=count, round_name=info.name, lang=lang)
+    add_adoption_rows(rep, lst.bodies, results, count, lang)
     if with_bodies:
         from mailposture.report.bodies import bodies_table
 
@@ -309,7 +315,27 @@ def build_report(cat: Any, round_name: str | None, by: str | None, count: str, l
     return info, rep
 
 
-def render(rep: dict[str, Any], meta: dict[str, Any], fmt: str, lang: str) -> bytes:
+def add_adoption_rows(rep: dict[str, Any], bodies: Any, results: Any, count: str, lang: str) -> None:
+    """The adoption report keeps its shape and gains the content-survey one beside it: ``table``, ``group_by``
+    (the grouping columns), and per group ``rows`` [{key, label, count, rate (fraction), pct}]."""
+    from mailposture.report.content import content_report
+
+    gen = content_report(bodies, results, "adoption", by=[c for c in (rep.get("by") or "").split(",") if c],
+                         count=count, round_name=rep.get("round", ""), lang=lang)
+    rep["table"] = "adoption"
+    rep["group_by"] = gen["by"]
+    for g, h in zip(rep["groups"], gen["groups"], strict=True):
+        g["rows"] = h["rows"]
+    rep["overall"]["rows"] = gen["overall"]["rows"]
+    rep["keys"] = gen["keys"]
+
+
+def render(rep: dict[str, Any], meta: dict[str, Any], fmt: str, lang: str, *, size: tuple[int, int] | None = None,
+           dpi: int | None = None) -> bytes:
+    if rep.get("table") not in (None, "adoption"):
+        from mailposture.report.content_render import render_content
+
+        return render_content(rep, meta, fmt, lang, size=size, dpi=dpi)
     if fmt == "md":
         from mailposture.report.md import render_md
 
@@ -338,14 +364,29 @@ def render(rep: dict[str, Any], meta: dict[str, Any], fmt: str, lang: str) -> by
         title += " (架空のデータ)" if lang == "ja" else " (fictitious data)"
     if meta.get("failed"):
         title = ("【失敗した調査回: 数値は信頼できません】 " if lang == "ja" else "[FAILED ROUND: figures not reliable] ") + title
-    return bars_png(rep, lang, title=title)
+    return bars_png(rep, lang, title=title, fmt=fmt, size=size, dpi=dpi)
+
+
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    """'1600x900' -> (1600, 900) pixels; bad input is a ValueError naming it."""
+    if text is None:
+        return None
+    import re
+
+    m = re.fullmatch(r"\s*(\d{2,5})\s*[x×X]\s*(\d{2,5})\s*", text)
+    if not m or not (100 <= int(m[1]) <= 20000 and 100 <= int(m[2]) <= 20000):
+        raise ValueError(f"--size {text!r}: give WIDTHxHEIGHT in pixels, each 100–20000 (e.g. 1600x900)")
+    return int(m[1]), int(m[2])
 
 
 @survey_app.command("report")
 def survey_report(
-    by: Annotated[str | None, typer.Option("--by", help="List column to group by (region, prefecture, …). / 集計に使う列 (region, prefecture など)。")] = None,
-    round_name: Annotated[str | None, typer.Option("--round", help="Default: the latest complete round. / 既定: 最新の完了した調査回。")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="md, html, xlsx, csv, json or png / 出力形式")] = "md",
+    by: Annotated[str | None, typer.Option("--by", help="List column(s) to group by, comma-separated for "
+                                           "subtotals (region, prefecture, region,prefecture …). / 集計に使う列 "
+                                           "(カンマ区切りで小計つき)。")] = None,
+    round_name: Annotated[str | None, typer.Option("--round", help="Default: the latest complete round. / "
+                                                   "既定: 最新の完了した調査回。")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md, html, xlsx, csv, json, png or svg / 出力形式")] = "md",
     lang: Lang = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write (default: stdout for "
                                                 "md/csv/json, <data-dir>/reports/ for the others). / 出力ファイル "
@@ -353,11 +394,18 @@ def survey_report(
     data_dir: DataDir = Path("mailposture-data"),
     count: Count = "any",
     title: Annotated[str | None, typer.Option("--title", help="Report title. / 報告書の表題。")] = None,
-    table: Annotated[str | None, typer.Option("--table", help="bodies: one row per body for follow-up "
-                                              "(xlsx, csv or json). / 団体別の一覧。", show_default=False)] = None,
+    table: Annotated[str, typer.Option("--table", "-t", help="adoption, dmarc-policy, dmarc-tags, dmarc-reports, "
+                                       "spf-all, spf-providers, mistakes, ipv4-space (docs/survey.md), or bodies "
+                                       "(one row per body, xlsx/csv/json). / 表の種類 (bodies は団体別の一覧)。")]
+    = "adoption",
+    size: Annotated[str | None, typer.Option("--size", help="png/svg: WIDTHxHEIGHT in pixels (default 1600x900). / "
+                                             "画像の大きさ", show_default=False)] = None,
+    dpi: Annotated[int | None, typer.Option("--dpi", min=50, max=1200, help="png/svg: dots per inch (default 150). "
+                                            "/ 解像度", show_default=False)] = None,
 ) -> None:
-    """Adoption tables by group: SPF and DMARC publication rates and more.
-    グループ別の普及状況 (SPF・DMARC の公開率など) を集計します。"""
+    """Adoption and configuration-content tables by group (SPF and DMARC publication, policies, providers).
+    グループ別の普及状況と設定内容 (SPF・DMARC の公開率、ポリシー、事業者など) を集計します。"""
+    from mailposture.report.content import TABLE_NAMES
     from mailposture.survey.catalog import Catalog
 
     if table == "bodies":
@@ -365,24 +413,42 @@ def survey_report(
             _fail("--by does not apply to --table bodies (one row per body, with every list column; filter or "
                   "sort it in the spreadsheet)")
         return report_bodies(round_name, fmt, lang, output, data_dir, count, title)
-    if table is not None:
-        _fail("--table must be bodies")
     if fmt not in FORMATS:
         _fail(f"--format must be one of {', '.join(FORMATS)}")
     if count not in ("any", "primary"):
         _fail("--count must be any or primary")
+    if table not in TABLE_NAMES:
+        _fail(f"--table must be one of {', '.join(TABLE_NAMES)}")
+    px = _guard(lambda: parse_size(size))
     lng = default_lang(lang)
     cat = Catalog(data_dir)
-    info, rep = _guard(lambda: build_report(cat, round_name, by, count, lng, with_bodies=fmt == "xlsx"))
-    from mailposture.report.bodies import EXCEL_MAX_ROWS
+    if table == "adoption":
+        info, rep = _guard(lambda: build_report(cat, round_name, by, count, lng, with_bodies=fmt == "xlsx"))
+        from mailposture.report.bodies import EXCEL_MAX_ROWS
 
-    if len((rep.get("_bodies") or {}).get("rows", ())) > EXCEL_MAX_ROWS - 3:  # the sheet's 3 header rows
-        rep.pop("_bodies")
-        typer.secho("注意: 団体数が Excel の行数上限を超えるため団体別シートを省きました。--table bodies で分割して出力できます。"
-                    if lng == "ja" else "note: too many bodies for one Excel sheet: the Bodies sheet is left out; "
-                    "--table bodies writes it split over several sheets.", fg="yellow", err=True)
-    data = _quiet_warnings(lambda: _guard(lambda: render(rep, report_meta(info, title, count), fmt, lng)))
-    _write(data, fmt, output, cat.dir / "reports" / f"{info.name}{'-' + by if by else ''}.{fmt}")
+        if len((rep.get("_bodies") or {}).get("rows", ())) > EXCEL_MAX_ROWS - 3:  # the sheet's 3 header rows
+            rep.pop("_bodies")
+            typer.secho("注意: 団体数が Excel の行数上限を超えるため団体別シートを省きました。--table bodies で分割して出力できます。"
+                        if lng == "ja" else "note: too many bodies for one Excel sheet: the Bodies sheet is left out; "
+                        "--table bodies writes it split over several sheets.", fg="yellow", err=True)
+    else:
+        info, rep = _guard(lambda: build_content(cat, round_name, table, by, count, lng))
+    data = _quiet_warnings(lambda: _guard(lambda: render(rep, report_meta(info, title, count), fmt, lng, size=px,
+                                                          dpi=dpi)))
+    tag = "" if table == "adoption" else f"-{table}"
+    by_tag = "-" + by.replace(",", "-") if by else ""
+    _write(data, fmt, output, cat.dir / "reports" / f"{info.name}{tag}{by_tag}.{fmt}")
+
+
+def build_content(cat: Any, round_name: str | None, table: str, by: str | None, count: str, lang: str):
+    from mailposture.report.content import content_report
+    from mailposture.survey.rounds import load_results, load_round_list
+
+    info = _complete_round(cat, round_name)
+    lst = load_round_list(cat, info)
+    rep = content_report(lst.bodies, load_results(cat, info), table, by=(by or "").split(","), count=count,
+                         round_name=info.name, lang=lang)
+    return info, rep
 
 
 def report_bodies(round_name: str | None, fmt: str, lang: str | None, output: Path | None, data_dir: Path,

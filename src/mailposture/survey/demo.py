@@ -48,11 +48,13 @@ def run_demo(out: Path, *, n_bodies: int = 400, seed: int = 2017, lang: str = "j
     cat = Catalog(out / "data")
     info, _world = run_sync(demo_round(cat, n_bodies, seed, lang=lang, progress=progress))
     lst = load_round_list(cat, info)
-    rep = aggregate(lst.bodies, load_results(cat, info), by="region", round_name=info.name, lang=lang)
+    results = load_results(cat, info)
+    rep = aggregate(lst.bodies, results, by="region", round_name=info.name, lang=lang)
     title = ("送信ドメイン認証の普及状況 (デモ: 架空のデータ)" if lang == "ja" else
              "Sender authentication adoption (demo: fictitious data)")
     html = out / "report.html"
-    html.write_text(render_html(rep, {"round": info.to_json(), "synthetic": True, "title": title, "count": "any"}, lang),
+    meta = {"round": info.to_json(), "synthetic": True, "title": title, "count": "any"}
+    html.write_text(render_html(rep, meta, lang, content=content_sections(lst.bodies, results, info.name, lang)),
                     encoding="utf-8")
     o = rep["overall"]
     secs = time.monotonic() - t0
@@ -67,3 +69,17 @@ def run_demo(out: Path, *, n_bodies: int = 400, seed: int = 2017, lang: str = "j
                    f"{dmarc}; {info.retried} retried, {info.errors} still with a failed lookup (counted as unknown).\n"
                    f"Next, try: mailposture survey report --data-dir {cat.dir} --by region --format xlsx")
     return {"html": html, "info": info, "report": rep, "summary": summary, "seconds": secs}
+
+
+def content_sections(bodies: Any, results: dict[str, Any], round_name: str, lang: str) -> list[dict[str, Any]]:
+    """The configuration-content survey by region, one section (chart, table, definitions) per table."""
+    from mailposture.report.content import TABLE_NAMES, content_report
+    from mailposture.report.content_render import section
+
+    out = []
+    for name in TABLE_NAMES:
+        if name == "adoption":
+            continue
+        rep = content_report(bodies, results, name, by=["region"], round_name=round_name, lang=lang)
+        out.append(section(rep, {"synthetic": True}, lang))
+    return out

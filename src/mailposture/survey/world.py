@@ -57,7 +57,22 @@ PROVIDERS: dict[str, tuple[str, str]] = {
 }
 DIRECT_INCLUDES = ("_spf.kumo-mail.example", "spf.lgwan-relay.test", "_spf.bigcloud.example", "spf.isp-hosting.test")
 CHAIN = [f"s{i}.spf-chain.test" for i in range(12)]  # for the over-the-limit records
-REPORTS = "dmarc-watch.test"
+REPORTS = "dmarc-watch.test"          # authorizes every domain's reports (RFC 7489 §7.1, a wildcard)
+NOAUTH_REPORTS = "report-sink.test"   # receives mail but publishes no authorization record
+# IPv4 networks behind each include target (the PROVIDERS records above, nested include followed)
+PROVIDER_NETS: dict[str, tuple[str, ...]] = {
+    "_spf.kumo-mail.example": ("198.51.100.0/24", "203.0.113.0/25"),
+    "spf.lgwan-relay.test": ("192.0.2.0/26",),
+    "_spf.bigcloud.example": ("100.64.0.0/12", "198.18.0.0/15"),
+    "spf.isp-hosting.test": ("172.16.0.0/12",),
+}
+
+
+def _count_ipv4(nets: list[str]) -> int:
+    import ipaddress
+
+    v4 = [ipaddress.ip_network(n, strict=False) for n in nets]
+    return sum(n.num_addresses for n in ipaddress.collapse_addresses(v4))
 
 
 @dataclass(slots=True)
@@ -79,6 +94,13 @@ class DomainTruth:
     broken: bool = False                # every lookup fails (permanent)
     flaky: bool = False                 # the first lookup of each name fails, a retry answers
     nxdomain: bool = False
+    # the configuration-content survey (issue 11), from the generator's choices
+    spf_all: str = "absent"             # a key of the spf-all table
+    ipv4: int | None = None             # IPv4 addresses the record authorizes (None: no SPF or unknown)
+    providers: frozenset[str] = frozenset()   # spf-providers keys
+    dmarc_tags: frozenset[str] = frozenset()  # dmarc-tags / dmarc-reports keys
+    rua_destinations: frozenset[str] = frozenset()
+    mistakes: frozenset[str] = frozenset()    # a few finding codes that follow from the records alone
 
 
 @dataclass(slots=True)
@@ -156,12 +178,13 @@ def build_world(n_bodies: int = 300, seed: int = 2017) -> World:
     _add(zone, f"*._report._dmarc.{REPORTS}", "TXT", "v=DMARC1")
     _add(zone, REPORTS, "MX", (10, f"mx.{REPORTS}"))
     _add(zone, f"mx.{REPORTS}", "A", "192.0.2.200")
+    _add(zone, NOAUTH_REPORTS, "MX", (10, f"mx.{REPORTS}"))
     for prov, ip in (("kumo-mail.example", "198.51.100.25"), ("lgwan-relay.test", "192.0.2.25"),
                      ("bigcloud.example", "198.18.0.25")):
         _add(zone, f"mx1.{prov}", "A", ip)
 
     # org domains that publish a DMARC record covering their subdomains: org -> (record, effective policy)
-    org_policies: dict[str, tuple[str, str, bool]] = {}
+    org_policies: dict[str, tuple[str, str, bool, frozenset[str]]] = {}
     used: set[str] = set()
     weights = [180, 233, 323, 325, 234, 112, 99, 282]
     regions = rnd.choices(REGIONS_JA, weights=weights, k=n_bodies)
@@ -201,7 +224,7 @@ def build_world(n_bodies: int = 300, seed: int = 2017) -> World:
 
 
 def _make_domain(rnd: random.Random, zone: dict[str, list[tuple[str, Any]]], d: str, spf_rate: float,
-                 dmarc_rate: float, org_policies: dict[str, tuple[str, str, bool]]) -> DomainTruth:
+                 dmarc_rate: float, org_policies: dict[str, tuple[str, str, bool, frozenset[str]]]) -> DomainTruth:
     t = DomainTruth(d)
     org = ".".join(d.split(".")[-2:])
     roll = rnd.random()
@@ -212,6 +235,7 @@ def _make_domain(rnd: random.Random, zone: dict[str, list[tuple[str, Any]]], d: 
             _add(zone, n, "TIMEOUT", None)
         t.spf = t.spf_valid = t.spf_fail_all = t.spf_over_limit = None
         t.dmarc = t.dmarc_covered = t.rua = t.mx = None
+        t.spf_all = "unknown"
         return t
     if roll < 0.03:  # a stale entry: the domain no longer exists
         t.nxdomain = True
@@ -220,8 +244,10 @@ def _make_domain(rnd: random.Random, zone: dict[str, list[tuple[str, Any]]], d: 
     # web presence
     _add(zone, d, "A", f"192.0.2.{rnd.randrange(1, 120)}")
     # MX
+    mx_hosts: list[tuple[int, str]] = []
     if rnd.random() < 0.9:
         prov = rnd.choice(("kumo-mail.example", "lgwan-relay.test", "bigcloud.example", None))
+        mx_hosts.append((10, f"mx1.{prov}" if prov else f"mail.{d}"))
         if prov:
             _add(zone, d, "MX", (10, f"mx1.{prov}"))
         else:
@@ -236,24 +262,49 @@ def _make_domain(rnd: random.Random, zone: dict[str, list[tuple[str, Any]]], d: 
             _add(zone, d, "TXT", "v=spf1 ip4:203.0.113.10 -all")
             _add(zone, d, "TXT", "v=spf1 include:_spf.kumo-mail.example -all")
             t.spf_valid = False
+            t.spf_all, t.ipv4, t.mistakes = "invalid", 0, frozenset({"SPF_MULTIPLE_RECORDS"})
         elif kind < 0.09:     # unknown mechanism 'ipv4:' (RFC 7208 §4.6 / §12)
             _add(zone, d, "TXT", "v=spf1 ipv4:203.0.113.10 -all")
             t.spf_valid = False
+            t.spf_all, t.ipv4, t.mistakes = "invalid", 0, frozenset({"SPF_SYNTAX"})
         elif kind < 0.12:     # 11 includes: over the 10-lookup limit (RFC 7208 §4.6.4)
             _add(zone, d, "TXT", "v=spf1 " + " ".join(f"include:{c}" for c in CHAIN[:11]) + " -all")
             t.spf_valid, t.spf_over_limit = False, True
             t.includes = tuple(CHAIN[:11])
+            t.spf_all, t.ipv4, t.providers = "invalid", 11, frozenset({"spf-chain.test"})
+            t.mistakes = frozenset({"SPF_LOOKUP_LIMIT"})
+        elif kind < 0.135:    # pass everything (RFC 7208 §5.1)
+            _add(zone, d, "TXT", "v=spf1 +all")
+            t.spf_valid, t.spf_all, t.ipv4, t.mistakes = True, "+all", 1 << 32, frozenset({"SPF_PASS_ALL"})
+        elif kind < 0.15:     # no all, a redirect to a provider (RFC 7208 §6.1)
+            _add(zone, d, "TXT", "v=spf1 redirect=_spf.kumo-mail.example")
+            t.spf_valid, t.spf_all = True, "redirect"
+            t.ipv4 = _count_ipv4(list(PROVIDER_NETS["_spf.kumo-mail.example"]))
+            t.providers = frozenset({"_spf.kumo-mail.example"})
+        elif kind < 0.16:     # neither all nor redirect: the default result is neutral (RFC 7208 §4.7)
+            _add(zone, d, "TXT", "v=spf1 ip4:203.0.113.77")
+            t.spf_valid, t.spf_all, t.ipv4, t.mistakes = True, "no-all", 1, frozenset({"SPF_NO_ALL"})
         else:
             terms = []
+            nets: list[str] = []
             if rnd.random() < 0.5:
-                terms.append(f"ip4:203.0.113.{rnd.randrange(1, 120)}")
+                ip = f"203.0.113.{rnd.randrange(1, 120)}"
+                terms.append(f"ip4:{ip}")
+                nets.append(ip)
             incs = rnd.sample(DIRECT_INCLUDES, k=rnd.choice((0, 1, 1, 1, 2)))
             terms += [f"include:{i}" for i in incs]
+            for i in incs:
+                nets += PROVIDER_NETS[i]
             if not terms:
                 terms.append("mx" if t.mx else "a")
+                nets += [str(v) for n in ([h for _p, h in mx_hosts] if t.mx else [d])
+                         for rt, v in zone.get(n, ()) if rt == "A"]
             qual = rnd.choices(("-all", "~all", "?all"), weights=(55, 40, 5))[0]
             _add(zone, d, "TXT", "v=spf1 " + " ".join(terms) + " " + qual)
             t.spf_valid, t.spf_fail_all, t.includes = True, qual == "-all", tuple(incs)
+            t.spf_all, t.ipv4, t.providers = qual, _count_ipv4(nets), frozenset(incs)
+            if qual == "?all":
+                t.mistakes = frozenset({"SPF_NEUTRAL_ALL"})
     elif rnd.random() < 0.2:
         _add(zone, d, "TXT", "google-site-verification=abcdefghijklmnop")  # not SPF
     # DMARC (RFC 7489 §6.6.3: own record first, then the organizational domain)
@@ -262,13 +313,28 @@ def _make_domain(rnd: random.Random, zone: dict[str, list[tuple[str, Any]]], d: 
         if own:
             pol = rnd.choices(("none", "quarantine", "reject"), weights=(60, 20, 20))[0]
             rua = rnd.random() < 0.7
-            rec = f"v=DMARC1; p={pol}" + (f"; rua=mailto:dmarc@{org}" if rua and rnd.random() < 0.6 else
-                                           f"; rua=mailto:{org.split('.')[0]}@{REPORTS}" if rua else "")
+            dest = rnd.random()
+            rua_to = (f"dmarc@{org}" if dest < 0.5 else f"{org.split('.')[0]}@{REPORTS}" if dest < 0.85
+                      else f"{org.split('.')[0]}@{NOAUTH_REPORTS}")
+            extra = rnd.random()
+            tail = "; pct=50" if extra < 0.08 else "; t=y" if extra < 0.14 else \
+                f"; ruf=mailto:f@{org}" if extra < 0.22 else ""
+            rec = f"v=DMARC1; p={pol}" + (f"; rua=mailto:{rua_to}" if rua else "") + tail
             _add(zone, f"_dmarc.{d}", "TXT", rec)
             t.dmarc = t.dmarc_covered = True
             t.policy, t.rua = pol, rua
-            if rua and f"@{org}" in rec:
-                _add(zone, org, "MX", (10, "mx1.kumo-mail.example"))
+            tags = {"source:own"}
+            if rua:
+                tags.add("rua")
+                host = rua_to.split("@")[1]
+                tags.add("rua:same-organization" if host == org else "rua:external-authorized"
+                         if host == REPORTS else "rua:external-unauthorized")
+                t.rua_destinations = frozenset({host})
+                if host == org:
+                    _add(zone, org, "MX", (10, "mx1.kumo-mail.example"))
+            tags |= {"pct<100"} if "pct=50" in tail else {"t=y"} if "t=y" in tail else \
+                {"ruf"} if "ruf=" in tail else set()
+            t.dmarc_tags = frozenset(tags)
         else:
             if org not in org_policies:
                 p = rnd.choice(("none", "quarantine", "reject"))
@@ -276,11 +342,16 @@ def _make_domain(rnd: random.Random, zone: dict[str, list[tuple[str, Any]]], d: 
                 rua = rnd.random() < 0.5
                 rec = f"v=DMARC1; p={p}" + (f"; sp={sp}" if sp else "") + (
                     f"; rua=mailto:{org.split('.')[0]}@{REPORTS}" if rua else "")
-                org_policies[org] = (rec, sp or p, rua)
+                tags = {"source:organizational"} | ({f"sp:{sp}"} if sp else set())
+                if rua:
+                    tags |= {"rua", "rua:external-authorized"}
+                org_policies[org] = (rec, sp or p, rua, frozenset(tags))
                 _add(zone, f"_dmarc.{org}", "TXT", rec)
-            _, eff, rua = org_policies[org]
+            _, eff, rua, tags = org_policies[org]
             t.dmarc, t.dmarc_covered = False, True
             t.policy, t.rua, t.inherited_from = eff, rua, org
+            t.dmarc_tags = tags
+            t.rua_destinations = frozenset({REPORTS}) if rua else frozenset()
     return t
 
 

@@ -10,17 +10,18 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import Response
 
 from mailposture.web import i18n
-from mailposture.web.app import (
-    add_realm_routes,
+from mailposture.web.auth import clean_username
+from mailposture.web.common import (
     authorised_post,
     ctx_of,
     lang_of,
     message_page,
+    parse_days,
     redirect,
     render,
+    state_of,
 )
-from mailposture.web.auth import clean_username
-from mailposture.web.owner import parse_days, state_of
+from mailposture.web.login import add_realm_routes
 from mailposture.web.security import Session
 
 log = logging.getLogger(__name__)
@@ -105,11 +106,12 @@ async def _user_page(request: Request, sess: Session, username: str, status: int
     try:
         rec = await ctx.call(ctx.store.get_user, username)
         refusals = await ctx.call(ctx.store.recent_refusals, username, 20)
+        contact = await ctx.call(ctx.store.get_contact, username)
     except Exception:
         log.exception("store error on the admin user page")
         return message_page(request, 503, "store_error", session=sess, back="/admin")
     return render(request, "admin_user.html", status, session=sess, realm="admin", rec=rec,
-                  state=state_of(rec, ctx.now()), refusals=refusals, error=error,
+                  state=state_of(rec, ctx.now()), refusals=refusals, error=error, contact=contact,
                   default_days=ctx.cfg.default_days, max_days=ctx.cfg.max_days)
 
 
@@ -139,6 +141,8 @@ async def user_post(request: Request, background: BackgroundTasks) -> Response:
     action = form.get("action", "")
     if name is None:
         return await _dashboard(request, sess, 400, i18n.t("user_error", lang))
+    if action in ("contact", "totp_reset"):
+        return await _second_factor(request, sess, name, action, form, lang)
     if action not in ACTIONS:
         return await _user_page(request, sess, name, 400, i18n.t("form_error", lang))
     method, event = ACTIONS[action]
@@ -159,9 +163,42 @@ async def user_post(request: Request, background: BackgroundTasks) -> Response:
         log.exception("store error on admin action %s", action)
         return message_page(request, 503, "store_error", session=sess, back="/admin")
     log.info("admin %r: %s %r", sess.username, action, name)
-    background.add_task(ctx.notifier, ctx.cfg, rec, event, "ja")
+    try:
+        contact = await ctx.call(ctx.store.get_contact, name)
+        also = (contact.alt_contact,) if contact.alt_contact else ()
+    except Exception:
+        also = ()
+    background.add_task(ctx.notifier, ctx.cfg, rec, event, "ja", also=also)
     state = state_of(rec, ctx.now())
     sess.flash.append(("ok", i18n.t("admin_done", lang, user=name, state=i18n.t("short_" + state, lang))))
+    return redirect("/admin/user?" + _q(name))
+
+
+async def _second_factor(request: Request, sess: Session, name: str, action: str, form: dict[str, str],
+                         lang: str) -> Response:
+    """Register or remove the alternate contact (issue 17), or remove the authenticator app (lost phone)."""
+    from mailposture.guard.notices import single_recipient
+
+    ctx = ctx_of(request)
+    try:
+        if action == "contact":
+            raw = form.get("contact", "").strip()[:254]
+            address = None
+            if raw:
+                try:
+                    address = single_recipient(raw)
+                except ValueError:
+                    address = None
+                if address is None or "@" not in address or address.lower() == name:
+                    return await _user_page(request, sess, name, 400, i18n.t("contact_error", lang))
+            await ctx.call(ctx.store.set_alt_contact, name, address)
+        else:
+            await ctx.call(ctx.store.set_totp, name, None)
+    except Exception:
+        log.exception("store error on admin action %s", action)
+        return message_page(request, 503, "store_error", session=sess, back="/admin")
+    log.info("admin %r: %s %r", sess.username, action, name)
+    sess.flash.append(("ok", i18n.t("admin_done", lang, user=name, state=i18n.t("done_" + action, lang))))
     return redirect("/admin/user?" + _q(name))
 
 

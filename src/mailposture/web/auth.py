@@ -386,7 +386,8 @@ class UsersFileAuthenticator:
 
 
 class ChainAuthenticator:
-    """Try each backend in order; the first OK wins. Unavailable only when no backend gave an answer."""
+    """Try each backend in order; the first OK wins. FAIL only when every backend answered; unavailable
+    when one of them could not answer and none said OK."""
 
     def __init__(self, backends: Sequence[Authenticator]) -> None:
         self.backends = list(backends)
@@ -403,7 +404,10 @@ class ChainAuthenticator:
             answered = True
             if res.ok:
                 return res
-        if not answered:
+        if not answered or errors:
+            # A backend that could not answer (Dovecot down) may be the one that knows this password: a "no"
+            # from the others (the users_file fallback) is then no wrong password, and must not count toward
+            # the lockout. The page answers 503 "authentication unavailable".
             raise AuthUnavailable("; ".join(errors) or "no authentication backend is configured")
         return AuthResult(Verdict.FAIL, username)
 

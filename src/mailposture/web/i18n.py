@@ -115,6 +115,60 @@ TEXT: dict[str, tuple[str, str]] = {
     "store_error": ("設定を保存できませんでした。しばらくしてからもう一度お試しください。",
                     "The setting could not be saved. Please try again later."),
     "not_found": ("ページが見つかりません。", "Page not found."),
+    # issue 17: the setting may be switched on only from home, with an optional second factor
+    "change_abroad_title": ("国外からは許可できません", "This cannot be allowed from abroad"),
+    "change_abroad": ("国外からの送信の許可 (期間の延長を含む) は、日本国内からのみ設定できます。"
+                      "このページには国外のアドレス {ip} ({country}) から接続されています。"
+                      "海外へ行かれる前に、日本国内で設定してください。停止はどこからでもできます。"
+                      "この操作は記録され、登録されたアドレスへ通知されました。",
+                      "Sending from abroad can be allowed (or extended) only from Japan. This page was opened "
+                      "from an address outside Japan, {ip} ({country}). Please make the setting before you "
+                      "leave. Switching it off works from anywhere. This attempt has been recorded and a "
+                      "notice sent to the registered addresses."),
+    "abroad_hint": ("国外からの送信の許可は、日本国内からのみ設定できます (出発前に設定してください)。",
+                    "Sending from abroad can be allowed only from Japan: set it before you leave."),
+    "code_label": ("確認コード (認証アプリの 6 桁)", "Confirmation code (6 digits from your authenticator app)"),
+    "code_wrong": ("確認コードが正しくありません。この操作は記録され、通知されました。",
+                   "The confirmation code is not correct. This attempt has been recorded and notified."),
+    "code_try_later": ("確認コードの誤りが続いたため、15 分ほど受け付けません。",
+                       "Too many wrong confirmation codes. Please try again in about 15 minutes."),
+    "totp_title": ("認証アプリ (2 段階認証)", "Authenticator app (second factor)"),
+    "totp_enrolled": ("認証アプリは登録済みです。変更や再登録は管理者にご依頼ください。",
+                      "An authenticator app is registered. Ask the administrator to reset it."),
+    "totp_needed": ("国外からの送信を許可するには、先に認証アプリを登録してください。",
+                    "Register an authenticator app first: allowing sending from abroad needs its code."),
+    "totp_home_only": ("認証アプリの登録は日本国内からのみできます。", "An authenticator app can be registered only from Japan."),
+    "totp_setup": ("認証アプリ (Google Authenticator など) に次のキーを登録し、表示された 6 桁のコードを入力してください。",
+                   "Add this key to an authenticator app (Google Authenticator or similar), then enter the "
+                   "6-digit code it shows."),
+    "totp_key": ("キー", "Key"),
+    "totp_button": ("登録する", "Register"),
+    "totp_done": ("認証アプリを登録しました。", "The authenticator app is registered."),
+    "totp_bad": ("コードが正しくありません。もう一度お試しください。", "The code is not correct. Please try again."),
+    "contact_needed": ("この操作には、管理者が登録した連絡先での確認が必要ですが、連絡先が登録されていません。管理者にご連絡ください。",
+                       "This change must be confirmed at a contact address registered by the administrator, and "
+                       "none is registered. Please contact the administrator."),
+    "contact_sent": ("確認のリンクを {contact} へ送りました。30 分以内にリンクを開いて確定してください。",
+                     "A confirmation link has been sent to {contact}. Open it within 30 minutes to confirm."),
+    "contact_hint": ("許可は、管理者が登録した連絡先へ送る確認リンクで確定します。",
+                     "The change is confirmed with a link sent to the contact address registered by the administrator."),
+    "confirm_title": ("国外からの送信の許可を確定", "Confirm: allow sending from abroad"),
+    "confirm_text": ("{user} の国外からの送信を {days} 日間許可します。", "Allow {user} to send from abroad for {days} days."),
+    "confirm_button": ("確定する", "Confirm"),
+    "confirm_invalid": ("このリンクは無効か、期限が切れています。", "This link is not valid or has expired."),
+    "alt_contact": ("代替連絡先 (パスワードで開けないアドレス)", "Alternate contact (an address the password does not open)"),
+    "contact_button": ("連絡先を保存", "Save contact"),
+    "contact_error": ("代替連絡先には、このメールボックス以外のメールアドレスを 1 つ指定してください。",
+                      "The alternate contact must be one mail address other than this mailbox."),
+    "totp_state": ("認証アプリ", "Authenticator app"),
+    "totp_yes": ("登録済み", "registered"),
+    "totp_no": ("未登録", "not registered"),
+    "totp_reset_button": ("認証アプリの登録を解除", "Remove the authenticator app"),
+    "done_contact": ("代替連絡先を更新", "alternate contact updated"),
+    "done_totp_reset": ("認証アプリの登録を解除", "authenticator app removed"),
+    "what": ("内容", "What"),
+    "what_send": ("送信", "sending"),
+    "what_change": ("設定変更", "setting change"),
 }
 
 

@@ -76,6 +76,7 @@ class Session:
     last_seen: float
     username: str | None = None   # None before login (the session then only carries the login form's token)
     flash: list[tuple[str, str]] = field(default_factory=list)   # (kind, message) shown once
+    data: dict[str, str] = field(default_factory=dict)   # small server-side values (a TOTP key being enrolled)
 
 
 class SessionStore:

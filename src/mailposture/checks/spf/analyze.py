@@ -28,6 +28,7 @@ from mailposture.checks.spf.parse import (
     parse_record_cached,
     uses_letter,
 )
+from mailposture.checks.spf.providers import spf_provider
 from mailposture.dns.types import Answer, Resolver
 from mailposture.findings import Finding, finding
 
@@ -58,6 +59,10 @@ class _Sub:
     voids: int = 0
     space: Space = field(default_factory=Space)
     node: dict[str, Any] = field(default_factory=dict)
+    # the space authorized without the catalogued shared providers' includes (issue 10: what the owner controls),
+    # and those providers (include domain -> space their include authorizes)
+    own: Space = field(default_factory=Space)
+    providers: dict[str, Space] = field(default_factory=dict)
 
 
 class _Analyzer:
@@ -160,6 +165,7 @@ class _Analyzer:
         """Every reachable term of one record, in evaluation order (§4.6.2)."""
         sub = _Sub(node=node)
         entries: list[tuple[bool, Space]] = []
+        own_entries: list[tuple[bool, Space]] = []  # the same with shared providers' includes matching nothing
         children: list[dict[str, Any]] = node.setdefault("children", [])
         for term, static in _plan(rec.text).terms:  # §5.1: nothing after "all"; §6.1: redirect only without "all"
             child: dict[str, Any] = {"term": term.text, "lookups": 0, "errors": []}
@@ -167,6 +173,7 @@ class _Analyzer:
             passes = term.qualifier == "+"
             if static is not None:  # all, ip4, ip6: no DNS
                 entries.append((passes, static))
+                own_entries.append((passes, static))
                 continue
             child["lookups"] = 1
             sub.lookups += 1
@@ -184,7 +191,21 @@ class _Analyzer:
             if term.name == "redirect":
                 passes = True  # the target's own qualifiers decide
             entries.append((passes, space))
+            own = space
+            if term.name in ("include", "redirect"):
+                inner = self.memo.get(target)
+                prov = spf_provider(target)
+                if prov is not None:
+                    own = Space()
+                    if passes:
+                        sub.providers[prov.domain] = sub.providers.get(prov.domain, Space()).union(space)
+                elif inner is not None and target not in path:
+                    own = inner.own
+                    for k, v in inner.providers.items():
+                        sub.providers[k] = sub.providers.get(k, Space()).union(v)
+            own_entries.append((passes, own))
         sub.space = first_match_space(entries)
+        sub.own = first_match_space(own_entries)
         return sub
 
     async def term(self, term: Term, domain: str, target: str, path: tuple[str, ...],
@@ -396,11 +417,13 @@ def _empty(domain: str, status: str, present: bool | None, records: list[str], f
            ) -> dict[str, Any]:
     return {"present": present, "valid": None if present is not True else False, "record": None,
             "records": records, "all": None, "dns_lookups": 0, "void_lookups": 0, "authorized_ipv4": 0,
-            "authorized_ipv6_64": 0, "includes": [], "tree": {"domain": domain, "children": []},
+            "authorized_ipv6_64": 0, "own_ipv4": 0, "own_ipv6_64": 0, "provider_ipv4": 0, "providers": [],
+            "includes": [], "tree": {"domain": domain, "children": []},
             "status": status, "findings": findings, "complete": status != "error"}
 
 
 async def analyze(domain: str, resolver: Resolver, *, overpermissive_ipv4: int = 100_000,
+                  overpermissive_ipv6_64: int = 1 << 32,
                   query_type99: bool = False, max_queries: int = 300, max_depth: int = 10) -> dict[str, Any]:
     """The SPF section of a domain's survey result (see the module doc). Never raises on DNS data."""
     domain = domain.rstrip(".").lower()
@@ -443,9 +466,18 @@ async def analyze(domain: str, resolver: Resolver, *, overpermissive_ipv4: int =
         findings.append(finding("SPF_LOOKUP_LIMIT", count=sub.lookups, breakdown=breakdown))
     if sub.voids > VOID_LIMIT:
         findings.append(finding("SPF_VOID_LOOKUP_LIMIT", count=sub.voids))
-    if sub.space.ipv4 > overpermissive_ipv4:
-        findings.append(finding("SPF_OVERPERMISSIVE", ipv4=sub.space.ipv4, limit=overpermissive_ipv4,
-                                ipv6_64=sub.space.ipv6_64))
+    # issue 10: warn on the space the owner can change (its own ip4/ip6/a/mx/exists/all and its own includes),
+    # not on what a catalogued shared provider authorizes for all its customers (reported apart, as info)
+    provider_space = Space()
+    for v in sub.providers.values():
+        provider_space = provider_space.union(v)
+    if sub.own.ipv4 > overpermissive_ipv4 or sub.own.ipv6_64 > overpermissive_ipv6_64:
+        findings.append(finding("SPF_OVERPERMISSIVE", ipv4=sub.own.ipv4, limit=overpermissive_ipv4,
+                                ipv6_64=sub.own.ipv6_64, limit6=overpermissive_ipv6_64))
+    if sub.providers and sub.space.ipv4 > overpermissive_ipv4:
+        names = ", ".join(sorted(sub.providers))
+        findings.append(finding("SPF_SHARED_PROVIDER_SPACE", ipv4=provider_space.ipv4, providers=names,
+                                own_ipv4=sub.own.ipv4))
     if az.truncated:
         findings.append(finding("SPF_ANALYSIS_TRUNCATED", reason="; ".join(sorted(az.truncated))))
     all_term = rec.all_term
@@ -462,6 +494,10 @@ async def analyze(domain: str, resolver: Resolver, *, overpermissive_ipv4: int =
         "void_lookups": sub.voids,
         "authorized_ipv4": sub.space.ipv4,
         "authorized_ipv6_64": sub.space.ipv6_64,
+        "own_ipv4": sub.own.ipv4,
+        "own_ipv6_64": sub.own.ipv6_64,
+        "provider_ipv4": provider_space.ipv4,
+        "providers": sorted(sub.providers),
         "includes": az.includes,
         "tree": tree,
         "status": "error" if az.dns_errors and not invalid else "ok",
