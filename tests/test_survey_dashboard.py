@@ -11,6 +11,7 @@ import os
 import re
 import stat
 from html.parser import HTMLParser
+from urllib.parse import quote_plus
 
 import pytest
 from fastapi.testclient import TestClient
@@ -514,3 +515,31 @@ def test_every_table_of_the_report_matches_its_json(world):
         dl = c.get(f"/survey/r/{ROUNDS[1]}/download/json", params={"by": "region", "table": table, "lang": "en"})
         assert json.loads(dl.content) == rep
     assert c.get(f"/survey/r/{ROUNDS[1]}?table=nosuch").status_code == 400
+
+
+def test_content_cells_drill_down_to_exactly_their_bodies(world):
+    """'Bodies in a region with p=none' and 'bodies with a given mistake' are links from the content tables' cells:
+    the bodies page lists exactly as many bodies as the cell counts."""
+    from mailposture.web.survey_data import table_names
+
+    if "dmarc-policy" not in table_names():
+        pytest.skip("the content survey (issue 11) is not installed")
+    c = make_client(world)
+    login(c, "vera@example.jp")
+    rep = cli_json(world, "--round", ROUNDS[1], "--by", "region", "--table", "dmarc-policy", "--lang", "ja")
+    g, row = max(((g, r) for g in rep["groups"] for r in g["rows"] if r["key"] == "none"),
+                 key=lambda gr: gr[1]["count"])
+    assert row["count"] > 0
+    page = c.get(f"/survey/r/{ROUNDS[1]}", params={"by": "region", "table": "dmarc-policy"})
+    region = g["group"]["region"]
+    href = re.search(r'href="(/survey/r/[^"]*?/bodies\?column=region&amp;value=REGION&amp;table=dmarc-policy'
+                     r'&amp;key=none[^"]*)"', page.text.replace(quote_plus(region), "REGION")).group(1)
+    r = c.get(href.replace("&amp;", "&").replace("REGION", quote_plus(region)))
+    rows = cells(r.text)["bodies"]
+    assert len(rows) == row["count"] and {tds[0]["text"] for _, tds in rows} == {region}
+    # a mistake, over all bodies
+    mis = cli_json(world, "--round", ROUNDS[1], "--table", "mistakes", "--lang", "en")
+    top = max(mis["overall"]["rows"], key=lambda r: r["count"])
+    r = c.get(f"/survey/r/{ROUNDS[1]}/bodies", params={"table": "mistakes", "key": top["key"]})
+    assert len(cells(r.text)["bodies"]) == top["count"] > 0
+    assert c.get(f"/survey/r/{ROUNDS[1]}/bodies", params={"table": "nosuch", "key": "x"}).status_code == 400

@@ -56,6 +56,7 @@ class SurveyData:
         self._views = _LRU(3)
         self._index = _LRU(3)
         self._files = _LRU(16)
+        self._keys = _LRU(8)
         self._catalog: tuple[Any, list[RoundInfo]] | None = None
 
     # -- rounds ------------------------------------------------------------------------------------------------
@@ -170,12 +171,28 @@ class SurveyData:
 
         return self._views.get((name, info.generation, count), make)
 
+    def table_keys(self, name: str, table: str) -> list[set[str]]:
+        """Per body (list order), the keys a content-survey table counts it under — the report's own function
+        (mailposture.report.content.body_keys), so a cell's drill-down lists exactly the bodies it counts."""
+        from mailposture.report.content import TABLES, body_keys
+
+        info = self.info(name)
+
+        def make() -> list[set[str]]:
+            bodies, results = self.loaded(info)
+            return [body_keys(TABLES[table], [results.get(d) for d in b.domains("any")]) for b in bodies]
+
+        return self._keys.get((name, info.generation, table), make)
+
     def bodies(self, name: str, *, column: str = "", value: str | None = None, policy: str = "",
-               spf: str = "", code: str = "", query: str = "", keys: set[str] | None = None
-               ) -> list[tuple[Body, dict[str, Any]]]:
+               spf: str = "", code: str = "", query: str = "", keys: set[str] | None = None,
+               table: str = "", key: str = "") -> list[tuple[Body, dict[str, Any]]]:
         out = []
+        tk = self.table_keys(name, table) if table and key else None
         hits = {id(b) for b in self.search_index(name).find(query)} if query.strip() else None
-        for b, v in self.views(name):
+        for i, (b, v) in enumerate(self.views(name)):
+            if tk is not None and key not in tk[i]:
+                continue
             if keys is not None and body_key(b) not in keys:
                 continue
             if column and value is not None and b.attrs.get(column, "") != value:

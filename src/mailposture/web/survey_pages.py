@@ -352,22 +352,26 @@ def content_view(rep: dict[str, Any], lang: str) -> dict[str, Any]:
     head = by_label(",".join(by) if isinstance(by, list) else by, lang)
     keys = [k["key"] for k in rep.get("keys", [])]
 
-    def cells(g: dict[str, Any]) -> list[Any]:
+    def cells(g: dict[str, Any], where: dict[str, str] | None) -> list[Any]:
         per = {r["key"]: r for r in g.get("rows", [])}
         out: list[Any] = [g["total"]]
         for k in keys:
             r = per.get(k, {"count": 0, "pct": "0.0"})
-            out.append({"count": r["count"], "total": g["total"], "rate": float(r["pct"]),
+            link = urlencode({**(where or {}), "table": rep.get("table", ""), "key": k}) \
+                if where is not None and r["count"] else None
+            out.append({"count": r["count"], "total": g["total"], "rate": float(r["pct"]), "link": link,
                         "text": f"{r['pct']} ({r['count']}/{g['total']})"})
         return out
 
     rows = []
     for g in rep.get("groups", []):
         values = g.get("group") if isinstance(g.get("group"), dict) else {}
-        single = next(iter(values.values())) if len(values) == 1 else None
-        rows.append({"group": single, "total": False, "cells": [g.get("label", ""), *cells(g)]})
+        single = next(iter(values.items())) if len(values) == 1 else None
+        where = {"column": single[0], "value": single[1]} if single else None
+        rows.append({"group": single[1] if single else None, "total": False,
+                     "cells": [g.get("label", ""), *cells(g, where)]})
     rows.append({"group": None, "total": bool(rep.get("groups")),
-                 "cells": ["全体" if lang == "ja" else "All", *cells(rep["overall"])]})
+                 "cells": ["全体" if lang == "ja" else "All", *cells(rep["overall"], {})]})
     return {"key": rep.get("table", "content"), "title": rep.get("title", ""), "total_row": bool(rep.get("groups")),
             "columns": [head, "団体数" if lang == "ja" else "Bodies", *[k["label"] for k in rep.get("keys", [])]],
             "rows": rows}
@@ -413,7 +417,7 @@ async def _tables(request: Request, d: DashContext, info: Any, member: Member | 
     return render(request, "survey_round.html", member=member, sess=sess, info=info, rep=rep, by=by or "",
                   columns=cols, tables=table_view(rep, lang), base=base, share=share, table=table,
                   table_names=table_names(), failed=round_failure(info, lang), by_q=urlencode(q),
-                  drill=table == "adoption")
+                  drill=True)
 
 
 @router.get("/r/{name}/chart.svg")
@@ -500,6 +504,8 @@ async def bodies_sheet(request: Request, name: str, fmt: str) -> Response:
 
 @router.get("/r/{name}/bodies")
 async def bodies_page(request: Request, name: str) -> Response:
+    from mailposture.web.survey_data import table_names
+
     got = await who(request)
     if isinstance(got, Response):
         return got
@@ -520,17 +526,20 @@ async def bodies_page(request: Request, name: str) -> Response:
         return message(request, 400, "bad_param", member=member, sess=sess, what=f"spf={spf[:40]}")
     code = qp.get("code", "")[:60]
     query = qp.get("q", "")[:100]
+    table, key = qp.get("table", ""), qp.get("key", "")[:200]
+    if table and (table == "adoption" or table not in table_names()):
+        return message(request, 400, "bad_param", member=member, sess=sess, what=f"table={table[:40]}")
     sort = qp.get("sort", "name")
     if sort not in SORTS:
         sort = "name"
     desc = qp.get("dir") == "desc"
     value = qp.get("value") if column else None
     rows = await run_in_threadpool(lambda: d.data.bodies(info.name, column=column, value=value, policy=policy,
-                                                         spf=spf, code=code, query=query))
+                                                         spf=spf, code=code, query=query, table=table, key=key))
     rows = sorted(rows, key=lambda bv: _sort_key(bv, sort), reverse=desc)
     codes = await run_in_threadpool(_all_codes, d, info.name)
     params = {k: v for k, v in (("column", column), ("value", value or ""), ("policy", policy), ("spf", spf),
-                                ("code", code), ("q", query)) if v}
+                                ("code", code), ("q", query), ("table", table), ("key", key)) if v}
     pages = max(1, -(-len(rows) // PAGE))
     try:
         page = min(max(1, int(qp.get("page", "1"))), pages)
@@ -544,7 +553,7 @@ async def bodies_page(request: Request, name: str) -> Response:
     return render(request, "survey_bodies.html", member=member, sess=sess, info=info,
                   rows=rows[(page - 1) * PAGE:page * PAGE], nav=nav, n=len(rows), columns=cols, column=column, value=value, policy=policy, spf=spf, code=code,
                   query=query, sort=sort, desc=desc, codes=codes, policies=FILTER_POLICIES, spf_states=SPF_STATES,
-                  sorts=SORTS, params=params, body_key=body_key, urlencode=urlencode)
+                  sorts=SORTS, params=params, body_key=body_key, urlencode=urlencode, table=table, key=key)
 
 
 def _sort_key(bv: tuple[Any, dict[str, Any]], sort: str) -> tuple[int, str]:
