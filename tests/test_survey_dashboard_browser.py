@@ -120,6 +120,26 @@ def test_dashboard_in_chromium(quick_start, browser):  # noqa: F811  (the round 
     assert chart.evaluate("img => img.complete && img.naturalWidth > 0")
     shot(page, folder, "dashboard-3-region-table")
 
+    # a content-survey table (issue 11) through the same form, where installed
+    from mailposture.web.survey_data import table_names
+
+    if "dmarc-policy" in table_names():
+        r = CliRunner().invoke(cli_app, ["survey", "report", "--data-dir", str(data), "--round", "demo", "--by",
+                                         "region", "--table", "dmarc-policy", "--format", "json", "--lang", "ja"])
+        pol = json.loads(r.stdout)
+        page.get_by_label("集計表").select_option("dmarc-policy")
+        page.get_by_role("button", name="表示").click()
+        page.wait_for_url("**table=dmarc-policy*")
+        last = page.locator("#table-dmarc-policy tbody tr").last.locator("td")
+        o = pol["overall"]
+        assert [last.nth(i + 1).inner_text().strip() for i in range(len(o["rows"]))] == \
+            [f"{x['pct']} ({x['count']}/{o['total']})" for x in o["rows"]]
+        assert page.locator(".chart img").evaluate("img => img.complete && img.naturalWidth > 0")
+        shot(page, folder, "dashboard-3b-dmarc-policy")
+        page.get_by_label("集計表").select_option("adoption")
+        page.get_by_role("button", name="表示").click()
+        page.wait_for_url("**table=adoption*")
+
     # download the xlsx (the file the CLI writes)
     with page.expect_download() as dl:
         page.locator("#dl-xlsx").click()

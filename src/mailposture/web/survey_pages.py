@@ -346,6 +346,7 @@ def table_view(rep: dict[str, Any], lang: str) -> list[dict[str, Any]]:
 
 def content_view(rep: dict[str, Any], lang: str) -> dict[str, Any]:
     """One content-survey table (mailposture.report.content: groups with rows {key, count, pct}) as a page table."""
+    from mailposture.report.content_render import overall_name
     from mailposture.report.tables import by_label
 
     by = rep.get("by") or []
@@ -371,7 +372,7 @@ def content_view(rep: dict[str, Any], lang: str) -> dict[str, Any]:
         rows.append({"group": single[1] if single else None, "total": False,
                      "cells": [g.get("label", ""), *cells(g, where)]})
     rows.append({"group": None, "total": bool(rep.get("groups")),
-                 "cells": ["全体" if lang == "ja" else "All", *cells(rep["overall"], {})]})
+                 "cells": [overall_name(rep, lang), *cells(rep["overall"], {})]})
     return {"key": rep.get("table", "content"), "title": rep.get("title", ""), "total_row": bool(rep.get("groups")),
             "columns": [head, "団体数" if lang == "ja" else "Bodies", *[k["label"] for k in rep.get("keys", [])]],
             "rows": rows}
