@@ -76,6 +76,7 @@ WORLDS: dict[str, tuple[dict, str]] = {
     "DMARC_ORG_DOMAIN_MISMATCH": ({"_dmarc.mail.example.com": [("TXT", REC + "; psd=n")]}, "a.mail.example.com"),
     "DOMAIN_INVALID": ({}, "bad..example"),
     "DMARC_LEADING_SPACE": ({"_dmarc.example.com": [("TXT", " " + REC)]}, "example.com"),
+    "DMARC_QUOTED": ({"_dmarc.example.com": [("TXT", '"' + REC + '"')]}, "example.com"),
     "DMARC_RFC7489_INVALID": ({"_dmarc.example.com": [("TXT", REC + "; pct=200")]}, "example.com"),
 }
 
@@ -379,3 +380,20 @@ async def test_invalid_tag_list_is_not_protected(record: str, fallback: str) -> 
     out = await analyze("example.com", res, check_report_auth=False)
     assert out["valid"] is False and out["protected"] is False
     assert out["policy"] == (None if fallback == "ignored" else "none")
+
+
+async def test_a_record_stored_with_its_quotes_is_named_not_just_absent() -> None:
+    """'"v=DMARC1; p=reject"' (quotes pasted into a control panel that adds its own): receivers see no DMARC
+    record, and the finding says why and how to fix it instead of only "no record"."""
+    from mailposture.checks.spf import analyze as spf_analyze
+
+    for quoted in ('"v=DMARC1; p=reject"', "\u201cv=DMARC1; p=reject\u201d"):
+        r = FakeResolver({"_dmarc.example.jp": [("TXT", quoted)], "example.jp": [("TXT", '"v=spf1 -all"')]})
+        sec = await analyze("example.jp", r, check_report_auth=False)
+        codes = [f.code for f in sec["findings"]]
+        assert sec["status"] == "none" and "DMARC_QUOTED" in codes and "DMARC_OTHER_TXT" not in codes
+        f = next(f for f in sec["findings"] if f.code == "DMARC_QUOTED")
+        assert "without the surrounding quotes" in f.fix("en") and "引用符" in f.message("ja")
+    spf = await spf_analyze("example.jp", r)
+    assert [f.code for f in spf["findings"]] == ["SPF_QUOTED", "SPF_NONE"]
+    assert "dig TXT example.jp" in spf["findings"][0].fix("en")

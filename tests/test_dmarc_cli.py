@@ -75,3 +75,16 @@ def test_missing_file_and_no_input_are_clear_errors(app, tmp_path):
 def test_bad_options(app):
     assert invoke(app, [GOOD, "--format", "xml"]).exit_code == 2
     assert invoke(app, [GOOD, "--lang", "fr"]).exit_code == 2
+
+
+def test_parse_text_tells_the_fix_in_the_chosen_language() -> None:
+    from typer.testing import CliRunner
+
+    from mailposture.cli import app
+
+    r = CliRunner().invoke(app, ["dmarc", "parse", "v=DMARC1; p=reject; rua=d@example.jp", "--lang", "ja"])
+    assert r.exit_code == 1
+    assert "'mailto:' が付いていません" in r.output and "対処: 送付先は 'mailto:name@example.jp'" in r.output
+    assert "prefix is missing" not in r.output
+    r = CliRunner().invoke(app, ["dmarc", "parse", "v=DMARC1; p=reject; rua=d@example.jp", "--lang", "en"])
+    assert "the 'mailto:' prefix is missing" in r.output and "fix: Write each address as" in r.output

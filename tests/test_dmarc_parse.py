@@ -253,3 +253,50 @@ def test_every_bad_value_is_reported(data):
     assert rec.valid == (not bad_tags - {"pct"})
     # np, t and psd are not RFC 7489 tags: its receivers ignore them; RFC 7489 §6.4: p right after v
     assert rec.valid_rfc7489 == (not bad_tags - {"np", "t", "psd"} and tags[0] == "p")
+
+
+def test_duplicate_version_tag_is_a_duplicate_and_the_policy_is_not_applied() -> None:
+    """RFC 6376 §3.2 (used by RFC 7489 §6.4): a tag twice makes the tag-list invalid, v= included; the finding
+    names the duplicate instead of saying the record does not start with v=DMARC1 (it does)."""
+    rec = parse_record("v=DMARC1; p=reject; v=DMARC1")
+    codes = [f.code for f in rec.findings]
+    assert "DMARC_DUPLICATE_TAG" in codes and "DMARC_VERSION" not in codes
+    assert next(f for f in rec.findings if f.code == "DMARC_DUPLICATE_TAG").params["tag"] == "v"
+    assert not rec.valid and rec.policy is None and "DMARC_NOT_APPLIED" in codes
+    rec = parse_record("v=DMARC1; p=reject; rua=mailto:d@example.jp; V=DMARC1")
+    assert rec.policy == "none" and rec.fallback == "none"   # the valid rua: p=none (RFC 7489 §6.6.3)
+
+
+def test_missing_separator_after_the_version_is_named() -> None:
+    rec = parse_record("v=DMARC1 p=reject")
+    assert not rec.dmarc and rec.policy is None
+    syn = [f for f in rec.findings if f.code == "DMARC_SYNTAX"]
+    assert syn and "';' is missing after 'v=DMARC1'" in syn[0].message("en")
+    assert "';' がありません" in syn[0].message("ja")
+
+
+ODD_RECORDS = ["v=DMARC1; p=REJECT;;", "v=DMARC1 p=reject", "v=DMARC1; p=reject; v=DMARC1",
+               "v=DMARC1; p=reject; rua=d@example.jp", "v=DMARC1; p=reject; rua=mailto:a@example.jp,;",
+               "v=DMARC1; p=reject; x", "v=DMARC1; p=rejected; rua=mailto:a@example.jp", "v=DMARC1; 9p=none",
+               "v=DMARC1; p=reject; rua=mailto:\x01a@example.jp", "v=DMARC1; p=reject; sp=\x02none",
+               "v=DMARC1; p=reject; p=none", "v=DMARC1; p="]
+
+
+@pytest.mark.parametrize("text", ODD_RECORDS)
+def test_odd_records_in_japanese_have_no_english_left_and_errors_have_a_fix(text: str) -> None:
+    from tests.ja_check import english_leftovers
+
+    from mailposture.checks.chars import visible
+
+    rec = parse_record(text)
+    assert rec.findings
+    for f in rec.findings:
+        shown = f.message("ja").replace(visible(text), " ") + " " + f.fix("ja")
+        for value in f.params.values():   # quoted record parts are the user's own text
+            shown = shown.replace(f"'{value}'", " ")
+        left = english_leftovers(shown, {"tag", "value", "name", "local", "domain", "example", "DMARC1", "RFC",
+                                         "U", "URI", "ASCII", "fo", "afrf", "np", "a", "d", "x", "REJECT",
+                                         "rejected"})
+        assert not left, (f.code, left, shown)
+        if f.severity == "error":
+            assert f.fix("en") and f.fix("ja"), f"{f.code} tells no fix"

@@ -285,3 +285,18 @@ def test_hunt_abuse_fills_registrar_of_flagged_domains_only(rdap_server, tmp_pat
     assert rows["spamseen.test"]["registrar"] == {"error": rows["spamseen.test"]["registrar"]["error"]}
     assert "404" in rows["spamseen.test"]["registrar"]["error"]
     assert rows["cdnhash.test"]["registrar"] is None            # benign: nothing asked
+
+
+def test_cli_abuse_dns_failure_is_unknown_not_none(rdap_server, tmp_path) -> None:
+    """An unreachable --nameserver: DNS operators and hosting are unknown (null, the error said), never an empty
+    list that reads as "no DNS operator"."""
+    base, _ = rdap_server
+    common = ["spamwild.test", "--rdap-bootstrap", str(_bootstrap(tmp_path, base)), "--ip-rdap", base + "/ip/",
+              "--min-interval", "0", "-n", "127.0.0.1:9", "--timeout", "0.3"]
+    res = CliRunner().invoke(cli_app, ["domains", "abuse", *common, "--format", "json"])
+    assert res.exit_code == 0, res.output
+    row = json.loads(res.stdout.splitlines()[0])
+    assert row["dns_operators"] is None and row["hosting"] is None
+    assert any(e.startswith("DNS spamwild.test NS:") for e in row["errors"])
+    res = CliRunner().invoke(cli_app, ["domains", "abuse", *common, "--lang", "ja"])
+    assert res.exit_code == 0 and "DNS 事業者: 不明 (DNS エラー)" in res.output

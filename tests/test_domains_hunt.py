@@ -186,3 +186,139 @@ def test_cli_missing_file_and_csv_without_name(tmp_path) -> None:
     bad.write_text("host,time\na.example.com,\n")
     res = CliRunner().invoke(app, ["domains", "hunt", str(bad), "--no-dns"])
     assert res.exit_code == 2 and "'name' column" in res.output
+
+
+def _spam_run_log(n: int) -> str:
+    """A Postfix log of ``n`` accepted messages of a random-label spam run: each message is logged by smtpd
+    (client=) and qmgr (from=) under its queue id, with the same random name as client host and sender domain."""
+    import random
+
+    rnd = random.Random(5)
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    lines = []
+    for i in range(n):
+        label = "".join(rnd.choice(alphabet) for _ in range(9))
+        qid = f"{0x4A0000 + i:X}B1"
+        ts = f"Dec  1 10:{i // 60 % 60:02d}:{i % 60:02d}"
+        lines.append(f"{ts} mx postfix/smtpd[9]: {qid}: client={label}.spamrun.example[192.0.2.{i % 250 + 1}]")
+        lines.append(f"{ts} mx postfix/qmgr[8]: {qid}: from=<b@{label}.spamrun.example>, size=900, nrcpt=1")
+        lines.append(f"{ts} mx postfix/smtpd[9]: NOQUEUE: reject: RCPT from unknown[198.51.100.7]: 554 5.7.1; "
+                     f"from=<x@{label}.mta.other.example> to=<u@city.example.jp> proto=ESMTP "
+                     f"helo=<{label}.mta.other.example>")
+    return "\n".join(lines) + "\n"
+
+
+def test_postfix_counts_a_name_once_per_message(tmp_path) -> None:
+    """One message = one observation of its name, however many lines log it: otherwise every label of a spam
+    run looks seen twice and the run is never recognised as rotating single-use labels."""
+    from mailposture.domains.verdict import Thresholds, rotation
+
+    log = tmp_path / "maillog"
+    log.write_text(_spam_run_log(3000))
+    stats = ReadStats()
+    agg = Aggregator()
+    agg.add_all(read_inputs([str(log)], stats))
+    assert stats.lines == 9000 and stats.used == 9000 and stats.skipped == 0
+    for dom in ("spamrun.example", "other.example"):
+        d = agg.domains[dom]
+        assert d.observations == 3000
+        rot = rotation(d, Thresholds())
+        assert rot.distinct == 3000 and rot.once_share == 1.0 and rot.rotating, (dom, rot)
+    assert next(iter(agg.domains["spamrun.example"].parents.values())).labels   # labels kept with their ip
+    # the same sender rejected again (a second line, no queue id) is a second observation
+    log.write_text(_spam_run_log(1).splitlines()[2] + "\n" + _spam_run_log(1).splitlines()[2] + "\n")
+    obs = list(read_inputs([str(log)], ReadStats()))
+    assert [o.source for o in obs] == ["mail-from", "mail-from"]
+
+
+def test_input_broken_off_keeps_what_was_read_and_exits_2(tmp_path) -> None:
+    import gzip
+
+    names = "".join(f"host{i}.example.net\n" for i in range(2000)).encode()
+    whole = gzip.compress(names)
+    (tmp_path / "cut.txt.gz").write_bytes(whole[: len(whole) // 2])
+    res = CliRunner().invoke(app, ["domains", "hunt", str(tmp_path / "cut.txt.gz"), "--no-dns", "--format", "json",
+                                   "--lang", "en"])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert "cut.txt.gz" in res.stderr and "read only in part" in res.stderr
+    rows = [json.loads(line) for line in res.stdout.splitlines()]
+    assert rows and rows[0]["domain"] == "example.net" and 0 < rows[0]["observations"] < 2000
+    (tmp_path / "junk.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
+    res = CliRunner().invoke(app, ["domains", "hunt", str(tmp_path / "junk.gz"), "--no-dns", "--lang", "ja"])
+    assert res.exit_code == 2 and "junk.gz" in res.stderr and "途中までしか読めません" in res.stderr
+
+
+def test_csv_row_over_the_field_limit_is_skipped_not_a_traceback(tmp_path) -> None:
+    path = tmp_path / "obs.csv"
+    path.write_text("name,time,count\nok1.example.com,,1\n" + "a" * 200_000 + ".example.com,,1\n"
+                    "ok2.example.com,,1\n")
+    stats = ReadStats()
+    names = [o.name for o in read_inputs([str(path)], stats)]
+    assert names == ["ok1.example.com", "ok2.example.com"]
+    assert stats.skipped == 1 and "field limit" in stats.problems[0]
+    res = CliRunner().invoke(app, ["domains", "hunt", str(path), "--no-dns", "--lang", "ja"])
+    assert res.exit_code == 0 and "Traceback" not in res.output and "スキップ: row" in res.stderr
+
+
+def test_cli_unreachable_dns_keeps_rotating_domains_in_view(tmp_path) -> None:
+    """With --only-flagged and a resolver that does not answer, the spam domains' proof is unknown: they are
+    still listed (not hidden as benign) and a warning names them and the likely cause."""
+    obs = world.observations()
+    path = tmp_path / "obs.csv"
+    path.write_text("name,time,count\n" + "".join(f"{n},{t.isoformat()},1\n" for n, t, _ in obs))
+    res = CliRunner().invoke(app, ["domains", "hunt", str(path), "--format", "json", "-n", "127.0.0.1:9",
+                                   "--timeout", "0.3", "--retries", "0", "--only-flagged", "--lang", "en"])
+    assert res.exit_code == 0, res.output
+    rows = {r["domain"]: r for r in map(json.loads, res.stdout.splitlines())}
+    assert {"spamwild.test", "spamdeep.test", "spamseen.test"} <= set(rows)
+    for r in rows.values():
+        assert r["spf"]["wildcard"] is None and "DOM_DNS_UNKNOWN" in [x["code"] for x in r["reasons"]]
+    assert f"{len(rows)} domain(s) with rotating labels could not be proven because DNS failed" in res.stderr
+
+
+def test_mbox_counts_a_name_once_per_message(tmp_path) -> None:
+    """Return-Path, From and the Received HELO of one spam message usually carry the same random name: one
+    sighting, so a run of such messages shows single-use labels (and is probed), not labels seen three times."""
+    import random
+
+    from mailposture.domains.verdict import Thresholds, judge, rotation
+
+    rnd = random.Random(9)
+    parts = []
+    for i in range(200):
+        lab = "".join(rnd.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(9))
+        parts.append(f"From bounce@{lab}.spamx.example Mon Dec  7 10:00:00 2026\n"
+                     f"Return-Path: <bounce@{lab}.spamx.example>\n"
+                     f"Received: from {lab}.spamx.example (unknown [192.0.2.{i % 250 + 1}])\n\tby mx.example.jp\n"
+                     f"From: =?ISO-2022-JP?B?GyRCJUYlOSVIGyhC?= <info@{lab}.spamx.example>\n"
+                     f"Subject: x\nDate: not a date\n\nbody {i}\n\n")
+    (tmp_path / "spam.mbox").write_text("".join(parts))
+    agg = Aggregator()
+    agg.add_all(read_inputs([str(tmp_path / "spam.mbox")], ReadStats()))
+    d = agg.domains["spamx.example"]
+    rot = rotation(d, Thresholds())
+    assert d.observations == 200 and rot.once_share == 1.0 and rot.rotating
+    # a domain with many labels that are not single-use says which share kept it from counting as rotation
+    (tmp_path / "names.txt").write_text("".join(f"{lab}.spamx.example\n" * 2 for lab in
+                                                ("".join(rnd.choice("abcdefghij0123456789") for _ in range(9))
+                                                 for _ in range(30))))
+    agg = Aggregator()
+    agg.add_all(read_inputs([str(tmp_path / "names.txt")], ReadStats()))
+    d = agg.domains["spamx.example"]
+    res = judge(d, rotation(d, Thresholds()), None, Thresholds(), "en")
+    detail = next(r["detail"] for r in res["reasons"] if r["code"] == "DOM_NOT_PROBED")
+    assert "only 0% were seen once, under 50%" in detail and "do not rotate" not in detail
+    res = judge(d, rotation(d, Thresholds()), None, Thresholds(), "ja")
+    assert "1 回だけのラベルが 0% で 50% 未満" in next(r["detail"] for r in res["reasons"] if r["code"] == "DOM_NOT_PROBED")
+
+
+def test_internationalised_names_are_observed_as_a_labels(tmp_path) -> None:
+    from mailposture.domains.observe import clean_name
+
+    assert clean_name("info@メール.例え.jp") == "xn--4dkua4c.xn--r8jz45g.jp"
+    assert clean_name("ＡＢＣ.example.jp") == "abc.example.jp"        # full-width letters: IDNA maps them
+    assert clean_name("bad\udcff.example.jp") is None
+    (tmp_path / "names.txt").write_text("メール.例え.jp\n", encoding="utf-8")
+    stats = ReadStats()
+    assert [o.name for o in read_inputs([str(tmp_path / "names.txt")], stats)] == ["xn--4dkua4c.xn--r8jz45g.jp"]
+    assert stats.skipped == 0

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import random
+from importlib import resources
+
 from mailposture.domains import train
-from mailposture.domains.labels import model
+from mailposture.domains.labels import Lexicon, model
 
 
 def test_model_file_is_rebuilt_byte_for_byte() -> None:
@@ -13,17 +16,49 @@ def test_model_file_is_rebuilt_byte_for_byte() -> None:
 
 def test_scores_random_and_real_labels() -> None:
     m = model()
-    for lab in ("x7fk2q9z", "k3pz9a1q", "d1a2b3c4e5f6a7b8", "qzvxkt4m"):
+    for lab in ("x7fk2q9z", "k3pz9a1q", "d1a2b3c4e5f6a7b8", "qzvxkt4m", "sapporo48213"):
         assert m.is_random(lab), lab
-    for lab in ("www", "mail", "smtp", "mx2", "sapporo", "city", "pref", "selector1", "autodiscover"):
+    for lab in ("www", "mail", "smtp", "mx2", "sapporo", "city", "pref", "selector1", "autodiscover",
+                "web-03", "ap-northeast-1a", "kitahiroshima"):
         assert not m.is_random(lab), lab
     assert m.p_random("xn--eckwd4c7c") == 0.0 and m.p_random("") == 0.0
 
 
-def test_held_back_split_is_disjoint_and_stable() -> None:
+def test_lexicon_covers_known_words_only() -> None:
+    lex = Lexicon({"kita", "hiroshima", "mx", "mail"})
+    assert lex.cover("kitahiroshima") == (13, 2, 9)          # two pieces, the longer has 9 letters
+    assert lex.cover("mx") == (2, 1, 2)                      # a whole run may be a short word
+    assert lex.cover("qmxzv") == (0, 0, 0)                   # a 2-letter word inside a run does not count
+    assert lex.cover("zzmailzz") == (4, 1, 4)
+
+
+def test_held_back_split_is_disjoint_stable_and_large_enough_for_1e4() -> None:
+    sources = train.real_sources()
     labels = train.real_labels()
+    assert labels == sorted(sources) and set(sources.values()) == set(train.SOURCES)
     tr, ho = train.split_real(labels)
     assert not set(tr) & set(ho) and len(tr) + len(ho) == len(labels)
+    assert len(ho) >= 10_000          # a false-positive rate of 1e-4 is measured, not only bounded
     assert train.split_real(labels) == (tr, ho)
     a = train.random_labels(1, 5, tr)
     assert a == train.random_labels(1, 5, tr) and set(a) == set(train.FAMILIES)
+    hosts = train.benign_host_labels(1, 50, tr)
+    assert hosts == train.benign_host_labels(1, 50, tr)
+    assert all(train.LABEL_RE.fullmatch(h) for h in hosts)
+
+
+def test_generated_benign_host_names_are_mostly_benign() -> None:
+    m = model()
+    _, held = train.split_real(train.real_labels())
+    hosts = train.benign_host_labels(random.Random(7).randrange(10**6), 500, held)
+    assert sum(m.is_random(h) for h in hosts) / len(hosts) < 0.05
+
+
+def test_bundled_label_lists_have_provenance() -> None:
+    base = resources.files("mailposture.data").joinpath("labels")
+    prov = base.joinpath("PROVENANCE.md").read_text(encoding="utf-8")
+    for name in ("geonames_cities.txt", "web2_words.txt"):
+        assert name in prov
+        lines = base.joinpath(name).read_text(encoding="utf-8").split()
+        assert lines == sorted(set(lines)) and f"{len(lines):,}" in prov
+    assert "CC BY 4.0" in prov and "public domain" in prov

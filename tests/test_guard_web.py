@@ -65,7 +65,8 @@ def test_login_success_rotates_session_and_shows_restricted(web):
     assert new_token != token                       # a fresh CSRF token after login
     assert state_shown(html) == "restricted"
     assert "alice@example.test" in html
-    # the pre-login session id is dead: presenting it again does not log in
+    # the pre-login session id is dead: presenting it again (alone: no other session cookie) does not log in
+    client.cookies.clear()
     client.cookies.set("mp_owner", pre)
     assert client.get("/abroad").status_code == 303
 

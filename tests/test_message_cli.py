@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import authres
+import pytest
 from tests.worlds.mail import BASE, default_world, rsa_key, sign
 from typer.testing import CliRunner
 
@@ -161,6 +162,26 @@ def test_received_walk_skips_internal_hops_and_reads_ipv6() -> None:
     assert from_received(parse(raw), ["other.example"]) is None
 
 
+@pytest.mark.parametrize(("received", "ip", "helo"), [
+    # Postfix / Sendmail: "from HELO (rdns [ip])"
+    (b"from mail-sor-f41.google.com (mail-sor-f41.google.com [209.85.220.41])\r\n\tby mx.dest.example (Postfix)"
+     b" with ESMTPS id 4X; Mon, 7 Dec 2026", "209.85.220.41", "mail-sor-f41.google.com"),
+    # Exim: "from rdns ([ip] helo=HELO)" when the two differ
+    (b"from host.sender.example ([192.0.2.7] helo=fake-helo.example)\r\n\tby mx.dest.example with esmtps "
+     b"(Exim 4.96)\r\n\t(envelope-from <bounce@sender.example>)", "192.0.2.7", "fake-helo.example"),
+    # qmail: "from rdns (HELO name) (ip)"
+    (b"from unknown (HELO weird.example) (192.0.2.8)\r\n  by mx.dest.example with SMTP; 7 Dec 2026",
+     "192.0.2.8", "weird.example"),
+])
+def test_received_helo_is_what_the_client_said(received: bytes, ip: str, helo: str) -> None:
+    """RFC 7208 §2.3: the HELO identity is the name given in HELO/EHLO, which Exim and qmail write apart from the
+    reverse DNS name that comes first."""
+    from mailposture.message.spfid import from_received
+
+    hop = from_received(parse(b"Received: " + received + b"\r\n" + BASE), ["mx.dest.example"])
+    assert (hop["ip"], hop["helo"]) == (ip, helo)
+
+
 def test_stdin_input() -> None:
     with ServerThread(default_world().zone) as server:
         r = runner.invoke(app, ["message", "check", "-", "-n", server.address, "--format", "json"],
@@ -178,3 +199,11 @@ def test_mbox_message_n(tmp_path: Path) -> None:
         r = runner.invoke(app, ["message", "check", str(box), "--mbox", "2", "-n", server.address, "--format", "json"])
     out = json.loads(r.output)
     assert out["message"]["subject"] == "Second" and out["dkim"][0]["result"] == "pass"
+
+
+@pytest.mark.parametrize("bad", ["999.1.1.1", "not-an-ip", "192.0.2.1/24", ""])
+def test_a_bad_ip_option_is_exit_2_not_a_finding(tmp_path: Path, bad: str) -> None:
+    eml = tmp_path / "m.eml"
+    eml.write_bytes(BASE)
+    r = runner.invoke(app, ["message", "check", str(eml), "--ip", bad, "-n", "127.0.0.1:9", "--timeout", "0.2"])
+    assert r.exit_code == 2 and "is not an IP address" in r.output and "Traceback" not in r.output

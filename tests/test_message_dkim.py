@@ -216,3 +216,41 @@ def test_unusable_domain_is_a_permerror_without_a_lookup() -> None:
     out = asyncio.run(verify_message(sign(BASE, d="origin..example"), world, VerifyOptions(bimi=False)))
     [sig] = out["dkim"]
     assert (sig["result"], sig["reason"]) == ("permerror", "bad-tag-value") and "empty label" in sig["detail"]
+
+
+def test_dns_failure_on_the_aligned_key_makes_dmarc_temperror_not_fail() -> None:
+    """The only aligned signature's key lookup failed: DMARC cannot be decided now (RFC 7489 §11.2 temperror, "a
+    later attempt might produce a final result"); a receiver told 'fail, reject' would bounce good mail."""
+    w = default_world()
+    w.zone["sel._domainkey.origin.example"] = [("SERVFAIL", None)]
+    out = verify(sign(BASE), w.zone)
+    assert out["dkim"][0]["result"] == "temperror"
+    assert (out["dmarc"]["result"], out["dmarc"]["disposition"]) == ("temperror", "none")
+    assert out["dmarc"]["unverified"] == ["dkim d=origin.example"]
+    assert "MSG_DMARC_FAIL" not in codes(out)
+    # an unaligned signature's DNS failure changes nothing: no aligned identity passed, DMARC fails
+    w.key("other", "other.example", rsa_key()[1])
+    w.zone["other._domainkey.other.example"] = [("SERVFAIL", None)]
+    out = verify(sign(BASE, d="other.example", s="other"), w.zone)
+    assert out["dmarc"]["result"] == "fail" and out["dmarc"]["disposition"] == "reject"
+
+
+def test_a_flood_of_signatures_is_capped() -> None:
+    """RFC 6376 §6.1/§8.4: 500 signatures (all naming different keys) cost at most MAX_SIGNATURES key lookups; the
+    rest are reported unverified (policy), with one finding, and stay out of the Authentication-Results field.
+    The From domain's own signature is verified first, so junk added on the way cannot push it out."""
+    from mailposture.message.authres_io import ar_header
+    from mailposture.message.dkimsig import MAX_SIGNATURES
+
+    world = FakeResolver(default_world().zone)
+    junk = b"".join(b"DKIM-Signature: v=1; a=rsa-sha256; d=junk%d.example; s=k; h=from; bh=YQ==; b=YQ==\r\n" % i
+                    for i in range(500))
+    out = asyncio.run(verify_message(junk + sign(BASE), world, VerifyOptions(bimi=False)))
+    assert len(out["dkim"]) == 501
+    assert len([name for name, _ in world.log if "._domainkey." in name]) <= MAX_SIGNATURES
+    assert out["dkim"][500]["result"] == "pass" and out["dmarc"]["result"] == "pass"
+    unverified = [s for s in out["dkim"] if s["reason"] == "over-limit"]
+    assert len(unverified) == 501 - MAX_SIGNATURES and {s["result"] for s in unverified} == {"policy"}
+    listed = [f["code"] for f in out["findings"]]
+    assert listed.count("MSG_DKIM_TOO_MANY") == 1 and listed.count("MSG_DKIM_FAIL") == MAX_SIGNATURES - 1
+    assert ar_header("mx.example", out).count("dkim=") == MAX_SIGNATURES

@@ -4,6 +4,7 @@ a Microsoft-style AAR (non-standard RFC 8601) that is still read."""
 from __future__ import annotations
 
 import asyncio
+import io
 
 import authres
 from tests.worlds.mail import BASE, arc_seal_raw, default_world, rsa_key, sign
@@ -122,3 +123,23 @@ def test_standard_aar_uses_authres_and_ar_header_parses_back() -> None:
     got = [(r.method, r.result) for r in parsed.results]
     assert got == [("spf", "pass"), ("dkim", "fail"), ("dmarc", "fail"), ("arc", "pass")]
     assert parse_results(text.split(":", 1)[1])["parser"] == "authres"
+
+
+def test_japanese_verdict_of_a_forward_has_no_english_left() -> None:
+    """The whole readable verdict in Japanese (SPF reason included): only protocol words, names and the subject."""
+    from rich.console import Console
+    from tests.ja_check import english_leftovers
+
+    from mailposture.message.text import render
+
+    final, world, _, _ = three_hops()
+    result = asyncio.run(verify_message(final, world, VerifyOptions(ip="203.0.113.9", mail_from="bounce@lists.example",
+                                                                    helo="lists.example"), lang="ja"))
+    con = Console(record=True, width=200, file=io.StringIO())
+    render(result, "ja", con)
+    text = con.export_text()
+    assert "の 'ip4:203.0.113.0/24' に一致" in text
+    protocol = {"AMS", "ARC", "AS", "BIMI", "DKIM", "FROM", "From", "HELO", "IP", "MAIL", "RFC", "arc", "authserv-id",
+                "cv", "dkim", "dmarc", "draft-brand-indicators-for-message-identification", "fail", "i", "oldest-pass",
+                "pass", "rsa-sha256", "s", "sel", "Meeting", "team"}
+    assert not english_leftovers(text, protocol)

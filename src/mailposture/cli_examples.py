@@ -225,6 +225,37 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("mailposture guard audit prune --older-than 400 -c guard.toml", "keep about a year / 約 1 年分を残す"),
         ("mailposture guard audit prune --older-than 30 -c guard.toml", "keep a month / 1 か月分を残す"),
     ),
+    "guard analyze": (
+        ("mailposture guard analyze '/var/log/maillog*' -o study.xlsx -f xlsx",
+         "the study before rollout: who submits from where, who would be refused / 導入前の調査"),
+        ("mailposture guard analyze /var/log/mail.log /var/log/mail.log.1.gz -c guard.toml -f json",
+         "with your allow-list and home countries, as JSON / 設定の許可リストで JSON 出力"),
+    ),
+    "guard watch": (
+        ("mailposture guard watch /var/log/maillog -c guard.toml --dry-run", "report only, lock nothing / "
+         "検出の報告のみ"),
+        ("mailposture guard watch /var/log/maillog -c guard.toml --act", "lock compromised accounts and mail the "
+         "owner / 不正利用のアカウントをロックして通知"),
+    ),
+    "guard dnsbl": (
+        ("mailposture guard dnsbl check 192.0.2.10 198.51.100.0/28", "your outbound addresses now / 送信元 IP を確認"),
+        ("mailposture guard dnsbl status -c guard.toml", "current listings from the store / 現在の掲載状況"),
+    ),
+    "guard dnsbl check": (
+        ("mailposture guard dnsbl check 192.0.2.10", "one address on the default lists / 既定のリストで 1 アドレス"),
+        ("mailposture guard dnsbl check 198.51.100.0/28 -c guard.toml", "a range, history kept in the store / "
+         "範囲を確認し履歴を保存"),
+    ),
+    "guard dnsbl status": (
+        ("mailposture guard dnsbl status -c guard.toml", "current listings / 現在の掲載状況"),
+        ("mailposture guard dnsbl status --store sqlite:///var/lib/mailposture/guard.db",
+         "from a given store / ストアを指定して"),
+    ),
+    "guard dnsbl watch": (
+        ("mailposture guard dnsbl watch -c guard.toml", "check again every interval, mail changes / 定期確認と通知"),
+        ("mailposture guard dnsbl watch -c guard.toml --interval 3600 --rounds 24", "hourly for a day / "
+         "1 時間ごとに 1 日"),
+    ),
     "guard user list": (
         ("mailposture guard user list -c guard.toml", "every user with a state / 状態のある利用者"),
         ("mailposture guard user list --state restricted -c guard.toml --json", "one state, JSON / 状態で絞り込み"),

@@ -39,6 +39,8 @@ def define(code: str, severity: Severity, rfc: str, en: str, ja: str, fix_en: st
 
 class _Safe(dict):  # missing params render as {name} instead of raising
     def __missing__(self, key: str) -> str:
+        if key.endswith("_ja") and key[:-3] in self:   # a finding made before its Japanese param existed
+            return self[key[:-3]]
         return "{" + key + "}"
 
 
@@ -346,6 +348,15 @@ define("SPF_MALFORMED_VERSION", "error", "RFC 7208 §4.5, §12",
        "文法上は破棄されますが、空白を無視して適用する受信側もあります。",
        "Publish the record starting with exactly 'v=spf1 ' and separate terms with single spaces.",
        "レコードを 'v=spf1 ' で始め、各項目を半角スペースで区切ってください。")
+define("SPF_QUOTED", "error", "RFC 7208 §4.5, §3.3",
+       "The TXT record '{found}' is wrapped in quotation marks: the quotes were stored as part of its text, so it "
+       "does not start with 'v=spf1' and receivers see no SPF record.",
+       "TXT レコード '{found}' が引用符で囲まれています。引用符がレコードの文字として登録されているため "
+       "'v=spf1' で始まらず、受信側には SPF レコードがないように見えます。",
+       "Enter the record in the DNS control panel without the surrounding quotes (the panel adds its own), then "
+       "check that 'dig TXT {domain}' shows a single pair of quotes.",
+       "DNS の管理画面では前後の引用符を付けずに入力してください (画面側が付けます)。{domain} の TXT を問い合わせて、"
+       "引用符が 1 組だけになっていることを確認してください。")
 define("SPF_ANALYSIS_TRUNCATED", "info", "RFC 7208 §4.6.4",
        "The include/redirect tree was not fully expanded ({reason}); counts are lower bounds.",
        "include/redirect の展開を途中で打ち切りました ({reason})。集計値は下限値です。")
@@ -362,10 +373,16 @@ define("DMARC_MULTIPLE_RECORDS", "error", "RFC 7489 §6.6.3",
        "{name} に DMARC レコードが {count} 個あり、受信側は DMARC ポリシーを適用しません。",
        "Keep exactly one 'v=DMARC1' record.", "'v=DMARC1' のレコードを 1 つだけにしてください。")
 define("DMARC_SYNTAX", "error", "RFC 7489 §6.4",
-       "DMARC syntax error in '{term}': {reason}.", "DMARC の構文エラー ('{term}'): {reason}。")
+       "DMARC syntax error in '{term}': {reason}.", "DMARC の構文エラー ('{term}'): {reason_ja}。",
+       "Write the record as tag=value pairs separated by ';', e.g. 'v=DMARC1; p=none; rua=mailto:dmarc@example.jp'.",
+       "レコードは 'タグ=値' を ';' で区切って書いてください (例: 'v=DMARC1; p=none; rua=mailto:dmarc@example.jp')。")
 define("DMARC_VERSION", "error", "RFC 7489 §6.3",
        "The record must start with 'v=DMARC1' (found '{found}').",
-       "レコードは 'v=DMARC1' で始まる必要があります ('{found}')。")
+       "レコードは 'v=DMARC1' で始まる必要があります ('{found}')。",
+       "Start the record with exactly 'v=DMARC1;' (upper-case DMARC1, nothing before it, ';' before the next tag); "
+       "until then receivers treat the domain as having no DMARC record.",
+       "レコードの先頭を 'v=DMARC1;' ちょうどにしてください (DMARC1 は大文字、前に何も置かず、次のタグの前に ';')。"
+       "直すまで受信側はこのドメインに DMARC レコードがないものとして扱います。")
 define("DMARC_MISSING_P", "warning", "RFC 9989 §4.7, RFC 7489 §6.3",
        "No tag 'p': RFC 9989 receivers apply p=none; RFC 7489 requires 'p' (its receivers apply p=none only "
        "with a valid rua, rua here: {rua}, otherwise no DMARC at all).",
@@ -385,9 +402,14 @@ define("DMARC_LEADING_SPACE", "error", "RFC 9989 §4.8, RFC 7489 §6.6.3",
        "Remove the whitespace so that the record starts with 'v=DMARC1'.",
        "レコードが 'v=DMARC1' で始まるよう空白を削除してください。")
 define("DMARC_INVALID_VALUE", "error", "RFC 7489 §6.3",
-       "Tag '{tag}' has an invalid value '{value}'{expected}.", "タグ '{tag}' の値 '{value}' は正しくありません{expected}。")
+       "Tag '{tag}' has an invalid value '{value}'{expected}.", "タグ '{tag}' の値 '{value}' は正しくありません{expected}。",
+       "Replace the value of '{tag}' with one of the allowed values shown.",
+       "'{tag}' の値を、示した値のいずれかに書き換えてください。")
 define("DMARC_DUPLICATE_TAG", "error", "RFC 7489 §6.4",
-       "Tag '{tag}' appears more than once.", "タグ '{tag}' が複数回現れます。")
+       "Tag '{tag}' appears more than once: the whole record is invalid (RFC 6376 §3.2).",
+       "タグ '{tag}' が複数回現れます。レコード全体が無効になります (RFC 6376 §3.2)。",
+       "Keep one '{tag}=' and delete the others (if two TXT records were merged, publish only one).",
+       "'{tag}=' を 1 つだけ残して他を削除してください (2 つのレコードを 1 つにまとめた場合は 1 つだけ公開)。")
 define("DMARC_UNKNOWN_TAG", "warning", "RFC 7489 §6.3",
        "Unknown tag '{tag}' is ignored.", "未知のタグ '{tag}' は無視されます。")
 define("DMARC_DEPRECATED_TAG", "info", "RFC 9989 §4.7",
@@ -410,8 +432,10 @@ define("DMARC_NO_RUA", "info", "RFC 7489 §7.2",
        "集計レポート (rua) が指定されていないため、ドメインの送信状況を把握できません。",
        "Add rua=mailto:<address> to receive aggregate reports.", "rua=mailto:<アドレス> を追加してください。")
 define("DMARC_BAD_URI", "error", "RFC 7489 §6.2",
-       "'{uri}' in {tag} is not a valid report URI (a mailto: address is expected).",
-       "{tag} の '{uri}' は正しいレポート送付先 URI ではありません (mailto: アドレスが必要です)。")
+       "'{uri}' in {tag} is not a valid report URI (a mailto: address is expected): {reason}.",
+       "{tag} の '{uri}' は正しいレポート送付先 URI ではありません (mailto: アドレスが必要です): {reason_ja}。",
+       "Write each address as 'mailto:name@example.jp', several separated by ',' (no spaces inside an address).",
+       "送付先は 'mailto:name@example.jp' の形で書き、複数なら ',' で区切ってください。")
 define("DMARC_EXTERNAL_UNAUTHORIZED", "warning", "RFC 7489 §7.1",
        "Reports to {dest} are not authorized: {auth_name} has no 'v=DMARC1' record, so receivers will not send them.",
        "{dest} へのレポート送付が許可されていません ({auth_name} に 'v=DMARC1' レコードがありません)。",
@@ -425,6 +449,15 @@ define("DMARC_REPORT_DOMAIN_NO_MAIL", "warning", "RFC 7489 §7.1",
 define("DMARC_SPF_AT_DMARC", "error", "RFC 7489 §6.1",
        "An SPF record is published at {name}: it belongs at the domain itself, not under _dmarc.",
        "{name} に SPF レコードが公開されています。SPF はドメイン自体に公開するものです。")
+define("DMARC_QUOTED", "error", "RFC 7489 §6.6.3",
+       "The TXT record '{found}' at {name} is wrapped in quotation marks: the quotes were stored as part of its "
+       "text, so it does not start with 'v=DMARC1' and receivers ignore it.",
+       "{name} の TXT レコード '{found}' が引用符で囲まれています。引用符がレコードの文字として登録されているため "
+       "'v=DMARC1' で始まらず、受信側に無視されます。",
+       "Enter the record in the DNS control panel without the surrounding quotes (the panel adds its own), then "
+       "check that 'dig TXT {name}' shows a single pair of quotes.",
+       "DNS の管理画面では前後の引用符を付けずに入力してください (画面側が付けます)。{name} の TXT を問い合わせて、"
+       "引用符が 1 組だけになっていることを確認してください。")
 define("DMARC_OTHER_TXT", "info", "RFC 7489 §6.6.3",
        "{name} also holds a non-DMARC TXT record, which receivers ignore.",
        "{name} に DMARC 以外の TXT レコードがあります (受信側は無視します)。")
@@ -448,10 +481,14 @@ define("DMARC_TEST_MODE", "warning", "RFC 9989 §4.7",
        "Remove 't=y' once the reports show all legitimate mail passes.", "正規のメールが認証に合格することを確認したら 't=y' を削除してください。")
 define("DMARC_FALLBACK_NONE", "warning", "RFC 7489 §6.6.3, RFC 9989 §4.10.1",
        "No usable policy ({reason}); because 'rua' lists a valid URI, receivers act as if p=none.",
-       "有効なポリシーがありません ({reason})。'rua' に有効な URI があるため、受信側は p=none として扱います。")
+       "有効なポリシーがありません ({reason_ja})。'rua' に有効な URI があるため、受信側は p=none として扱います。",
+       "Fix the problems listed above; the intended policy applies only once the record is valid.",
+       "上の問題を直してください。レコードが正しくなるまで意図したポリシーは適用されません。")
 define("DMARC_NOT_APPLIED", "error", "RFC 7489 §6.6.3, RFC 9989 §4.10.1",
        "No usable policy ({reason}) and no valid 'rua': receivers apply no DMARC processing.",
-       "有効なポリシーがなく ({reason})、有効な 'rua' もないため、受信側は DMARC を適用しません。")
+       "有効なポリシーがなく ({reason_ja})、有効な 'rua' もないため、受信側は DMARC を適用しません。",
+       "Fix the problems listed above: until then the domain is as unprotected as one without DMARC.",
+       "上の問題を直してください。直すまで、このドメインは DMARC がないのと同じく無防備です。")
 define("DMARC_URI_UNSUPPORTED", "warning", "RFC 7489 §6.2",
        "'{uri}' in {tag} uses the scheme '{scheme}'; receivers only have to support mailto: and ignore others.",
        "{tag} の '{uri}' はスキーム '{scheme}' です。受信側が対応必須なのは mailto: のみで、他は無視されます。")
@@ -811,7 +848,7 @@ define("MSG_SPF_NOT_EVALUATED", "info", "RFC 7208 §2.4",
        "--ip/--helo/--mail-from を指定するか、受信 MTA 名を --trusted-hosts で指定して Received から読み取らせてください。")
 define("MSG_SPF_RESULT", "info", "RFC 7208 §2.6",
        "SPF for {identity} ({domain}) from {ip}: {result}{why}.",
-       "{identity} ({domain}) の SPF ({ip} から): {result}{why}。")
+       "{identity} ({domain}) の SPF ({ip} から): {result}{why_ja}。")
 define("MSG_DKIM_NONE", "warning", "RFC 6376 §6.1",
        "The message has no DKIM-Signature: only SPF can align for DMARC, and it does not survive forwarding.",
        "DKIM 署名がありません。DMARC の一致は SPF のみに頼ることになり、転送で失われます。",
@@ -844,6 +881,13 @@ define("MSG_DKIM_HEADER_NOT_COVERED", "warning", "RFC 6376 §8.15",
        "{headers} フィールドが署名 d={d} s={s} の対象数より多く、署名されていないものが表示される可能性があります。",
        "Signers should over-sign these fields (list them once more in h=).",
        "署名者はこれらのフィールドを h= に余分に列挙 (オーバーサイン) すべきです。")
+define("MSG_DKIM_TOO_MANY", "warning", "RFC 6376 §6.1, §8.4",
+       "The message carries {count} DKIM-Signature fields; only {limit} were verified (the From domain's first; "
+       "the others are reported unverified, result 'policy', with no DNS lookup).",
+       "DKIM 署名フィールドが {count} 個あります。検証したのは {limit} 個だけです (From ドメインの署名を優先。残りは "
+       "DNS を引かずに未検証として示します)。",
+       "Real mail carries a few signatures; this many is a sign of a crafted message meant to load verifiers.",
+       "通常のメールの署名は数個です。これほど多いのは検証側に負荷をかけるための細工が疑われます。")
 define("MSG_DMARC_RESULT", "info", "RFC 7489 §6.6.2",
        "DMARC for {domain}: {result} (SPF aligned: {spf}, DKIM aligned: {dkim}); policy {policy}, disposition "
        "{disposition}.",

@@ -211,6 +211,7 @@ def _spf(w: FindingsWorld) -> None:
         "SPF_MACRO_P": ["v=spf1 exists:%{p}.provider.test -all"],
         "SPF_NON_ASCII": ["v=spf1 a:café.provider.test -all".encode()],
         "SPF_MALFORMED_VERSION": [" v=spf1 -all"],  # §4.5: discarded (whitespace before v=spf1)
+        "SPF_QUOTED": ['"v=spf1 -all"'],             # quotes stored as text (a control panel's own quotes added)
         "SPF_ANALYSIS_TRUNCATED": ["v=spf1 include:deep1.provider.test -all"],
     }
     # a catalogued shared provider (the demo world's fictitious LGWAN relay) authorizing 1,048,576 addresses
@@ -257,6 +258,7 @@ def _dmarc(w: FindingsWorld) -> None:
     own("DMARC_PCT_PARTIAL", "v=DMARC1; p=reject; pct=50")
     own("DMARC_RFC7489_INVALID", "v=DMARC1; p=reject; pct=200")
     own("DMARC_LEADING_SPACE", " v=DMARC1; p=reject")
+    own("DMARC_QUOTED", '"v=DMARC1; p=reject"')
     own("DMARC_WEAK_SUBDOMAIN_POLICY", "v=DMARC1; p=reject; sp=none")
     own("DMARC_NO_RUA", "v=DMARC1; p=reject")
     own("DMARC_BAD_URI", "v=DMARC1; p=reject; rua=dmarc@dmarc-bad-uri.world.test")

@@ -6,6 +6,8 @@ and position instead. Positions are 1-based, as in every finding message.
 
 from __future__ import annotations
 
+import re
+
 
 def printable_ascii(ch: str) -> bool:
     return 0x20 <= ord(ch) <= 0x7E
@@ -21,6 +23,27 @@ def describe(ch: str, offset: int) -> str:
     kind = "control character" if o < 0x20 or 0x7F <= o <= 0x9F else (
         "whitespace" if ch.isspace() else "non-ASCII character")
     return f"{kind} {codepoint(ch)} at position {offset + 1}"
+
+
+_KIND_JA = {"control character": "制御文字", "whitespace": "空白文字", "non-ASCII character": "非 ASCII 文字"}
+_DESCRIBED = re.compile(r"(control character|whitespace|non-ASCII character) (U\+[0-9A-F]{4,6}) at position (\d+)")
+
+
+def in_japanese(text: str) -> str:
+    """:func:`describe`'s phrases inside ``text`` said in Japanese (``制御文字 U+0001 (19 文字目)``)."""
+    return _DESCRIBED.sub(lambda m: f"{_KIND_JA[m.group(1)]} {m.group(2)} ({m.group(3)} 文字目)", text)
+
+
+QUOTES = "\"'“”‘’＂"   # ASCII, typographic and full-width quotation marks
+
+
+def unquoted(text: str) -> str | None:
+    """The text inside quotation marks that were stored as part of a TXT record (``"v=spf1 -all"`` pasted into
+    a control panel that adds its own quotes); None when the text is not wrapped in quotes."""
+    t = text.strip()
+    if len(t) >= 2 and t[0] in QUOTES:
+        return t.strip(QUOTES).strip()
+    return None
 
 
 def visible(text: str, limit: int | None = None) -> str:

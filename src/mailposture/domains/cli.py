@@ -107,15 +107,35 @@ def hunt_cmd(
         return out
 
     results = run_loop(run())
-    shown = [r for r in results if not only_flagged or r["verdict"] != "benign"]
+    unproven = [r for r in results if _unproven(r)]
+    shown = [r for r in results if not only_flagged or r["verdict"] != "benign" or _unproven(r)]
     if fmt == "json":
         for r in shown:
             sys.stdout.write(json.dumps(r, ensure_ascii=False) + "\n")
     else:
         _print_text(shown, stats, agg.public_suffixes, lang)
-    if stats.problems:
-        for p in stats.problems:
-            typer.echo(f"skipped: {p}", err=True)
+    for p in stats.problems:
+        typer.echo(f"{'スキップ' if lang == 'ja' else 'skipped'}: {p}", err=True)
+    if unproven:   # a DNS failure is not "no wildcard": these could not be judged, say so
+        names = ", ".join(r["domain"] for r in unproven[:5]) + (" …" if len(unproven) > 5 else "")
+        typer.echo((f"警告: ラベルがローテーションしている {len(unproven)} 件のドメインは DNS エラーのため証明できず、"
+                    f"判定できていません ({names})。--nameserver と --timeout を確認して再実行してください。")
+                   if lang == "ja" else
+                   (f"warning: {len(unproven)} domain(s) with rotating labels could not be proven because DNS "
+                    f"failed ({names}); their verdict is not a finding of innocence. Check --nameserver and "
+                    "--timeout and run again."), err=True)
+    if stats.failed:   # the verdicts above cover what was read before the input broke off
+        for p in stats.failed:
+            typer.echo(f"{'エラー' if lang == 'ja' else 'error'}: "
+                       + (f"{p} (途中までしか読めませんでした。結果はそこまでの分です)" if lang == "ja"
+                          else f"{p} (read only in part; the results cover what was read)"), err=True)
+        raise typer.Exit(2)
+
+
+def _unproven(r: dict) -> bool:
+    """Rotating labels whose DNS proof failed: benign only for want of an answer (DOM_DNS_UNKNOWN)."""
+    codes = {x["code"] for x in r["reasons"]}
+    return r["verdict"] == "benign" and "DOM_DNS_UNKNOWN" in codes and "DOM_ROTATING_LABELS" in codes
 
 
 async def _attach_registrars(results: list[dict], resolver, bootstrap: Path | None) -> None:
@@ -244,16 +264,22 @@ def abuse_cmd(
                     rec["registration"] = None
                     rec["errors"].append(str(exc))
                 ns = await dns.query(name, "NS")
-                rec["dns_operators"] = sorted({registrable(str(h)) or str(h) for h in ns.records}) if ns.ok else []
+                # a DNS failure is unknown (None, with the error), never "no DNS operator" / "no hosting"
+                rec["dns_operators"] = (None if ns.status == "error" else
+                                        sorted({registrable(str(h)) or str(h) for h in ns.records}) if ns.ok else [])
+                if ns.status == "error":
+                    rec["errors"].append(f"DNS {name} NS: {ns.error or ns.rcode or 'error'}")
                 a = await dns.query(name, "A")
-                hosting = []
+                if a.status == "error":
+                    rec["errors"].append(f"DNS {name} A: {a.error or a.rcode or 'error'}")
+                hosting: list | None = None if a.status == "error" else []
                 for ip in list(a.records)[:2] if a.ok else []:
                     h = {"ip": ip, "asn": await asn_of(ip, dns)}
                     try:
                         h["network"] = await client.ip_network(ip)
                     except AbuseLookupError as exc:
                         rec["errors"].append(str(exc))
-                    hosting.append(h)
+                    hosting.append(h)  # type: ignore[union-attr]
                 rec["hosting"] = hosting
                 out.append(rec)
         return out
@@ -290,8 +316,12 @@ def abuse_cmd(
         typer.echo(f"  {'通報先' if ja else 'abuse'}: {ab.get('email') or '-'} {ab.get('phone') or ''}")
         typer.echo(f"  {'登録日' if ja else 'registered'}: {regn.get('registered') or '-'}  "
                    f"{'有効期限' if ja else 'expires'}: {regn.get('expires') or '-'}")
-        typer.echo(f"  {'DNS 事業者' if ja else 'DNS operators'}: {', '.join(r['dns_operators']) or '-'}")
-        for h in r["hosting"]:
+        ops = r["dns_operators"]
+        unknown = "不明 (DNS エラー)" if ja else "unknown (DNS error)"
+        typer.echo(f"  {'DNS 事業者' if ja else 'DNS operators'}: {unknown if ops is None else ', '.join(ops) or '-'}")
+        if r["hosting"] is None:
+            typer.echo(f"  {'ホスティング' if ja else 'hosting'}: {unknown}")
+        for h in r["hosting"] or []:
             net = h.get("network") or {}
             typer.echo(f"  {'ホスティング' if ja else 'hosting'}: {h['ip']} AS{(h.get('asn') or {}).get('asn', '?')} "
                        f"{net.get('name') or ''} {(net.get('abuse') or {}).get('email') or ''}")

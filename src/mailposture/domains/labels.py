@@ -3,9 +3,15 @@
 Spam senders that rotate subdomains draw labels such as ``x7fk2q`` or ``k3pz9a``; real host names are words,
 place names, service names and numbered hosts (``mail``, ``sapporo``, ``mx2``). The model scores one label
 (``p_random``, 0–1). It is trained by :mod:`mailposture.domains.train` from bundled data (the Public Suffix
-List's labels, the jp-localgov domains, common host and selector names) against generated random-label families
-of several kinds; the weights are the file ``label_model.json`` beside this module, rebuilt byte for byte by
-``python -m mailposture.domains.train``.
+List's labels, the jp-localgov domains, common host and selector names, GeoNames city names and dictionary
+words: see ``data/labels/PROVENANCE.md``) against generated random-label families of several kinds; the weights,
+the character model and the word list are the file ``label_model.json`` beside this module, rebuilt byte for
+byte by ``python -m mailposture.domains.train``.
+
+Besides the shape of the label (length, digits, entropy, character trigram likelihood), the model asks how much
+of the label's letters known words cover (a dynamic-programming segmentation against the real labels it was
+trained on): ``kitahiroshima`` is two known words, ``qmvtrkza`` is none, ``sapporo48213`` is a word with a long
+number tail.
 
 A label alone proves nothing: hashed CDN names are random too. The verdict (:mod:`mailposture.domains.verdict`)
 combines the label score with how many distinct labels rotate under one parent and the DNS proof.
@@ -13,9 +19,9 @@ combines the label score with how many distinct labels rotate under one parent a
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
+from bisect import bisect_right
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -25,7 +31,9 @@ _START, _END = "^", "$"
 VOWELS = frozenset("aeiou")
 HEX = frozenset("0123456789abcdef")
 FEATURES = ("len", "digit_share", "hyphen", "char_mean", "char_min", "entropy", "consonant_run",
-            "vowel_share", "transitions", "hexish", "mixed", "distinct_share")
+            "vowel_share", "transitions", "hexish", "mixed", "distinct_share",
+            "llr", "cover", "pieces", "longest_word", "digit_runs", "digit_max", "digit_tail")
+MIN_PIECE, MAX_WORD = 3, 20      # a word inside a longer run of letters has at least 3 letters
 
 
 class CharModel:
@@ -40,6 +48,7 @@ class CharModel:
         for k, v in tri.items():
             self.ctx[k[:2]] = self.ctx.get(k[:2], 0) + v
         self.first = {_START: sum(v for k, v in bi.items() if k[0] == _START)}   # labels seen
+        self._lp = self.logprobs()
 
     @classmethod
     def train(cls, labels: list[str]) -> CharModel:
@@ -55,37 +64,111 @@ class CharModel:
                 uni[c] = uni.get(c, 0) + 1
         return cls(tri, bi, uni)
 
+    def logprobs(self) -> tuple[dict[str, float], dict[str, float], float]:
+        """Log P(c|ab) of every seen trigram, the back-off value of every seen bigram (trigram unseen) and the
+        uniform floor: the same numbers as the interpolation, looked up instead of computed."""
+        u = self.L1 / (len(ALPHABET) + 1)
+        p2 = {}
+        for k, v in self.bi.items():
+            n_b = self.first[_START] if k[0] == _START else self.uni.get(k[0], 0)
+            p2[k] = self.L2 * (v / n_b if n_b else 0.0)
+        lp3 = {k: math.log(self.L3 * v / self.ctx[k[:2]] + p2.get(k[1:], 0.0) + u) for k, v in self.tri.items()}
+        return lp3, {k: math.log(v + u) for k, v in p2.items()}, math.log(u)
+
     def scores(self, label: str) -> tuple[float, float]:
         """Mean and minimum log-probability per character (end marker included)."""
+        lp3, lp2, lp1 = self._lp
         seq = _START + _START + label + _END
-        tri, bi, uni, ctx = self.tri, self.bi, self.uni, self.ctx
         vals = []
-        for i in range(2, len(seq)):
-            a, b, c = seq[i - 2], seq[i - 1], seq[i]
-            n_ab = ctx.get(a + b, 0)
-            n_b = self.first[_START] if b == _START else uni.get(b, 0)
-            p3 = tri.get(a + b + c, 0) / n_ab if n_ab else 0.0
-            p2 = bi.get(b + c, 0) / n_b if n_b else 0.0
-            vals.append(math.log(self.L3 * p3 + self.L2 * p2 + self.L1 / (len(ALPHABET) + 1)))
+        for i in range(len(seq) - 2):
+            t = seq[i:i + 3]
+            v = lp3.get(t)
+            vals.append(lp2.get(t[1:], lp1) if v is None else v)
         return sum(vals) / len(vals), min(vals)
 
 
-def features(label: str, chars: CharModel) -> list[float]:
+class Lexicon:
+    """Known words, with every prefix of 3+ letters, so that a segmentation stops as soon as no word can go on."""
+
+    def __init__(self, words: list[str] | set[str] | frozenset[str]) -> None:
+        self.words = frozenset(words)
+        pre: dict[str, bool] = {}
+        for w in self.words:
+            for i in range(MIN_PIECE, len(w)):
+                pre.setdefault(w[:i], False)
+        for w in self.words:
+            if len(w) >= MIN_PIECE:
+                pre[w] = True
+        self.pre = pre
+
+    def cover(self, run: str) -> tuple[int, int, int]:
+        """Letters of one run of letters covered by known words: (covered, pieces, longest piece). Dynamic
+        programming that maximises the covered letters, then minimises the pieces; a whole run that is a known
+        word counts whatever its length (``mx``), a word inside it needs :data:`MIN_PIECE` letters."""
+        n = len(run)
+        if run in self.words:
+            return n, 1, n
+        pre = self.pre
+        best = [(0, 0, 0)] * (n + 1)          # (covered, -pieces, longest) of the prefix run[:i]
+        for j in range(n):
+            cur = best[j]
+            if cur > best[j + 1]:
+                best[j + 1] = cur
+            for i in range(j + MIN_PIECE, min(n, j + MAX_WORD) + 1):
+                hit = pre.get(run[j:i])
+                if hit is None:
+                    break
+                if hit:
+                    got = (cur[0] + i - j, cur[1] - 1, max(cur[2], i - j))
+                    if got > best[i]:
+                        best[i] = got
+        c, p, lo = best[n]
+        return c, -p, lo
+
+
+def features(label: str, chars: CharModel, lex: Lexicon) -> list[float]:
     """The feature vector of one lower-case LDH label (order: :data:`FEATURES`)."""
     n = len(label) or 1
-    digits = sum(c.isdigit() for c in label)
-    letters = [c for c in label if c.isalpha()]
-    vowels = sum(c in VOWELS for c in letters)
-    run = best = 0
-    for c in label:
-        run = run + 1 if (c.isalpha() and c not in VOWELS) else 0
-        best = max(best, run)
-    trans = sum(1 for a, b in itertools.pairwise(label) if a.isdigit() != b.isdigit())
+    digits = letters = vowels = run = best = trans = 0
+    covered = pieces = longest = 0
+    runs = digit_runs = digit_max = 0
+    prev = ""
+    seg_start = 0
     freq: dict[str, int] = {}
-    for c in label:
+    for i, c in enumerate(label):
         freq[c] = freq.get(c, 0) + 1
+        kind = "a" if "a" <= c <= "z" else ("d" if "0" <= c <= "9" else "-")
+        if kind == "a":
+            letters += 1
+            if c in VOWELS:
+                vowels += 1
+                run = 0
+            else:
+                run += 1
+                best = max(best, run)
+        else:
+            run = 0
+            digits += kind == "d"
+        if kind != prev:
+            if prev and kind != "-" and prev != "-":
+                trans += 1
+            if prev == "a":
+                cv, pc, lo = lex.cover(label[seg_start:i])
+                covered, pieces, longest, runs = covered + cv, pieces + pc, max(longest, lo), runs + 1
+            elif prev == "d":
+                digit_runs += 1
+                digit_max = max(digit_max, i - seg_start)
+            seg_start, prev = i, kind
+    if prev == "a":
+        cv, pc, lo = lex.cover(label[seg_start:])
+        covered, pieces, longest, runs = covered + cv, pieces + pc, max(longest, lo), runs + 1
+    elif prev == "d":
+        digit_runs += 1
+        digit_max = max(digit_max, len(label) - seg_start)
+    tail = len(label) - len(label.rstrip("0123456789"))
     ent = -sum((k / n) * math.log2(k / n) for k in freq.values())
     mean, low = chars.scores(label)
+    nl = letters or 1
     return [
         min(n, 32) / 16.0,
         digits / n,
@@ -94,35 +177,46 @@ def features(label: str, chars: CharModel) -> list[float]:
         low,
         ent / math.log2(n + 1),
         best / n,
-        vowels / (len(letters) or 1),
+        vowels / nl,
         trans / n,
         1.0 if n >= 8 and HEX.issuperset(label) and digits and letters else 0.0,
         1.0 if digits and letters else 0.0,
         len(freq) / n,
+        mean * (n + 1) + (n + 1) * math.log(len(ALPHABET) + 1),   # log-likelihood ratio against uniform
+        covered / nl,
+        pieces / max(runs, 1),
+        longest / nl,
+        float(digit_runs),
+        min(digit_max, 12) / 12.0,
+        min(tail, 12) / 12.0,
     ]
 
 
 class LabelModel:
-    """Standardised features, a linear score and the logistic function."""
+    """An additive logistic model: each feature's value falls in one of a few bins (edges from the training
+    data's quantiles), each bin carries a weight, and P(random) is the logistic function of the bias plus the
+    weights. Non-linear in each feature (four digits at the end are a spam sign, twelve an ISP's address),
+    linear in their sum, and a handful of look-ups at run time."""
 
     def __init__(self, data: dict[str, Any]) -> None:
         self.data = data
         self.chars = CharModel(data["trigrams"], data["bigrams"], data["unigrams"])
-        self.mean = data["mean"]
-        self.scale = data["scale"]
-        self.weights = data["weights"]
+        self.edges = data["edges"]
+        self.table = data["table"]
         self.bias = data["bias"]
         self.threshold = data["threshold"]
+        self.lex = Lexicon(data["words"])
 
     def p_random(self, label: str) -> float:
         label = label.lower()
         if not label or label.startswith("xn--"):
             return 0.0  # IDNs are judged by other signals; an A-label's shape is not randomness
-        return self.p_from_features(features(label, self.chars))
+        return self.p_from_features(features(label, self.chars, self.lex))
 
     def p_from_features(self, x: list[float]) -> float:
-        z = self.bias + sum(w * (v - m) / s for w, v, m, s in zip(self.weights, x, self.mean, self.scale,
-                                                                 strict=True))
+        z = self.bias
+        for edges, weights, v in zip(self.edges, self.table, x, strict=True):
+            z += weights[bisect_right(edges, v)]
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
     def is_random(self, label: str) -> bool:

@@ -17,6 +17,7 @@ import csv
 import gzip
 import io
 import re
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,6 +50,7 @@ class ReadStats:
     used: int = 0
     skipped: int = 0
     problems: list[str] = field(default_factory=list)   # the first few, for the user
+    failed: list[str] = field(default_factory=list)     # inputs that could not be read to their end
 
     def skip(self, why: str) -> None:
         self.skipped += 1
@@ -64,6 +66,11 @@ def clean_name(raw: str) -> str | None:
     name = raw.strip().strip("<>").rstrip(".").lower()
     if "@" in name:
         name = name.rpartition("@")[2]
+    if not name.isascii():   # an internationalised name (例え.jp): its A-label form (RFC 5890), as DNS has it
+        try:
+            name = name.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
     if not name or not _NAME.match(name) or "." not in name or len(name) > 253:
         return None
     return name
@@ -110,20 +117,32 @@ def read_inputs(paths: Iterable[str], stats: ReadStats, *, kind: str | None = No
         path = Path(p)
         if not path.is_file():
             raise InputError(f"{p}: no such file / ファイルがありません")
-        with _open_text(path) as fh:
-            head = [fh.readline() for _ in range(5)]
-        k = kind or detect_kind(path, head)
-        if k in ("eml", "mbox"):
-            yield from _read_messages(path, k, stats)
-            continue
-        year = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-        with _open_text(path) as fh:
-            if k == "csv":
-                yield from _read_csv(fh, stats)
-            elif k == "postfix":
-                yield from _read_postfix(fh, stats, year)
-            else:
-                yield from _read_text(fh, stats)
+        try:
+            yield from _read_file(path, stats, kind)
+        except _UNREADABLE as exc:
+            # a truncated .gz, an unreadable disk block…: what was read before is kept (the caller reports it)
+            why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            stats.failed.append(f"{p}: {why}")
+
+
+_UNREADABLE = (OSError, EOFError, zlib.error, gzip.BadGzipFile)
+
+
+def _read_file(path: Path, stats: ReadStats, kind: str | None) -> Iterator[Observation]:
+    with _open_text(path) as fh:
+        head = [fh.readline() for _ in range(5)]
+    k = kind or detect_kind(path, head)
+    if k in ("eml", "mbox"):
+        yield from _read_messages(path, k, stats)
+        return
+    year = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    with _open_text(path) as fh:
+        if k == "csv":
+            yield from _read_csv(fh, stats)
+        elif k == "postfix":
+            yield from _read_postfix(fh, stats, year)
+        else:
+            yield from _read_text(fh, stats)
 
 
 def _read_text(fh: Iterable[str], stats: ReadStats) -> Iterator[Observation]:
@@ -142,11 +161,23 @@ def _read_text(fh: Iterable[str], stats: ReadStats) -> Iterator[Observation]:
 
 def _read_csv(fh: Iterable[str], stats: ReadStats) -> Iterator[Observation]:
     reader = csv.DictReader(fh)
-    cols = {c.strip().lower(): c for c in reader.fieldnames or []}
+    try:
+        fields = reader.fieldnames
+    except csv.Error as exc:
+        raise InputError(f"the CSV header line cannot be read: {exc} / CSV の見出し行を読めません") from None
+    cols = {c.strip().lower(): c for c in fields or []}
     if "name" not in cols:
         raise InputError(f"CSV input needs a 'name' column (found: {', '.join(cols) or 'none'}) / "
                          "CSV には name 列が必要です")
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:   # a field over the csv module's limit, a NUL…: that row only
+            stats.lines += 1
+            stats.skip(f"row {stats.lines}: {exc}")
+            continue
         stats.lines += 1
         name = clean_name(row.get(cols["name"]) or "")
         if name is None:
@@ -185,8 +216,16 @@ def _syslog_time(line: str, ref: datetime) -> datetime | None:
     return t.replace(year=t.year - 1) if (t - ref).days > 1 else t
 
 
+_QUEUE_MEMORY = 100_000   # queue ids remembered (client address, names already counted)
+
+
 def _read_postfix(fh: Iterable[str], stats: ReadStats, ref: datetime) -> Iterator[Observation]:
-    clients: dict[str, str] = {}   # queue id -> client address (bounded)
+    """One observation per name per message: a message's client host, envelope sender and HELO are logged on
+    several lines under one queue id (smtpd ``client=``, qmgr ``from=``), often with the same name (a spam run's
+    random label is both HELO and sender domain). Counting each line would make every label look seen twice and
+    hide the single-use labels that show rotation."""
+    clients: dict[str, str] = {}          # queue id -> client address (bounded)
+    counted: dict[str, set[str]] = {}     # queue id -> names already observed for that message (bounded)
     for line in fh:
         stats.lines += 1
         if "postfix" not in line:
@@ -195,27 +234,31 @@ def _read_postfix(fh: Iterable[str], stats: ReadStats, ref: datetime) -> Iterato
         t = _syslog_time(line, ref)
         q = _QUEUE.search(line)
         qid = q.group(1) if q else None
+        done = counted.setdefault(qid, set()) if qid else set()
+        if qid and len(counted) > _QUEUE_MEMORY:
+            counted.pop(next(iter(counted)))
         found = False
         ip = None
         for m in _CLIENT.finditer(line):
             host, ip = m.group(1), m.group(2)
             if qid:
                 clients[qid] = ip
-                if len(clients) > 100_000:
+                if len(clients) > _QUEUE_MEMORY:
                     clients.pop(next(iter(clients)))
             name = clean_name(host)
             if name and host != "unknown":
                 found = True
-                yield Observation(name, t, ip=ip, source="client")
+                if name not in done:
+                    done.add(name)
+                    yield Observation(name, t, ip=ip, source="client")
         ip = ip or (clients.get(qid) if qid else None)
-        m = _SENDER.search(line)
-        if m and (name := clean_name(m.group(1))):
-            found = True
-            yield Observation(name, t, ip=ip, source="mail-from")
-        m = _HELO.search(line)
-        if m and (name := clean_name(m.group(1))):
-            found = True
-            yield Observation(name, t, ip=ip, source="helo")
+        for rx, source in ((_SENDER, "mail-from"), (_HELO, "helo")):
+            m = rx.search(line)
+            if m and (name := clean_name(m.group(1))):
+                found = True
+                if name not in done:
+                    done.add(name)
+                    yield Observation(name, t, ip=ip, source=source)
         if found:
             stats.used += 1
 
@@ -241,22 +284,24 @@ def _read_messages(path: Path, kind: str, stats: ReadStats) -> Iterator[Observat
             t = d if d.tzinfo else d.replace(tzinfo=UTC)
         except (TypeError, ValueError, IndexError):
             pass
-        got = False
+        # one observation per name per message: the same random name as Return-Path, From and HELO is one
+        # sighting of that label, not three (else no label of a spam run ever looks single-use)
+        names: dict[str, str] = {}
         for header, source in (("Return-Path", "return-path"), ("From", "from")):
             for _, addr in email.utils.getaddresses([str(v) for v in msg.get_all(header, [])]):
                 if (name := clean_name(addr)) is not None:
-                    got = True
-                    yield Observation(name, t, source=source)
+                    names.setdefault(name, source)
         for sig in msg.get_all("DKIM-Signature", []):
             m = _DKIM_D.search(str(sig).replace("\r", "").replace("\n", ""))
             if m and (name := clean_name(m.group(1))):
-                got = True
-                yield Observation(name, t, source="dkim")
+                names.setdefault(name, "dkim")
         for rec in msg.get_all("Received", []):
             m = _RECEIVED_HELO.match(str(rec))
             if m and (name := clean_name(m.group(1))):
-                got = True
-                yield Observation(name, t, source="helo")
+                names.setdefault(name, "helo")
+        for name, source in names.items():
+            yield Observation(name, t, source=source)
+        got = bool(names)
         if got:
             stats.used += 1
         else:

@@ -2,11 +2,17 @@
 
 Real labels (class 0) come from data bundled with the project or its dependencies, each with its provenance:
 the Public Suffix List shipped in ``publicsuffixlist`` (MPL 2.0), the domains of the bundled jp-localgov list
-(see ``data/jp_localgov/PROVENANCE.md``), the bundled DKIM selector list, and the common host names below.
-Random labels (class 1) are generated here from a fixed seed, in families that spam tools use: letters,
-letters and digits, hexadecimal, pronounceable consonant-vowel strings, a word with digits, and two words.
-80 % of the real labels train the model; 20 % are held back (with random labels from another seed) for
-``bench/domains_bench.py``. Same inputs, same file, byte for byte.
+(see ``data/jp_localgov/PROVENANCE.md``), the bundled DKIM selector list, the common host names below, and the
+GeoNames city names and web2 dictionary words of ``data/labels/`` (see its ``PROVENANCE.md``). Generated benign
+host names (numbered hosts, cloud zones, ISP names with an address in them; :func:`benign_host_label`) are
+class 0 too, as a separate family. Random labels (class 1) are generated here from a fixed seed, in families
+that spam tools use: letters, letters and digits, hexadecimal, pronounceable consonant-vowel strings, a word
+with digits, and two words.
+80 % of the real labels train the model; 20 % are held back (with random labels and generated host names from
+another seed) for ``bench/domains_bench.py``. Features are computed out of fold: the training labels are cut
+into five folds, and a label of fold k is scored by a character model and a word list built from the other four
+folds only; the word families of fold k draw their words from fold k, so their words are unknown to the model
+that scores them, as a spammer's words may be. Same inputs, same file, byte for byte.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from mailposture.domains.labels import FEATURES, CharModel, features
+from mailposture.domains.labels import FEATURES, MAX_WORD, CharModel, Lexicon, features
 
 COMMON_HOST_LABELS = (
     "www mail smtp smtp1 smtp2 smtps imap pop pop3 mx mx1 mx2 mx3 mx01 mx02 ns ns1 ns2 ns3 dns dns1 dns2 "
@@ -32,26 +38,51 @@ COMMON_HOST_LABELS = (
     "mailer mailer1 send sender list lists mailman em click track tracking links go t e edm"
 ).split()
 SEED_TRAIN, SEED_HOLD = 20261207, 4242
+PER_FAMILY, HOSTS, FOLDS = 3000, 6000, 5
+SOURCES = ("common-hosts", "psl", "jp-localgov", "dkim-selectors", "geonames", "web2")
 LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 FAMILIES = ("alpha", "alnum", "hex", "cv", "word-digits", "word-word")
 
 
-def real_labels() -> list[str]:
-    """Every distinct real label (sorted), from the sources named in the module docstring."""
+def _usable(lab: str) -> bool:
+    return bool(LABEL_RE.fullmatch(lab)) and not lab.startswith("xn--") and len(lab) >= 2
+
+
+def real_sources() -> dict[str, str]:
+    """Every distinct real label and the first source (in :data:`SOURCES` order) that has it."""
     import publicsuffixlist
 
-    out: set[str] = set(COMMON_HOST_LABELS)
+    raw: dict[str, list[str]] = {"common-hosts": list(COMMON_HOST_LABELS)}
     psl = Path(publicsuffixlist.__file__).with_name("public_suffix_list.dat")
+    raw["psl"] = []
     for line in psl.read_text(encoding="utf-8").splitlines():
         line = line.strip()
         if line and not line.startswith("//"):
-            out.update(line.lstrip("*!.").split("."))
+            raw["psl"] += line.lstrip("*!.").split(".")
     data = resources.files("mailposture.data")
+    raw["jp-localgov"] = []
     with data.joinpath("jp_localgov/jp_localgov.csv").open(encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
-            out.update((row.get("domain") or "").lower().split("."))
-    out.update(data.joinpath("dkim_selectors.txt").read_text(encoding="utf-8").lower().split())
-    return sorted(lab for lab in out if LABEL_RE.fullmatch(lab) and not lab.startswith("xn--") and len(lab) >= 2)
+            raw["jp-localgov"] += (row.get("domain") or "").lower().split(".")
+    raw["dkim-selectors"] = data.joinpath("dkim_selectors.txt").read_text(encoding="utf-8").lower().split()
+    raw["geonames"] = data.joinpath("labels/geonames_cities.txt").read_text(encoding="utf-8").split()
+    raw["web2"] = data.joinpath("labels/web2_words.txt").read_text(encoding="utf-8").split()
+    out: dict[str, str] = {}
+    for src in SOURCES:
+        for lab in raw[src]:
+            if _usable(lab):
+                out.setdefault(lab, src)
+    return out
+
+
+def real_labels() -> list[str]:
+    """Every distinct real label (sorted), from the sources named in the module docstring."""
+    return sorted(real_sources())
+
+
+def word_set(labels: list[str]) -> set[str]:
+    """The known words of the coverage feature: the alphabetic real labels."""
+    return {lab for lab in labels if lab.isalpha() and len(lab) <= MAX_WORD}
 
 
 def split_real(labels: list[str]) -> tuple[list[str], list[str]]:
@@ -85,55 +116,134 @@ def random_label(family: str, rnd: random.Random, words: list[str]) -> str:
     raise ValueError(family)
 
 
+def word_pool(words: list[str]) -> list[str]:
+    return [w for w in words if 3 <= len(w) <= 8 and w.isalpha()]
+
+
 def random_labels(seed: int, per_family: int, words: list[str]) -> dict[str, list[str]]:
     rnd = random.Random(seed)
-    pool = [w for w in words if 3 <= len(w) <= 8 and w.isalpha()]
+    pool = word_pool(words)
     return {f: [random_label(f, rnd, pool)[:63] for _ in range(per_family)] for f in FAMILIES}
 
 
-def fit(x: list[list[float]], y: list[int], iters: int = 600, lr: float = 0.5, l2: float = 1e-3) -> dict:
-    """Logistic regression by full-batch gradient descent on standardised features (numpy, deterministic)."""
+HOST_SERVICES = ("mx mail smtp smtp-out web www ns dns srv server host node db app vm lb gw proxy cache edge relay "
+                 "out mta imap pop vpn fw rt sw core dev stg prd api static cdn").split()
+CLOUD_REGIONS = ("us-east us-west eu-west eu-central eu-north ap-northeast ap-southeast ap-south ca-central "
+                 "sa-east me-south af-south").split()
+AZURE_REGIONS = ("japaneast japanwest eastus westus2 westeurope northeurope southeastasia eastasia "
+                 "australiaeast uksouth koreacentral").split()
+ISP_PREFIXES = ("softbank ai kd ntt ocn p i dhcp dyn pool ppp adsl ftth cable client host ip static user "
+                "customer").split()
+
+
+def benign_host_label(rnd: random.Random, words: list[str]) -> str:
+    """A benign host label of the machine-made kinds that real networks use: numbered hosts (``mx12``,
+    ``web-03``), cloud regions and zones (``ap-northeast-1a``, ``japaneast``), data-centre names
+    (``tyo2-r12-s3``) and ISP access names with the address in them (``softbank126012034056``,
+    ``ip-10-0-1-23``, ``p1234-ipngn1001sapporo``)."""
+    kind = rnd.randrange(6)
+    if kind == 0:
+        n = rnd.choice((rnd.randint(0, 9), rnd.randint(0, 99), rnd.randint(0, 999)))
+        num = str(n).zfill(rnd.choice((1, 2, 2, 3)))
+        return rnd.choice(HOST_SERVICES) + rnd.choice(("", "", "-")) + num
+    if kind == 1:
+        if rnd.random() < 0.3:
+            return rnd.choice(AZURE_REGIONS)
+        return f"{rnd.choice(CLOUD_REGIONS)}-{rnd.randint(1, 3)}" + rnd.choice(("", "a", "b", "c", "d"))
+    if kind == 2:
+        site = rnd.choice(words)[:3] + str(rnd.randint(1, 12))
+        return f"{site}-{rnd.choice(('r', 'rack', 'pod', 'c'))}{rnd.randint(1, 40)}-{rnd.choice(HOST_SERVICES)}" \
+               f"{rnd.randint(1, 20)}"
+    octets = [rnd.randint(1, 254) for _ in range(4)]
+    if kind == 3:
+        return rnd.choice(ISP_PREFIXES) + "".join(f"{o:03d}" for o in octets)
+    if kind == 4:
+        return rnd.choice(("ip", "host", "dhcp", "pool", "static", "i")) + "-" + "-".join(map(str, octets))
+    return f"p{rnd.randint(1, 9999)}-ipngn{rnd.randint(100, 9999)}{rnd.choice(words)}"
+
+
+def benign_host_labels(seed: int, n: int, words: list[str]) -> list[str]:
+    rnd = random.Random(seed)
+    pool = word_pool(words)
+    return [benign_host_label(rnd, pool)[:63] for _ in range(n)]
+
+
+def fit(x: list[list[float]], y: list[int], bins: int = 32, iters: int = 25, l2: float = 0.3) -> dict:
+    """The additive model of :class:`~mailposture.domains.labels.LabelModel`: per feature, edges at the
+    training values' quantiles (at most ``bins`` bins), one weight per bin, fitted as an L2-penalised logistic
+    regression on the one-hot bins by Newton's method (numpy, deterministic; both classes weigh the same)."""
     import numpy as np
 
     xa = np.asarray(x, dtype=np.float64)
     ya = np.asarray(y, dtype=np.float64)
-    mean = xa.mean(axis=0)
-    scale = xa.std(axis=0)
-    scale[scale == 0] = 1.0
-    z = (xa - mean) / scale
-    w = np.zeros(z.shape[1])
-    b = 0.0
+    edges: list[list[float]] = []
+    cols = []
+    for f in range(xa.shape[1]):
+        qs = np.quantile(xa[:, f], np.arange(1, bins) / bins)
+        e = sorted({round(float(q), 6) for q in qs})
+        edges.append(e)
+        idx = np.searchsorted(np.asarray(e), xa[:, f], side="right")
+        cols.append(np.eye(len(e) + 1)[idx])
+    z = np.hstack([*cols, np.ones((len(ya), 1))])
     pos = ya.mean()
-    sample_w = np.where(ya == 1, 0.5 / pos, 0.5 / (1 - pos))   # both classes weigh the same
+    sw = np.where(ya == 1, 0.5 / pos, 0.5 / (1 - pos))
+    pen = np.full(z.shape[1], l2)
+    pen[-1] = 0.0
+    w = np.zeros(z.shape[1])
     for _ in range(iters):
-        p = 1 / (1 + np.exp(-(z @ w + b)))
-        g = (p - ya) * sample_w
-        w -= lr * ((z.T @ g) / len(ya) + l2 * w)
-        b -= lr * g.mean()
-    return {"mean": [round(float(v), 6) for v in mean], "scale": [round(float(v), 6) for v in scale],
-            "weights": [round(float(v), 6) for v in w], "bias": round(float(b), 6)}
+        p = 1 / (1 + np.exp(-(z @ w)))
+        grad = z.T @ ((p - ya) * sw) + pen * w
+        hess = (z * (sw * p * (1 - p))[:, None]).T @ z + np.diag(pen) + 1e-9 * np.eye(z.shape[1])
+        w -= np.linalg.solve(hess, grad)
+    table, at = [], 0
+    for e in edges:
+        table.append([round(float(v), 6) for v in w[at:at + len(e) + 1]])
+        at += len(e) + 1
+    return {"edges": edges, "table": table, "bias": round(float(w[-1]), 6)}
+
+
+def training_rows() -> tuple[list[str], CharModel, list[list[float]], list[int], list[str], list[int]]:
+    """The training labels' out-of-fold features: (real training labels, their character model, features,
+    classes, family of each row — ``real``, ``hosts`` or a random family —, fold of each row)."""
+    train_real, _ = split_real(real_labels())
+    chars = CharModel.train(train_real)
+    # out-of-fold features: a label is scored by a character model and a word list that never saw it
+    fold_labels = [train_real[k::FOLDS] for k in range(FOLDS)]
+    others = [[lab for j in range(FOLDS) if j != k for lab in fold_labels[j]] for k in range(FOLDS)]
+    fold_chars = [CharModel.train(o) for o in others]
+    fold_words = [Lexicon(word_set(o)) for o in others]
+    rnd = random.Random(SEED_TRAIN)
+    x: list[list[float]] = []
+    y: list[int] = []
+    tags: list[str] = []
+    fold: list[int] = []
+    for k in range(FOLDS):
+        pool = word_pool(fold_labels[k])
+        batch = [(lab, "real") for lab in fold_labels[k]]
+        batch += [(random_label(fam, rnd, pool)[:63], fam) for fam in FAMILIES for _ in range(PER_FAMILY // FOLDS)]
+        batch += [(benign_host_label(rnd, pool)[:63], "hosts") for _ in range(HOSTS // FOLDS)]
+        x += [features(lab, fold_chars[k], fold_words[k]) for lab, _ in batch]
+        y += [0 if t in ("real", "hosts") else 1 for _, t in batch]
+        tags += [t for _, t in batch]
+        fold += [k] * len(batch)
+    return train_real, chars, x, y, tags, fold
 
 
 def build() -> dict:
     from mailposture.domains.labels import LabelModel
 
-    train_real, _ = split_real(real_labels())
-    chars = CharModel.train(train_real)
-    rand = random_labels(SEED_TRAIN, 1500, train_real)
-    samples = [(lab, 0) for lab in train_real] + [(lab, 1) for fam in FAMILIES for lab in rand[fam]]
-    # out-of-fold features: a label is scored by a character model that never saw it, as at run time
-    folds = 5
-    fold_models = [CharModel.train([lab for i, lab in enumerate(train_real) if i % folds != k]) for k in range(folds)]
-    x = [features(lab, fold_models[i % folds]) for i, (lab, _) in enumerate(samples)]
-    y = [c for _, c in samples]
+    train_real, chars, x, y, tags, _ = training_rows()
+    real_rows = [i for i, t in enumerate(tags) if t == "real"]
     params = fit(x, y)
     data = {"features": list(FEATURES), "trigrams": chars.tri, "bigrams": chars.bi, "unigrams": chars.uni, **params,
-            "threshold": 0.5, "trained_on": {"real_labels": len(train_real), "random_per_family": 1500,
-                                             "families": list(FAMILIES), "seed": SEED_TRAIN}}
+            "words": sorted(word_set(train_real)),
+            "threshold": 0.5, "trained_on": {"real_labels": len(train_real), "random_per_family": PER_FAMILY,
+                                             "generated_hosts": HOSTS, "families": list(FAMILIES),
+                                             "sources": list(SOURCES), "seed": SEED_TRAIN}}
     # the threshold: at most 0.5 % of the real training labels above it (the per-domain verdict adds the
     # distinct-label count and the DNS proof; the label score alone never flags a domain)
     m = LabelModel(data)
-    scores = sorted(m.p_from_features(x[i]) for i, (_, c) in enumerate(samples) if c == 0)   # out of fold
+    scores = sorted(m.p_from_features(x[i]) for i in real_rows)   # out of fold
     k = math.ceil(len(scores) * 0.995) - 1
     data["threshold"] = round(max(0.5, scores[k] + 1e-6), 6)
     return data

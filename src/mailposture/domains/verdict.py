@@ -41,7 +41,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "DOM_DNS_UNKNOWN": ("DNS did not answer, the proof is unknown: {errors}", "DNS が応答せず、証明は不明です: {errors}"),
     "DOM_FEW_LABELS": ("only {distinct} distinct child labels: no rotation", "子ラベルは {distinct} 種類のみ: ローテーションなし"),
     "DOM_ALLOWLISTED": ("a large provider on the bundled allow-list", "同梱の許可リストにある大手事業者"),
-    "DOM_NOT_PROBED": ("no DNS proof asked (labels do not rotate)", "ラベルがローテーションしていないため DNS 確認なし"),
+    "DOM_NOT_PROBED": ("labels do not count as rotating ({why}): no DNS proof asked",
+                       "ラベルはローテーションとみなされないため DNS 確認なし ({why_ja})"),
     "DOM_NO_DNS": ("labels rotate, but no DNS proof was asked (--no-dns): not judged",
                    "ラベルはローテーションしていますが DNS 確認をしていません (--no-dns): 判定保留"),
 }
@@ -105,7 +106,7 @@ def judge(stats: DomainStats, rot: Rotation, proof: Proof | None, th: Thresholds
         reasons.append(("DOM_ALLOWLISTED", {}))
     elif not rot.rotating:
         reasons.append(("DOM_FEW_LABELS" if rot.distinct < th.min_labels else "DOM_NOT_PROBED",
-                        {"distinct": rot.distinct}))
+                        {"distinct": rot.distinct, **_not_rotating_why(rot, th)}))
     if rot.distinct >= th.min_labels:
         reasons.append(("DOM_ROTATING_LABELS", {"distinct": rot.distinct, "parent": rot.parent}))
         if rot.random_share >= th.random_share:
@@ -159,6 +160,18 @@ def judge(stats: DomainStats, rot: Rotation, proof: Proof | None, th: Thresholds
         "last_seen": stats.last_seen.isoformat() if stats.last_seen else None,
         "registrar": None,
     }
+
+
+def _not_rotating_why(rot: Rotation, th: Thresholds) -> dict[str, str]:
+    """Which share kept many distinct labels from counting as rotation (both languages)."""
+    en, ja = [], []
+    if rot.random_share < th.random_share:
+        en.append(f"only {rot.random_share:.0%} look random, under {th.random_share:.0%}")
+        ja.append(f"ランダムに見えるラベルが {rot.random_share:.0%} で {th.random_share:.0%} 未満")
+    if rot.once_share < th.once_share:
+        en.append(f"only {rot.once_share:.0%} were seen once, under {th.once_share:.0%}")
+        ja.append(f"1 回だけのラベルが {rot.once_share:.0%} で {th.once_share:.0%} 未満")
+    return {"why": "; ".join(en), "why_ja": "、".join(ja)}
 
 
 def _score(rot: Rotation, proof: Proof | None, th: Thresholds) -> float:

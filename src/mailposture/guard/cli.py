@@ -223,8 +223,10 @@ def serve_cmd(
 # -- status ----------------------------------------------------------------------------------------------------
 @guard_app.command("status")
 def status_cmd(config: ConfigOpt = None, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
-    """Store, users per state, geo source and data date, allow-list size, refusals in the last 24 h.
-    保存先・状態ごとの利用者数・国判定データ・許可リスト・直近 24 時間の拒否数を表示します。"""
+    """Store, users per state, geo source and data date, allow-list size, refusals in the last 24 h, block-list
+    listings of the outbound addresses. 保存先・状態ごとの利用者数・国判定データ・許可リスト・直近 24 時間の拒否数・
+    送信元アドレスのブロックリスト掲載を表示します。"""
+    from mailposture.guard.cli_dnsbl import listings_summary
     from mailposture.guard.geo import open_geo
 
     cfg = _config(config, store)
@@ -244,6 +246,7 @@ def status_cmd(config: ConfigOpt = None, store: StoreOpt = None, as_json: JsonOp
             "allowlist_size": len(st.allowlist()),
             "refusals_24h_by_country": st.refusals_by_country(now - timedelta(hours=24)),
             "counts_today": st.counts(now.strftime("%Y-%m-%d")),
+            "dnsbl_listings": listings_summary(st),  # issue 12 (guard/cli_dnsbl.py)
         }
 
     info = _guarded(collect)
@@ -266,6 +269,9 @@ def status_cmd(config: ConfigOpt = None, store: StoreOpt = None, as_json: JsonOp
     total = sum(n for _, n in refusals)
     typer.echo(f"refusals, 24 h:   {total}" + (" — " + ", ".join(f"{cc} {n}" for cc, n in refusals[:15])
                                                 if refusals else ""))
+    listed = info["dnsbl_listings"]
+    typer.echo(f"DNSBL listings:   {len(listed)}" + ("".join(f"\n  {x['ip']} {x['list']} since {x['since']}"
+                                                             for x in listed)))
 
 
 # -- users -----------------------------------------------------------------------------------------------------
@@ -480,3 +486,11 @@ def check_cmd(username: str, ip: str,
                        "client_name": client_name}, lambda _u: (rec, True), datetime.now(UTC))
     typer.echo(f"verdict: {d.verdict}  reason: {d.reason}  country: {d.country or '-'}")
     typer.echo(f"action={d.action}")
+
+
+# -- issue 12: analyze / watch / dnsbl live in their own modules ------------------------------------------------
+from mailposture.guard.cli_dnsbl import dnsbl_app as _dnsbl_app  # noqa: E402
+from mailposture.guard.cli_facts import register as _register_facts  # noqa: E402
+
+_register_facts(guard_app)
+guard_app.add_typer(_dnsbl_app, name="dnsbl")

@@ -96,6 +96,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+SECTION_TABLES = ("detect", "watch", "dnsbl")
 _NULLABLE = {"prepend_header", "dovecot_auth_socket", "users_file", "admin_users_file"}
 _CHOICES = {"unknown_country_action": ("refuse", "allow"), "on_store_error": ("fail-open", "fail-closed"),
             "log_decisions": ("none", "refused", "all"), "on_store_replaced": ("reopen", "fail"),
@@ -112,6 +113,8 @@ def config_from_dict(data: dict[str, Any], src: str = "config") -> GuardConfig:
     """Build a validated config from a plain dict (TOML-like types); unknown keys are errors."""
     if isinstance(data.get("guard"), dict):
         data = {**{k: v for k, v in data.items() if k != "guard"}, **data["guard"]}
+    # tables read by other modules (guard/sections.py: detection thresholds, watch, DNSBL monitor)
+    data = {k: v for k, v in data.items() if not (k in SECTION_TABLES and isinstance(v, dict))}
     known = {f.name: f for f in fields(GuardConfig)}
     cfg = GuardConfig()
     for key, value in data.items():

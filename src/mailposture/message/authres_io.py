@@ -96,6 +96,8 @@ def ar_header(host: str, verdict: dict[str, Any]) -> str:
             props.append(authres.AuthenticationResultProperty("smtp", "helo", spf["helo"]))
         res.append(authres.AuthenticationResult(method="spf", result=spf["result"], properties=props))
     for sig in verdict.get("dkim") or []:
+        if sig.get("reason") == "over-limit":   # not verified: nothing to state about it (RFC 8601 §2.7.1)
+            continue
         props = []
         if sig.get("d"):
             props.append(authres.AuthenticationResultProperty("header", "d", sig["d"]))

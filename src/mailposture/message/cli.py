@@ -75,6 +75,14 @@ def check(
     lang = default_lang(lang)
     if fmt not in ("text", "json"):
         raise typer.BadParameter("--format must be text or json", param_hint="--format")
+    if ip is not None:
+        import ipaddress
+
+        try:
+            ip = str(ipaddress.ip_address(ip.strip()))
+        except ValueError:
+            _fail(f"--ip {ip!r} is not an IP address (e.g. 192.0.2.1 or 2001:db8::1) / "
+                  f"--ip {ip!r} は IP アドレスではありません (例: 192.0.2.1、2001:db8::1)")
     key = None
     if arc_seal is not None:
         if not selector or not domain or output is None:

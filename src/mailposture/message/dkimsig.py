@@ -35,6 +35,9 @@ _LOG.addHandler(logging.NullHandler())
 _LOG.propagate = False
 
 ALGORITHMS = ("rsa-sha256", "rsa-sha1", "ed25519-sha256")
+# RFC 6376 §6.1 (verifiers MAY limit the signatures they try) and §8.4 (a message can be built to make a verifier
+# do many lookups and much crypto): the first MAX_SIGNATURES are verified, the others reported unverified
+MAX_SIGNATURES = 20
 MIN_RSA_BITS = 1024     # RFC 8301 §3.2
 CLOCK_SLOP = 300        # seconds of clock skew forgiven for t= in the future (RFC 6376 §3.5 x=, t=)
 #: reason code -> result
@@ -47,6 +50,7 @@ REASONS: dict[str, str] = {
     "key-strict-subdomain": "permerror", "key-dns-error": "temperror",
     "expired": "fail", "body-hash-mismatch": "fail", "signature-mismatch": "fail", "rsa-sha1": "fail",
     "key-too-short": "fail", "body-length-exceeds": "fail",
+    "over-limit": "policy",
 }
 WATCHED_HEADERS = ("from", "subject", "to", "cc", "date", "reply-to", "content-type", "message-id")
 _B64 = re.compile(rb"[\s0-9A-Za-z+/]+[\s=]*$")
@@ -60,10 +64,37 @@ def new_verifier(msg: Message) -> dkim.DKIM:
     return d
 
 
-def signature_key_names(msg: Message) -> list[str]:
-    """Key names every DKIM-Signature needs (fetched before verification)."""
+def _sig_domain(raw: bytes) -> str:
+    try:
+        return _txt(parse_tag_value(raw).get(b"d")).strip().lower().rstrip(".")
+    except (InvalidTagValueList, ValueError):
+        return ""
+
+
+def chosen(msg: Message, prefer: str | None = None) -> set[int]:
+    """Indexes of the signatures to verify: all when there are at most MAX_SIGNATURES; else those whose d= is
+    the From domain, a parent or a child of it first (the ones DMARC needs, so junk signatures added on the way
+    cannot push them out), then the others top-down."""
+    raws = msg.raw_all("dkim-signature")
+    if len(raws) <= MAX_SIGNATURES:
+        return set(range(len(raws)))
+    p = (prefer or "").lower().rstrip(".")
+
+    def related(d: str) -> bool:
+        return bool(p and d) and (d == p or p.endswith("." + d) or d.endswith("." + p))
+
+    first = [i for i, raw in enumerate(raws) if related(_sig_domain(raw))]
+    rest = [i for i in range(len(raws)) if i not in set(first)]
+    return set((first + rest)[:MAX_SIGNATURES])
+
+
+def signature_key_names(msg: Message, prefer: str | None = None) -> list[str]:
+    """Key names every DKIM-Signature to verify needs (fetched before verification)."""
     names = []
-    for raw in msg.raw_all("dkim-signature"):
+    pick = chosen(msg, prefer)
+    for idx, raw in enumerate(msg.raw_all("dkim-signature")):
+        if idx not in pick:
+            continue
         try:
             tags = parse_tag_value(raw)
         except (InvalidTagValueList, ValueError):
@@ -77,16 +108,31 @@ def _txt(v: bytes | None) -> str:
     return v.decode("utf-8", "replace") if v is not None else ""
 
 
-def verify_all(msg: Message, book: KeyBook, *, now: float | None = None) -> tuple[list[dict[str, Any]], list[Finding]]:
-    """One result per DKIM-Signature, top to bottom, and the findings about them."""
+def verify_all(msg: Message, book: KeyBook, *, now: float | None = None,
+               prefer: str | None = None) -> tuple[list[dict[str, Any]], list[Finding]]:
+    """One result per DKIM-Signature, top to bottom, and the findings about them (``prefer``: the From domain,
+    whose signatures are verified first when there are more than MAX_SIGNATURES)."""
     now = time.time() if now is None else now
     verifier = new_verifier(msg)
     sig_fields = [(n, v) for n, v in msg.fields if n.lower() == b"dkim-signature"]
     results: list[dict[str, Any]] = []
     findings: list[Finding] = []
+    pick = chosen(msg, prefer)
     for idx, field in enumerate(sig_fields):
-        res = _verify_one(verifier, msg, field, idx, book, now, findings)
-        results.append(res)
+        if idx not in pick:
+            res = _new_result(idx)
+            try:
+                tags = parse_tag_value(field[1])
+                for tag, key in ((b"d", "d"), (b"s", "s"), (b"a", "a")):
+                    if tag in tags:
+                        res[key] = _txt(tags[tag]).strip().lower()
+            except (InvalidTagValueList, ValueError):
+                pass
+            results.append(_done(res, "over-limit", f"signature {idx + 1} of {len(sig_fields)}"))
+            continue
+        results.append(_verify_one(verifier, msg, field, idx, book, now, findings))
+    if len(sig_fields) > MAX_SIGNATURES:
+        findings.append(finding("MSG_DKIM_TOO_MANY", count=len(sig_fields), limit=MAX_SIGNATURES))
     return results, findings
 
 

@@ -83,8 +83,17 @@ def evaluate(from_info: FromInfo, section: dict[str, Any] | None, spf: dict[str,
                alignment={"spf": {"mode": aspf, "identity": spf_domain},
                           "dkim": {"mode": adkim, "identities": dkim_domains, "aligned": dkim_ok}},
                testing=section.get("t") == "y")
+    # an aligned identity that could not be checked (DNS error on its key or SPF record) might still pass: the
+    # result is temperror, "a later attempt might produce a final result" (RFC 7489 §11.2), not fail
+    unsure = [f"dkim d={s['d']}" for s in dkim if s.get("result") == "temperror" and s.get("d")
+              and aligned(s["d"], dom, adkim)]
+    if spf.get("result") == "temperror" and aligned(spf.get("domain"), dom, aspf):
+        unsure.append(f"spf {spf.get('domain')}")
     if spf_ok or dkim_ok:   # §6.6.2: either aligned pass is a DMARC pass
         out.update(result="pass", reason="aligned", disposition="none")
+    elif unsure:
+        out.update(result="temperror", reason="aligned-identity-dns-error", disposition="none",
+                   unverified=unsure)
     else:
         out.update(result="fail", reason="not-aligned", disposition=policy)
         pct = section.get("pct")

@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from mailposture.checks.spf.evaluate import check_host, check_spf
+from mailposture.checks.spf.reasons import reason_ja
 from mailposture.dns.types import Resolver
 from mailposture.findings import Finding, finding
 from mailposture.message.parse import Message
@@ -23,6 +24,9 @@ _BY = re.compile(r"\bby\s+([^\s;()]+)", re.IGNORECASE)
 _FROM = re.compile(r"^\s*from\s+([^\s;()]+)", re.IGNORECASE)
 _IP = re.compile(r"\[(?:IPv6:)?([0-9A-Fa-f:.]+)\]")
 _PAREN_IP = re.compile(r"\(([^()]*?)\)")
+# the name the client gave in HELO/EHLO when the MTA writes the reverse DNS name first: Exim
+# "from rdns ([ip] helo=NAME)", qmail "from rdns (HELO NAME) (ip)", Sendmail-style "(EHLO NAME)"
+_HELO_SAID = re.compile(r"\(\s*(?:[^()]*?\s)?(?:helo=|(?:HELO|EHLO)\s+)([^\s;()]+)", re.IGNORECASE)
 _ENVFROM = re.compile(r"envelope-from\s*[=:]?\s*<?([^>\s;)]*)>?", re.IGNORECASE)
 
 REASON_JA = {"no ip given and no --trusted-hosts": "IP 未指定で --trusted-hosts もありません",
@@ -63,6 +67,9 @@ def from_received(msg: Message, trusted: list[str]) -> dict[str, Any] | None:
             return None   # written by someone we do not trust: nothing below it is believed
         frm = _FROM.match(value)
         helo = frm.group(1) if frm else ""
+        said = _HELO_SAID.search(value[:by.start()]) if frm else None
+        if said:   # RFC 7208 §2.3: the HELO identity is what the client said, not the reverse DNS name
+            helo = said.group(1)
         ips = [ip for ip in (_valid_ip(m) for m in _IP.findall(value)) if ip]
         if not ips:   # "from helo (rdns 192.0.2.1)" without brackets
             for paren in _PAREN_IP.findall(value):
@@ -128,7 +135,8 @@ async def evaluate(msg: Message, resolver: Resolver, *, ip: str | None, helo: st
         h = got[1]
         out["helo_result"] = {"result": h.result, "domain": h.domain, "reason": h.reason}
     why = f" ({main.reason})" if main.reason else ""
+    why_ja = f" ({reason_ja(main.reason)})" if main.reason else ""
     findings.append(finding("MSG_SPF_RESULT", "info" if main.result in ("pass", "none", "neutral") else "warning",
                             identity="MAIL FROM" if sender else "HELO", domain=main.domain, ip=ip,
-                            result=main.result, why=why))
+                            result=main.result, why=why, why_ja=why_ja))
     return out, findings

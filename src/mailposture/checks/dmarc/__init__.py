@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mailposture.checks.chars import visible
+from mailposture.checks.chars import unquoted, visible
 from mailposture.checks.dmarc.discover import Discovery, Lookup, default_psl, psl_org_domain, walk_targets
 from mailposture.checks.dmarc.parse import (
     DmarcRecord,
@@ -81,6 +81,8 @@ def _txt_findings(lk: Lookup, findings: list[Finding]) -> None:
         elif text[:1].isspace() and is_dmarc_text(text.lstrip(" \t\r\n")):
             # " v=DMARC1; ...": discarded (RFC 7489 §6.6.3 step 2); receivers that trim it would apply it
             findings.append(finding("DMARC_LEADING_SPACE", found=visible(text.strip(), 40)))
+        elif (inner := unquoted(text)) is not None and (is_dmarc_text(inner) or looks_like_dmarc(inner)):
+            findings.append(finding("DMARC_QUOTED", found=visible(text.strip(), 60), name=lk.name))
         elif looks_like_dmarc(text):
             findings.append(finding("DMARC_VERSION", found=visible(text.strip(), 40)))  # e.g. v=dmarc1: ignored
         else:

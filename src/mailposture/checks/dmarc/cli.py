@@ -70,10 +70,13 @@ def register(app: typer.Typer) -> None:
                 if reason and language == "ja":
                     from mailposture.findings import value_ja
 
-                    reason = value_ja(reason)
+                    reason = f.params.get("reason_ja") or value_ja(reason)
                 if reason and str(reason) not in msg:  # e.g. why a URI is invalid
                     msg += f" [{reason}]"
                 typer.echo(f"  [{sev}] {f.code}: {msg} ({f.rfc})")
+                fix = f.fix(language)
+                if fix:
+                    typer.echo(f"      {'対処' if language == 'ja' else 'fix'}: {fix}")
         raise typer.Exit(0 if all_valid else 1)
 
     app.add_typer(dmarc_app, name="dmarc")

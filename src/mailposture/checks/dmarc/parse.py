@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
-from mailposture.checks.chars import first_bad, visible
+from mailposture.checks.chars import first_bad, in_japanese, visible
 from mailposture.checks.dmarc.grammar import RECORD_RULES, TAG_RULES
 from mailposture.findings import Finding, finding
 
@@ -203,6 +203,25 @@ def parse_uri(text: str, tag: str, offset: int = 0) -> ReportUri:
                      bad_size=bad_size)
 
 
+#: the fixed reasons of :func:`parse_uri`, in Japanese (a reason naming a character goes through in_japanese)
+URI_REASON_JA = {
+    "empty element (a stray comma?)": "空の要素 (余分なカンマ?)",
+    "the 'mailto:' prefix is missing": "'mailto:' が付いていません",
+    "not a URI": "URI ではありません",
+    "characters not allowed in a URI": "URI に使えない文字があります",
+    "a mailto: URI needs exactly one address local@domain": "mailto: URI にはアドレス local@domain がちょうど 1 つ必要です",
+    "the address is not of the form local@domain.example": "アドレスが local@domain.example の形ではありません",
+}
+
+
+def uri_reason_ja(reason: str | None) -> str:
+    if not reason:
+        return ""
+    if reason in URI_REASON_JA:
+        return URI_REASON_JA[reason]
+    return in_japanese(reason.replace("(URIs are ASCII: percent-encode it)", "(URI は ASCII のみ: % エンコードしてください)"))
+
+
 def _parse_uris(value: str, tag: str, offset: int, out: list[Finding]) -> list[ReportUri]:
     # dmarc-urilist = dmarc-uri *(*WSP "," *WSP dmarc-uri) (RFC 9989 §4.8)
     uris = []
@@ -217,7 +236,8 @@ def _parse_uris(value: str, tag: str, offset: int, out: list[Finding]) -> list[R
                                expected=f"size limit '{uri.bad_size}' is not digits then k, m, g or t",
                                section="RFC 7489 §6.2"))
         if not uri.valid:
-            out.append(finding("DMARC_BAD_URI", uri=visible(uri.text, 80), tag=tag, reason=uri.reason))
+            out.append(finding("DMARC_BAD_URI", uri=visible(uri.text, 80), tag=tag, reason=uri.reason,
+                               reason_ja=uri_reason_ja(uri.reason)))
         elif uri.scheme != "mailto":
             out.append(finding("DMARC_URI_UNSUPPORTED", uri=uri.text, tag=tag, scheme=uri.scheme))
     return uris
@@ -238,10 +258,10 @@ class _Parser:
             if rule not in lst:
                 lst.append(rule)
 
-    def syntax(self, term: str, reason: str, rule: str, *, policy: bool = True) -> None:
+    def syntax(self, term: str, reason: str, rule: str, *, reason_ja: str, policy: bool = True) -> None:
         """A term outside the tag-list grammar. ``policy``: receivers then distrust the whole tag-list
         (RFC 6376 §3.2), so p is not used; False for slips receivers are known to skip (an empty tag)."""
-        self.out.append(finding("DMARC_SYNTAX", term=visible(term, 60), reason=reason))
+        self.out.append(finding("DMARC_SYNTAX", term=visible(term, 60), reason=reason, reason_ja=reason_ja))
         self.violate(rule)
         if policy:
             self.rec.policy_error = True
@@ -311,30 +331,35 @@ class _Parser:
                 if k > 0:      # "; ;": an empty tag (receivers skip it, so p still applies)
                     self.syntax(raw or ";;", f"empty tag between two ';' at position {at} (receivers "
                                 "usually skip it: the policy still applies)", "empty-tag",
-                                policy=False)
+                                reason_ja=f"{at} 文字目の ';' と ';' の間が空です (多くの受信側は読み飛ばすため、"
+                                "ポリシーは適用されます)", policy=False)
                 continue
             if index == 0:
                 self.version(term, text, lead)
+                if "v" in rec.tags:
+                    seen.add("v")   # a second v= is a duplicate tag (RFC 6376 §3.2), not a misplaced version
                 index += 1
                 continue
             index += 1
             bad = first_bad(term, lead)
             if "=" not in term:
-                self.syntax(term, "'tag=value' expected" + (f" ({bad})" if bad else ""), "tag-syntax")
+                self.syntax(term, "'tag=value' expected" + (f" ({bad})" if bad else ""), "tag-syntax",
+                            reason_ja="'タグ=値' の形ではありません" + (f" ({in_japanese(bad)})" if bad else ""))
                 continue
             name, value = term.split("=", 1)
             name, value = name.rstrip(" \t"), value.lstrip(" \t")
             value_at = lead + term.index("=") + 1 + (len(term.split("=", 1)[1]) - len(value))
             tag = name.lower()
             if not _TAG_NAME_RE.match(name):
-                self.syntax(term, "a tag name is letters only" + (f" ({bad})" if bad else ""), "tag-syntax")
+                self.syntax(term, "a tag name is letters only" + (f" ({bad})" if bad else ""), "tag-syntax",
+                            reason_ja="タグ名は英字のみです" + (f" ({in_japanese(bad)})" if bad else ""))
                 continue
             if not value:
-                self.syntax(term, "the value is empty", "tag-syntax")
+                self.syntax(term, "the value is empty", "tag-syntax", reason_ja="値が空です")
                 continue
             bad = first_bad(value, value_at)
             if bad and tag not in ("rua", "ruf"):  # dmarc-value = %x20-3A / %x3C-7E (RFC 9989 §4.8)
-                self.syntax(term, bad, "value-chars")
+                self.syntax(term, bad, "value-chars", reason_ja=in_japanese(bad))
                 continue
             if tag in seen:
                 # DMARC uses the DKIM tag-list syntax: duplicate tags make the tag-list invalid (RFC 6376 §3.2)
@@ -381,6 +406,13 @@ class _Parser:
         self.violate("version-first")
         if eq and name.lower() == "v":
             rec.tags["v"] = value
+            if value.split(None, 1)[0] == "DMARC1" and value.strip() != "DMARC1":
+                # "v=DMARC1 p=reject": the separator is missing, the version is fine (RFC 9989 §4.8 dmarc-sep)
+                self.out.append(finding("DMARC_SYNTAX", term=visible(term, 60),
+                                        reason="';' is missing after 'v=DMARC1': receivers read the version as "
+                                               f"'{visible(value, 30)}' and discard the record",
+                                        reason_ja="'v=DMARC1' の後に ';' がありません。受信側はバージョンを "
+                                                  f"'{visible(value, 30)}' と読み、レコードを破棄します"))
 
 
 def parse_record(text: str) -> DmarcRecord:
@@ -412,32 +444,32 @@ def _record_level(rec: DmarcRecord, out: list[Finding]) -> None:
     """Checks that need the whole record."""
     if not rec.dmarc:
         return
-    reasons = []
+    reasons: list[tuple[str, str]] = []   # (English, Japanese)
     # A tag-list with a duplicate tag or a malformed tag is invalid as a whole (RFC 6376 §3.2, used by RFC 7489
     # §6.4 / RFC 9989 §4.8): its p= is not trusted; the §6.6.3 fallback below decides what still applies.
     dups = sorted({f.params["tag"] for f in out if f.code == "DMARC_DUPLICATE_TAG"})
     if dups:
-        reasons.append("duplicate tag " + ", ".join(dups))
+        reasons.append(("duplicate tag " + ", ".join(dups), "タグの重複: " + ", ".join(dups)))
     if any(r in rec.violations.get("9989", ()) for r in ("tag-syntax", "value-chars")):
-        reasons.append("malformed tag-list")
+        reasons.append(("malformed tag-list", "タグの並びの構文エラー"))
     if "p" not in rec.tags:
         # p is REQUIRED in RFC 7489 §6.3; RFC 9989 §4.7 makes it optional, the effective policy then being none
         out.append(finding("DMARC_MISSING_P", rua="valid" if any(u.valid for u in rec.rua) else "none"))
         rec.violations.setdefault("7489", []).append("p-required")
     elif rec.p is None:
-        reasons.append("p invalid")
+        reasons.append(("p invalid", "p の値が不正"))
     for tag in ("sp", "np"):
         if tag in rec.tags and getattr(rec, tag) is None:
-            reasons.append(f"{tag} invalid")
+            reasons.append((f"{tag} invalid", f"{tag} の値が不正"))
     if rec.policy_error:
         # RFC 7489 §6.6.3 step 6, RFC 9989 §4.10.1: a valid rua URI turns the record into p=none
-        reason = ", ".join(reasons)
+        reason, reason_ja = ", ".join(en for en, _ in reasons), "、".join(ja for _, ja in reasons)
         if any(u.valid for u in rec.rua):
             rec.fallback = "none"
-            out.append(finding("DMARC_FALLBACK_NONE", reason=reason))
+            out.append(finding("DMARC_FALLBACK_NONE", reason=reason, reason_ja=reason_ja))
         else:
             rec.fallback = "ignored"
-            out.append(finding("DMARC_NOT_APPLIED", reason=reason))
+            out.append(finding("DMARC_NOT_APPLIED", reason=reason, reason_ja=reason_ja))
     else:
         if (rec.p or "none") == "none":
             out.append(finding("DMARC_POLICY_NONE"))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from mailposture.checks.chars import visible
+from mailposture.checks.chars import unquoted, visible
 from mailposture.checks.spf.evaluate import domain_problem
 from mailposture.checks.spf.ipspace import Space, first_match_space
 from mailposture.checks.spf.macro import MacroContext, MacroExpand, expand, truncate_domain
@@ -443,7 +443,9 @@ async def analyze(domain: str, resolver: Resolver, *, overpermissive_ipv4: int =
     texts = [t for t in ans.txt_strings() if is_spf_record(t)] if ans.ok else []
     if not texts:
         for t in ans.txt_strings() if ans.ok else []:
-            if looks_like_spf(t):  # §4.5: discarded; receivers that trim it may still apply it
+            if (inner := unquoted(t)) is not None and (is_spf_record(inner) or looks_like_spf(inner)):
+                findings.append(finding("SPF_QUOTED", found=visible(t.strip(), 60), domain=domain))
+            elif looks_like_spf(t):  # §4.5: discarded; receivers that trim it may still apply it
                 findings.append(finding("SPF_MALFORMED_VERSION", found=visible(t, 40)))
         findings.append(finding("SPF_NONE", domain=domain))
         return _empty(domain, "none", False, [], findings)

@@ -157,7 +157,10 @@ def _print_eval(res: Any, lang: str) -> None:
 
     con = _console()
     label = "結果" if lang == "ja" else "Result"
-    con.print(f"{label}: [{RESULT_STYLE.get(res.result, 'bold')}]{res.result}[/]  ({escape(res.reason)})")
+    from mailposture.checks.spf.reasons import reason_ja
+
+    why = reason_ja(res.reason) if lang == "ja" else res.reason
+    con.print(f"{label}: [{RESULT_STYLE.get(res.result, 'bold')}]{res.result}[/]  ({escape(why)})")
     if res.record:
         con.print(f"{'レコード' if lang == 'ja' else 'Record'}: {escape(res.record)}")
     if res.explanation:

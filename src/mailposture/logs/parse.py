@@ -1,0 +1,305 @@
+"""One mail-log line -> one event (or None). Pure: text in, data out.
+
+Line shapes accepted (everything else is counted as unknown by the reader, never an error):
+
+* classic syslog (RFC 3164 §4.1.2): ``Dec  7 17:51:44 host prog[pid]: msg``; Postfix's own ``maillog_file``
+  writes the same shape. No year and no zone: the year comes from the file's modification time (a line
+  dated after the file was last written belongs to the year before, i.e. the file spans New Year), the zone
+  from ``--tz``/``TZ``.
+* RFC 3339 / RFC 5424 §6.2.3 timestamps (rsyslog high precision, ``journalctl -o short-iso``):
+  ``2026-12-07T17:51:44.123456+09:00 host prog[pid]: msg`` (``+0900`` too).
+* Dovecot's own ``log_path`` file: ``Dec 07 17:51:44 imap-login: Info: Login: …`` (no host).
+
+Programs: Postfix under any ``syslog_name`` (``postfix/submission/smtpd``, ``postfix-out/qmgr`` of a second
+instance: the instance is everything before the last component), Dovecot 2.3 and 2.4 (``dovecot: imap-login:``
+or ``imap-login:``, ``Login:``, ``Disconnected (auth failed …)``, ``Login aborted: … (auth failed …)``,
+``auth: passwd-file(user,rip[,<session>]): Password mismatch``).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timedelta, tzinfo
+from typing import NamedTuple
+
+# event kinds
+SUBMIT = "submit"  # accepted authenticated submission (smtpd: qid: client=…, sasl_username=…)
+AUTH_FAIL = "auth_fail"  # a failed authentication (Postfix SASL or Dovecot), user may be ""
+LOGIN = "login"  # a successful Dovecot login (imap/pop3/submission/managesieve)
+NRCPT = "nrcpt"  # qmgr: qid: from=<…>, nrcpt=N
+DELIVERY = "delivery"  # qid: to=<…>, status=sent|deferred|bounced|expired
+REMOVED = "removed"  # qid: removed
+IGNORED = "ignored"  # a known program's line that carries nothing we need
+
+
+class Event(NamedTuple):
+    kind: str
+    t: float  # POSIX time (UTC)
+    host: str = ""
+    service: str = ""  # postfix service path (submission/smtpd) or dovecot protocol (imap, pop3, smtp …)
+    user: str = ""
+    ip: str = ""
+    client_name: str = ""
+    key: str = ""  # host/instance/queue-id for joining Postfix lines
+    n: int = 0
+    status: str = ""
+
+
+_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+                                       "Nov", "Dec"), 1)}
+# after the time stamp: an optional host (absent in Dovecot's own log file) and the program[pid]
+_HOST_PROG = re.compile(r" +(?:([^ :]+) )?([A-Za-z0-9_.+/-]+?)(?:\[\d+\])?: ")
+_DOVECOT_PROGS = ("dovecot/", "imap-login", "pop3-login", "submission-login", "managesieve-login", "auth")
+# short queue ids are upper-case hex; long ones (enable_long_queue_ids) use digits and consonants only, so a
+# word such as "warning" is never taken for one (postconf(5) enable_long_queue_ids)
+_QID = re.compile(r"([0-9A-F]{6,}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,}|NOQUEUE): ")
+_CLIENT = re.compile(r"client=([^\[\s,]*)\[([^\]]*)\]")
+_SASL_USER = re.compile(r"sasl_username=([^,\s]+(?:[^,]*[^,\s])?)")
+_NRCPT = re.compile(r"nrcpt=(\d+)")
+_STATUS = re.compile(r"status=(\w+)")
+_WARN_SASL = re.compile(r"warning: ([^\[\s]*)\[([^\]]*)\]: SASL \S+ authentication failed")
+_DV_USER = re.compile(r"user=<([^>]*)>")
+_DV_RIP = re.compile(r"rip=([0-9A-Fa-f.:]+)")
+_DV_AUTH = re.compile(r"\b[\w-]+\(([^,()]*),([0-9A-Fa-f.:]+)(?:,<[^>]*>)?\): (Password mismatch|unknown user)")
+_POSTFIX_AGENTS = {"smtpd", "qmgr", "smtp", "lmtp", "local", "virtual", "cleanup", "pipe", "error", "bounce",
+                   "pickup", "postscreen", "anvil", "master", "scache", "trivial-rewrite", "tlsmgr", "discard",
+                   "showq", "postfix-script", "sendmail", "postdrop", "verify", "dnsblog", "tlsproxy", "oqmgr",
+                   "proxymap", "flush", "spawn", "qmqpd", "retry", "postsuper", "postqueue", "postlog"}
+_DOVECOT_LOGIN = ("imap-login", "pop3-login", "submission-login", "managesieve-login", "lmtp")
+
+
+_IGN = Event(IGNORED, 0.0)  # the one IGNORED event (its time is not used)
+
+
+class Clock:
+    """Turns a classic syslog timestamp into POSIX time, for one file: year from the file's mtime, local
+    zone ``tz`` (DST handled per hour through the zone's rules)."""
+
+    def __init__(self, tz: tzinfo | None, mtime: float | None) -> None:
+        self.tz = tz
+        self.mtime = mtime if mtime is not None else time.time()
+        self._hours: dict[tuple[int, int, int], float] = {}
+        self.stamps: dict[str, float | None] = {}  # "Dec  7 17:51:44" -> time (lines of one second share it)
+        ref = datetime.fromtimestamp(self.mtime, tz) if tz else datetime.fromtimestamp(self.mtime)
+        self.ref_year = ref.year
+
+    def hour_start(self, mon: int, day: int, hour: int) -> float | None:
+        k = (mon, day, hour)
+        v = self._hours.get(k)
+        if v is not None:
+            return v
+        try:
+            dt = datetime(self.ref_year, mon, day, hour, tzinfo=self.tz)
+            v = dt.timestamp()
+            if v > self.mtime + 86400 * 2:  # dated after the file was last written: last year (New Year)
+                dt = dt.replace(year=self.ref_year - 1)
+                v = dt.timestamp()
+        except ValueError:  # 29 Feb in a non-leap reference year
+            try:
+                v = datetime(self.ref_year - 1, mon, day, hour, tzinfo=self.tz).timestamp()
+            except ValueError:
+                return None
+        if len(self._hours) > 20000:
+            self._hours.clear()
+        self._hours[k] = v
+        return v
+
+
+def _classic(line: str, clock: Clock) -> tuple[float, int] | None:
+    """'Dec  7 17:51:44' or 'Dec 07 17:51:44' (optionally .123456) -> (time, index after the stamp)."""
+    key = line[:15]
+    cache = clock.stamps
+    if key in cache:
+        base_t = cache[key]
+        if base_t is None:
+            return None
+        if len(line) > 15 and line[15] == ".":
+            j = 16
+            while j < len(line) and line[j].isdigit():
+                j += 1
+            return base_t + (float(line[15:j]) if j > 16 else 0.0), j
+        return base_t, 15
+    res = _classic_parse(line, clock)
+    if len(cache) > 4096:
+        cache.clear()
+    cache[key] = None if res is None else res[0] - (res[0] % 1 if len(line) > 15 and line[15] == "." else 0.0)
+    return res
+
+
+def _classic_parse(line: str, clock: Clock) -> tuple[float, int] | None:
+    mon = _MONTHS.get(line[:3])
+    if mon is None or line[3] != " ":
+        return None
+    try:
+        day = int(line[4:6])
+        if line[6] != " " or line[9] != ":" or line[12] != ":":
+            return None
+        hh, mm, ss = int(line[7:9]), int(line[10:12]), int(line[13:15])
+    except (ValueError, IndexError):
+        return None
+    base = clock.hour_start(mon, day, hh)
+    if base is None:
+        return None
+    i = 15
+    frac = 0.0
+    if len(line) > i and line[i] == ".":
+        j = i + 1
+        while j < len(line) and line[j].isdigit():
+            j += 1
+        frac = float(line[i:j]) if j > i + 1 else 0.0
+        i = j
+    return base + mm * 60 + ss + frac, i
+
+
+def _iso(line: str) -> tuple[float, int] | None:
+    sp = line.find(" ")
+    if sp < 19:
+        return None
+    try:
+        dt = datetime.fromisoformat(line[:sp])
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        return None  # no zone: ambiguous, not RFC 3339
+    return dt.timestamp(), sp
+
+
+class LineParser:
+    """Stateless apart from per-file clocks; ``parse(line, clock)`` returns an Event, IGNORED event or None
+    (unknown)."""
+
+    def __init__(self) -> None:
+        self._progs: dict[str, tuple[str, list[str], str]] = {}  # program name -> (family, parts, agent)
+
+    def _prog(self, prog: str) -> tuple[str, list[str], str]:
+        hit = self._progs.get(prog)
+        if hit is None:
+            if prog == "dovecot" or prog.startswith(_DOVECOT_PROGS):
+                hit = ("dovecot", [], "")
+            else:
+                parts = prog.split("/")
+                if len(parts) >= 2 and parts[0].startswith("postfix"):
+                    hit = ("postfix", parts, parts[-1]) if parts[-1] in _POSTFIX_AGENTS else ("unknown", [], "")
+                else:
+                    hit = ("other", [], "")
+            if len(self._progs) < 10000:
+                self._progs[prog] = hit
+        return hit
+
+    def parse(self, line: str, clock: Clock) -> Event | None:
+        if not line:
+            return None
+        ts = _iso(line) if line[0].isdigit() else _classic(line, clock)
+        if ts is None:
+            return None
+        t, i = ts
+        m = _HOST_PROG.match(line, i)
+        if not m:
+            return None
+        host = m[1] or ""
+        family, parts, agent = self._prog(m[2])
+        if family == "postfix":
+            return _postfix(parts, agent, line[m.end():], t, host)
+        if family == "dovecot":
+            return _dovecot(m[2], line[m.end():], t, host)
+        if family == "other":
+            return _IGN  # another program in the same file (cron, sshd …)
+        return None
+
+
+def _postfix(parts: list[str], agent: str, msg: str, t: float, host: str) -> Event:
+    service = "/".join(parts[1:])
+    inst = parts[0]
+    qm = _QID.match(msg)
+    if qm:
+        qid = qm[1]
+        if qid == "NOQUEUE":
+            return _IGN
+        key = f"{host}/{inst}/{qid}"
+        body = msg[qm.end():]
+        if agent == "smtpd":
+            if body.startswith("client=") and "sasl_username=" in body:
+                cm = _CLIENT.match(body)
+                um = _SASL_USER.search(body)
+                if cm and um:
+                    return Event(SUBMIT, t, host, service, um[1], cm[2], cm[1], key)
+            return _IGN
+        if body.startswith("from=<"):
+            nm = _NRCPT.search(body)
+            if nm:
+                return Event(NRCPT, t, host, service, "", "", "", key, int(nm[1]))
+            return _IGN
+        if body.startswith(("to=<", "orig_to=<")):
+            sm = _STATUS.search(body)
+            if sm:
+                return Event(DELIVERY, t, host, service, "", "", "", key, 1, sm[1])
+            return _IGN
+        if body.startswith("removed"):
+            return Event(REMOVED, t, host, service, "", "", "", key)
+        return _IGN
+    if agent == "smtpd" and msg.startswith("warning: "):
+        wm = _WARN_SASL.match(msg)
+        if wm:
+            um = _SASL_USER.search(msg)
+            return Event(AUTH_FAIL, t, host, "smtp:" + service, um[1] if um else "", wm[2], wm[1])
+    return _IGN
+
+
+def _dovecot(prog: str, msg: str, t: float, host: str) -> Event:
+    # syslog: "dovecot: imap-login: Info: Login: …"; own file: prog is "imap-login", msg "Info: Login: …"
+    if prog == "dovecot" or prog.startswith("dovecot/"):
+        sub = prog.partition("/")[2]
+        if not sub:
+            c = msg.find(": ")
+            if c < 0:
+                return _IGN
+            sub, msg = msg[:c], msg[c + 2:]
+    else:
+        sub = prog
+    sub = sub.split("(")[0]
+    for level in ("Info: ", "Warning: ", "Error: ", "Debug: "):
+        if msg.startswith(level):
+            msg = msg[len(level):]
+            break
+    if sub.endswith("-login"):
+        proto = sub[:-6]
+        if msg.startswith("Login: "):
+            um, rm = _DV_USER.search(msg), _DV_RIP.search(msg)
+            if um and rm:
+                return Event(LOGIN, t, host, proto, um[1], rm[1])
+        elif "auth failed" in msg:
+            um, rm = _DV_USER.search(msg), _DV_RIP.search(msg)
+            if rm:
+                n = 1
+                am = re.search(r"auth failed, (\d+) attempts", msg)
+                if am:
+                    n = int(am[1])
+                return Event(AUTH_FAIL, t, host, proto, um[1] if um else "", rm[1], "", "", n)
+        return _IGN
+    if sub.startswith("auth"):
+        am = _DV_AUTH.search(msg)
+        if am and am[3] == "Password mismatch":
+            # the login process also logs the failed attempt; count it once there, keep this as evidence only
+            return _IGN
+    return _IGN
+
+
+def parse_tz(name: str | None) -> tzinfo | None:
+    """``Asia/Tokyo``, ``UTC``, ``+09:00``; None means the machine's local zone."""
+    if not name:
+        return None
+    n = name.strip()
+    if n.upper() in ("UTC", "Z", "GMT"):
+        from datetime import UTC
+        return UTC
+    m = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", n)
+    if m:
+        from datetime import timezone
+        off = timedelta(hours=int(m[2]), minutes=int(m[3]))
+        return timezone(-off if m[1] == "-" else off)
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    try:
+        return ZoneInfo(n)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (e.g. Asia/Tokyo, UTC, +09:00)") from None
