@@ -418,6 +418,11 @@ def test_trend_diff_and_language_switch(world):
     r = c.get("/survey/trend?by=region&lang=en")
     assert r.status_code == 200 and all(x in r.text for x in ROUNDS)
     assert c.cookies.get("mp_lang") == "en"
+    assert "/survey/trend/chart.svg?metric=dmarc&amp;by=region&amp;lang=en" in r.text
+    svg = c.get("/survey/trend/chart.svg?metric=dmarc&by=region&lang=en")
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    assert all(x in svg.text for x in ROUNDS)
+    assert c.get("/survey/trend/chart.svg?metric=nope").status_code == 400
     r = c.get("/survey/diff")            # the latest two complete rounds
     assert r.status_code == 200 and f"{ROUNDS[0]} → {ROUNDS[1]}" in r.text and "Compare" in r.text
     r = c.get("/survey/diff?lang=ja")

@@ -657,8 +657,39 @@ async def trend_page(request: Request) -> Response:
         tr = None
     cols, rows = trend_table(tr, lang) if tr else ([], [])
     cols_all = await run_in_threadpool(d.data.columns, done[0].name) if done else []
+    from mailposture.survey.trend import TREND_METRICS
+
     return render(request, "survey_trend.html", member=member, sess=sess, tr=tr, cols=cols, rows=rows,
-                  notes=change_notes(tr, lang) if tr else [], by=by or "", columns=cols_all)
+                  notes=change_notes(tr, lang) if tr else [], by=by or "", columns=cols_all,
+                  metrics=TREND_METRICS, by_q=urlencode({"by": by}) if by else "")
+
+
+@router.get("/trend/chart.svg")
+async def trend_chart(request: Request) -> Response:
+    """The trend's line chart, drawn by the report's own code (mailposture.report.trendcharts.trend_svg)."""
+    from mailposture.report.trendcharts import trend_svg
+    from mailposture.survey.trend import TREND_METRICS, build_trend
+
+    got = await who(request)
+    if isinstance(got, Response):
+        return got
+    sess, member = got
+    if member.body:
+        return message(request, 403, "forbidden", member=member, sess=sess)
+    d = dash(request)
+    lang, _ = lang_of(request)
+    metric = request.query_params.get("metric", "spf")
+    if metric not in TREND_METRICS:
+        return message(request, 400, "bad_param", member=member, sess=sess, what=f"metric={metric[:40]}")
+    done = [r for r in d.data.rounds() if r.status == "complete"]
+    if not done:
+        return message(request, 404, "not_found", member=member, sess=sess)
+    by = await run_in_threadpool(_by, request, d, done[0].name)
+    if isinstance(by, Response):
+        return by
+    tr = await run_in_threadpool(build_trend, d.data.cat, by, None, lang=lang)
+    return Response(trend_svg(tr, metric, lang), media_type="image/svg+xml",
+                    headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
 
 
 @router.get("/diff")
