@@ -284,6 +284,25 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
     "web serve": (
         ("mailposture web serve -c /etc/mailposture/guard.toml", "on 127.0.0.1:8080 / 既定のポートで"),
         ("mailposture web serve -c guard.toml --host 0.0.0.0 --port 8443", "on every interface / 全インタフェースで"),
+        ("mailposture web serve --data-dir mailposture-data --users members --port 8080",
+         "the survey dashboard /survey/ / 調査ダッシュボード"),
+    ),
+    "web user": (
+        ("mailposture web user add alice@example.jp --users members --role viewer", "a member / 会員の追加"),
+        ("mailposture web user list --users members", "who may log in / 会員の一覧"),
+    ),
+    "web user add": (
+        ("mailposture web user add alice@example.jp --users members --role editor", "asks for the password / パスワードを入力"),
+        ("printf '%s\\n' \"$PW\" | mailposture web user add staff --users members --body 012025 --password-stdin",
+         "one body only, from a script / 1 団体のみ・スクリプトから"),
+    ),
+    "web user remove": (
+        ("mailposture web user remove alice@example.jp --users members", "the member's sessions end / セッションも終了"),
+        ("mailposture web user remove staff --users /etc/mailposture/members", "another file / 別のファイル"),
+    ),
+    "web user list": (
+        ("mailposture web user list --users members", "name, role, body / 名前・役割・団体"),
+        ("mailposture web user list --users /etc/mailposture/members", "another file / 別のファイル"),
     ),
     "web passwd": (
         ("mailposture web passwd /etc/mailposture/users admin", "asks for the password / パスワードを入力"),

@@ -81,6 +81,7 @@ def write_table(ws: Any, t: dict[str, Any], lang: str, *, font: str = "Calibri")
         cell.font = Font(bold=True, name=font)
         cell.fill = head_fill
         cell.alignment = Alignment(horizontal="center", wrap_text=True)
+    plain, bold = Font(name=font), Font(bold=True, name=font)   # one object each: a Font per cell costs seconds
     for i, row in enumerate(t["rows"], start=4):
         j = 1
         is_total = t["total_row"] and i == 3 + len(t["rows"])
@@ -98,7 +99,7 @@ def write_table(ws: Any, t: dict[str, Any], lang: str, *, font: str = "Calibri")
                     c.data_type = "s"  # text from a list is never a formula
                 j += 1
         for k in range(1, j):
-            ws.cell(row=i, column=k).font = Font(bold=is_total, name=font)
+            ws.cell(row=i, column=k).font = bold if is_total else plain
     for j in range(1, len(cols) + 1):
         ws.column_dimensions[get_column_letter(j)].width = 34 if j == 1 else 14
     ws.freeze_panes = "B4"

@@ -30,8 +30,15 @@ def serve_cmd(
     host: Annotated[str, typer.Option("--host", help="Address to listen on (a TLS proxy goes in "
                                             "front). / 待ち受けアドレス (前段に TLS プロキシを置く)。")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on. / 待ち受けポート。")] = 8080,
+    data_dir: Annotated[str | None, typer.Option("--data-dir", help="Survey data directory: serve the members' "
+                                                 "dashboard at /survey/ (docs/dashboard.md). / 調査データの "
+                                                 "ディレクトリ (会員向けダッシュボード)。")] = None,
+    users: Annotated[str | None, typer.Option("--users", help="Dashboard members file (mailposture web user add). "
+                                              "/ ダッシュボード会員ファイル。")] = None,
+    store: Annotated[str | None, typer.Option("--store", help="Dashboard sessions/audit store URL (default: sqlite "
+                                              "in the data directory). / セッション・監査の保存先。")] = None,
 ) -> None:
-    """Serve /abroad and /admin (one process). ページを起動"""
+    """Serve /abroad and /admin, and/or the survey dashboard /survey/ (one process). ページ・調査ダッシュボードを起動"""
     import logging
 
     from mailposture.guard.config import ConfigError, load_config
@@ -40,6 +47,11 @@ def serve_cmd(
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if data_dir or users:
+        from mailposture.web.dashboard_cli import serve_dashboard_cmd
+
+        serve_dashboard_cmd(config, host, port, data_dir, users, store, _fail)
+        return
     try:
         cfg = load_config(config)
         serve(cfg, host, port)
@@ -73,3 +85,8 @@ def passwd_cmd(
     except OSError as exc:
         _fail(f"cannot write {users_file}: {exc.strerror or exc}")
     typer.echo(f"{username.strip().lower()}: saved in {users_file}")
+
+
+from mailposture.web.dashboard_cli import user_app  # noqa: E402  (the dashboard's members: web user add|remove|list)
+
+web_app.add_typer(user_app, name="user")
