@@ -227,37 +227,32 @@ def render_xlsx(table: dict[str, Any], meta: dict[str, Any], lang: str,
     from openpyxl.utils import get_column_letter
 
     from mailposture.report.md import failure_line, meta_lines
+    from mailposture.report.xlsx import cell
 
     rows = table["rows"]
     parts = sheet_names(len(rows), lang, max_rows)
     note = split_note(parts, len(rows), lang, max_rows)
-    wb = Workbook()
-    info = wb.active
-    info.title = "概要" if lang == "ja" else "Summary"
-    info["A1"] = failure_line(meta, lang) or meta.get("title") or table["title"]
-    info["A1"].font = Font(bold=True, size=14)
+    wb = Workbook(write_only=True)   # rows streamed in order (mailposture.report.xlsx)
+    info = wb.create_sheet("概要" if lang == "ja" else "Summary")
+    info.column_dimensions["A"].width = 110
+    info.append([cell(info, failure_line(meta, lang) or meta.get("title") or table["title"], Font(bold=True, size=14))])
+    info.append([])
     lines = [*meta_lines(meta, lang), (f"{len(rows):,} 団体" if lang == "ja" else f"{len(rows):,} bodies")]
     if note:
         lines.append(note)
-    for r, line in enumerate(lines, start=3):
-        info.cell(row=r, column=1, value=line.strip("*"))
-    info.column_dimensions["A"].width = 110
-    head_fill = PatternFill("solid", fgColor="E2E8F0")
+    for line in lines:
+        info.append([line.strip("*")])
+    head_font, head_fill = Font(bold=True), PatternFill("solid", fgColor="E2E8F0")
+    centre = Alignment(horizontal="center", wrap_text=True)
     wide = {"spf_record": 60, "dmarc_record": 50, "rua": 40, "findings": 40, "dns_errors": 50, "name": 20}
     for name, a, b in parts:
         ws = wb.create_sheet(name)
-        for j, c in enumerate(table["columns"], start=1):
-            cell = ws.cell(row=1, column=j, value=c)
-            cell.font = Font(bold=True)
-            cell.fill = head_fill
-            cell.alignment = Alignment(horizontal="center", wrap_text=True)
+        for j in range(1, len(table["columns"]) + 1):
             ws.column_dimensions[get_column_letter(j)].width = wide.get(table["keys"][j - 1], 16)
-        for i, row in enumerate(rows[a:b], start=2):
-            for j, v in enumerate(row, start=1):
-                c = ws.cell(row=i, column=j, value=v)
-                if isinstance(v, str) and v.startswith("="):
-                    c.data_type = "s"  # text from a list or a record is never a formula
         ws.freeze_panes = "B2"
+        ws.append([cell(ws, c, head_font, fill=head_fill, alignment=centre) for c in table["columns"]])
+        for row in rows[a:b]:
+            ws.append([cell(ws, v) if isinstance(v, str) and v.startswith("=") else v for v in row])
         ws.auto_filter.ref = f"A1:{get_column_letter(len(table['columns']))}{max(2, b - a + 1)}"
     buf = io.BytesIO()
     wb.save(buf)

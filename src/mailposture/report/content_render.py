@@ -357,24 +357,22 @@ def render_xlsx(rep: dict[str, Any], meta: dict[str, Any], lang: str) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
-    from mailposture.report.xlsx import write_table
+    from mailposture.report.xlsx import cell, write_table
 
-    wb = Workbook()
-    info = wb.active
-    info.title = T(lang, "概要", "Summary")
-    font = XLSX_FONT.get(lang, "Calibri")
-    info["A1"] = f"{meta.get('title') or rep['title']} — {rep['round']}"
-    info["A1"].font = Font(bold=True, size=14, name=font)
-    r = 3
-    for line in meta_text(rep, meta, lang):
-        info.cell(row=r, column=1, value=line).font = Font(name=font)
-        r += 1
-    r += 1
-    info.cell(row=r, column=1, value=T(lang, "定義", "Definitions")).font = Font(bold=True, name=font)
-    for d in definitions(rep):
-        r += 1
-        info.cell(row=r, column=1, value=d).font = Font(name=font)
+    wb = Workbook(write_only=True)   # rows streamed in order (mailposture.report.xlsx)
+    info = wb.create_sheet(T(lang, "概要", "Summary"))
     info.column_dimensions["A"].width = 110
+    font = XLSX_FONT.get(lang, "Calibri")
+    plain = Font(name=font)
+    info.append([cell(info, f"{meta.get('title') or rep['title']} — {rep['round']}", Font(bold=True, size=14,
+                                                                                          name=font))])
+    info.append([])
+    for line in meta_text(rep, meta, lang):
+        info.append([cell(info, line, plain)])
+    info.append([])
+    info.append([cell(info, T(lang, "定義", "Definitions"), Font(bold=True, name=font))])
+    for d in definitions(rep):
+        info.append([cell(info, d, plain)])
     names = {rep["table"]: rep["title"], rep["table"] + "-destinations": T(lang, "rua の送信先", "rua destinations")}
     for t in models(rep, lang):
         name = re.sub(r"[\[\]:*?/\\]", " ", names.get(t["key"], t["key"])).strip("' ")[:31]
