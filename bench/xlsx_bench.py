@@ -16,10 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-import openpyxl  # noqa: E402
-from openpyxl.styles import Font  # noqa: E402
+import openpyxl
+from openpyxl.styles import Font
 
-from mailposture.report import xlsx  # noqa: E402
+from mailposture.report import xlsx
 
 
 def table(rows: int) -> dict:
