@@ -120,6 +120,23 @@ def test_dashboard_in_chromium(quick_start, browser):  # noqa: F811  (the round 
     assert chart.evaluate("img => img.complete && img.naturalWidth > 0")
     shot(page, folder, "dashboard-3-region-table")
 
+    # with scripts (survey.js): a header sorts the rows on the page, the total row stays last; a filter box
+    def spf_column() -> list[float]:
+        return [float(rows.nth(i).locator("td").nth(0).inner_text().split()[0]) for i in range(rows.count() - 1)]
+
+    spf_head = page.locator("#table-headline thead th").nth(1)
+    spf_head.get_by_role("button").click()
+    assert spf_head.get_attribute("aria-sort") == "ascending" and spf_column() == sorted(spf_column())
+    spf_head.get_by_role("button").click()
+    assert spf_head.get_attribute("aria-sort") == "descending"
+    assert spf_column() == sorted(spf_column(), reverse=True)
+    assert rows.nth(rows.count() - 1).locator("th").inner_text().strip() == "全国"
+    first = want[0][0]
+    page.get_by_label("この表を絞り込む").first.fill(first)
+    visible = [rows.nth(i).locator("th").inner_text().strip() for i in range(rows.count()) if rows.nth(i).is_visible()]
+    assert visible == [first, "全国"], visible
+    page.reload()                                      # the server's order again for the steps below
+
     # a content-survey table (issue 11) through the same form, where installed
     from mailposture.web.survey_data import table_names
 

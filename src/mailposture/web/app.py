@@ -70,9 +70,10 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        no_store = not scope.get("path", "").startswith("/static/")
+        path = scope.get("path", "")
+        no_store = not path.startswith("/static/")
         extra = [(k.lower().encode(), v.encode()) for k, v in
-                 security_headers(https=self.https, no_store=no_store).items()]
+                 security_headers(https=self.https, no_store=no_store, scripts=path.startswith("/survey/")).items()]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
