@@ -107,7 +107,10 @@ class _Frames:
                 del buf[:used]
             if frames:
                 return frames
-            data = await self.reader.read(1 << 20)
+            try:
+                data = await self.reader.read(1 << 20)
+            except (ConnectionResetError, BrokenPipeError):
+                return None   # the parent went away with a reset (e.g. its stdout was a closed pipe): stop quietly
             if not data:
                 if buf:
                     raise WorkerError("connection closed in the middle of a frame")
@@ -418,7 +421,10 @@ def main(argv: list[str] | None = None) -> int:
     from mailposture.runtime import tune_gc
 
     tune_gc()
-    run(serve(int(argv[0])))
+    try:
+        run(serve(int(argv[0])))
+    except (ConnectionResetError, BrokenPipeError):
+        pass   # the parent is gone: what it wrote is its business, a worker has nothing to add
     return 0
 
 
