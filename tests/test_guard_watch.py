@@ -193,3 +193,33 @@ def test_follower_rotation_copytruncate_and_resume(tmp_path: Path) -> None:
     assert [ln for _, ln in h.warmup()] == ["x"]
     assert [ln for _, ln in h.poll()] == ["y", "z"]
     h.close()
+
+
+def test_sigterm_saves_the_read_position(tmp_path: Path) -> None:
+    """A service manager's stop (SIGTERM) ends the watch after the poll under way with its positions saved, so a
+    restart resumes at the next line (a kill before the save would make the lines since look like history)."""
+    import json
+
+    log = tmp_path / "maillog"
+    now = datetime.now(UTC)
+    append(log, history(now))
+    cfg = tmp_path / "guard.toml"
+    cfg.write_text(f'store_url = "sqlite:///{tmp_path}/guard.db"\n[watch]\nstate_file = "{tmp_path}/state.json"\n'
+                   'poll_interval = 30\n')   # a long sleep: the stop must not wait for it
+    cmd = [sys.executable, "-m", "mailposture.cli", "guard", "watch", str(log), "--config", str(cfg), "--lang", "en",
+           "--dry-run"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert proc.stderr is not None and "watching" in proc.stderr.readline()
+        assert wait_for(lambda: (tmp_path / "state.json").exists(), 30)   # the first poll saved its positions
+        append(log, submit(datetime.now(UTC), "someone@example.jp", "203.0.113.9", 1, "ABCDEF123"))
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0                 # the 30 s wait between polls is cut short
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    saved = json.loads((tmp_path / "state.json").read_text())
+    assert [v["offset"] for v in saved.values()] == [log.stat().st_size]

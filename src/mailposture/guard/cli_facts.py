@@ -220,8 +220,14 @@ def watch_cmd(
     else:
         typer.echo(f"watching {', '.join(logs)} ({'dry run' if wcfg.dry_run else 'locking'}; "
                    f"state {wcfg.state_file})", err=True)
+    # SIGTERM (a service manager's stop or restart) ends the watch after the poll under way, whose read positions
+    # are saved: a restart then resumes at the right line instead of taking the lines since as history
+    import signal
+
+    stopping: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, _frame: stopping.append(signum))
     try:
-        w.run(rounds=rounds)
+        w.run(rounds=rounds, stop=lambda: bool(stopping))
     except KeyboardInterrupt:
         w.follower.save()
 

@@ -145,5 +145,7 @@ class Watcher:
             n += 1
             if (rounds and n >= rounds) or (stop and stop()):
                 break
-            time.sleep(self.wcfg.poll_interval)
+            end = time.monotonic() + self.wcfg.poll_interval
+            while not (stop and stop()) and (left := end - time.monotonic()) > 0:
+                time.sleep(min(0.1, left))   # a stop asked for during the wait is seen within 0.1 s
         self.follower.close()
