@@ -23,14 +23,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mailposture.logs.parse import Clock, stamp
+
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _SENDER = re.compile(r"\bfrom=<[^<>@\s]*@([^<>\s]+)>")
 _HELO = re.compile(r"\bhelo=<([^<>\s]+)>")
 _CLIENT = re.compile(r"\b(?:client=|from )([A-Za-z0-9_.-]+)\[([0-9A-Fa-f:.]+)\]")
 _QUEUE = re.compile(r"postfix[^:]*\[\d+\]: ([0-9A-F]{6,}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,}):")
-_SYSLOG_TS = re.compile(r"^([A-Z][a-z]{2}) +(\d{1,2}) (\d\d):(\d\d):(\d\d)")
-_ISO_TS = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)")
-_MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
 _RECEIVED_HELO = re.compile(r"^\s*from\s+([A-Za-z0-9_.-]+)", re.I)
 _DKIM_D = re.compile(r"(?:^|;)\s*d\s*=\s*([A-Za-z0-9_.-]+)")
 
@@ -135,12 +134,12 @@ def _read_file(path: Path, stats: ReadStats, kind: str | None) -> Iterator[Obser
     if k in ("eml", "mbox"):
         yield from _read_messages(path, k, stats)
         return
-    year = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    clock = Clock(None, path.stat().st_mtime)   # classic stamps in the machine's zone (TZ), as guard analyze
     with _open_text(path) as fh:
         if k == "csv":
             yield from _read_csv(fh, stats)
         elif k == "postfix":
-            yield from _read_postfix(fh, stats, year)
+            yield from _read_postfix(fh, stats, clock)
         else:
             yield from _read_text(fh, stats)
 
@@ -200,26 +199,10 @@ def _read_csv(fh: Iterable[str], stats: ReadStats) -> Iterator[Observation]:
         yield Observation(name, t, count, source="csv")
 
 
-def _syslog_time(line: str, ref: datetime) -> datetime | None:
-    m = _ISO_TS.match(line)
-    if m:
-        return parse_time(m.group(1))
-    m = _SYSLOG_TS.match(line)
-    if not m or m.group(1) not in _MONTHS:
-        return None
-    try:
-        t = datetime(ref.year, _MONTHS[m.group(1)], int(m.group(2)), int(m.group(3)), int(m.group(4)),
-                     int(m.group(5)), tzinfo=UTC)
-    except ValueError:
-        return None
-    # classic syslog has no year: a date after the file's last write belongs to the year before
-    return t.replace(year=t.year - 1) if (t - ref).days > 1 else t
-
-
 _QUEUE_MEMORY = 100_000   # queue ids remembered (client address, names already counted)
 
 
-def _read_postfix(fh: Iterable[str], stats: ReadStats, ref: datetime) -> Iterator[Observation]:
+def _read_postfix(fh: Iterable[str], stats: ReadStats, clock: Clock) -> Iterator[Observation]:
     """One observation per name per message: a message's client host, envelope sender and HELO are logged on
     several lines under one queue id (smtpd ``client=``, qmgr ``from=``), often with the same name (a spam run's
     random label is both HELO and sender domain). Counting each line would make every label look seen twice and
@@ -231,7 +214,8 @@ def _read_postfix(fh: Iterable[str], stats: ReadStats, ref: datetime) -> Iterato
         if "postfix" not in line:
             stats.skip(f"line {stats.lines}: not a Postfix line")
             continue
-        t = _syslog_time(line, ref)
+        ts = stamp(line, clock)   # the mail-log reader's rules: zone from TZ, year from the file's mtime
+        t = datetime.fromtimestamp(ts, UTC) if ts is not None else None
         q = _QUEUE.search(line)
         qid = q.group(1) if q else None
         done = counted.setdefault(qid, set()) if qid else set()

@@ -165,6 +165,14 @@ def _iso(line: str) -> tuple[float, int] | None:
     return dt.timestamp(), sp
 
 
+def stamp(line: str, clock: Clock) -> float | None:
+    """The POSIX time of a log line's timestamp (RFC 3339, or classic syslog read with ``clock``), or None."""
+    if not line:
+        return None
+    ts = _iso(line) if line[0].isdigit() else _classic(line, clock)
+    return ts[0] if ts else None
+
+
 class LineParser:
     """Stateless apart from per-file clocks; ``parse(line, clock)`` returns an Event, IGNORED event or None
     (unknown)."""
