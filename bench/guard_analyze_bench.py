@@ -52,6 +52,43 @@ def make_log(big: Path, users: int, days: int) -> None:
     shutil.rmtree(gen)
 
 
+def make_population(path: Path, users: int, days: int = 3, addrs: int = 3) -> None:
+    """A log whose size is the number of accounts, not the traffic: ``users`` accounts, each logging in and
+    submitting one message a day from each of ``addrs`` addresses (two Japanese mobile ranges and one abroad
+    for every tenth account) over ``days`` days — the detector keeps per-account state, so this is its
+    memory at that population."""
+    import random
+
+    rnd = random.Random(11)
+    t0 = 1796050800  # 2026-12-01T00:00:00+09:00
+    qn = 0
+    with open(path, "w", encoding="ascii") as out:
+        for day in range(days):
+            events = []
+            for u in range(users):
+                for k in range(addrs):
+                    t = t0 + day * 86400 + rnd.randrange(86400)
+                    if k == 2 and u % 10 == 0:
+                        ip = f"203.{rnd.randrange(0, 50)}.{rnd.randrange(256)}.{rnd.randrange(1, 255)}"
+                    else:
+                        ip = f"126.{rnd.randrange(0, 255)}.{rnd.randrange(256)}.{rnd.randrange(1, 255)}"
+                    events.append((t, u, ip))
+            events.sort()
+            for t, u, ip in events:
+                qn += 1
+                q = f"{qn:010X}"
+                stamp = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(t))
+                out.write(f"{stamp} mx dovecot: imap-login: Login: user=<u{u:06d}@example.jp>, method=PLAIN, "
+                          f"rip={ip}, lip=192.0.2.1, TLS\n"
+                          f"{stamp} mx postfix/submission/smtpd[7]: {q}: client=unknown[{ip}], "
+                          f"sasl_method=PLAIN, sasl_username=u{u:06d}@example.jp\n"
+                          f"{stamp} mx postfix/qmgr[9]: {q}: from=<u{u:06d}@example.jp>, size=900, nrcpt=1 "
+                          f"(queue active)\n"
+                          f"{stamp} mx postfix/smtp[8]: {q}: to=<r@example.net>, relay=r[192.0.2.9]:25, "
+                          f"status=sent (250 ok)\n"
+                          f"{stamp} mx postfix/qmgr[9]: {q}: removed\n")
+
+
 def timed(cmd: list[str]) -> tuple[float, float, int, int]:
     """(wall s, cpu s, peak RSS bytes, exit code) of one run in a fresh process."""
     t0 = time.perf_counter()
@@ -67,10 +104,18 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--keep", type=Path, help="Generate into (or reuse) this directory.")
+    ap.add_argument("--population", type=int, metavar="N",
+                    help="Instead: peak memory of guard analyze for N accounts (three days, three addresses each).")
     ap.add_argument("--generate-only", type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.generate_only:
-        make_log(a.generate_only, a.users, a.days)
+        if a.population:
+            make_population(a.generate_only, a.population)
+        else:
+            make_log(a.generate_only, a.users, a.days)
+        return
+    if a.population:
+        population(a)
         return
     work = a.keep or Path(tempfile.mkdtemp(prefix="guard-analyze-bench-"))
     big = work / "all.log"
@@ -109,6 +154,26 @@ def main() -> None:
         g, p = med["mailposture guard analyze"], med["pflogsumm"]
         print(f"ratio guard/pflogsumm: speed {p[0] / g[0]:.2f}x by wall time, {p[1] / g[1]:.2f}x by CPU time; "
               f"memory {g[2] / p[2]:.1f}x")
+    if not a.keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def population(a: argparse.Namespace) -> None:
+    work = a.keep or Path(tempfile.mkdtemp(prefix="guard-population-bench-"))
+    log = work / f"population-{a.population}.log"
+    if not log.exists():
+        subprocess.run([sys.executable, __file__, "--generate-only", str(log), "--population", str(a.population)],
+                       check=True)
+    py = sys.executable
+    peaks = []
+    for r in range(a.runs):
+        w, c, m, rc = timed([py, "-m", "mailposture.cli", "guard", "analyze", str(log), "-f", "json",
+                             "--no-progress", "-o", os.devnull, "--workers", "1"])
+        peaks.append(m)
+        print(f"  round {r + 1}: wall {w:.1f}s cpu {c:.1f}s peak {m / 1e6:.0f} MB exit {rc}", flush=True)
+    med = statistics.median(peaks)
+    print(f"population {a.population:,} accounts ({log.stat().st_size / 1e6:.0f} MB log): median peak RSS "
+          f"{med / 1e6:.0f} MB, {med / a.population:,.0f} bytes per account (target: under 300 MB)")
     if not a.keep:
         shutil.rmtree(work, ignore_errors=True)
 

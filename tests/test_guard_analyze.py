@@ -192,3 +192,25 @@ def test_cli_bad_input(tmp_path) -> None:
         r = runner.invoke(app, args)
         assert r.exit_code == 2 and msg in r.output, (args, r.output)
         assert "Traceback" not in r.output
+
+
+def _report_for(d, **reader_kw) -> dict:
+    reader = LogReader([str(d / "*")], tz=parse_tz("Asia/Tokyo"), **reader_kw)
+    an = Analyzer(GuardConfig(), IptoccGeo())
+    an.feed(reader.events())
+    rep = an.report(reader.stats, files=reader.stats.files)
+    rep.pop("files")
+    return rep
+
+
+def test_chunks_folding_and_worker_processes_change_nothing(world) -> None:
+    """The queue lines joined inside chunks (small chunks: many messages straddle two), and chunks parsed in
+    worker processes, give the report of the line-by-line join."""
+    d, _, _, _ = world
+    plain = _report_for(d)
+    assert plain["flagged"] and plain["acceptance"]["users_refused"]
+    assert any(f["delivery"] for f in plain["flagged"])
+    folded = _report_for(d, fold=True, chunk_bytes=4096)
+    assert folded == plain
+    in_workers = _report_for(d, fold=True, workers=2, chunk_bytes=1 << 16)
+    assert in_workers == plain

@@ -242,3 +242,59 @@ def test_home_reason_is_the_policy_servers_answer_for_a_restricted_user() -> Non
     assert p.home_reason("8.8.8.8") == (None, "US")
     assert p.home_reason("not an address") == (None, None)
     assert policy(unknown_country_action="allow").home_reason("1.2.3.4")[0] == "unknown-country-allowed"
+
+
+# -- the IPv4 fast path (integer tables) gives the answers of the ipaddress-based path --------------------------
+
+def _slow_classify(p: Policy, ip: str):
+    """Policy.classify's general path, spelled out with the ipaddress-based helpers."""
+    from mailposture.guard.addresses import geo_address, is_internal
+
+    addr = parse_client_address(ip)
+    if addr is None:
+        return None
+    if is_internal(addr, p.internal):
+        return (str(addr), True, False, None)
+    if p.allow.match_ip(addr):
+        return (str(addr), False, True, None)
+    where = geo_address(addr)
+    return (str(addr), False, False, GEO.lookup(where) if where else None)
+
+
+def test_v4_non_global_table_equals_ipaddress() -> None:
+    import ipaddress
+    import random
+
+    from mailposture.guard.addresses import _V4_CUTS, is_non_global, is_non_global_v4
+
+    rnd = random.Random(4)
+    probes = {c + d for c in _V4_CUTS for d in (-1, 0, 1) if 0 <= c + d <= 0xFFFFFFFF}
+    probes |= {rnd.getrandbits(32) for _ in range(50_000)} | {0, 0xFFFFFFFF}
+    wrong = [n for n in probes if is_non_global_v4(n) != is_non_global(ipaddress.IPv4Address(n))]
+    assert not wrong, [str(ipaddress.IPv4Address(n)) for n in wrong[:5]]
+    assert is_non_global_v4(int(ipaddress.IPv4Address("100.64.0.1")))  # RFC 6598
+    assert not is_non_global_v4(int(ipaddress.IPv4Address("8.8.8.8")))
+
+
+def test_v4_int_takes_canonical_text_only() -> None:
+    from mailposture.guard.addresses import v4_int
+
+    assert v4_int("192.0.2.1") == 0xC0000201 and v4_int("0.0.0.0") == 0 and v4_int("255.255.255.255") == 2**32 - 1
+    for odd in ("01.2.3.4", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.-4", "1.2.3.4 ", "١.2.3.4", "", "::1",
+                "1.2.3.0x1", "+1.2.3.4"):
+        assert v4_int(odd) is None, odd
+
+
+def test_fast_classify_equals_general_path_with_allowlist_and_internal_networks() -> None:
+    import random
+
+    rnd = random.Random(9)
+    p = policy(internal_networks=["203.0.113.0/24", "198.51.100.128/25", "2001:db8:1::/48"],
+               allow=["8.8.8.0/24", "81.2.64.0/20", "81.2.69.0/24", "2001:4860::/32", "mail.example.com"])
+    ips = ["8.8.8.8", "133.1.1.1", "1.2.3.4", "81.2.69.142", "203.0.113.7", "198.51.100.127", "198.51.100.128",
+           "100.64.0.1", "127.0.0.1", "192.168.1.1", "224.0.0.1", "240.0.0.1", "0.0.0.0", "81.2.63.255",
+           "81.2.80.0", "01.2.3.4", "IPV6:2001:4860:4860::8888", "::ffff:8.8.8.8", "2400:4050::1"]
+    ips += [f"{rnd.randrange(256)}.{rnd.randrange(256)}.{rnd.randrange(256)}.{rnd.randrange(256)}"
+            for _ in range(5000)]
+    for ip in ips:
+        assert p.classify(ip) == _slow_classify(p, ip), ip

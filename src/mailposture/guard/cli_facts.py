@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mailposture.cliopts import Lang, default_lang
+from mailposture.cliopts import Lang, cpu_cores, default_lang
 
 ConfigOpt = Annotated[str | None, typer.Option("--config", "-c", help="Guard config file (TOML). 設定ファイル")]
 StoreOpt = Annotated[str | None, typer.Option(
@@ -108,6 +108,11 @@ def analyze_cmd(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")] = True,
     asn_db: Annotated[str | None, typer.Option("--asn-mmdb", help="An ASN .mmdb (GeoLite2-ASN, DB-IP ASN): "
                                                "networks of submissions from abroad.")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1, max=256, show_default=False,
+        help="Processes parsing the log lines (the analysis itself runs in this one). Default: one per CPU core "
+        f"({cpu_cores()} here); 1 for logs smaller than one chunk (8 MB). / ログを解析するプロセス数 (既定: CPU "
+        "コア数)。")] = None,
 ) -> None:
     """Abuse facts, acceptance estimate and compromised-account detection from Postfix/Dovecot logs.
     ログから踏み台送信の実態・受容性・不正アカウントを集計"""
@@ -132,7 +137,7 @@ def analyze_cmd(
     except Exception as e:
         _fail(f"cannot read the allow-list: {e}")
     try:
-        reader = LogReader(logs, tz=zone)
+        reader = LogReader(logs, tz=zone, workers=workers or cpu_cores(), fold=True)
     except LogFileError as e:
         _fail(str(e))
     an = Analyzer(cfg, geo_src, allow, th, locate=locator_for(geo_src), asn=asn_lookup(asn_db) if asn_db else None)

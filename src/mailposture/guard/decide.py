@@ -29,12 +29,15 @@ from typing import NamedTuple
 
 from mailposture.guard.addresses import (
     Network,
+    V4Ranges,
     geo_address,
     internal_networks,
     is_internal,
     is_non_global,
+    is_non_global_v4,
     parse_client_address,
     translated_ipv4,
+    v4_int,
 )
 from mailposture.guard.allowlist import AllowList, normalise_allow_entry
 from mailposture.guard.config import GuardConfig
@@ -79,8 +82,10 @@ class Policy:
         # lot (the same users, the same relays); cleared when the allow-list or the geo data changes.
         self._ip_cache: dict[str, tuple[str, bool, bool, str | None]] = {}
         self._allow = allow or AllowList()
+        self._allow_v4 = V4Ranges(self._allow.nets)
         self.home = frozenset(c.upper() for c in cfg.home_countries)
         self.internal: list[Network] = internal_networks(cfg.internal_networks)
+        self._internal_v4 = V4Ranges(self.internal)
         self.reject_action = "REJECT " + cfg.reject_text()
         self.locked_action = "REJECT " + cfg.locked_text()
         # 4NN text: a temporary refusal (access(5)); enhanced code 4.3.0 "other or undefined mail system status"
@@ -94,6 +99,7 @@ class Policy:
     @allow.setter
     def allow(self, value: AllowList) -> None:
         self._allow = value
+        self._allow_v4 = V4Ranges(value.nets)
         self._ip_cache = {}
 
     def clear_cache(self) -> None:
@@ -105,6 +111,15 @@ class Policy:
         hit = self._ip_cache.get(ip_text)
         if hit is not None:
             return hit
+        n = v4_int(ip_text)
+        if n is not None:  # canonical IPv4 text (nearly every address): integer tables, same answers
+            if is_non_global_v4(n) or n in self._internal_v4:
+                res = (ip_text, True, False, None)
+            elif n in self._allow_v4:
+                res = (ip_text, False, True, None)
+            else:
+                res = (ip_text, False, False, self.geo.lookup(ip_text))
+            return self._cached(ip_text, res)
         addr = parse_client_address(ip_text)
         if addr is None:
             return None
@@ -116,6 +131,9 @@ class Policy:
         else:  # a NAT64/Teredo/6to4 address is judged by the IPv4 address inside it (guard.addresses)
             where = geo_address(addr)
             res = (norm, False, False, self.geo.lookup(where) if where else None)
+        return self._cached(ip_text, res)
+
+    def _cached(self, ip_text: str, res: tuple[str, bool, bool, str | None]) -> tuple[str, bool, bool, str | None]:
         cache = self._ip_cache
         if len(cache) >= self._IP_CACHE_MAX:
             cache.clear()

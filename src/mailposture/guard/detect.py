@@ -23,6 +23,7 @@ import math
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from sys import intern
 from typing import Any
 
 from mailposture.guard.centroids import CENTROIDS
@@ -92,8 +93,8 @@ def net_of(ip: str) -> str:
     """The network an address is judged by for "a network this account used before": IPv4 /16, IPv6 /32
     (dynamic addresses of one provider stay inside)."""
     if ":" in ip:
-        return ":".join(ip.split(":", 2)[:2])
-    return ip.rsplit(".", 2)[0]
+        return intern(":".join(ip.split(":", 2)[:2]))
+    return intern(ip.rsplit(".", 2)[0])  # shared by the many accounts of one provider's range
 
 
 def km_between(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -276,24 +277,29 @@ class Detector:
         a.last_ip = ip
         net = net_of(ip)
         seasoned = self._seasoned(a, t)
-        if ip not in a.recent_ips:
-            a.recent_ips[ip] = t
-            cut = t - DAY
-            nets = {net_of(k) for k, v in a.recent_ips.items() if v >= cut}
-            if len(nets) > a.day_ips:
-                a.day_ips = len(nets)
+        rips = a.recent_ips
+        if ip not in rips:
+            rips[ip] = t
             base = a.base[2]
             floor = th.many_ips_min if len(a.hist) >= 4 * th.history_days else th.many_ips_min * 2
-            if len(nets) >= max(floor, th.many_ips_factor * base) and (
-                    a.sig is None or "GD_MANY_IPS" not in a.sig or t - a.sig["GD_MANY_IPS"][0] > DAY):
-                n_ips = sum(1 for v in a.recent_ips.values() if v >= cut)
-                out = self._fire(user, a, t, "GD_MANY_IPS", {"n": n_ips, "nets": len(nets),
-                                                             "baseline": base}) or out
-        else:
-            a.recent_ips[ip] = t
-            if len(a.recent_ips) > 256:
+            need = max(floor, th.many_ips_factor * base)
+            # the networks of the last 24 h are at most the addresses kept: count them only when that bound
+            # could raise today's maximum or reach the threshold
+            if len(rips) > a.day_ips or len(rips) >= need:
                 cut = t - DAY
-                a.recent_ips = {k: v for k, v in a.recent_ips.items() if v >= cut}
+                nets = {net_of(k) for k, v in rips.items() if v >= cut}
+                if len(nets) > a.day_ips:
+                    a.day_ips = len(nets)
+                if len(nets) >= need and (
+                        a.sig is None or "GD_MANY_IPS" not in a.sig or t - a.sig["GD_MANY_IPS"][0] > DAY):
+                    n_ips = sum(1 for v in rips.values() if v >= cut)
+                    out = self._fire(user, a, t, "GD_MANY_IPS", {"n": n_ips, "nets": len(nets),
+                                                                 "baseline": base}) or out
+        else:
+            rips[ip] = t
+            if len(rips) > 256:
+                cut = t - DAY
+                a.recent_ips = {k: v for k, v in rips.items() if v >= cut}
         new_net = net not in a.nets
         if cc:
             if cc not in a.countries:
@@ -303,15 +309,16 @@ class Detector:
             a.recent_cc[cc] = t
             code = cc[:2].ljust(2)
             dc = a.day_cc
-            if not any(dc[i:i + 2] == code for i in range(0, len(dc), 2)):
+            if code not in dc or not any(dc[i:i + 2] == code for i in range(0, len(dc), 2)):
                 a.day_cc = dc + code
             win = th.multi_country_hours * 3600
-            ccs = sorted(c for c, v in a.recent_cc.items() if v >= t - win)
+            wcut = t - win
+            ccs = [c for c, v in a.recent_cc.items() if v >= wcut]
             base_cc = a.base[3]
             if len(ccs) >= max(th.multi_country_n, base_cc + 1) and (
                     a.sig is None or "GD_MULTI_COUNTRY" not in a.sig or t - a.sig["GD_MULTI_COUNTRY"][0] > win):
                 out = self._fire(user, a, t, "GD_MULTI_COUNTRY", {"n": len(ccs), "hours": int(th.multi_country_hours),
-                                                                  "countries": " ".join(ccs)}) or out
+                                                                  "countries": " ".join(sorted(ccs))}) or out
             loc = self.locate(ip, cc)
             if loc is not None:
                 last = a.last_loc
@@ -360,8 +367,7 @@ class Detector:
 
     def submission(self, user: str, t: float, ip: str, cc: str | None, internal: bool) -> Flag | None:
         out = self.success(user, t, ip, cc, internal)
-        a = self.accts[user]
-        self._roll(a, t)
+        a = self.accts[user]  # rolled to t by success()
         h = int(t // 3600)
         if h != a.hour:
             a.day_max_hour = max(a.day_max_hour, a.hour_msgs)

@@ -29,6 +29,7 @@ from mailposture.guard.detect import Detector, Flag, Thresholds, centroid_locato
 from mailposture.guard.geo import GeoSource
 from mailposture.guard.reasons import reason_text
 from mailposture.guard.store import UserRecord, UserState, normalise_username
+from mailposture.logs.chunks import DELIVERY_SUM
 from mailposture.logs.parse import AUTH_FAIL, DELIVERY, LOGIN, NRCPT, REMOVED, SUBMIT, Event
 
 INTERNAL, ALLOWLISTED, UNKNOWN = "internal", "allowlisted", "??"
@@ -50,19 +51,25 @@ class UserSum:
     __slots__ = (
         "abroad",
         "cc_month",
-        "cc_msgs",
         "messages",
         "recipients",
         "refused",
+        "sent",
         "status",
     )
 
     def __init__(self) -> None:
         self.messages = self.recipients = self.refused = 0
-        self.cc_msgs: Counter[str] = Counter()
-        self.cc_month: dict[str, str] = {}
+        self.cc_month: dict[str, str] = {}  # label (country, internal, ??) -> last month it was used
+        self.sent = 0  # deliveries with status=sent; the other statuses in ``status`` (rare: saves a dict)
         self.abroad = False
         self.status: Counter[str] | None = None
+
+
+    def delivery(self) -> dict[str, int]:
+        out = {"sent": self.sent} if self.sent else {}
+        out.update(self.status or {})
+        return out
 
 
 def _restricted(user: str) -> tuple[UserRecord, bool]:
@@ -135,30 +142,49 @@ class Analyzer:
 
     # -- events --------------------------------------------------------------------------------------------
     def feed(self, events: Iterable[Event]) -> None:
+        pending = self.pending
+        event = self.event
         for ev in events:
-            self.event(ev)
+            k = ev.kind  # the queue lines of mail nobody submitted here are most of a log: handled inline
+            if k == DELIVERY or k == REMOVED:
+                if ev.key in pending:
+                    event(ev)
+            else:
+                event(ev)
 
     def event(self, ev: Event) -> Flag | None:
         k = ev.kind
-        if k == SUBMIT:
-            return self._submit(ev)
-        if k == NRCPT:
-            user = self.pending.get(ev.key)
-            if user is not None:
-                s = self.sums[user]
-                s.recipients += ev.n
-                return self.det.recipients(user, ev.t, ev.n)
-            return None
         if k == DELIVERY:
             user = self.pending.get(ev.key)
             if user is not None:
                 s = self.sums[user]
-                if s.status is None:
-                    s.status = Counter()
-                s.status[ev.status] += 1
+                if ev.status == "sent":
+                    s.sent += 1
+                else:
+                    if s.status is None:
+                        s.status = Counter()
+                    s.status[ev.status] += 1
             return None
         if k == REMOVED:
             self.pending.pop(ev.key, None)
+            return None
+        if k == NRCPT:  # joined to its submission here, or already where the lines were read (ev.user)
+            user = self._user(ev.user) if ev.user else self.pending.get(ev.key)
+            if user is not None and user in self.sums:
+                self.sums[user].recipients += ev.n
+                return self.det.recipients(user, ev.t, ev.n)
+            return None
+        if k == SUBMIT:
+            return self._submit(ev)
+        if k == DELIVERY_SUM:  # delivery statuses of this user's messages, summed where the lines were read
+            s = self.sums.get(self._user(ev.user))
+            if s is not None:
+                if ev.status == "sent":
+                    s.sent += ev.n
+                else:
+                    if s.status is None:
+                        s.status = Counter()
+                    s.status[ev.status] += ev.n
             return None
         if k == LOGIN:
             user = self._user(ev.user)
@@ -208,7 +234,6 @@ class Analyzer:
             self.det.note(user, ev.t, "submit", f"{ev.ip} {cc}" + (f" AS{asn[0]} {asn[1]}" if asn else "")
                           + (" (allow-list)" if reason == "allowlist" else ""))
         label = INTERNAL if internal else cc
-        s.cc_msgs[label] += 1
         day = int(ev.t // 86400)
         m = self._months.get(day)
         if m is None:
@@ -219,10 +244,11 @@ class Analyzer:
                 self.cc_users[label] += 1
             s.cc_month[label] = m
             self.month_cc_users[(m, label)] += 1
-        p = self.pending
-        p[ev.key] = user
-        if len(p) > _PENDING_MAX:
-            p.popitem(last=False)
+        if ev.n != 1:  # n == 1: its queue lines were joined where they were read (logs.chunks), none to wait for
+            p = self.pending
+            p[ev.key] = user
+            if len(p) > _PENDING_MAX:
+                p.popitem(last=False)
         return self.det.submission(user, ev.t, ev.ip, None if cc in (UNKNOWN, INTERNAL) else cc, internal)
 
     def _asn(self, ip: str) -> tuple[int, str] | None:
@@ -260,7 +286,7 @@ class Analyzer:
         breakdown = Counter()
         for u in refused_users:
             s = sums[u]
-            foreign = {c for c in s.cc_msgs if c not in self.home and c != INTERNAL}
+            foreign = {c for c in s.cc_month if c not in self.home and c != INTERNAL}
             if u in flagged:
                 breakdown["abuse"] += 1
             elif len(foreign) <= 1:
@@ -276,7 +302,7 @@ class Analyzer:
                 "first_abuse": _iso(f.first_abuse), "flagged_at": _iso(f.flagged_at),
                 "countries": sorted(f.countries), "messages": f.messages, "recipients": f.recipients,
                 "messages_total": sums[u].messages if u in sums else 0,
-                "delivery": dict(sums[u].status or {}) if u in sums else {},
+                "delivery": sums[u].delivery() if u in sums else {},
                 "timeline": [{"time": _iso(t), "event": w, "detail": d} for t, w, d in self.det.timeline(u)],
             })
         months = sorted({m for m, _ in self.month_cc})

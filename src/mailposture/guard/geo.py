@@ -13,6 +13,7 @@ import threading
 from datetime import UTC, datetime
 from importlib import metadata as md
 from pathlib import Path
+from sys import intern  # country codes repeat in every account's state: one string each
 from typing import Any, Protocol
 
 log = logging.getLogger("mailposture.guard.geo")
@@ -43,7 +44,7 @@ class IptoccGeo:
             cc = self._cc(ip)
         except Exception:
             return None
-        return cc.upper() if cc else None
+        return intern(cc.upper()) if cc else None
 
     def maybe_reload(self) -> bool:
         return False
@@ -142,9 +143,9 @@ class MmdbGeo:
         for key in ("country", "registered_country"):
             c = rec.get(key)
             if isinstance(c, dict) and isinstance(c.get("iso_code"), str):
-                return c["iso_code"].upper()
+                return intern(c["iso_code"].upper())
         cc = rec.get("country_code")  # some DB-IP "lite" layouts
-        return cc.upper() if isinstance(cc, str) else None
+        return intern(cc.upper()) if isinstance(cc, str) else None
 
     def describe(self) -> dict[str, Any]:
         m = self._reader.metadata()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import datetime, timedelta, tzinfo
+from sys import intern
 from typing import NamedTuple
 
 # event kinds
@@ -48,12 +49,10 @@ class Event(NamedTuple):
 
 _MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
                                        "Nov", "Dec"), 1)}
-# after the time stamp: an optional host (absent in Dovecot's own log file) and the program[pid]
-_HOST_PROG = re.compile(r" +(?:([^ :]+) )?([A-Za-z0-9_.+/-]+?)(?:\[\d+\])?: ")
 _DOVECOT_PROGS = ("dovecot/", "imap-login", "pop3-login", "submission-login", "managesieve-login", "auth")
 # short queue ids are upper-case hex; long ones (enable_long_queue_ids) use digits and consonants only, so a
 # word such as "warning" is never taken for one (postconf(5) enable_long_queue_ids)
-_QID = re.compile(r"([0-9A-F]{6,}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,}|NOQUEUE): ")
+_QID_FULL = re.compile(r"[0-9A-F]{6,}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,}|NOQUEUE")
 _CLIENT = re.compile(r"client=([^\[\s,]*)\[([^\]]*)\]")
 _SASL_USER = re.compile(r"sasl_username=([^,\s]+(?:[^,]*[^,\s])?)")
 _NRCPT = re.compile(r"nrcpt=(\d+)")
@@ -61,7 +60,6 @@ _STATUS = re.compile(r"status=(\w+)")
 _WARN_SASL = re.compile(r"warning: ([^\[\s]*)\[([^\]]*)\]: SASL \S+ authentication failed")
 _DV_USER = re.compile(r"user=<([^>]*)>")
 _DV_RIP = re.compile(r"rip=([0-9A-Fa-f.:]+)")
-_DV_AUTH = re.compile(r"\b[\w-]+\(([^,()]*),([0-9A-Fa-f.:]+)(?:,<[^>]*>)?\): (Password mismatch|unknown user)")
 _POSTFIX_AGENTS = {"smtpd", "qmgr", "smtp", "lmtp", "local", "virtual", "cleanup", "pipe", "error", "bounce",
                    "pickup", "postscreen", "anvil", "master", "scache", "trivial-rewrite", "tlsmgr", "discard",
                    "showq", "postfix-script", "sendmail", "postdrop", "verify", "dnsblog", "tlsproxy", "oqmgr",
@@ -81,6 +79,7 @@ class Clock:
         self.mtime = mtime if mtime is not None else time.time()
         self._hours: dict[tuple[int, int, int], float] = {}
         self.stamps: dict[str, float | None] = {}  # "Dec  7 17:51:44" -> time (lines of one second share it)
+        self.minutes: dict[str, float] = {}  # "Dec  7 17:51" -> time of its second 0
         ref = datetime.fromtimestamp(self.mtime, tz) if tz else datetime.fromtimestamp(self.mtime)
         self.ref_year = ref.year
 
@@ -120,7 +119,25 @@ def _classic(line: str, clock: Clock) -> tuple[float, int] | None:
                 j += 1
             return base_t + (float(line[15:j]) if j > 16 else 0.0), j
         return base_t, 15
-    res = _classic_parse(line, clock)
+    # a second not seen yet: its minute probably was ("Dec  7 17:51" -> time of 17:51:00)
+    mkey = line[:12]
+    mins = clock.minutes
+    base_m = mins.get(mkey, 0)
+    ss = line[13:15]
+    if base_m and line[12:13] == ":" and ss.isdigit() and ss.isascii() and line[15:16] in (" ", ".") \
+            and int(ss) < 60:
+        res: tuple[float, int] | None = (base_m + int(ss), 15)
+        if line[15] == ".":
+            j = 16
+            while j < len(line) and line[j].isdigit():
+                j += 1
+            res = (base_m + int(ss) + (float(line[15:j]) if j > 16 else 0.0), j)
+    else:
+        res = _classic_parse(line, clock)
+        if res is not None and base_m == 0:
+            if len(mins) > 4096:
+                mins.clear()
+            mins[mkey] = res[0] - (res[0] % 1) - int(line[13:15])
     if len(cache) > 4096:
         cache.clear()
     cache[key] = None if res is None else res[0] - (res[0] % 1 if len(line) > 15 and line[15] == "." else 0.0)
@@ -152,17 +169,38 @@ def _classic_parse(line: str, clock: Clock) -> tuple[float, int] | None:
     return base + mm * 60 + ss + frac, i
 
 
+_ISO_CACHE: dict[str, float | None] = {}  # "2026-12-07T17:51:44+09:00" (stamp without fraction) -> time
+
+
 def _iso(line: str) -> tuple[float, int] | None:
+    """RFC 3339 stamp -> (time, index after it). The stamp without its fraction is cached: lines of one second
+    share it, and ``datetime.fromisoformat`` is the slow part."""
     sp = line.find(" ")
     if sp < 19:
         return None
-    try:
-        dt = datetime.fromisoformat(line[:sp])
-    except ValueError:
+    frac = 0.0
+    if line[19] == ".":
+        k = 20
+        while k < sp and line[k].isdigit():
+            k += 1
+        if k > 20:
+            frac = float(line[19:k])
+        key = line[:19] + line[k:sp]
+    else:
+        key = line[:sp]
+    base = _ISO_CACHE.get(key, 0)
+    if base == 0:
+        try:
+            dt = datetime.fromisoformat(key)
+            base = None if dt.tzinfo is None else dt.timestamp()  # no zone: ambiguous, not RFC 3339
+        except ValueError:
+            base = None
+        if len(_ISO_CACHE) > 4096:
+            _ISO_CACHE.clear()
+        _ISO_CACHE[key] = base
+    if base is None:
         return None
-    if dt.tzinfo is None:
-        return None  # no zone: ambiguous, not RFC 3339
-    return dt.timestamp(), sp
+    return base + frac, sp
 
 
 def stamp(line: str, clock: Clock) -> float | None:
@@ -173,85 +211,149 @@ def stamp(line: str, clock: Clock) -> float | None:
     return ts[0] if ts else None
 
 
+_new = tuple.__new__  # builds an Event without NamedTuple's Python-level __new__ (the hot path)
+_PROG_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.+/-")
+
 class LineParser:
     """Stateless apart from per-file clocks; ``parse(line, clock)`` returns an Event, IGNORED event or None
     (unknown)."""
 
     def __init__(self) -> None:
-        self._progs: dict[str, tuple[str, list[str], str]] = {}  # program name -> (family, parts, agent)
+        # "program[pid]" head -> (family, instance, service, agent) with the pid stripped
+        self._progs: dict[str, tuple[str, str, str, str] | None] = {}
+        self._heads: dict[str, tuple[str, str, tuple[str, str, str, str]] | None] = {}  # see parse()
 
-    def _prog(self, prog: str) -> tuple[str, list[str], str]:
-        hit = self._progs.get(prog)
-        if hit is None:
-            if prog == "dovecot" or prog.startswith(_DOVECOT_PROGS):
-                hit = ("dovecot", [], "")
+    def _prog(self, prog: str) -> tuple[str, str, str, str] | None:
+        hit = self._progs.get(prog, ())
+        if hit == ():
+            if not prog or not _PROG_CHARS.issuperset(prog):
+                hit = None
+            elif prog == "dovecot" or prog.startswith(_DOVECOT_PROGS):
+                hit = ("dovecot", "", "", "")
             else:
                 parts = prog.split("/")
                 if len(parts) >= 2 and parts[0].startswith("postfix"):
-                    hit = ("postfix", parts, parts[-1]) if parts[-1] in _POSTFIX_AGENTS else ("unknown", [], "")
+                    hit = (("postfix", parts[0], "/".join(parts[1:]), parts[-1]) if parts[-1] in _POSTFIX_AGENTS
+                           else ("unknown", "", "", ""))
                 else:
-                    hit = ("other", [], "")
+                    hit = ("other", "", "", "")
             if len(self._progs) < 10000:
                 self._progs[prog] = hit
         return hit
 
+    def _head(self, head: str) -> tuple[str, str, tuple[str, str, str, str]] | None:
+        """ "host prog[pid]" (or "prog") -> (host, program, its family tuple), or None when not a log head."""
+        head = head.lstrip(" ")
+        sp = head.find(" ")
+        if sp < 0:
+            host, prog = "", head
+        else:
+            host, prog = head[:sp], head[sp + 1:]
+            if not host or ":" in host or " " in prog:
+                return None
+        if prog[-1:] == "]":
+            b = prog.find("[")
+            if b < 0 or not prog[b + 1:-1].isdigit():
+                return None
+            prog = prog[:b]
+        hit = self._prog(prog)
+        return None if hit is None else (host, prog, hit)
+
     def parse(self, line: str, clock: Clock) -> Event | None:
         if not line:
             return None
-        ts = _iso(line) if line[0].isdigit() else _classic(line, clock)
+        if line[0].isdigit():
+            ts = _iso(line)
+        else:  # classic stamp: lines of one second share it (the common case, inline)
+            base = clock.stamps.get(line[:15], 0)
+            ts = (base, 15) if base and line[15:16] == " " else _classic(line, clock)
         if ts is None:
             return None
         t, i = ts
-        m = _HOST_PROG.match(line, i)
-        if not m:
+        # " host prog[pid]: msg" or (Dovecot's own file) " prog: msg"
+        j = line.find(": ", i)
+        if j < 0 or line[i:i + 1] != " ":
             return None
-        host = m[1] or ""
-        family, parts, agent = self._prog(m[2])
+        key = line[i:j]
+        heads = self._heads
+        h = heads.get(key, 0)
+        if h == 0:  # processes live long: their "host prog[pid]" repeats
+            h = self._head(key)
+            if len(heads) > 50_000:
+                heads.clear()
+            heads[key] = h
+        if h is None:
+            return None
+        host, prog, hit = h
+        family = hit[0]
         if family == "postfix":
-            return _postfix(parts, agent, line[m.end():], t, host)
+            return _postfix(hit, line[j + 2:], t, host)
         if family == "dovecot":
-            return _dovecot(m[2], line[m.end():], t, host)
+            return _dovecot(prog, line[j + 2:], t, host)
         if family == "other":
             return _IGN  # another program in the same file (cron, sshd …)
         return None
 
 
-def _postfix(parts: list[str], agent: str, msg: str, t: float, host: str) -> Event:
-    service = "/".join(parts[1:])
-    inst = parts[0]
-    qm = _QID.match(msg)
-    if qm:
-        qid = qm[1]
-        if qid == "NOQUEUE":
+def _postfix(hit: tuple[str, str, str, str], msg: str, t: float, host: str) -> Event:
+    _f, inst, service, agent = hit
+    q = msg.find(": ")
+    if q >= 6:
+        qid = msg[:q]
+        if qid.isalnum() and _QID_FULL.fullmatch(qid):
+            if qid == "NOQUEUE":
+                return _IGN
+            body = msg[q + 2:]
+            c0 = body[:1]
+            if agent == "smtpd":
+                if c0 == "c" and body.startswith("client=") and "sasl_username=" in body:
+                    cm = _CLIENT.match(body)
+                    um = _SASL_USER.search(body)
+                    if cm and um:
+                        return _new(Event, (SUBMIT, t, host, service, um[1], cm[2], cm[1],
+                                            f"{host}/{inst}/{qid}", 0, ""))
+                return _IGN
+            if c0 == "t" or c0 == "o":
+                if body.startswith(("to=<", "orig_to=<")):
+                    k = body.find("status=")
+                    if k >= 0:
+                        e = body.find(" ", k + 7)
+                        st = intern(body[k + 7:e] if e > 0 else body[k + 7:])
+                        if not st.isalnum():
+                            sm = _STATUS.search(body)
+                            if not sm:
+                                return _IGN
+                            st = intern(sm[1])
+                        return _new(Event, (DELIVERY, t, host, service, "", "", "", f"{host}/{inst}/{qid}", 1,
+                                            st))
+                return _IGN
+            if c0 == "f":
+                if body.startswith("from=<"):
+                    k = body.find("nrcpt=")
+                    if k >= 0:
+                        e = body.find(" ", k + 6)
+                        n = body[k + 6:e] if e > 0 else body[k + 6:]
+                        if not n.isdigit():
+                            nm = _NRCPT.search(body)
+                            if not nm:
+                                return _IGN
+                            n = nm[1]
+                        return _new(Event, (NRCPT, t, host, service, "", "", "", f"{host}/{inst}/{qid}",
+                                            int(n), ""))
+                return _IGN
+            if c0 == "r" and body.startswith("removed"):
+                return _new(Event, (REMOVED, t, host, service, "", "", "", f"{host}/{inst}/{qid}", 0, ""))
             return _IGN
-        key = f"{host}/{inst}/{qid}"
-        body = msg[qm.end():]
-        if agent == "smtpd":
-            if body.startswith("client=") and "sasl_username=" in body:
-                cm = _CLIENT.match(body)
-                um = _SASL_USER.search(body)
-                if cm and um:
-                    return Event(SUBMIT, t, host, service, um[1], cm[2], cm[1], key)
-            return _IGN
-        if body.startswith("from=<"):
-            nm = _NRCPT.search(body)
-            if nm:
-                return Event(NRCPT, t, host, service, "", "", "", key, int(nm[1]))
-            return _IGN
-        if body.startswith(("to=<", "orig_to=<")):
-            sm = _STATUS.search(body)
-            if sm:
-                return Event(DELIVERY, t, host, service, "", "", "", key, 1, sm[1])
-            return _IGN
-        if body.startswith("removed"):
-            return Event(REMOVED, t, host, service, "", "", "", key)
-        return _IGN
     if agent == "smtpd" and msg.startswith("warning: "):
         wm = _WARN_SASL.match(msg)
         if wm:
             um = _SASL_USER.search(msg)
             return Event(AUTH_FAIL, t, host, "smtp:" + service, um[1] if um else "", wm[2], wm[1])
     return _IGN
+
+
+_LEVELS = ("Info: ", "Warning: ", "Error: ", "Debug: ")
+_DV_ATTEMPTS = re.compile(r"auth failed, (\d+) attempts")
 
 
 def _dovecot(prog: str, msg: str, t: float, host: str) -> Event:
@@ -265,31 +367,28 @@ def _dovecot(prog: str, msg: str, t: float, host: str) -> Event:
             sub, msg = msg[:c], msg[c + 2:]
     else:
         sub = prog
-    sub = sub.split("(")[0]
-    for level in ("Info: ", "Warning: ", "Error: ", "Debug: "):
-        if msg.startswith(level):
-            msg = msg[len(level):]
-            break
+    p = sub.find("(")
+    if p >= 0:
+        sub = sub[:p]
+    if msg.startswith(_LEVELS):
+        msg = msg[msg.find(" ") + 1:]
     if sub.endswith("-login"):
         proto = sub[:-6]
         if msg.startswith("Login: "):
             um, rm = _DV_USER.search(msg), _DV_RIP.search(msg)
             if um and rm:
-                return Event(LOGIN, t, host, proto, um[1], rm[1])
+                return _new(Event, (LOGIN, t, host, proto, um[1], rm[1], "", "", 0, ""))
         elif "auth failed" in msg:
             um, rm = _DV_USER.search(msg), _DV_RIP.search(msg)
             if rm:
                 n = 1
-                am = re.search(r"auth failed, (\d+) attempts", msg)
+                am = _DV_ATTEMPTS.search(msg)
                 if am:
                     n = int(am[1])
-                return Event(AUTH_FAIL, t, host, proto, um[1] if um else "", rm[1], "", "", n)
+                return _new(Event, (AUTH_FAIL, t, host, proto, um[1] if um else "", rm[1], "", "", n, ""))
         return _IGN
-    if sub.startswith("auth"):
-        am = _DV_AUTH.search(msg)
-        if am and am[3] == "Password mismatch":
-            # the login process also logs the failed attempt; count it once there, keep this as evidence only
-            return _IGN
+    # auth: "passwd-file(user,rip): Password mismatch": the login process also logs the failed attempt;
+    # it is counted once there, this line carries nothing more
     return _IGN
 
 
