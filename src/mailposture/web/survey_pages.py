@@ -15,10 +15,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
@@ -149,6 +149,76 @@ async def who(request: Request) -> tuple[Any, Member] | Response:
     return sess, member
 
 
+class Refused(Exception):
+    """Raised by an access check: the request is answered with ``response`` (the login form, 403, a form error)
+    instead of its page. :func:`install` registers the handler that sends it."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Refused)
+    return exc.response
+
+
+@dataclass
+class Visit:
+    """A request its page's checks let through: the session, the member (as the members file says now), the posted
+    form (POST pages) and the round (pages of one round)."""
+    sess: Any
+    member: Member
+    form: dict[str, str] = field(default_factory=dict)
+    info: Any = None
+
+
+def access(role: str | None = None, *, body_members: bool = True, post: bool = False,
+           form_limit: int | None = None, round_tables: bool | None = None) -> Any:
+    """The checks in front of a page, as a FastAPI dependency; a request that fails one is answered by it, in
+    this order:
+
+    1. a session logged in to an account still in the members file, else the login form (303);
+    2. ``role`` (viewer < editor < admin): the member's role at least that; ``body_members=False``: not a login
+       restricted to one body; else 403;
+    3. ``post``: the form, read within ``form_limit`` bytes (else 4xx), carries the session's CSRF token (else 403);
+    4. ``round_tables`` (True: the round's group tables, which a body login may not see; False: any member): the
+       round named in the path exists and is complete (else 404 / 403 / 409); it is then ``Visit.info``.
+    """
+
+    async def check(request: Request) -> Visit:
+        got = await who(request)
+        if isinstance(got, Response):
+            raise Refused(got)
+        sess, member = got
+        if (role is not None and not member.may(role)) or (member.body and not body_members):
+            raise Refused(message(request, 403, "forbidden", member=member, sess=sess))
+        form: dict[str, str] = {}
+        if post:
+            try:
+                form = await (read_form(request) if form_limit is None else read_form(request, limit=form_limit))
+            except FormError as exc:
+                raise Refused(message(request, exc.status, "form_error", member=member, sess=sess)) from None
+            if not _csrf_ok(sess.csrf, form.get("csrf")):
+                raise Refused(message(request, 403, "csrf_failed", member=member, sess=sess))
+        info = None
+        if round_tables is not None:
+            info = _round_or_error(request, request.path_params.get("name", ""), member, sess, tables=round_tables)
+            if isinstance(info, Response):
+                raise Refused(info)
+        return Visit(sess, member, form, info)
+
+    return Depends(check)
+
+
+Signed = Annotated[Visit, access()]                               # any member, a body login too
+Staff = Annotated[Visit, access(body_members=False)]              # not a body login
+Editor = Annotated[Visit, access("editor", body_members=False)]
+Admin = Annotated[Visit, access("admin", body_members=False)]
+RoundTables = Annotated[Visit, access(round_tables=True)]         # /r/{name}: group tables, not for a body login
+RoundAny = Annotated[Visit, access(round_tables=False)]           # /r/{name}: a body login's own rows too
+
+
 def _safe_next(nxt: str | None) -> str:
     if nxt and nxt.startswith(PREFIX + "/") and not nxt.startswith("//") and "\\" not in nxt and len(nxt) < 1000:
         return nxt
@@ -238,26 +308,9 @@ def _csrf_ok(expected: str, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(str(given).encode("utf-8", "replace"), expected.encode())
 
 
-async def _post(request: Request) -> tuple[Any, Member, dict[str, str]] | Response:
-    got = await who(request)
-    if isinstance(got, Response):
-        return got
-    sess, member = got
-    try:
-        form = await read_form(request)
-    except FormError as exc:
-        return message(request, exc.status, "form_error", member=member, sess=sess)
-    if not _csrf_ok(sess.csrf, form.get("csrf")):
-        return message(request, 403, "csrf_failed", member=member, sess=sess)
-    return sess, member, form
-
-
 @router.post("/logout")
-async def logout(request: Request) -> Response:
-    got = await _post(request)
-    if isinstance(got, Response):
-        return got
-    sess, member, _ = got
+async def logout(request: Request, v: Annotated[Visit, access(post=True)]) -> Response:
+    sess, member = v.sess, v.member
     await run_in_threadpool(dash(request).state.logout, sess)
     await audit(request, member, "logout", "")
     resp = RedirectResponse(PREFIX + "/login?out=1", status_code=303)
@@ -282,11 +335,8 @@ def _round_rows(d: DashContext) -> list[dict[str, Any]]:
 
 @router.get("")
 @router.get("/")
-async def rounds_page(request: Request) -> Response:
-    got = await who(request)
-    if isinstance(got, Response):
-        return got
-    sess, member = got
+async def rounds_page(request: Request, v: Signed) -> Response:
+    sess, member = v.sess, v.member
     d = dash(request)
     rows = await run_in_threadpool(_round_rows, d)
     return render(request, "survey_rounds.html", member=member, sess=sess, rows=rows)
@@ -386,16 +436,8 @@ def _table(request: Request) -> str | None:
 
 
 @router.get("/r/{name}")
-async def round_page(request: Request, name: str) -> Response:
-    got = await who(request)
-    if isinstance(got, Response):
-        return got
-    sess, member = got
-    d = dash(request)
-    info = _round_or_error(request, name, member, sess)
-    if isinstance(info, Response):
-        return info
-    return await _tables(request, d, info, member, sess)
+async def round_page(request: Request, v: RoundTables) -> Response:
+    return await _tables(request, dash(request), v.info, v.member, v.sess)
 
 
 async def _tables(request: Request, d: DashContext, info: Any, member: Member | None, sess: Any,
@@ -422,15 +464,8 @@ async def _tables(request: Request, d: DashContext, info: Any, member: Member | 
 
 
 @router.get("/r/{name}/chart.svg")
-async def chart(request: Request, name: str) -> Response:
-    got = await who(request)
-    if isinstance(got, Response):
-        return got
-    sess, member = got
-    info = _round_or_error(request, name, member, sess)
-    if isinstance(info, Response):
-        return info
-    return await _chart(request, dash(request), info)
+async def chart(request: Request, v: RoundTables) -> Response:
+    return await _chart(request, dash(request), v.info)
 
 
 async def _chart(request: Request, d: DashContext, info: Any, shared: bool = False) -> Response:
@@ -454,15 +489,9 @@ async def _chart(request: Request, d: DashContext, info: Any, shared: bool = Fal
 
 
 @router.get("/r/{name}/download/{fmt}")
-async def download(request: Request, name: str, fmt: str) -> Response:
-    got = await who(request)
-    if isinstance(got, Response):
-        return got
-    sess, member = got
+async def download(request: Request, fmt: str, v: RoundTables) -> Response:
+    sess, member, info = v.sess, v.member, v.info
     d = dash(request)
-    info = _round_or_error(request, name, member, sess)
-    if isinstance(info, Response):
-        return info
     if fmt not in DOWNLOADS:
         return message(request, 404, "not_found", member=member, sess=sess)
     lang, _ = lang_of(request)
@@ -481,15 +510,9 @@ async def download(request: Request, name: str, fmt: str) -> Response:
 
 
 @router.get("/r/{name}/bodies-sheet/{fmt}")
-async def bodies_sheet(request: Request, name: str, fmt: str) -> Response:
-    got = await who(request)
-    if isinstance(got, Response):
-        return got
-    sess, member = got
+async def bodies_sheet(request: Request, fmt: str, v: RoundAny) -> Response:
+    sess, member, info = v.sess, v.member, v.info
     d = dash(request)
-    info = _round_or_error(request, name, member, sess, tables=False)
-    if isinstance(info, Response):
-        return info
     if fmt not in ("xlsx", "csv", "json"):
         return message(request, 404, "not_found", member=member, sess=sess)
     lang, _ = lang_of(request)
@@ -504,17 +527,11 @@ async def bodies_sheet(request: Request, name: str, fmt: str) -> Response:
 # -------------------------------------------------------------------------------------------------- drill-down
 
 @router.get("/r/{name}/bodies")
-async def bodies_page(request: Request, name: str) -> Response:
+async def bodies_page(request: Request, v: RoundTables) -> Response:
     from mailposture.web.survey_data import table_names
 
-    got = await who(request)
-    if isinstance(got, Response):
-        return got
-    sess, member = got
+    sess, member, info = v.sess, v.member, v.info
     d = dash(request)
-    info = _round_or_error(request, name, member, sess)
-    if isinstance(info, Response):
-        return info
     qp = request.query_params
     cols = await run_in_threadpool(d.data.columns, info.name)
     column = qp.get("column", "")
@@ -573,17 +590,11 @@ def _all_codes(d: DashContext, name: str) -> list[str]:
 
 
 @router.get("/r/{name}/body/{key:path}")
-async def body_page(request: Request, name: str, key: str) -> Response:
+async def body_page(request: Request, key: str, v: RoundAny) -> Response:
     from mailposture import findings as F
 
-    got = await who(request)
-    if isinstance(got, Response):
-        return got
-    sess, member = got
+    sess, member, info = v.sess, v.member, v.info
     d = dash(request)
-    info = _round_or_error(request, name, member, sess, tables=False)
-    if isinstance(info, Response):
-        return info
     if member.body and key != member.body:
         return message(request, 403, "forbidden", member=member, sess=sess)
     lang, _ = lang_of(request)
@@ -613,13 +624,8 @@ async def body_page(request: Request, name: str, key: str) -> Response:
 
 
 @router.get("/search")
-async def search_page(request: Request) -> Response:
-    got = await who(request)
-    if isinstance(got, Response):
-        return got
-    sess, member = got
-    if member.body:
-        return message(request, 403, "forbidden", member=member, sess=sess)
+async def search_page(request: Request, v: Staff) -> Response:
+    sess, member = v.sess, v.member
     d = dash(request)
     query = request.query_params.get("q", "")[:100]
     done = [r for r in d.data.rounds() if r.status == "complete"]
@@ -634,15 +640,10 @@ async def search_page(request: Request) -> Response:
 # ------------------------------------------------------------------------------------------------ trend / diff
 
 @router.get("/trend")
-async def trend_page(request: Request) -> Response:
+async def trend_page(request: Request, v: Staff) -> Response:
     from mailposture.survey.trend import build_trend, change_notes, trend_table
 
-    got = await who(request)
-    if isinstance(got, Response):
-        return got
-    sess, member = got
-    if member.body:
-        return message(request, 403, "forbidden", member=member, sess=sess)
+    sess, member = v.sess, v.member
     d = dash(request)
     lang, _ = lang_of(request)
     done = [r for r in d.data.rounds() if r.status == "complete"]
@@ -665,17 +666,12 @@ async def trend_page(request: Request) -> Response:
 
 
 @router.get("/trend/chart.svg")
-async def trend_chart(request: Request) -> Response:
+async def trend_chart(request: Request, v: Staff) -> Response:
     """The trend's line chart, drawn by the report's own code (mailposture.report.trendcharts.trend_svg)."""
     from mailposture.report.trendcharts import trend_svg
     from mailposture.survey.trend import TREND_METRICS, build_trend
 
-    got = await who(request)
-    if isinstance(got, Response):
-        return got
-    sess, member = got
-    if member.body:
-        return message(request, 403, "forbidden", member=member, sess=sess)
+    sess, member = v.sess, v.member
     d = dash(request)
     lang, _ = lang_of(request)
     metric = request.query_params.get("metric", "spf")
@@ -693,15 +689,10 @@ async def trend_chart(request: Request) -> Response:
 
 
 @router.get("/diff")
-async def diff_page(request: Request) -> Response:
+async def diff_page(request: Request, v: Staff) -> Response:
     from mailposture.survey.diff import diff_rounds, diff_rows, summary_line
 
-    got = await who(request)
-    if isinstance(got, Response):
-        return got
-    sess, member = got
-    if member.body:
-        return message(request, 403, "forbidden", member=member, sess=sess)
+    sess, member = v.sess, v.member
     d = dash(request)
     lang, _ = lang_of(request)
     done = [r.name for r in d.data.rounds() if r.status == "complete"]
@@ -720,15 +711,10 @@ async def diff_page(request: Request) -> Response:
 # ------------------------------------------------------------------------------------ rounds from the page
 
 @router.get("/run")
-async def run_page(request: Request) -> Response:
+async def run_page(request: Request, v: Editor) -> Response:
     from mailposture.web.survey_jobs import list_choices
 
-    got = await who(request)
-    if isinstance(got, Response):
-        return got
-    sess, member = got
-    if not member.may("editor") or member.body:
-        return message(request, 403, "forbidden", member=member, sess=sess)
+    sess, member = v.sess, v.member
     d = dash(request)
     jobs = await run_in_threadpool(d.jobs.jobs)
     now = datetime.now(UTC)
@@ -738,15 +724,11 @@ async def run_page(request: Request) -> Response:
 
 
 @router.post("/run")
-async def run_submit(request: Request) -> Response:
+async def run_submit(request: Request,
+                     v: Annotated[Visit, access("editor", body_members=False, post=True)]) -> Response:
     from mailposture.web.survey_jobs import JobError
 
-    got = await _post(request)
-    if isinstance(got, Response):
-        return got
-    sess, member, form = got
-    if not member.may("editor") or member.body:
-        return message(request, 403, "forbidden", member=member, sess=sess)
+    sess, member, form = v.sess, v.member, v.form
     d = dash(request)
     try:
         job_id = await run_in_threadpool(d.jobs.submit, form.get("round", "").strip(), form.get("list", ""),
@@ -758,13 +740,8 @@ async def run_submit(request: Request) -> Response:
 
 
 @router.get("/jobs/{job_id}")
-async def job_page(request: Request, job_id: int) -> Response:
-    got = await who(request)
-    if isinstance(got, Response):
-        return got
-    sess, member = got
-    if not member.may("editor") or member.body:
-        return message(request, 403, "forbidden", member=member, sess=sess)
+async def job_page(request: Request, job_id: int, v: Editor) -> Response:
+    sess, member = v.sess, v.member
     job = await run_in_threadpool(dash(request).jobs.job, job_id)
     if job is None:
         return message(request, 404, "not_found", member=member, sess=sess)
@@ -784,13 +761,8 @@ def _lists_dir(d: DashContext) -> Path:
 
 
 @router.get("/lists")
-async def lists_page(request: Request) -> Response:
-    got = await who(request)
-    if isinstance(got, Response):
-        return got
-    sess, member = got
-    if not member.may("editor") or member.body:
-        return message(request, 403, "forbidden", member=member, sess=sess)
+async def lists_page(request: Request, v: Editor) -> Response:
+    sess, member = v.sess, v.member
     d = dash(request)
     name = request.query_params.get("file", "")
     text = ""
@@ -803,21 +775,11 @@ async def lists_page(request: Request) -> Response:
 
 
 @router.post("/lists")
-async def lists_save(request: Request) -> Response:
+async def lists_save(request: Request, v: Annotated[Visit, access("editor", body_members=False, post=True,
+                                                                  form_limit=MAX_LIST_BYTES)]) -> Response:
     from mailposture.survey.lists import ListError, parse_list
 
-    got = await who(request)
-    if isinstance(got, Response):
-        return got
-    sess, member = got
-    if not member.may("editor") or member.body:
-        return message(request, 403, "forbidden", member=member, sess=sess)
-    try:
-        form = await read_form(request, limit=MAX_LIST_BYTES)
-    except FormError as exc:
-        return message(request, exc.status, "form_error", member=member, sess=sess)
-    if not _csrf_ok(sess.csrf, form.get("csrf")):
-        return message(request, 403, "csrf_failed", member=member, sess=sess)
+    sess, member, form = v.sess, v.member, v.form
     d = dash(request)
     name = form.get("name", "").strip()
     if not name.endswith(".csv"):
@@ -843,13 +805,8 @@ async def lists_save(request: Request) -> Response:
 # ------------------------------------------------------------------------------------------ admin, share links
 
 @router.get("/admin")
-async def admin_page(request: Request) -> Response:
-    got = await who(request)
-    if isinstance(got, Response):
-        return got
-    sess, member = got
-    if not member.may("admin") or member.body:
-        return message(request, 403, "forbidden", member=member, sess=sess)
+async def admin_page(request: Request, v: Admin) -> Response:
+    sess, member = v.sess, v.member
     d = dash(request)
     entries = await run_in_threadpool(d.state.audit_log, 300)
     shares = await run_in_threadpool(d.state.shares)
@@ -862,16 +819,10 @@ async def admin_page(request: Request) -> Response:
 
 
 @router.post("/r/{name}/share")
-async def share_make(request: Request, name: str) -> Response:
-    got = await _post(request)
-    if isinstance(got, Response):
-        return got
-    sess, member, _ = got
-    if not member.may("admin") or member.body:
-        return message(request, 403, "forbidden", member=member, sess=sess)
-    info = _round_or_error(request, name, member, sess)
-    if isinstance(info, Response):
-        return info
+async def share_make(request: Request,
+                     v: Annotated[Visit, access("admin", body_members=False, post=True, round_tables=True)]
+                     ) -> Response:
+    sess, member, info = v.sess, v.member, v.info
     token = await run_in_threadpool(dash(request).state.share, info.name, member.name)
     await audit(request, member, "share", info.name)
     lang, _ = lang_of(request)
@@ -880,53 +831,51 @@ async def share_make(request: Request, name: str) -> Response:
 
 
 @router.post("/shares/revoke")
-async def share_revoke(request: Request) -> Response:
-    got = await _post(request)
-    if isinstance(got, Response):
-        return got
-    sess, member, form = got
-    if not member.may("admin") or member.body:
-        return message(request, 403, "forbidden", member=member, sess=sess)
+async def share_revoke(request: Request, v: Annotated[Visit, access("admin", body_members=False, post=True)]
+                       ) -> Response:
+    sess, member, form = v.sess, v.member, v.form
     h = form.get("token_hash", "")[:64]
     ok = await run_in_threadpool(dash(request).state.revoke, h)
     await audit(request, member, "revoke-share", h[:12])
     return message(request, 200 if ok else 404, "share_revoked" if ok else "not_found", member=member, sess=sess)
 
 
-async def _shared(request: Request, token: str) -> Any:
+async def shared_round(request: Request, token: str) -> Any:
+    """The round a share link (no login) shows, or 404 for an unknown, revoked or expired link."""
     d = dash(request)
     name = await run_in_threadpool(d.state.shared_round, token)
     if name is None:
-        return message(request, 404, "not_found")
+        raise Refused(message(request, 404, "not_found"))
     try:
-        info = d.data.info(name)
+        return d.data.info(name)
     except CatalogError:
-        return message(request, 404, "not_found")
-    return info
+        raise Refused(message(request, 404, "not_found")) from None
+
+
+SharedRound = Annotated[Any, Depends(shared_round)]
 
 
 @router.get("/share/{token}")
-async def share_page(request: Request, token: str) -> Response:
-    info = await _shared(request, token)
-    if isinstance(info, Response):
-        return info
+async def share_page(request: Request, token: str, info: SharedRound) -> Response:
     return await _tables(request, dash(request), info, None, None, share=token)
 
 
 @router.get("/share/{token}/chart.svg")
-async def share_chart(request: Request, token: str) -> Response:
-    info = await _shared(request, token)
-    if isinstance(info, Response):
-        return info
+async def share_chart(request: Request, info: SharedRound) -> Response:
     return await _chart(request, dash(request), info, shared=True)
 
 
 # ------------------------------------------------------------------------------------------------------ install
 
+ROUTERS = (router,)
+
+
 def install(app: FastAPI, ctx: DashContext) -> None:
     """Mount the dashboard at /survey on an app that already serves /static and adds the security headers."""
     app.state.survey = ctx
-    app.include_router(router, prefix=PREFIX)
+    app.add_exception_handler(Refused, _refused)
+    for r in ROUTERS:
+        app.include_router(r, prefix=PREFIX)
 
 
 def create_dashboard_app(ctx: DashContext) -> FastAPI:
