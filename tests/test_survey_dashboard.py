@@ -539,12 +539,12 @@ def test_shared_state_sessions_expire_and_store_only_hashes(tmp_path):
 
 
 def test_drill_down_pages(world, tmp_path):
-    from mailposture.web import survey_pages
+    from mailposture.web import survey_bodies
 
     c = make_client(world)
     login(c, "vera@example.jp")
-    old = survey_pages.PAGE
-    survey_pages.PAGE = 25
+    old = survey_bodies.PAGE
+    survey_bodies.PAGE = 25
     try:
         r = c.get(f"/survey/r/{ROUNDS[1]}/bodies?sort=domain")
         first = [tds[2]["text"] for _, tds in cells(r.text)["bodies"]]
@@ -555,7 +555,7 @@ def test_drill_down_pages(world, tmp_path):
         last = c.get(f"/survey/r/{ROUNDS[1]}/bodies?sort=domain&page=999")
         assert len(cells(last.text)["bodies"]) == 90 - 75 and 'rel="next"' not in last.text
     finally:
-        survey_pages.PAGE = old
+        survey_bodies.PAGE = old
 
 
 def test_every_table_of_the_report_matches_its_json(world):
