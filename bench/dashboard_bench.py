@@ -168,11 +168,11 @@ def one_run(data: Path, name: str, users: Path, store: str, n: int) -> dict[str,
         status, blob2, secs = c.get(f"/survey/r/{name}/download/xlsx?by=region")
         assert status == 200 and blob2 == blob
         out["xlsx again"] = secs
-    from mailposture.survey import cli as survey_cli
+    from mailposture.survey import reporting
 
     t = time.perf_counter()
-    info, rep = survey_cli.build_report(Catalog(data), name, "region", "any", "ja", with_bodies=True)
-    survey_cli.render(rep, survey_cli.report_meta(info, None), "xlsx", "ja")
+    info, rep = reporting.build_report(Catalog(data), name, "region", "any", "ja", with_bodies=True)
+    reporting.render(rep, reporting.report_meta(info, None), "xlsx", "ja")
     out["xlsx direct"] = time.perf_counter() - t
     return out
 

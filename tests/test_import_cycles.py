@@ -109,3 +109,61 @@ def test_no_import_cycles():
     found = cycles(import_graph())
     unexpected = [sorted(c) for c in found if c not in KNOWN]
     assert not unexpected, f"import cycles among mailposture modules: {unexpected}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Faces don't import faces: the command line (mailposture.cli, every area's ``cli`` module, web/dashboard_cli)
+# and the web pages are faces over the features. A page that needs what a command computes calls the feature module
+# the command calls (e.g. mailposture.survey.reporting), never the command's module.
+
+def is_command_line(module: str) -> bool:
+    last = module.rpartition(".")[2]
+    return module == "mailposture.cli" or last == "cli" or last.endswith("_cli")
+
+
+def reached(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every module ``start`` imports, directly or through others."""
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for dep in graph.get(todo.pop(), ()):
+            if dep not in seen:
+                seen.add(dep)
+                todo.append(dep)
+    return seen
+
+
+def face_violations(graph: dict[str, set[str]]) -> list[str]:
+    """Non-command-line modules that import a command-line module, and web pages that reach one at all."""
+    out = [f"{m} imports {d}" for m, deps in sorted(graph.items()) if not is_command_line(m)
+           for d in sorted(deps) if is_command_line(d)]
+    for m in sorted(graph):
+        if m.startswith("mailposture.web.") and not is_command_line(m):
+            out += [f"{m} reaches {d}" for d in sorted(reached(graph, m)) if is_command_line(d)]
+    return out
+
+
+def test_the_face_rule_catches_a_page_that_imports_a_command():
+    ok = {"mailposture.cli": {"mailposture.survey.cli", "mailposture.web.cli"},
+          "mailposture.web.cli": {"mailposture.web.dashboard_cli"},
+          "mailposture.web.dashboard_cli": {"mailposture.web.survey_pages"},
+          "mailposture.web.survey_pages": {"mailposture.web.survey_data"},
+          "mailposture.web.survey_data": {"mailposture.survey.reporting"},
+          "mailposture.survey.cli": {"mailposture.survey.reporting"},
+          "mailposture.survey.reporting": set()}
+    assert face_violations(ok) == []
+    direct = {**ok, "mailposture.web.survey_data": {"mailposture.survey.cli"}}
+    assert "mailposture.web.survey_data imports mailposture.survey.cli" in face_violations(direct)
+    assert "mailposture.web.survey_pages reaches mailposture.survey.cli" in face_violations(direct)
+    through = {**ok, "mailposture.survey.reporting": {"mailposture.survey.cli"}}
+    assert face_violations(through) == ["mailposture.survey.reporting imports mailposture.survey.cli",
+                                        "mailposture.web.survey_data reaches mailposture.survey.cli",
+                                        "mailposture.web.survey_pages reaches mailposture.survey.cli"]
+    assert is_command_line("mailposture.web.dashboard_cli") and not is_command_line("mailposture.cliopts")
+
+
+def test_faces_do_not_import_faces():
+    graph = import_graph()
+    assert "mailposture.survey.reporting" in graph["mailposture.web.survey_data"]
+    bad = face_violations(graph)
+    assert not bad, "a web page or a feature imports a command-line module: " + "; ".join(bad)

@@ -231,7 +231,7 @@ DATA_NAMES = ("demo-fictitious", "demo")   # the demo's list and round names: id
 
 def _report(demo_round, fmt: str, by: str | None = "region") -> bytes:
     from mailposture.survey.catalog import Catalog
-    from mailposture.survey.cli import build_report, render, report_meta
+    from mailposture.survey.reporting import build_report, render, report_meta
 
     out, _ = demo_round
     cat = Catalog(out / "data")

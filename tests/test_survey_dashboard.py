@@ -186,6 +186,66 @@ def test_every_page_needs_a_login(world):
     assert h["cache-control"] == "no-store" and h["x-content-type-options"] == "nosniff"
 
 
+# Who may use each route of the dashboard: "member" any login (a body login too), "staff" not a body login,
+# "editor" / "admin" that role or higher and not a body login, "share" a share link (no login), "public" the login.
+# A route added without an entry here fails the test below, so every page's checks are stated once.
+ACCESS = {
+    ("GET", "/survey"): "member", ("GET", "/survey/"): "member",
+    ("GET", "/survey/login"): "public", ("POST", "/survey/login"): "public",
+    ("POST", "/survey/logout"): "member",
+    ("GET", "/survey/r/{name}"): "staff", ("GET", "/survey/r/{name}/chart.svg"): "staff",
+    ("GET", "/survey/r/{name}/download/{fmt}"): "staff", ("GET", "/survey/r/{name}/bodies"): "staff",
+    ("GET", "/survey/r/{name}/bodies-sheet/{fmt}"): "member", ("GET", "/survey/r/{name}/body/{key:path}"): "member",
+    ("GET", "/survey/search"): "staff", ("GET", "/survey/trend"): "staff",
+    ("GET", "/survey/trend/chart.svg"): "staff", ("GET", "/survey/diff"): "staff",
+    ("GET", "/survey/run"): "editor", ("POST", "/survey/run"): "editor", ("GET", "/survey/jobs/{job_id}"): "editor",
+    ("GET", "/survey/lists"): "editor", ("POST", "/survey/lists"): "editor",
+    ("GET", "/survey/admin"): "admin", ("POST", "/survey/r/{name}/share"): "admin",
+    ("POST", "/survey/shares/revoke"): "admin",
+    ("GET", "/survey/share/{token}"): "share", ("GET", "/survey/share/{token}/chart.svg"): "share",
+}
+LEVEL = {"member": 0, "staff": 1, "editor": 2, "admin": 3}
+
+
+def test_every_route_checks_login_role_and_csrf(world):
+    """Each route, as anonymous, a body login (bob), a viewer (vera) and an admin (alice): the login form, 403,
+    or the page; every POST also refuses a missing CSRF token (403) from a member allowed to post it."""
+    from mailposture.web import survey_pages
+
+    routes = {(m, survey_pages.PREFIX + r.path) for rt in survey_pages.ROUTERS for r in rt.routes for m in r.methods
+              if m != "HEAD"}
+    assert routes == set(ACCESS), routes ^ set(ACCESS)
+    own = world["bodies"][3].domain      # bob's body
+    fill = {"{name}": ROUNDS[1], "{fmt}": "csv", "{key:path}": own, "{job_id}": "1", "{token}": "no-such-link"}
+    clients = {"anon": make_client(world)}
+    for who_, name in (("body", "bob"), ("viewer", "vera@example.jp"), ("admin", "alice")):
+        clients[who_] = make_client(world)
+        assert login(clients[who_], name).status_code == 303
+    may = {"body": lambda need: need == "member", "viewer": lambda need: LEVEL[need] <= 1,
+           "admin": lambda need: True}
+    checked = 0
+    for (method, path), need in sorted(ACCESS.items()):
+        if need == "public":
+            continue
+        url = path
+        for k, v in fill.items():
+            url = url.replace(k, v)
+        for who_, c in clients.items():
+            r = c.request(method, url, data={"csrf": "forged"} if method == "POST" else None)
+            if need == "share":   # no login needed, and an unknown link is not found for everybody
+                assert r.status_code == 404, (who_, method, url, r.status_code)
+            elif who_ == "anon":
+                assert r.status_code == 303 and r.headers["location"].startswith("/survey/login"), (method, url)
+            elif not may[who_](need):
+                assert r.status_code == 403, (who_, method, url, r.status_code)
+            elif method == "POST":   # allowed to post here, but not without the session's token
+                assert r.status_code == 403 and "csrf" not in r.headers.get("location", ""), (who_, method, url)
+            else:
+                assert r.status_code not in (303, 403), (who_, method, url, r.status_code)
+            checked += 1
+    assert checked == 4 * (len(ACCESS) - 2)
+
+
 def test_login_csrf_password_and_next(world):
     c = make_client(world)
     c.get("/survey/login")
@@ -479,12 +539,12 @@ def test_shared_state_sessions_expire_and_store_only_hashes(tmp_path):
 
 
 def test_drill_down_pages(world, tmp_path):
-    from mailposture.web import survey_pages
+    from mailposture.web import survey_bodies
 
     c = make_client(world)
     login(c, "vera@example.jp")
-    old = survey_pages.PAGE
-    survey_pages.PAGE = 25
+    old = survey_bodies.PAGE
+    survey_bodies.PAGE = 25
     try:
         r = c.get(f"/survey/r/{ROUNDS[1]}/bodies?sort=domain")
         first = [tds[2]["text"] for _, tds in cells(r.text)["bodies"]]
@@ -495,7 +555,7 @@ def test_drill_down_pages(world, tmp_path):
         last = c.get(f"/survey/r/{ROUNDS[1]}/bodies?sort=domain&page=999")
         assert len(cells(last.text)["bodies"]) == 90 - 75 and 'rel="next"' not in last.text
     finally:
-        survey_pages.PAGE = old
+        survey_bodies.PAGE = old
 
 
 def test_every_table_of_the_report_matches_its_json(world):

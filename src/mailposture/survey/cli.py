@@ -26,6 +26,16 @@ from mailposture.cliopts import (
     default_lang,
     finite,
 )
+from mailposture.survey.reporting import (
+    BODIES_FORMATS,
+    FORMATS,
+    build_bodies,
+    build_content,
+    build_report,
+    render,
+    render_bodies,
+    report_meta,
+)
 
 DataDir = Annotated[Path, typer.Option("--data-dir", help="Where rounds are kept (catalog.duckdb + Parquet). / 調査回の保存先。")]
 Count = Annotated[str, typer.Option("--count", help="any: a body counts when any of its domains has the record; "
@@ -311,97 +321,6 @@ def survey_recompute(
                       else ""))
 
 
-FORMATS = ("md", "html", "xlsx", "csv", "json", "png", "svg")
-
-
-def report_meta(info: Any, title: str | None, count: str = "any") -> dict[str, Any]:
-    from mailposture.survey.rounds import round_failure
-
-    return {"round": info.to_json(), "synthetic": info.synthetic, "title": title, "count": count,
-            "failed": {lg: round_failure(info, lg) for lg in ("ja", "en")} if info.status == "failed" else None}
-
-
-def _complete_round(cat: Any, round_name: str | None) -> Any:
-    info = cat.require(round_name) if round_name else cat.latest()
-    if info.status not in ("complete", "failed"):  # a failed round can be reported: the report says so first
-        from mailposture.survey.catalog import CatalogError
-
-        raise CatalogError(f"round '{info.name}' is not complete (phase {info.phase}); "
-                           "finish it with 'mailposture survey run' (it resumes)",
-                           f"調査回「{info.name}」は完了していません (段階 {info.phase})。mailposture survey run "
-                           "で終わらせてください (続きから再開します)")
-    return info
-
-
-def build_report(cat: Any, round_name: str | None, by: str | None, count: str, lang: str,
-                 with_bodies: bool = False):
-    from mailposture.report.tables import aggregate
-    from mailposture.survey.rounds import load_results, load_round_list
-
-    info = _complete_round(cat, round_name)
-    lst = load_round_list(cat, info)
-    results = load_results(cat, info)
-    rep = aggregate(lst.bodies, results, by=by, count=count, round_name=info.name, lang=lang)
-    add_adoption_rows(rep, lst.bodies, results, count, lang)
-    if with_bodies:
-        from mailposture.report.bodies import bodies_table
-
-        rep["_bodies"] = bodies_table(lst.bodies, results, count, lang)
-    return info, rep
-
-
-def add_adoption_rows(rep: dict[str, Any], bodies: Any, results: Any, count: str, lang: str) -> None:
-    """The adoption report keeps its shape and gains the content-survey one beside it: ``table``, ``group_by``
-    (the grouping columns), and per group ``rows`` [{key, label, count, rate (fraction), pct}]."""
-    from mailposture.report.content import content_report
-
-    gen = content_report(bodies, results, "adoption", by=[c for c in (rep.get("by") or "").split(",") if c],
-                         count=count, round_name=rep.get("round", ""), lang=lang)
-    rep["table"] = "adoption"
-    rep["group_by"] = gen["by"]
-    for g, h in zip(rep["groups"], gen["groups"], strict=True):
-        g["rows"] = h["rows"]
-    rep["overall"]["rows"] = gen["overall"]["rows"]
-    rep["keys"] = gen["keys"]
-
-
-def render(rep: dict[str, Any], meta: dict[str, Any], fmt: str, lang: str, *, size: tuple[int, int] | None = None,
-           dpi: int | None = None) -> bytes:
-    if rep.get("table") not in (None, "adoption"):
-        from mailposture.report.content_render import render_content
-
-        return render_content(rep, meta, fmt, lang, size=size, dpi=dpi)
-    if fmt == "md":
-        from mailposture.report.md import render_md
-
-        return render_md(rep, meta, lang).encode()
-    if fmt == "csv":
-        from mailposture.report.md import render_csv
-
-        return render_csv(rep, lang).encode("utf-8-sig")  # BOM: Excel opens Japanese CSV correctly
-    if fmt == "json":
-        from mailposture.report.md import render_json
-
-        return render_json(rep, meta, lang).encode()
-    if fmt == "html":
-        from mailposture.report.html import render_html
-
-        return render_html(rep, meta, lang).encode()
-    if fmt == "xlsx":
-        from mailposture.report.xlsx import render_xlsx
-
-        return render_xlsx({k: v for k, v in rep.items() if k != "_bodies"}, meta, lang, rep.get("_bodies"))
-    from mailposture.report.charts import bars_png
-
-    title = meta.get("title") or (("送信ドメイン認証の普及状況" if lang == "ja" else "Sender authentication adoption")
-                                  + f" — {rep['round']}")
-    if meta.get("synthetic"):
-        title += " (架空のデータ)" if lang == "ja" else " (fictitious data)"
-    if meta.get("failed"):
-        title = ("【失敗した調査回: 数値は信頼できません】 " if lang == "ja" else "[FAILED ROUND: figures not reliable] ") + title
-    return bars_png(rep, lang, title=title, fmt=fmt, size=size, dpi=dpi)
-
-
 def parse_size(text: str | None) -> tuple[int, int] | None:
     """'1600x900' -> (1600, 900) pixels; bad input is a ValueError naming it."""
     if text is None:
@@ -479,47 +398,22 @@ def survey_report(
     _write(data, fmt, output, cat.dir / "reports" / f"{info.name}{tag}{by_tag}.{fmt}", lng)
 
 
-def build_content(cat: Any, round_name: str | None, table: str, by: str | None, count: str, lang: str):
-    from mailposture.report.content import content_report
-    from mailposture.survey.rounds import load_results, load_round_list
-
-    info = _complete_round(cat, round_name)
-    lst = load_round_list(cat, info)
-    rep = content_report(lst.bodies, load_results(cat, info), table, by=(by or "").split(","), count=count,
-                         round_name=info.name, lang=lang)
-    return info, rep
-
-
 def report_bodies(round_name: str | None, fmt: str, lang: str | None, output: Path | None, data_dir: Path,
                   count: str, title: str | None, max_rows: int | None = None) -> None:
     """``survey report --table bodies``: one row per body (mailposture.report.bodies)."""
-    from mailposture.report import bodies as B
     from mailposture.survey.catalog import Catalog
-    from mailposture.survey.rounds import load_results, load_round_list
 
     lng = default_lang(lang)
-    if fmt not in ("xlsx", "csv", "json"):
+    if fmt not in BODIES_FORMATS:
         _fail("--table bodies is written as xlsx, csv or json (--format)",
               "--table=bodies の出力形式 (--format) は xlsx|csv|json のいずれかです", lng)
     if count not in ("any", "primary"):
         _fail("--count must be any or primary", "--count は any|primary のいずれかです", lng)
     cat = Catalog(data_dir)
-
-    def build():
-        info, _ = build_report(cat, round_name, None, count, lng)
-        lst = load_round_list(cat, info)
-        return info, B.bodies_table(lst.bodies, load_results(cat, info), count, lng)
-
-    info, tab = _guard(build, lng)
-    meta = report_meta(info, title, count)
-    if fmt == "csv":
-        data = B.render_csv(tab).encode("utf-8-sig")  # BOM: Excel opens Japanese CSV correctly
-    elif fmt == "json":
-        data = B.render_json(tab, meta, lng).encode()
-    else:
-        data, note = B.render_xlsx(tab, meta, lng, max_rows or B.EXCEL_MAX_ROWS)
-        if note:
-            typer.secho(("注意: " if lng == "ja" else "note: ") + note, fg="yellow", err=True)
+    info, tab = _guard(lambda: build_bodies(cat, round_name, count, lng), lng)
+    data, note = render_bodies(tab, report_meta(info, title, count), fmt, lng, max_rows)
+    if note:
+        typer.secho(("注意: " if lng == "ja" else "note: ") + note, fg="yellow", err=True)
     _write(data, fmt, output, cat.dir / "reports" / f"{info.name}-bodies.{fmt}", lng)
 
 

@@ -1,8 +1,8 @@
 """What the survey dashboard shows, from the same code as ``mailposture survey report`` (no second implementation).
 
-Every table comes from :func:`mailposture.survey.cli.build_report` (the function the report command calls) and every
-download from :func:`mailposture.survey.cli.render` with :func:`~mailposture.survey.cli.report_meta`, so the page, the
-JSON and the files the CLI writes carry the same numbers. A round's list and results are read once and kept (a few
+Every table comes from :func:`mailposture.survey.reporting.build_report` (the function the report command calls) and
+every download from :func:`mailposture.survey.reporting.render` with :func:`~mailposture.survey.reporting.report_meta`,
+so the page, the JSON and the files the CLI writes carry the same numbers. A round's list and results are read once and kept (a few
 rounds, least recently used first out), keyed by the round's generation so a recompute is seen at once.
 """
 
@@ -96,14 +96,14 @@ class SurveyData:
     def report(self, name: str, by: str | None, lang: str, count: str = "any", table: str = "adoption"
                ) -> tuple[RoundInfo, dict[str, Any]]:
         """``survey report --round NAME --by BY --table TABLE --format json`` as a dict (the CLI's functions)."""
-        from mailposture.survey import cli as survey_cli
+        from mailposture.survey import reporting
 
         info = self.info(name)
 
         def make() -> tuple[RoundInfo, dict[str, Any]]:
             if table == "adoption":
-                return survey_cli.build_report(self.cat, name, by or None, count, lang)
-            return survey_cli.build_content(self.cat, name, table, by or None, count, lang)
+                return reporting.build_report(self.cat, name, by or None, count, lang)
+            return reporting.build_content(self.cat, name, table, by or None, count, lang)
 
         return self._reports.get((name, info.generation, by or "", lang, count, table), make)
 
@@ -127,14 +127,14 @@ class SurveyData:
     def download(self, name: str, by: str | None, fmt: str, lang: str, count: str = "any",
                  table: str = "adoption") -> bytes:
         """The bytes ``survey report --round NAME --by BY --table TABLE --format FMT --lang LANG`` writes."""
-        from mailposture.survey import cli as survey_cli
+        from mailposture.survey import reporting
 
         def make() -> bytes:
             if fmt == "xlsx" and table == "adoption":
-                info, rep = survey_cli.build_report(self.cat, name, by or None, count, lang, with_bodies=True)
+                info, rep = reporting.build_report(self.cat, name, by or None, count, lang, with_bodies=True)
             else:
                 info, rep = self.report(name, by, lang, count, table)
-            return survey_cli.render(rep, survey_cli.report_meta(info, None, count), fmt, lang)
+            return reporting.render(rep, reporting.report_meta(info, None, count), fmt, lang)
 
         # the same file for everybody until the round changes (a recompute is a new generation)
         return self._files.get((name, self.info(name).generation, by or "", fmt, lang, count, table), make)
@@ -143,20 +143,15 @@ class SurveyData:
     def bodies_download(self, name: str, fmt: str, lang: str, keys: set[str] | None = None,
                         count: str = "any") -> bytes:
         """``survey report --table bodies`` (all bodies, or the ones in ``keys``: a body-restricted login)."""
-        from mailposture.report import bodies as B
-        from mailposture.survey import cli as survey_cli
+        from mailposture.report.bodies import bodies_table
+        from mailposture.survey import reporting
 
         info = self.info(name)
         bodies, results = self.loaded(info)
         if keys is not None:
             bodies = [b for b in bodies if body_key(b) in keys]
-        table = B.bodies_table(bodies, results, count, lang)
-        meta = survey_cli.report_meta(info, None, count)
-        if fmt == "csv":
-            return B.render_csv(table).encode("utf-8-sig")
-        if fmt == "json":
-            return B.render_json(table, meta, lang).encode()
-        return B.render_xlsx(table, meta, lang)[0]
+        table = bodies_table(bodies, results, count, lang)
+        return reporting.render_bodies(table, reporting.report_meta(info, None, count), fmt, lang)[0]
 
     # -- drill-down --------------------------------------------------------------------------------------------
     def views(self, name: str, count: str = "any") -> list[tuple[Body, dict[str, Any]]]:
