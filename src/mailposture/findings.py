@@ -65,6 +65,12 @@ _REASONS_JA: list[tuple[re.Pattern[str], str]] = [(re.compile(p), ja) for p, ja 
     (r"^label longer than 63 octets \((.*)\)$", r"63 オクテットを超えるラベル (\1)"),
     (r"^label '(.*)' starts or ends with a hyphen$", r"ラベル '\1' がハイフンで始まるか終わっている"),
     (r"^name longer than 253 characters \((.*)\)$", r"253 文字を超える名前 (\1)"),
+    # SPF §4.3 domain problems (checks/spf/evaluate.domain_problem)
+    (r"^label longer than 63 octets$", "63 オクテットを超えるラベル"),
+    (r"^name longer than 253 characters$", "253 文字を超える名前"),
+    (r"^empty domain$", "空のドメイン名"),
+    (r"^domain literal$", "ドメインリテラル ([…] の形式)"),
+    (r"^not a fully qualified \(multi-label\) domain$", "完全修飾の (複数ラベルの) ドメイン名ではない"),
     (r"^top-level label is all digits$", "最上位のラベルが数字だけ"),
     (r"^a domain name is expected, not a URL or an address$", "URL やメールアドレスではなくドメイン名を指定してください"),
     (r"^not a domain name$", "ドメイン名ではない"),
