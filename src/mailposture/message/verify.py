@@ -114,9 +114,15 @@ async def verify_message(data: bytes, resolver: Resolver, options: VerifyOptions
             findings.append(finding("MSG_DKIM_RESULT", d=r["d"], s=r["s"], a=r["a"], result="pass", reason=en,
                                     reason_ja=ja, detail=""))
         else:
-            findings.append(finding("MSG_DKIM_FAIL", "warning" if r["result"] == "temperror" else None,
+            # RFC 6376 §3.6.1: a failure under a testing key (t=y) weighs no more than no signature (MSG_DKIM_NONE
+            # is a warning); it is still reported as the failure it is, with a note
+            testing = bool(r.get("testing"))
+            findings.append(finding("MSG_DKIM_FAIL", "warning" if r["result"] == "temperror" or testing else None,
                                     d=r["d"] or "?", s=r["s"] or "?", a=r["a"] or "?", reason=en, reason_ja=ja,
                                     detail=detail))
+            if testing:
+                findings.append(finding("MSG_DKIM_TESTING_FAIL", d=r["d"] or "?", s=r["s"] or "?",
+                                        result=r["result"]))
 
     arc_default = ({"cv": "fail", "instances": 0, "failed_instance": None, "reason": "not evaluated"}, [])
     arc, arc_f = await _guard("arc", arcmod.validate(msg, book), arc_default, findings)
