@@ -58,6 +58,9 @@ class VerifyOptions:
     mail_from: str | None = None
     trusted_hosts: list[str] = field(default_factory=list)
     fetch: bool = False            # BIMI logo (HTTPS)
+    ca_file: str | None = None     # extra CA for that fetch (a private PKI; tests)
+    allow_private: bool = False    # let the fetch reach loopback/private addresses (tests only)
+    fetch_timeout: float = 10.0
     now: float | None = None       # verification time (tests)
     bimi: bool = True
 
@@ -143,7 +146,9 @@ async def verify_message(data: bytes, resolver: Resolver, options: VerifyOptions
 
     bimi: dict[str, Any] = {"eligible": False, "reason": "not evaluated"}
     if opts.bimi:
-        bimi, bimi_f = await _guard("bimi", bimimsg.evaluate(msg, fr.domain, dmarc, section, res, fetch=opts.fetch),
+        bimi, bimi_f = await _guard("bimi", bimimsg.evaluate(msg, fr.domain, dmarc, section, res, fetch=opts.fetch,
+                                                             ca_file=opts.ca_file, allow_private=opts.allow_private,
+                                                             fetch_timeout=opts.fetch_timeout),
                                     (bimi, []), findings)
         findings.extend(bimi_f)
 
