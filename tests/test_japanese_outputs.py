@@ -163,6 +163,21 @@ def record_parsers() -> str:
     return "\n".join(out)
 
 
+@output("spf eval trace")
+def spf_eval_trace(monkeypatch) -> str:
+    from mailposture.cli import app
+    from test_spf_cli import TRACE_CASES, TRACE_WORLD, _Engine
+
+    monkeypatch.setattr("mailposture.cliopts.DnsOptions.engine", lambda self: _Engine(TRACE_WORLD))
+    runner = CliRunner(env={"COLUMNS": "200"})
+    out = []
+    for domain, ip in TRACE_CASES:
+        r = runner.invoke(app, ["spf", "eval", domain, "--ip", ip, "--lang", "ja"])
+        assert r.exit_code == 0 and "評価手順:" in r.output, r.output
+        out.append(r.output.replace("is not permitted", ""))   # the domain's own exp= text (RFC 7208 §6.2: ASCII)
+    return "\n".join(out)
+
+
 def test_spf_syntax_reasons_in_japanese():
     from mailposture.cli import app
 

@@ -254,3 +254,55 @@ def test_a_flood_of_signatures_is_capped() -> None:
     listed = [f["code"] for f in out["findings"]]
     assert listed.count("MSG_DKIM_TOO_MANY") == 1 and listed.count("MSG_DKIM_FAIL") == MAX_SIGNATURES - 1
     assert ar_header("mx.example", out).count("dkim=") == MAX_SIGNATURES
+
+
+def _finding(out: dict, code: str) -> dict | None:
+    return next((f for f in out["findings"] if f["code"] == code), None)
+
+
+def _testing_world():
+    w = default_world()
+    w.key("testing", "origin.example", rsa_key()[1], extra="t=y; ")
+    return w
+
+
+def test_failing_signature_of_a_testing_key_counts_as_no_signature() -> None:
+    # RFC 6376 §3.6.1: verifiers MUST NOT treat messages from signers in testing mode differently from unsigned
+    # mail, even when the signature fails. The failure is reported as such, with a note; DMARC is what the
+    # unsigned message gets, no better and no worse.
+    w = _testing_world()
+    altered = sign(BASE, s="testing").replace(b"see you at ten.", b"see you at eleven.")
+    out = verify(altered, w.zone)
+    unsigned = verify(BASE.replace(b"see you at ten.", b"see you at eleven."), w.zone)
+    [sig] = out["dkim"]
+    assert (sig["result"], sig["reason"], sig["testing"]) == ("fail", "body-hash-mismatch", True)
+    keys = ("result", "reason", "policy", "disposition", "aligned")
+    assert {k: out["dmarc"][k] for k in keys} == {k: unsigned["dmarc"][k] for k in keys}
+    assert out["dmarc"]["result"] == "fail" and out["dmarc"]["disposition"] == "reject"
+    assert out["dmarc"]["dkim_testing"] == [{"d": "origin.example", "s": "testing", "result": "fail",
+                                             "aligned": True}]
+    assert _finding(out, "MSG_DKIM_FAIL")["severity"] == "warning"        # as MSG_DKIM_NONE for no signature
+    assert _finding(unsigned, "MSG_DKIM_NONE")["severity"] == "warning"
+    note = _finding(out, "MSG_DKIM_TESTING_FAIL")
+    assert note and "d=origin.example s=testing" in note["message"] and "(fail)" in note["message"]
+    # the same failure under a key without t=y stays an error, without the note
+    plain = verify(sign(BASE).replace(b"see you at ten.", b"see you at eleven."), w.zone)
+    assert _finding(plain, "MSG_DKIM_FAIL")["severity"] == "error"
+    assert _finding(plain, "MSG_DKIM_TESTING_FAIL") is None and plain["dmarc"]["dkim_testing"] == []
+    # with SPF aligned and passing, the testing failure changes nothing either
+    spf_ok = dict(ip="192.0.2.10", mail_from="alice@origin.example", helo="mail.origin.example")
+    both = verify(altered, w.zone, **spf_ok)
+    unsigned_spf = verify(BASE, w.zone, **spf_ok)
+    assert unsigned_spf["dmarc"]["result"] == "pass"
+    assert {k: both["dmarc"][k] for k in keys} == {k: unsigned_spf["dmarc"][k] for k in keys}
+
+
+def test_pass_through_testing_keys_only_is_said() -> None:
+    w = _testing_world()
+    out = verify(sign(BASE, s="testing"), w.zone)
+    assert out["dmarc"]["result"] == "pass" and out["dmarc"]["pass_testing_keys_only"] is True
+    f = _finding(out, "MSG_DMARC_PASS_TESTING_KEY")
+    assert f and f["severity"] == "warning" and "p=reject" in f["message"] and "s=testing" in f["message"]
+    both = verify(sign(sign(BASE, s="testing")), w.zone)     # an aligned signature under a normal key as well
+    assert both["dmarc"]["result"] == "pass" and "pass_testing_keys_only" not in both["dmarc"]
+    assert _finding(both, "MSG_DMARC_PASS_TESTING_KEY") is None

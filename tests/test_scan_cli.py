@@ -303,6 +303,7 @@ def test_end_to_end_csv_columns_from_real_results(tmp_path):
         ("true", "true", "-all", "256")
     assert (good["dmarc_present"], good["dmarc_policy"], good["dmarc_rua"]) == ("true", "reject",
                                                                                 "mailto:d@good.example")
+    assert (good["dmarc_valid"], good["dmarc_valid_rfc7489"]) == ("true", "true")
     assert good["mx_hosts"] == "mx.good.example" and good["attrs.owner"] == "Good Co."
     assert int(good["dns_queries"]) > 0 and good["dns_errors"] == "0"
     assert by["slow.example"]["status"] == "error" and int(by["slow.example"]["dns_errors"]) > 0

@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mailposture.scan.outputs import (
+    ADDED_COLUMNS,
     COLUMNS,
     OutputError,
     OutputSpec,
@@ -16,6 +17,8 @@ from mailposture.scan.outputs import (
     flat_row,
     flatten,
     journal_path,
+    note_text,
+    older_layout,
     open_output,
     parquet_schema,
 )
@@ -26,7 +29,7 @@ def result(domain: str, **kw):
          "spf": {"present": True, "valid": True, "record": "v=spf1 ip4:192.0.2.0/24 -all", "all": "-all",
                  "dns_lookups": 3, "void_lookups": 0, "authorized_ipv4": 256,
                  "findings": [{"code": "SPF_SOFTFAIL_ALL", "severity": "info"}]},
-         "dmarc": {"present": True, "valid": True, "policy": "reject", "source": "_dmarc." + domain,
+         "dmarc": {"present": True, "valid": True, "valid_rfc7489": False, "policy": "reject", "source": "_dmarc." + domain,
                    "rua": ["mailto:a@example.net", "mailto:b@example.net"], "pct": 100,
                    "findings": [{"code": "DMARC_NO_RUA", "severity": "warning"}]},
          "mx": {"classification": "self-hosted", "hosts": [{"host": "mx1." + domain, "preference": 10}],
@@ -296,3 +299,104 @@ def test_parquet_resume_without_new_rows_keeps_the_file(tmp_path):
 def test_compressed_output_is_refused(tmp_path):
     with pytest.raises(OutputError, match=r"write .*r\.jsonl and compress"):
         open_output(OutputSpec(str(tmp_path / "r.jsonl.gz")), [])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# dmarc_valid_rfc7489 (issue 10) and outputs written before it existed
+
+def test_dmarc_valid_rfc7489_column(tmp_path):
+    # valid (RFC 9989) and valid_rfc7489 differ in the fixture: each column must carry its own value
+    assert ("dmarc_valid_rfc7489", "bool") in COLUMNS
+    assert flat_row(RESULTS[0])["dmarc_valid"] is True and flat_row(RESULTS[0])["dmarc_valid_rfc7489"] is False
+    out = tmp_path / "r.csv"
+    w, _ = open_output(OutputSpec(str(out)), [])
+    w.write(RESULTS)
+    w.close()
+    rows = list(csv.DictReader(out.read_text(encoding="utf-8").splitlines()))
+    assert [(r["dmarc_valid"], r["dmarc_valid_rfc7489"]) for r in rows] == [("true", "false")] * 2 + [("", "")]
+    outp = tmp_path / "r.parquet"
+    w, _ = open_output(OutputSpec(str(outp)), [])
+    w.write(RESULTS)
+    w.close()
+    t = pq.read_table(outp)
+    assert str(t.schema.field("dmarc_valid_rfc7489").type) == "bool"
+    assert t.column("dmarc_valid_rfc7489").to_pylist() == [False, False, None]
+
+
+def _old_csv(path, attrs, results):
+    """A CSV output as a version without ADDED_COLUMNS wrote it."""
+    cols = [c for c in csv_columns(attrs) if c not in ADDED_COLUMNS]
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(cols)
+        for r in results:
+            flat = flat_row(r)
+            w.writerow(["true" if flat.get(c) is True else "false" if flat.get(c) is False else
+                        "" if flat.get(c) is None else str(flat.get(c)).replace("\n", " ") for c in cols])
+    return cols
+
+
+def test_older_layout_only_for_added_columns():
+    want = csv_columns([])
+    old = [c for c in want if c not in ADDED_COLUMNS]
+    assert older_layout(old, want) == sorted(ADDED_COLUMNS)
+    assert older_layout(want, want) == []
+    assert older_layout(old[:-1], want) == []                       # another column missing too
+    assert older_layout([*old, "extra"], want) == []
+    assert older_layout(list(reversed(old)), want) == []            # same names, other order
+
+
+def test_csv_resume_of_a_file_without_the_new_column(tmp_path):
+    out = tmp_path / "r.csv"
+    old = _old_csv(out, ["org", "note"], RESULTS[:1])
+    w, done = open_output(OutputSpec(str(out)), ["org", "note"], resume=True)
+    assert done == {"a.example"}
+    assert any("dmarc_valid_rfc7489" in n and "older version" in n for n in w.notes)
+    assert any("旧版" in note_text(n, "ja") for n in w.notes)
+    w.write(RESULTS[1:])
+    w.close()
+    lines = out.read_text(encoding="utf-8").splitlines()
+    rows = list(csv.reader(lines))
+    assert rows[0] == old and all(len(r) == len(old) for r in rows)   # one header, every row in its columns
+    assert [r[0] for r in rows[1:]] == ["a.example", "b.example", "bad..x"]
+    w, done = open_output(OutputSpec(str(out)), ["org", "note"], resume=True)  # and again: still accepted
+    w.close()
+    assert len(done) == 3
+
+
+def _drop_added(path):
+    t = pq.read_table(path)
+    pq.write_table(t.drop_columns(sorted(ADDED_COLUMNS)), path)
+
+
+def test_parquet_resume_of_a_file_without_the_new_column(tmp_path):
+    out = tmp_path / "r.parquet"
+    w, _ = open_output(OutputSpec(str(out)), ["org", "note"])
+    old_row = result("old.example")
+    old_row["dmarc"]["valid_rfc7489"] = True
+    w.write([old_row, RESULTS[2]])
+    w.close()
+    _drop_added(out)
+    assert "dmarc_valid_rfc7489" not in pq.read_table(out).column_names
+    w, done = open_output(OutputSpec(str(out)), ["org", "note"], resume=True)
+    assert done == {"old.example", "bad..x"}
+    w.write(RESULTS[:1])
+    w.close()
+    assert any("dmarc_valid_rfc7489" in n and "2 rows" in n for n in w.notes)
+    assert any("旧版" in note_text(n, "ja") for n in w.notes)
+    t = pq.read_table(out)
+    assert t.schema == parquet_schema(["org", "note"])
+    got = {r["domain"]: r["dmarc_valid_rfc7489"] for r in t.to_pylist()}
+    assert got == {"old.example": True, "bad..x": None, "a.example": False}   # old rows from their result JSON
+
+
+def test_parquet_resume_without_new_rows_keeps_an_older_file(tmp_path):
+    out = tmp_path / "r.parquet"
+    w, _ = open_output(OutputSpec(str(out)), [])
+    w.write(RESULTS[:1])
+    w.close()
+    _drop_added(out)
+    before = out.read_bytes()
+    w, done = open_output(OutputSpec(str(out)), [], resume=True)
+    w.close()
+    assert done == {"a.example"} and out.read_bytes() == before

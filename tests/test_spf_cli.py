@@ -113,3 +113,63 @@ def test_eval_empty_sender_uses_helo_identity(app, fake_engine):
     out = json.loads(r.stdout)
     assert out["result"] == "fail" and out["domain"] == "example.com"
     assert out["explanation"] == "203.0.113.5 is not allowed (postmaster@mx.example.org)"
+
+
+# A world whose evaluations pass through every kind of trace step (issue 10: the trace said in Japanese).
+TRACE_WORLD = {
+    "voids.example.jp": [("TXT", "v=spf1 a:nohost.example.jp mx ptr:voids.example.jp -all")],
+    "walk.example.jp": [("TXT", "v=spf1 a:%{d}..x include:inc.example.jp ip4:198.51.100.0/24 -all "
+                                "exp=why.example.jp")],
+    "inc.example.jp": [("TXT", "v=spf1 redirect=r.example.jp")],
+    "r.example.jp": [("TXT", "v=spf1 ip4:192.0.2.0/24")],
+    "why.example.jp": [("TXT", "%{i} is not permitted")],   # ASCII only (RFC 7208 §6.2)
+    "badexp.example.jp": [("TXT", "v=spf1 -all exp=two.example.jp")],
+    "two.example.jp": [("TXT", "one"), ("TXT", "two")],
+    "slow.example.jp": [("TXT", "v=spf1 include:timeout.example.jp -all")],
+    "timeout.example.jp": [("TIMEOUT", None)],
+    "bad.example.jp": [("TXT", "v=spf1 ip4:300.1.1.1 -all")],
+    "many.example.jp": [("TXT", "v=spf1 -all"), ("TXT", "v=spf1 +all")],
+}
+TRACE_CASES = [("voids.example.jp", "203.0.113.9"), ("walk.example.jp", "192.0.2.7"),
+               ("walk.example.jp", "203.0.113.9"), ("badexp.example.jp", "203.0.113.9"),
+               ("slow.example.jp", "203.0.113.9"), ("bad.example.jp", "203.0.113.9"),
+               ("many.example.jp", "203.0.113.9"), ("nothing.example.jp", "203.0.113.9"),
+               ("r.example.jp", "203.0.113.9")]
+
+
+async def _traces():
+    from mailposture.checks.spf.evaluate import check_host
+
+    res = FakeResolver(TRACE_WORLD)
+    return [await check_host(ip, d, f"a@{d}", resolver=res) for d, ip in TRACE_CASES]
+
+
+def test_every_trace_step_has_a_japanese_form():
+    import asyncio
+
+    from mailposture.checks.spf.reasons import ACTIONS_JA, step_ja
+
+    steps = [s for r in asyncio.run(_traces()) for s in r.trace]
+    seen = {s.action for s in steps}
+    # the world reaches every kind of step the evaluator writes (a new kind needs a translation and a case here)
+    assert seen == set(ACTIONS_JA) - {"error"}, seen ^ (set(ACTIONS_JA) - {"error"})
+    for s in steps:
+        action, detail = step_ja(s.action, s.detail)
+        assert action == ACTIONS_JA[s.action]
+        if s.action in ("record", "redirect", "include"):     # a record text or a domain: shown as it is
+            assert detail == s.detail
+        else:
+            assert detail != s.detail, (s.action, s.detail)   # a shape step_ja does not know stays English
+
+
+def test_eval_text_trace_in_japanese(app, monkeypatch):
+    monkeypatch.setattr("mailposture.cliopts.DnsOptions.engine", lambda self: _Engine(TRACE_WORLD))
+    r = runner.invoke(app, ["spf", "eval", "walk.example.jp", "--ip", "203.0.113.9", "--lang", "ja"])
+    assert r.exit_code == 0, r.output
+    assert "評価手順:" in r.stdout and "Trace:" not in r.stdout
+    assert "結果: fail" in r.stdout and "説明文: '203.0.113.9 is not permitted'" in r.stdout
+    assert "'ip4:198.51.100.0/24' に一致しません" in r.stdout
+    assert "include の結果: inc.example.jp → neutral" in r.stdout
+    en = runner.invoke(app, ["spf", "eval", "walk.example.jp", "--ip", "203.0.113.9", "--lang", "en"])
+    assert "'ip4:198.51.100.0/24' did not match" in en.stdout and "include-result: inc.example.jp -> neutral" \
+        in en.stdout

@@ -157,3 +157,40 @@ async def test_trend_and_diff_between_two_rounds(tmp_path: Path) -> None:
     html = render_trend_html(tr, {"synthetic": True}, "en")
     assert 'id="trend-spf"' in html and 'id="trend-dmarc"' in html and 'id="table-trend"' in html
     assert html.count("<polyline") == 2 * len(tr["series"]) and "fictitious" in html
+
+
+async def test_round_begun_by_an_older_version_resumes_with_the_new_column(tmp_path: Path) -> None:
+    # issue 10: dmarc_valid_rfc7489 was added to the Parquet columns; pass 1 written without it (by an older
+    # version, here: the column dropped) must resume, and the catalog's SQL view must have the column for all rows
+    import duckdb
+    import orjson
+    import pyarrow.parquet as pq
+
+    from mailposture.scan.outputs import ADDED_COLUMNS
+
+    world = build_world(60, seed=4)
+    lst = _list(world)
+    domains = lst.all_domains()
+    cat = Catalog(tmp_path)
+    first = Counting(FakeResolver(world.zone), domains, stop_after=20)
+    task = asyncio.create_task(run_round(cat, lst, "r", first, resolvers=["fake"], concurrency=4))
+    await first.reached.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    p1 = cat.gen_dir("r", 0) / "pass1.parquet"
+    pq.write_table(pq.read_table(p1).drop_columns(sorted(ADDED_COLUMNS)), p1)
+    old = set(read_results(p1))
+    assert old
+
+    info = await run_round(cat, lst, "r", FakeResolver(world.zone), resolvers=["fake"], concurrency=4)
+    assert info.status == "complete" and set(load_results(cat, info)) == set(domains)
+    con = duckdb.connect(str(cat.db))
+    try:
+        rows = con.execute('SELECT domain, dmarc_valid_rfc7489, result FROM "results_r"').fetchall()
+    finally:
+        con.close()
+    assert {d for d, _, _ in rows} == set(domains)
+    for dom, col, text in rows:   # old rows too: the value is the one in the stored result
+        assert col == (orjson.loads(text).get("dmarc") or {}).get("valid_rfc7489"), dom
+    assert any(col is not None for d, col, _ in rows if d in old)

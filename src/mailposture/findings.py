@@ -65,6 +65,12 @@ _REASONS_JA: list[tuple[re.Pattern[str], str]] = [(re.compile(p), ja) for p, ja 
     (r"^label longer than 63 octets \((.*)\)$", r"63 オクテットを超えるラベル (\1)"),
     (r"^label '(.*)' starts or ends with a hyphen$", r"ラベル '\1' がハイフンで始まるか終わっている"),
     (r"^name longer than 253 characters \((.*)\)$", r"253 文字を超える名前 (\1)"),
+    # SPF §4.3 domain problems (checks/spf/evaluate.domain_problem)
+    (r"^label longer than 63 octets$", "63 オクテットを超えるラベル"),
+    (r"^name longer than 253 characters$", "253 文字を超える名前"),
+    (r"^empty domain$", "空のドメイン名"),
+    (r"^domain literal$", "ドメインリテラル ([…] の形式)"),
+    (r"^not a fully qualified \(multi-label\) domain$", "完全修飾の (複数ラベルの) ドメイン名ではない"),
     (r"^top-level label is all digits$", "最上位のラベルが数字だけ"),
     (r"^a domain name is expected, not a URL or an address$", "URL やメールアドレスではなくドメイン名を指定してください"),
     (r"^not a domain name$", "ドメイン名ではない"),
@@ -867,8 +873,26 @@ define("MSG_DKIM_KEY_MULTIPLE", "warning", "RFC 6376 §3.6.2.2",
        "{name} に TXT レコードが {count} 個あり、最初のものを使いました。受信側によって結果が異なる可能性があります。",
        "Publish exactly one key record per selector.", "セレクタごとに鍵レコードを 1 つだけ公開してください。")
 define("MSG_DKIM_TESTING", "info", "RFC 6376 §3.6.1",
-       "The key of d={d} s={s} is in testing mode (t=y): its result must not change how the message is treated.",
-       "d={d} s={s} の鍵はテストモード (t=y) で、その結果でメッセージの扱いを変えてはなりません。")
+       "The key of d={d} s={s} is in testing mode (t=y): a failure of its signature must not make the message "
+       "count as worse than unsigned.",
+       "d={d} s={s} の鍵はテストモード (t=y) です。この署名の失敗を理由に、署名のないメッセージより悪く扱ってはなりません。",
+       "Remove t=y from the key record once signing works.", "署名が正しく動いたら鍵レコードから t=y を外してください。")
+define("MSG_DKIM_TESTING_FAIL", "info", "RFC 6376 §3.6.1",
+       "The signature d={d} s={s} did not verify ({result}), and its key is in testing mode (t=y): the message is "
+       "treated as if it had no such signature (RFC 6376 §3.6.1); DMARC is the result of the other identities.",
+       "署名 d={d} s={s} は検証できませんでした ({result}) が、鍵はテストモード (t=y) です。この署名はないものとして扱い "
+       "(RFC 6376 §3.6.1)、DMARC の結果は他の認証結果で決まります。",
+       "Fix the signing (the failure is real), then remove t=y from the key record.",
+       "署名の不具合を直し (失敗は実際に起きています)、その後で鍵レコードから t=y を外してください。")
+define("MSG_DMARC_PASS_TESTING_KEY", "warning", "RFC 6376 §3.6.1, RFC 7489 §3.1.1",
+       "DMARC passes for {domain} only through DKIM signatures whose keys are in testing mode (t=y: {signatures}). "
+       "They count as receivers count them (RFC 7489 and RFC 9989 make no exception for testing keys), but a "
+       "receiver that reads RFC 6376 §3.6.1 as 'treat as unsigned' applies {policy}.",
+       "{domain} の DMARC は、鍵がテストモード (t=y) の DKIM 署名 ({signatures}) だけで合格しています。受信側の一般的な扱いどおり"
+       "合格に数えます (RFC 7489 と RFC 9989 にテスト用の鍵の例外はありません) が、RFC 6376 §3.6.1 を「署名なしとして扱う」と"
+       "読む受信側は {policy} を適用します。",
+       "Remove t=y from the key record, or make SPF align as well.",
+       "鍵レコードから t=y を外すか、SPF も一致させてください。")
 define("MSG_DKIM_BODY_LENGTH_UNSIGNED", "warning", "RFC 6376 §8.2",
        "The signature d={d} s={s} covers only the first {signed} octets of the body (l=); {unsigned} octets after "
        "them are unsigned and may have been appended by anyone.",

@@ -24,6 +24,7 @@ REASONS = {
     "invalid-record": ("the BIMI record is not valid", "BIMI レコードが正しくありません"),
     "declined": ("the domain declines to show a logo", "ドメインがロゴ表示を辞退しています"),
     "logo-invalid": ("the logo is not SVG Tiny PS", "ロゴが SVG Tiny PS ではありません"),
+    "logo-fetch-failed": ("the logo could not be fetched", "ロゴを取得できません"),
 }
 
 
@@ -37,7 +38,10 @@ def selector_of(msg: Message) -> str:
 
 
 async def evaluate(msg: Message, from_domain: str | None, dmarc: dict[str, Any], policy: dict[str, Any] | None,
-                   resolver: Resolver, *, fetch: bool = False) -> tuple[dict[str, Any], list[Finding]]:
+                   resolver: Resolver, *, fetch: bool = False, ca_file: str | None = None,
+                   allow_private: bool = False, fetch_timeout: float = 10.0) -> tuple[dict[str, Any], list[Finding]]:
+    """BIMI eligibility; with ``fetch`` the logo (and evidence) are fetched by the project's BIMI check over HTTPS
+    (``ca_file``: an extra CA; ``allow_private``: loopback/private addresses, for tests)."""
     sel = selector_of(msg)
     out: dict[str, Any] = {"eligible": False, "reason": None, "selector": sel, "record": None, "location": None,
                            "evidence": None, "logo_valid": None, "status": None}
@@ -46,9 +50,14 @@ async def evaluate(msg: Message, from_domain: str | None, dmarc: dict[str, Any],
         return _no(out, findings, "no-from-domain")
     if dmarc.get("result") != "pass":   # §7: nothing more to look up for a message that fails DMARC
         return _no(out, findings, "dmarc-not-pass")
-    sec = await bimi.analyze(from_domain, resolver, dmarc=policy, selector=sel, fetch=fetch)
+    sec = await bimi.analyze(from_domain, resolver, dmarc=policy, selector=sel, fetch=fetch, ca_file=ca_file,
+                             allow_private=allow_private, fetch_timeout=fetch_timeout)
     out.update(status=sec.get("status"), record=sec.get("record"), location=sec.get("location"),
                evidence=sec.get("evidence"), logo_valid=sec.get("logo_valid"), dmarc_ok=sec.get("dmarc_ok"))
+    if sec.get("fetch") is not None:
+        out["fetch"] = sec["fetch"]          # the logo's GET: url, status, bytes, address or error
+    if sec.get("logo") is not None:
+        out["logo"] = sec["logo"]
     findings.extend(f for f in sec.get("findings", []) if f.code != "BIMI_NONE")
     if dmarc.get("result") != "pass":
         return _no(out, findings, "dmarc-not-pass")
@@ -63,7 +72,9 @@ async def evaluate(msg: Message, from_domain: str | None, dmarc: dict[str, Any],
     if not sec.get("dmarc_ok"):
         return _no(out, findings, "dmarc-not-enforcing")
     if fetch and sec.get("logo_valid") is False:
-        return _no(out, findings, "logo-invalid")
+        got = sec.get("fetch") or {}
+        return _no(out, findings, "logo-fetch-failed" if got.get("error") or got.get("status") != 200
+                   else "logo-invalid")
     out.update(eligible=True, reason="eligible")
     findings.append(finding("MSG_BIMI_ELIGIBLE", location=sec.get("location") or ""))
     return out, findings

@@ -61,6 +61,8 @@ def check(
     ar_header: Annotated[str | None, typer.Option(
         "--ar-header", help="Also print an RFC 8601 Authentication-Results field with this authserv-id.")] = None,
     fetch: Annotated[bool, typer.Option("--fetch", help="Fetch the BIMI logo and check its SVG profile.")] = False,
+    ca_file: Annotated[str | None, typer.Option("--ca-file", help="Extra CA certificates (PEM) trusted for the "
+                                                "--fetch HTTPS requests.")] = None,
     arc_seal: Annotated[Path | None, typer.Option("--arc-seal", help="PEM private key: add a new ARC set.")] = None,
     selector: Annotated[str | None, typer.Option("--selector", help="ARC selector (with --arc-seal).")] = None,
     domain: Annotated[str | None, typer.Option("--domain", help="ARC signing domain (with --arc-seal).")] = None,
@@ -92,6 +94,8 @@ def check(
             key = arc_seal.read_bytes()
         except OSError as exc:
             _fail(f"cannot read {arc_seal}: {exc.strerror or exc} / 鍵 {arc_seal} を読み込めません")
+    if ca_file is not None and not Path(ca_file).is_file():
+        _fail(f"--ca-file {ca_file}: no such file / --ca-file {ca_file}: ファイルがありません")
     data = read_input(file, mbox)
     trusted = [h.strip() for item in (trusted_hosts or []) for h in item.split(",") if h.strip()]
     dns = DnsOptions(nameserver, timeout, retries, 50, None)
@@ -99,7 +103,7 @@ def check(
         engine = dns.engine()
     except (ValueError, OSError) as exc:
         _fail(str(exc))
-    opts = VerifyOptions(ip=ip, helo=helo, mail_from=mail_from, trusted_hosts=trusted, fetch=fetch)
+    opts = VerifyOptions(ip=ip, helo=helo, mail_from=mail_from, trusted_hosts=trusted, fetch=fetch, ca_file=ca_file)
 
     async def go() -> dict:
         async with engine:

@@ -89,8 +89,19 @@ def evaluate(from_info: FromInfo, section: dict[str, Any] | None, spf: dict[str,
               and aligned(s["d"], dom, adkim)]
     if spf.get("result") == "temperror" and aligned(spf.get("domain"), dom, aspf):
         unsure.append(f"spf {spf.get('domain')}")
+    # RFC 6376 §3.6.1 (t=y on the key): a failing signature from a testing key counts as no signature, which it
+    # already does here (only passing signatures align); a passing one counts, as receivers count it (RFC 7489
+    # and RFC 9989 make no exception), and a pass resting on testing keys alone is said (MSG_DMARC_PASS_TESTING_KEY)
+    testing_sigs = [{"d": s.get("d"), "s": s.get("s"), "result": s.get("result"),
+                     "aligned": bool(s.get("d")) and aligned(s["d"], dom, adkim)} for s in dkim if s.get("testing")]
+    out["dkim_testing"] = testing_sigs
+    aligned_pass = [s for s in dkim if s.get("result") == "pass" and s.get("d") and aligned(s["d"], dom, adkim)]
     if spf_ok or dkim_ok:   # §6.6.2: either aligned pass is a DMARC pass
         out.update(result="pass", reason="aligned", disposition="none")
+        if not spf_ok and aligned_pass and all(s.get("testing") for s in aligned_pass):
+            out["pass_testing_keys_only"] = True
+            findings.append(finding("MSG_DMARC_PASS_TESTING_KEY", domain=dom, policy=f"{tag}={policy}",
+                                    signatures=", ".join(f"d={s['d']} s={s.get('s')}" for s in aligned_pass)))
     elif unsure:
         out.update(result="temperror", reason="aligned-identity-dns-error", disposition="none",
                    unverified=unsure)

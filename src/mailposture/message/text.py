@@ -15,7 +15,7 @@ T = {
     "en": {"title": "Message authentication", "from": "From domain", "subject": "Subject", "spf": "SPF",
            "dkim": "DKIM", "dmarc": "DMARC", "arc": "ARC", "bimi": "BIMI", "result": "Result", "findings": "Findings",
            "fix": "Fix", "ip": "IP", "helo": "HELO", "mailfrom": "MAIL FROM", "not_eval": "not evaluated",
-           "no_sig": "no signature", "sig": "Signature", "key": "key", "bits": "bits", "policy": "Policy",
+           "no_sig": "no signature", "testing": "testing key (t=y)", "sig": "Signature", "key": "key", "bits": "bits", "policy": "Policy",
            "disposition": "Receiver's action", "aligned": "Aligned", "org": "Organizational domain",
            "chain": "Chain", "sets": "sets", "failed": "fails at instance", "oldest": "oldest-pass",
            "claims": "Hop claims", "eligible": "eligible", "not_eligible": "not eligible",
@@ -29,7 +29,7 @@ T = {
                                                 "reject": "reject"}},
     "ja": {"title": "メッセージ認証", "from": "From ドメイン", "subject": "件名", "spf": "SPF", "dkim": "DKIM",
            "dmarc": "DMARC", "arc": "ARC", "bimi": "BIMI", "result": "結果", "findings": "指摘事項", "fix": "対処",
-           "ip": "IP", "helo": "HELO", "mailfrom": "MAIL FROM", "not_eval": "未評価", "no_sig": "署名なし",
+           "ip": "IP", "helo": "HELO", "mailfrom": "MAIL FROM", "not_eval": "未評価", "no_sig": "署名なし", "testing": "テスト用の鍵 (t=y)",
            "sig": "署名", "key": "鍵", "bits": "ビット", "policy": "ポリシー", "disposition": "受信側の処置",
            "aligned": "一致", "org": "組織ドメイン", "chain": "チェーン", "sets": "セット",
            "failed": "失敗したインスタンス", "oldest": "oldest-pass", "claims": "各中継者の主張",
@@ -98,6 +98,8 @@ def render(result: dict[str, Any], lang: str, console: Console | None = None) ->
     for s in sigs:
         bits = f"{s['key_bits']} {t['bits']}" if s.get("key_bits") else ""
         extra = "" if s.get("result") == "pass" else f" — {_dkim_reason(s.get('reason'), lang)}"
+        if s.get("testing"):
+            extra += f" ({t['testing']})"
         table.add_row(f"{t['dkim']} #{s['index'] + 1}", _res(s.get("result")),
                       escape(f"d={s.get('d')} s={s.get('s')} {s.get('a') or ''} {bits}{extra}"))
     dm = result.get("dmarc") or {}

@@ -58,6 +58,9 @@ class VerifyOptions:
     mail_from: str | None = None
     trusted_hosts: list[str] = field(default_factory=list)
     fetch: bool = False            # BIMI logo (HTTPS)
+    ca_file: str | None = None     # extra CA for that fetch (a private PKI; tests)
+    allow_private: bool = False    # let the fetch reach loopback/private addresses (tests only)
+    fetch_timeout: float = 10.0
     now: float | None = None       # verification time (tests)
     bimi: bool = True
 
@@ -114,9 +117,15 @@ async def verify_message(data: bytes, resolver: Resolver, options: VerifyOptions
             findings.append(finding("MSG_DKIM_RESULT", d=r["d"], s=r["s"], a=r["a"], result="pass", reason=en,
                                     reason_ja=ja, detail=""))
         else:
-            findings.append(finding("MSG_DKIM_FAIL", "warning" if r["result"] == "temperror" else None,
+            # RFC 6376 §3.6.1: a failure under a testing key (t=y) weighs no more than no signature (MSG_DKIM_NONE
+            # is a warning); it is still reported as the failure it is, with a note
+            testing = bool(r.get("testing"))
+            findings.append(finding("MSG_DKIM_FAIL", "warning" if r["result"] == "temperror" or testing else None,
                                     d=r["d"] or "?", s=r["s"] or "?", a=r["a"] or "?", reason=en, reason_ja=ja,
                                     detail=detail))
+            if testing:
+                findings.append(finding("MSG_DKIM_TESTING_FAIL", d=r["d"] or "?", s=r["s"] or "?",
+                                        result=r["result"]))
 
     arc_default = ({"cv": "fail", "instances": 0, "failed_instance": None, "reason": "not evaluated"}, [])
     arc, arc_f = await _guard("arc", arcmod.validate(msg, book), arc_default, findings)
@@ -137,7 +146,9 @@ async def verify_message(data: bytes, resolver: Resolver, options: VerifyOptions
 
     bimi: dict[str, Any] = {"eligible": False, "reason": "not evaluated"}
     if opts.bimi:
-        bimi, bimi_f = await _guard("bimi", bimimsg.evaluate(msg, fr.domain, dmarc, section, res, fetch=opts.fetch),
+        bimi, bimi_f = await _guard("bimi", bimimsg.evaluate(msg, fr.domain, dmarc, section, res, fetch=opts.fetch,
+                                                             ca_file=opts.ca_file, allow_private=opts.allow_private,
+                                                             fetch_timeout=opts.fetch_timeout),
                                     (bimi, []), findings)
         findings.extend(bimi_f)
 

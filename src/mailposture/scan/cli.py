@@ -38,7 +38,7 @@ from mailposture.cliopts import (
 from mailposture.scan.checking import CheckFactory, default_check_factory, parse_checks
 from mailposture.scan.health import resolver_names
 from mailposture.scan.inputs import InputCounts, InputError, InputReader, InputSpec, select
-from mailposture.scan.outputs import OutputError, OutputSpec, open_output
+from mailposture.scan.outputs import OutputError, OutputSpec, note_text, open_output
 from mailposture.scan.progress import make_progress
 from mailposture.scan.runner import Scanner, ScanSettings, ScanSummary
 
@@ -151,7 +151,7 @@ class _ScanJob:
             self.reader.close()
             return self.fail(exc.text(settings.lang))
         for note in self.writer.notes:
-            _say(note)
+            _say(note_text(note, settings.lang))
         self.shown_notes = len(self.writer.notes)
         if settings.resume and self.done:
             _say(f"再開: {len(self.done):,} 件は出力済みのため飛ばします" if self.ja else
@@ -310,7 +310,7 @@ class _ScanJob:
                 _say(f"{self.err}: {settings.summary_path}: {exc.strerror or exc}")
                 code = code or 2
         for note in self.writer.notes[self.shown_notes:]:
-            _say(note)
+            _say(note_text(note, settings.lang))
         self.say_how_to_continue(code)
         return code
 

@@ -10,7 +10,10 @@ Formats
     columns, then :data:`COLUMNS`). Values come from :func:`flatten`: nested dicts joined with ``_``
     (``spf.dns_lookups`` -> ``spf_dns_lookups``), lists of scalars joined with a space, other lists as JSON;
     booleans as ``true``/``false``, unknown (None) as an empty cell. Line breaks inside values become spaces,
-    so every row is exactly one line (this is what makes a torn last line detectable).
+    so every row is exactly one line (this is what makes a torn last line detectable). The columns are
+    described in docs/scaling.md ("Output columns"); ``dmarc_valid`` is RFC 9989 validity and
+    ``dmarc_valid_rfc7489`` RFC 7489 validity, as ``valid``/``valid_rfc7489`` in the JSON result. Outputs written
+    before a column of :data:`ADDED_COLUMNS` existed are resumed, not refused.
 ``parquet``
     The same flat columns with fixed types (:func:`parquet_schema`) plus ``result``: the complete result as a
     JSON string. Column types: ``str`` -> string, ``bool`` -> boolean, ``int`` -> int64 (counts bounded by
@@ -53,15 +56,52 @@ COLUMNS: list[tuple[str, str]] = [
     ("spf_all", "str"), ("spf_dns_lookups", "int"), ("spf_void_lookups", "int"), ("spf_authorized_ipv4", "bigint"),
     ("spf_authorized_ipv6_64", "bigint"), ("spf_own_ipv4", "bigint"), ("spf_own_ipv6_64", "bigint"),
     ("spf_provider_ipv4", "bigint"), ("spf_providers", "str"),
-    ("dmarc_status", "str"), ("dmarc_present", "bool"), ("dmarc_valid", "bool"), ("dmarc_record", "str"),
+    ("dmarc_status", "str"), ("dmarc_present", "bool"), ("dmarc_valid", "bool"), ("dmarc_valid_rfc7489", "bool"),
+    ("dmarc_record", "str"),
     ("dmarc_policy", "str"), ("dmarc_subdomain_policy", "str"), ("dmarc_pct", "int"), ("dmarc_source", "str"),
     ("dmarc_source_domain", "str"), ("dmarc_protected", "bool"), ("dmarc_rua", "str"), ("dmarc_ruf", "str"),
     ("mx_status", "str"), ("mx_present", "bool"), ("mx_classification", "str"), ("mx_hosts", "str"),
     ("finding_codes", "str"), ("findings_error", "int"), ("findings_warning", "int"),
     ("dns_queries", "int"), ("dns_errors", "int"), ("checked_at", "str"),
 ]
+#: Columns added to :data:`COLUMNS` after outputs were already written without them. An existing output that lacks
+#: only these (an older version wrote it) is resumed, never refused: CSV rows are appended in the file's own
+#: columns (a CSV file keeps one header), Parquet gets the column for its old rows too, derived from each row's
+#: ``result`` JSON (the complete result, so the value is what the scan found; empty when the result has none).
+ADDED_COLUMNS: frozenset[str] = frozenset({"dmarc_valid_rfc7489"})
 HEAD_COLUMNS: list[tuple[str, str]] = [("domain", "str"), ("input", "str"), ("status", "str"), ("error", "str"),
                                         ("input_error", "str")]
+
+
+class Note(str):
+    """A writer's note for the user: ``str()`` is English, :meth:`text` the user's language."""
+
+    ja: str
+
+    def __new__(cls, en: str, ja: str) -> Note:
+        note = super().__new__(cls, en)
+        note.ja = ja
+        return note
+
+    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]
+        return str(self), self.ja
+
+    def text(self, lang: str) -> str:
+        return self.ja if lang == "ja" else str(self)
+
+
+def note_text(note: str, lang: str) -> str:
+    """A note in ``lang`` (a plain string note is shown as it is)."""
+    return note.text(lang) if isinstance(note, Note) else note
+
+
+def older_layout(have: Sequence[str], want: Sequence[str]) -> list[str]:
+    """The :data:`ADDED_COLUMNS` that ``have`` (an existing output's columns) lacks when it is ``want`` written by
+    an older version; empty when the layouts are equal or differ otherwise."""
+    missing = [c for c in want if c not in have]
+    if not missing or not set(missing) <= ADDED_COLUMNS or [c for c in want if c not in missing] != list(have):
+        return []
+    return missing
 
 
 class OutputError(Exception):
@@ -311,10 +351,14 @@ def read_jsonl(path: str) -> Existing:
 
 
 def read_csv(path: str, columns: list[str]) -> Existing:
+    """Resume reading of a CSV output. A file written by an older version, without some :data:`ADDED_COLUMNS`, is
+    accepted: ``header`` of the result then differs from ``columns`` and the rows are checked against it."""
+    expected = columns
+
     def parse(text: str) -> str:
         row = next(csv.reader([text]))
-        if len(row) != len(columns):
-            raise ValueError(f"{len(row)} cells, not {len(columns)}")
+        if len(row) != len(expected):
+            raise ValueError(f"{len(row)} cells, not {len(expected)}")
         return row[0]
 
     with open(path, "rb") as f:   # the header first: a different file is refused before anything is repaired
@@ -324,7 +368,9 @@ def read_csv(path: str, columns: list[str]) -> Existing:
             header = next(csv.reader([first.decode("utf-8")]))
         except (UnicodeDecodeError, csv.Error, StopIteration):
             header = []
-        if header != columns:
+        if header != columns and older_layout(header, columns):
+            expected = header
+        elif header != columns:
             missing = [c for c in columns if c not in header]
             extra = [c for c in header if c not in columns]
             raise OutputError(f"{path}: its CSV columns differ from this scan's (missing: "
@@ -478,7 +524,7 @@ class ParquetWriter(ResultWriter):
         self.journal.close()
         if self.merge_existing and os.path.exists(self.path) and os.path.getsize(self.journal_path) == 0:
             os.unlink(self.journal_path)      # nothing new: the existing file stays as it is
-            self.notes.append(f"{self.path}: no new rows")
+            self.notes.append(Note(f"{self.path}: no new rows", f"{self.path}: 新しい行はありません"))
             return
         schema = parquet_schema(self.attrs)
         tmp = self.path + ".tmp"
@@ -486,12 +532,24 @@ class ParquetWriter(ResultWriter):
         with pq.ParquetWriter(tmp, schema, compression="zstd") as w:
             if self.merge_existing and os.path.exists(self.path):
                 pf = pq.ParquetFile(self.path)
-                if pf.schema_arrow.names != schema.names:
+                added = older_layout(pf.schema_arrow.names, schema.names)
+                if pf.schema_arrow.names != schema.names and not added:
                     raise OutputError(f"{self.path}: the existing Parquet columns differ from this scan's; the "
-                                      f"new results stay in {self.journal_path}")
+                                      f"new results stay in {self.journal_path}",
+                                      f"{self.path}: 既存の Parquet の列がこの調査と異なります。新しい結果は "
+                                      f"{self.journal_path} に残っています")
                 for batch in pf.iter_batches(batch_size=ROW_GROUP):
-                    w.write_table(pa.Table.from_batches([batch]).cast(schema), row_group_size=ROW_GROUP)
+                    table = pa.Table.from_batches([batch])
+                    if added:
+                        table = _add_columns(table, added, schema, self.attrs)
+                    w.write_table(table.cast(schema), row_group_size=ROW_GROUP)
                     rows += batch.num_rows
+                if added:
+                    cols = ", ".join(added)
+                    self.notes.append(Note(f"{self.path}: column {cols} added to the {pf.metadata.num_rows} rows "
+                                           "an older version wrote (values from their stored results)",
+                                           f"{self.path}: 旧版が書いた {pf.metadata.num_rows} 行に列 {cols} を追加"
+                                           "しました (値は保存済みの結果から)"))
             for chunk in _journal_chunks(self.journal_path, ROW_GROUP):
                 w.write_table(pa.table(parquet_rows(chunk, self.attrs), schema=schema), row_group_size=ROW_GROUP)
                 rows += len(chunk)
@@ -500,7 +558,26 @@ class ParquetWriter(ResultWriter):
         os.replace(tmp, self.path)
         _fsync_dir(self.path)
         os.unlink(self.journal_path)
-        self.notes.append(f"{self.path}: {rows} rows written")
+        self.notes.append(Note(f"{self.path}: {rows} rows written", f"{self.path}: {rows} 行を書き出しました"))
+
+
+def _add_columns(table: Any, names: Sequence[str], schema: Any, attrs: Sequence[str]) -> Any:
+    """``table`` (rows of an older output) with the columns ``names`` added, derived from each row's ``result``
+    JSON as :func:`parquet_rows` would, in the order of ``schema``."""
+    import pyarrow as pa
+
+    kinds = dict(_typed_columns(attrs))
+    flats: list[dict[str, Any]] = []
+    for text in table.column("result").to_pylist():
+        try:
+            obj = json.loads(text) if text else {}
+        except ValueError:
+            obj = {}
+        flats.append(flat_row(obj) if isinstance(obj, dict) else {})
+    for n in names:
+        field = schema.field(n)
+        table = table.append_column(field, pa.array([_coerce(f.get(n), kinds[n]) for f in flats], type=field.type))
+    return table.select(schema.names)
 
 
 def _journal_chunks(path: str, size: int) -> Iterator[list[dict[str, Any]]]:
@@ -522,7 +599,7 @@ def _check_parquet_columns(path: str, attrs: Sequence[str]) -> None:
 
     have = pq.ParquetFile(path).schema_arrow.names
     want = parquet_schema(attrs).names
-    if have != want:
+    if have != want and not older_layout(have, want):
         missing = [c for c in want if c not in have]
         extra = [c for c in have if c not in want]
         raise OutputError(f"{path}: its Parquet columns differ from this scan's (missing: {', '.join(missing) or '-'}; "
@@ -541,6 +618,11 @@ def _fsync_dir(path: str) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _torn(path: str, size: int) -> Note:
+    return Note(f"{path}: removed a torn last line ({size} bytes); that domain is scanned again",
+                f"{path}: 途中で切れた最後の行 ({size} バイト) を取り除きました。そのドメインはもう一度調べます")
 
 
 def journal_path(path: str) -> str:
@@ -588,8 +670,7 @@ def open_output(spec: OutputSpec, attrs: Sequence[str], *, resume: bool = False,
                 ex = read_jsonl(path)
                 done = ex.done
                 if ex.repaired_bytes:
-                    notes.append(f"{path}: removed a torn last line ({ex.repaired_bytes} bytes); that domain is "
-                                 "scanned again")
+                    notes.append(_torn(path, ex.repaired_bytes))
             w: ResultWriter = JsonlWriter(open(path, "ab" if resume else "wb"), path)
         elif fmt == "csv":
             columns = csv_columns(attrs)
@@ -600,8 +681,14 @@ def open_output(spec: OutputSpec, attrs: Sequence[str], *, resume: bool = False,
                 done = ex.done
                 header = ex.header is None
                 if ex.repaired_bytes:
-                    notes.append(f"{path}: removed a torn last line ({ex.repaired_bytes} bytes); that domain is "
-                                 "scanned again")
+                    notes.append(_torn(path, ex.repaired_bytes))
+                if ex.header is not None and ex.header != columns:
+                    lacking = ", ".join(c for c in columns if c not in ex.header)
+                    columns = ex.header
+                    notes.append(Note(f"{path}: written by an older version without the column {lacking}; the new "
+                                      "rows keep the file's columns (write a new file to have it)",
+                                      f"{path}: 列 {lacking} のない旧版の出力です。追加の行もこのファイルの列のまま"
+                                      "書きます (その列が必要なら新しいファイルに書いてください)"))
             w = CsvWriter(open(path, "ab" if resume else "wb"), path, columns, header=header)
         else:
             done = set()
@@ -616,7 +703,7 @@ def open_output(spec: OutputSpec, attrs: Sequence[str], *, resume: bool = False,
                 ex = read_jsonl(jpath)
                 done |= ex.done
                 if ex.repaired_bytes:
-                    notes.append(f"{jpath}: removed a torn last line ({ex.repaired_bytes} bytes)")
+                    notes.append(_torn(jpath, ex.repaired_bytes))
             w = ParquetWriter(path, attrs, merge_existing=resume)
     except PermissionError:
         raise OutputError(f"{path}: permission denied") from None

@@ -157,7 +157,7 @@ def _print_eval(res: Any, lang: str) -> None:
 
     con = _console()
     label = "結果" if lang == "ja" else "Result"
-    from mailposture.checks.spf.reasons import reason_ja
+    from mailposture.checks.spf.reasons import reason_ja, step_ja
 
     why = reason_ja(res.reason) if lang == "ja" else res.reason
     con.print(f"{label}: [{RESULT_STYLE.get(res.result, 'bold')}]{res.result}[/]  ({escape(why)})")
@@ -166,7 +166,8 @@ def _print_eval(res: Any, lang: str) -> None:
     if res.explanation:
         con.print(f"{'説明' if lang == 'ja' else 'Explanation'}: {escape(res.explanation)}")
     con.print(f"{'DNS 参照' if lang == 'ja' else 'DNS lookups'}: {res.dns_lookups}/10, "
-              f"void: {res.void_lookups}/2")
+              f"{'空の応答' if lang == 'ja' else 'void'}: {res.void_lookups}/2")
     con.print("Trace:" if lang != "ja" else "評価手順:")
     for s in res.trace:
-        con.print(f"  {'  ' * s.depth}[dim]{escape(s.domain)}[/] {s.action}: {escape(s.detail)}")
+        action, detail = step_ja(s.action, s.detail) if lang == "ja" else (s.action, s.detail)
+        con.print(f"  {'  ' * s.depth}[dim]{escape(s.domain)}[/] {action}: {escape(detail)}")
