@@ -97,6 +97,13 @@ def net_of(ip: str) -> str:
     return intern(ip.rsplit(".", 2)[0])  # shared by the many accounts of one provider's range
 
 
+def _prune_ips(a: Acct, cut: float) -> None:
+    keep = [i for i, v in enumerate(a.rip_t) if v >= cut]
+    if len(keep) < len(a.rip_t):
+        a.rip_h = array("q", [a.rip_h[i] for i in keep])
+        a.rip_t = array("d", [a.rip_t[i] for i in keep])
+
+
 def km_between(a: tuple[float, float], b: tuple[float, float]) -> float:
     """Great-circle distance (haversine, mean earth radius 6371 km)."""
     la1, lo1, la2, lo2 = map(math.radians, (a[0], a[1], b[0], b[1]))
@@ -135,18 +142,21 @@ class Acct:
         "last_ip",
         "last_loc",
         "nets",
-        "recent_cc",
-        "recent_ips",
+        "rip_h",
+        "rip_t",
         "sig",
         "timeline",
     )
 
     def __init__(self, t: float) -> None:
         self.first_t = t
-        self.countries: dict[str, float] = {}
-        self.nets: dict[str, float] = {}
-        self.recent_cc: dict[str, float] = {}
-        self.recent_ips: dict[str, float] = {}
+        # per-account state is most of the memory of a 100k-account analysis: small containers only
+        self.countries: dict[str, tuple[float, float]] = {}  # country -> (first, last success from it)
+        self.nets: dict[str, float] = {}  # network (net_of) -> last success from it; at most 64, least recent out
+        # addresses of the last 24 h: the hashes of their texts (64 bits; the state lives in one process) and
+        # the last success from each, as two arrays (about a quarter of a dict of strings)
+        self.rip_h = array("q")
+        self.rip_t = array("d")
         self.last_loc: tuple[float, str, tuple[float, float]] | None = None
         self.last_ip: str | None = None  # the address of the previous success (fast path for repeats)
         self.day = -1
@@ -206,11 +216,8 @@ class Detector:
             a.hour, a.hour_msgs = -1, 0
             a.last_ip = None
             # forget 24 h windows' old entries now and then
-            cut = t - DAY
-            if a.recent_ips:
-                a.recent_ips = {k: v for k, v in a.recent_ips.items() if v >= cut}
-            if a.recent_cc:
-                a.recent_cc = {k: v for k, v in a.recent_cc.items() if v >= cut}
+            if a.rip_t:
+                _prune_ips(a, t - DAY)
             if a.fails:
                 fcut = t - self.th.guess_days * DAY
                 a.fails = [f for f in a.fails if f[0] >= fcut] or None
@@ -248,7 +255,7 @@ class Detector:
             first = min(v[0] for v in active.values())
             f = Flag(user, round(score, 2), dict(active), first, t)
             f.messages, f.recipients = a.day_msgs, a.day_rcpt  # from the start of the UTC day of detection
-            f.countries = {cc for cc, ts in a.countries.items() if ts >= first - 3600}
+            f.countries = {cc for cc, ts in a.countries.items() if ts[0] >= first - 3600}
             a.flag = f
             self.flags[user] = f
             if self.on_flag:
@@ -266,9 +273,11 @@ class Detector:
         if internal:
             return None
         if ip == a.last_ip:  # the same address as the previous success today: nothing new but the times
-            a.recent_ips[ip] = t
+            a.rip_t[a.rip_h.index(hash(ip))] = t
+            a.nets[net_of(ip)] = t
             if cc:
-                a.recent_cc[cc] = t
+                seen = a.countries.get(cc)
+                a.countries[cc] = (t if seen is None else seen[0], t)
                 if a.last_loc is not None and a.last_loc[1] == cc:
                     a.last_loc = (t, cc, a.last_loc[2])
             if a.sig and a.flag is None:
@@ -277,43 +286,42 @@ class Detector:
         a.last_ip = ip
         net = net_of(ip)
         seasoned = self._seasoned(a, t)
-        rips = a.recent_ips
-        if ip not in rips:
-            rips[ip] = t
+        nets = a.nets
+        new_net = net not in nets
+        if new_net and len(nets) >= 64:  # the least recently used network goes
+            del nets[min(nets, key=nets.__getitem__)]
+        nets[net] = t
+        h = hash(ip)
+        try:
+            a.rip_t[a.rip_h.index(h)] = t
+        except ValueError:  # an address new in the last 24 h
+            a.rip_h.append(h)
+            a.rip_t.append(t)
+            cut = t - DAY
+            if len(a.rip_h) > 256:
+                _prune_ips(a, cut)
+            n_nets = sum(1 for v in nets.values() if v >= cut)  # networks of the last 24 h
+            if n_nets > a.day_ips:
+                a.day_ips = n_nets
             base = a.base[2]
             floor = th.many_ips_min if len(a.hist) >= 4 * th.history_days else th.many_ips_min * 2
-            need = max(floor, th.many_ips_factor * base)
-            # the networks of the last 24 h are at most the addresses kept: count them only when that bound
-            # could raise today's maximum or reach the threshold
-            if len(rips) > a.day_ips or len(rips) >= need:
-                cut = t - DAY
-                nets = {net_of(k) for k, v in rips.items() if v >= cut}
-                if len(nets) > a.day_ips:
-                    a.day_ips = len(nets)
-                if len(nets) >= need and (
-                        a.sig is None or "GD_MANY_IPS" not in a.sig or t - a.sig["GD_MANY_IPS"][0] > DAY):
-                    n_ips = sum(1 for v in rips.values() if v >= cut)
-                    out = self._fire(user, a, t, "GD_MANY_IPS", {"n": n_ips, "nets": len(nets),
-                                                                 "baseline": base}) or out
-        else:
-            rips[ip] = t
-            if len(rips) > 256:
-                cut = t - DAY
-                a.recent_ips = {k: v for k, v in rips.items() if v >= cut}
-        new_net = net not in a.nets
+            if n_nets >= max(floor, th.many_ips_factor * base) and (
+                    a.sig is None or "GD_MANY_IPS" not in a.sig or t - a.sig["GD_MANY_IPS"][0] > DAY):
+                n_ips = sum(1 for v in a.rip_t if v >= cut)
+                out = self._fire(user, a, t, "GD_MANY_IPS", {"n": n_ips, "nets": n_nets,
+                                                             "baseline": base}) or out
         if cc:
-            if cc not in a.countries:
-                a.countries[cc] = t
-                if seasoned:
-                    out = self._fire(user, a, t, "GD_NEW_COUNTRY", {"country": cc}) or out
-            a.recent_cc[cc] = t
+            seen = a.countries.get(cc)
+            a.countries[cc] = (t if seen is None else seen[0], t)
+            if seen is None and seasoned:
+                out = self._fire(user, a, t, "GD_NEW_COUNTRY", {"country": cc}) or out
             code = cc[:2].ljust(2)
             dc = a.day_cc
             if code not in dc or not any(dc[i:i + 2] == code for i in range(0, len(dc), 2)):
                 a.day_cc = dc + code
             win = th.multi_country_hours * 3600
             wcut = t - win
-            ccs = [c for c, v in a.recent_cc.items() if v >= wcut]
+            ccs = [c for c, v in a.countries.items() if v[1] >= wcut]
             base_cc = a.base[3]
             if len(ccs) >= max(th.multi_country_n, base_cc + 1) and (
                     a.sig is None or "GD_MULTI_COUNTRY" not in a.sig or t - a.sig["GD_MULTI_COUNTRY"][0] > win):
@@ -339,10 +347,6 @@ class Detector:
                 out = self._fire(user, a, t, "GD_GUESS_THEN_SUCCESS", {
                     "failures": len(fl), "ips": len(ips), "days": days, "ip": ip}) or out
                 a.fails = None
-        if new_net:
-            if len(a.nets) >= 64:
-                a.nets.pop(next(iter(a.nets)))
-            a.nets[net] = t
         if out is None and a.sig and a.flag is None:
             out = self._evaluate(user, a, t)
         return out
