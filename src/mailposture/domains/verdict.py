@@ -89,7 +89,8 @@ def rotation(stats: DomainStats, th: Thresholds) -> Rotation:
     labels = p.labels
     distinct = len(labels) + p.distinct_beyond_cap
     m = model()
-    randoms = [lab for lab in labels if m.is_random(lab)]
+    names = list(labels)
+    randoms = [lab for lab, r in zip(names, m.random_flags(names), strict=True) if r]
     rshare = len(randoms) / len(labels) if labels else 0.0
     once = sum(1 for s in labels.values() if s.count == 1) / len(labels) if labels else 0.0
     times = [s.first for s in labels.values() if s.first is not None]
