@@ -32,7 +32,7 @@ async def verdicts(agg: Aggregator, resolver: Resolver | None, *, th: Thresholds
     async def one(stats: DomainStats) -> dict:
         rot = rotation(stats, th)
         proof = None
-        if resolver is not None and stats.domain not in allowed and rot.parent and (rot.rotating or probe_all):
+        if resolver is not None and stats.domain not in allowed and rot.parent and (rot.probe or probe_all):
             async with gate:
                 parent_stats = stats.parents[rot.parent]
                 seen = [f"{lab}.{rot.parent}" for lab in list(parent_stats.labels)[:3]]
