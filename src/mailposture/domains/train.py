@@ -170,12 +170,12 @@ def benign_host_labels(seed: int, n: int, words: list[str]) -> list[str]:
 
 
 def fit(x: list[list[float]], y: list[int], *, bins: int = BINS, rounds: int = ROUNDS, depth: int = DEPTH,
-        rate: float = RATE, l2: float = 1.0, min_leaf: int = 20) -> dict:
+        rate: float = RATE, l2: float = 1.0, min_leaf: int = 20, random_weight: float = 0.5) -> dict:
     """Gradient-boosted trees for :class:`~mailposture.domains.labels.LabelModel` (numpy, deterministic; both
-    classes weigh the same). Each feature's candidate split points are its training values' quantiles (at most
-    ``bins`` of them); each round fits one tree of ``depth`` levels to the logistic loss's gradient and Hessian
-    (second-order gain, L2 penalty ``l2`` on the leaves, at least ``min_leaf`` rows a leaf) and adds its leaves,
-    shrunk by ``rate``."""
+    classes weigh the same unless ``random_weight`` says otherwise). Each feature's candidate split points are its
+    training values' quantiles (at most ``bins`` of them); each round fits one tree of ``depth`` levels to the
+    logistic loss's gradient and Hessian (second-order gain, L2 penalty ``l2`` on the leaves, at least
+    ``min_leaf`` rows a leaf) and adds its leaves, shrunk by ``rate``."""
     import numpy as np
 
     xa = np.asarray(x, dtype=np.float64)
@@ -189,8 +189,8 @@ def fit(x: list[list[float]], y: list[int], *, bins: int = BINS, rounds: int = R
     width = max(len(e) for e in edges) + 1
     flat = binned + np.arange(nf) * width              # one histogram call for all features of a node
     pos = ya.mean()
-    sw = np.where(ya == 1, 0.5 / pos, 0.5 / (1 - pos))
-    bias = 0.0                  # the weighted classes balance: prior log-odds 0
+    sw = np.where(ya == 1, random_weight / pos, (1 - random_weight) / (1 - pos))
+    bias = round(float(np.log(random_weight / (1 - random_weight))), 6)    # the weighted prior's log-odds
     z = np.full(n, bias)
     inner = 2 ** depth - 1
     trees = []

@@ -97,16 +97,19 @@ class Rotation:
         return self.rotating or self.single_use_words
 
 
-def rotation(stats: DomainStats, th: Thresholds) -> Rotation:
+def rotation(stats: DomainStats, th: Thresholds, flags: dict[str, bool] | None = None) -> Rotation:
+    """The rotation statistics of the parent where most labels rotate. ``flags`` (label -> the model calls it
+    random) are looked up when given (:func:`random_flags` scores many domains' labels in one batch)."""
     got = stats.rotation()
     if got is None:
         return Rotation(None, 0, 0.0, 0.0, [], None, False)
     parent, p = got
     labels = p.labels
     distinct = len(labels) + p.distinct_beyond_cap
-    m = model()
     names = list(labels)
-    randoms = [lab for lab, r in zip(names, m.random_flags(names), strict=True) if r]
+    if flags is None:
+        flags = dict(zip(names, model().random_flags(names), strict=True))
+    randoms = [lab for lab in names if flags[lab]]
     rshare = len(randoms) / len(labels) if labels else 0.0
     once = sum(1 for s in labels.values() if s.count == 1) / len(labels) if labels else 0.0
     times = [s.first for s in labels.values() if s.first is not None]
@@ -116,6 +119,23 @@ def rotation(stats: DomainStats, th: Thresholds) -> Rotation:
     alpha = sum(1 for lab in names if lab.isalpha()) / len(names) if names else 0.0
     words = (not rotating and distinct >= th.words_min and once >= th.words_once and alpha >= th.words_alpha)
     return Rotation(parent, distinct, rshare, once, examples, burst, rotating, words)
+
+
+def random_flags(domains: list[DomainStats], batch: int = 4096) -> dict[str, bool]:
+    """Whether the label model calls each label random, for the labels of every domain's rotation parent: each
+    distinct label scored once, in batches (the trees cost little per label in a batch, much per call)."""
+    todo: dict[str, None] = {}
+    for d in domains:
+        got = d.rotation()
+        if got is not None:
+            todo.update(dict.fromkeys(got[1].labels))
+    names = list(todo)
+    m = model()
+    out: dict[str, bool] = {}
+    for i in range(0, len(names), batch):
+        chunk = names[i:i + batch]
+        out.update(zip(chunk, m.random_flags(chunk), strict=True))
+    return out
 
 
 def judge(stats: DomainStats, rot: Rotation, proof: Proof | None, th: Thresholds, lang: str) -> dict[str, Any]:
