@@ -342,3 +342,15 @@ async def test_dictionary_word_labels_flag_only_with_the_wildcard_proof() -> Non
     assert "DOM_NOT_PROBED" in [r["code"] for r in cust["reasons"]]
     ja = (await _verdicts(_resolver(), lang="ja"))["spamwords.test"]
     assert any("英字のみのラベルが 40 種類" in r["detail"] for r in ja["reasons"])
+
+
+def test_dictionary_word_path_respects_min_labels_and_digits() -> None:
+    from mailposture.domains.verdict import Thresholds, rotation
+
+    d = _agg().domains["spamwords.test"]
+    assert rotation(d, Thresholds()).single_use_words and rotation(d, Thresholds()).probe
+    assert not rotation(d, Thresholds(min_labels=50)).single_use_words        # 40 labels: under --min-labels
+    agg = Aggregator()
+    for i in range(40):                                                       # ISP-style names: digits
+        agg.add(Observation(f"p{1000 + i}-ipngn{200 + i}tokyo.isp.example"))
+    assert not rotation(agg.domains["isp.example"], Thresholds()).single_use_words

@@ -211,10 +211,10 @@ def features(label: str, chars: CharModel, lex: Lexicon) -> list[float]:
 
 class LabelModel:
     """Gradient-boosted decision trees (depth and trees from the file, logistic loss) over the features:
-    P(random) is the logistic function of the bias plus one leaf value per tree. Trees see interactions an additive model cannot
-    (a long run of consonants means more in a short label than in a Welsh place name). Each tree is stored in
-    heap order: internal node k tests ``x[feature[k]] >= threshold[k]`` (right child 2k+2, else left 2k+1); the
-    leaves follow. Evaluated with numpy for a whole batch of labels at once."""
+    P(random) is the logistic function of the bias plus one leaf value per tree. Trees see interactions an
+    additive model cannot (a long run of consonants means more in a short label than in a Welsh place name). Each
+    tree is stored in heap order: internal node k tests ``x[feature[k]] >= threshold[k]`` (right child 2k+2,
+    else left 2k+1); the leaves follow. Evaluated with numpy for a whole batch of labels at once."""
 
     def __init__(self, data: dict[str, Any]) -> None:
         import numpy as np

@@ -74,7 +74,7 @@ class Thresholds:
     min_labels: int = 10          # distinct child labels under one parent before labels "rotate"
     random_share: float = 0.3     # share of those labels the label model calls random
     once_share: float = 0.5       # share of labels seen a single time
-    words_min: int = 20           # letters-only labels path: distinct labels under one parent, at least
+    words_min: int = 20           # letters-only labels path: distinct labels under one parent (and min_labels)
     words_once: float = 0.9       # ... of which this share seen a single time
     words_alpha: float = 0.9      # ... and this share letters only (digits: ISP and numbered hosts, left to the model)
     window: timedelta = timedelta(days=7)
@@ -117,7 +117,8 @@ def rotation(stats: DomainStats, th: Thresholds, flags: dict[str, bool] | None =
     rotating = distinct >= th.min_labels and rshare >= th.random_share and once >= th.once_share
     examples = sorted(randoms)[:5] if randoms else sorted(labels)[:5]
     alpha = sum(1 for lab in names if lab.isalpha()) / len(names) if names else 0.0
-    words = (not rotating and distinct >= th.words_min and once >= th.words_once and alpha >= th.words_alpha)
+    words = (not rotating and distinct >= max(th.words_min, th.min_labels) and once >= th.words_once
+             and alpha >= th.words_alpha)
     return Rotation(parent, distinct, rshare, once, examples, burst, rotating, words)
 
 
