@@ -322,3 +322,35 @@ def test_internationalised_names_are_observed_as_a_labels(tmp_path) -> None:
     stats = ReadStats()
     assert [o.name for o in read_inputs([str(tmp_path / "names.txt")], stats)] == ["xn--4dkua4c.xn--r8jz45g.jp"]
     assert stats.skipped == 0
+
+
+async def test_dictionary_word_labels_flag_only_with_the_wildcard_proof() -> None:
+    """Two-word labels do not look random one by one; many letters-only labels nearly all seen once under a
+    wildcard SPF that authorizes something are flagged (DOM_SINGLE_USE_WORDS). The same labels with SPF on the
+    seen names only, or customer words seen several times under a wildcard SPF, stay benign."""
+    got = await _verdicts(_resolver())
+    words = got["spamwords.test"]
+    codes = [r["code"] for r in words["reasons"]]
+    assert words["verdict"] == "random-subdomain-spf" and "DOM_SINGLE_USE_WORDS" in codes
+    assert "DOM_RANDOM_LABELS" not in codes and words["labels"]["random_share"] < 0.3   # the model alone misses
+    assert "DOM_WILDCARD_SPF" in codes and words["score"] >= 0.5
+    seen = got["wordsseen.test"]
+    assert seen["verdict"] == "benign" and "DOM_SINGLE_USE_WORDS" in [r["code"] for r in seen["reasons"]]
+    assert seen["spf"]["wildcard"] is False
+    cust = got["custwild.test"]
+    assert cust["verdict"] == "benign" and cust["spf"]["wildcard"] is None            # not probed: not single-use
+    assert "DOM_NOT_PROBED" in [r["code"] for r in cust["reasons"]]
+    ja = (await _verdicts(_resolver(), lang="ja"))["spamwords.test"]
+    assert any("英字のみのラベルが 40 種類" in r["detail"] for r in ja["reasons"])
+
+
+def test_dictionary_word_path_respects_min_labels_and_digits() -> None:
+    from mailposture.domains.verdict import Thresholds, rotation
+
+    d = _agg().domains["spamwords.test"]
+    assert rotation(d, Thresholds()).single_use_words and rotation(d, Thresholds()).probe
+    assert not rotation(d, Thresholds(min_labels=50)).single_use_words        # 40 labels: under --min-labels
+    agg = Aggregator()
+    for i in range(40):                                                       # ISP-style names: digits
+        agg.add(Observation(f"p{1000 + i}-ipngn{200 + i}tokyo.isp.example"))
+    assert not rotation(agg.domains["isp.example"], Thresholds()).single_use_words

@@ -22,7 +22,12 @@ TRUTH = {
     "dkimheavy.test": "benign",                   # many DKIM selectors
     "parkedall.test": "benign",                   # random labels, wildcard "v=spf1 -all" (authorizes nothing)
     "small.test": "benign",                       # three names
+    "spamwords.test": "random-subdomain-spf",     # two dictionary words a label, each seen once, wildcard SPF
+    "wordsseen.test": "benign",                   # the same kind of labels, SPF on the seen names only: no proof
+    "custwild.test": "benign",                    # customer words under a wildcard SPF, most seen several times
 }
+WORDS = ("blue horse river stone green apple silver cloud orange tiger maple field summer light north garden "
+         "castle forest ocean paper").split()
 
 
 def _rand(rnd: random.Random, n: int, alphabet: str = "abcdefghijklmnopqrstuvwxyz0123456789") -> str:
@@ -44,6 +49,14 @@ def observations(seed: int = 7) -> list[tuple[str, datetime, str | None]]:
         out.append((f"p{rnd.randint(1000, 99999)}-ipngn{rnd.randint(100, 999)}tokyo.ispdyn.test", at(i), None))
         out.append((f"{_rand(rnd, 6)}.shortlink.test", at(i), None))
         out.append((f"{_rand(rnd, 9, 'bcdfghjklmnpqrstvwxz')}.parkedall.test", at(i), None))
+    pairs = rnd.sample([a + b for a in WORDS for b in WORDS if a != b], 80)
+    for i, lab in enumerate(pairs[:40]):
+        out.append((f"{lab}.spamwords.test", at(i), f"192.0.2.{100 + i % 20}"))
+    for i, lab in enumerate(pairs[40:]):
+        out.append((f"{lab}.wordsseen.test", at(i), None))
+    for i, cust in enumerate([*WORDS, "acme", "sakura", "nagoya", "kobe", "sendai"]):
+        for k in range(1 + i % 3):
+            out.append((f"{cust}.custwild.test", at(i + k), "203.0.113.9"))
     for i, cust in enumerate(["acme", "sakura", "tokyo-shop", "nagoya", "kyoto-books", "mail", "news", "shop",
                               "osaka", "fukuoka", "sendai", "kobe"]):
         for k in range(6):
@@ -81,12 +94,16 @@ def zone(seen: list[str]) -> dict[str, list[tuple[str, object]]]:
             add(name, "TXT", "v=spf1 ip4:203.0.113.0/24 -all")
         if name.endswith(".ispdyn.test"):
             add(name, "A", "192.0.2.77")
+        if name.endswith(".wordsseen.test"):
+            add(name, "TXT", "v=spf1 ip4:203.0.113.0/24 -all")
         if name.endswith(".mailprov.test"):
             add(name, "TXT", "v=spf1 include:_spf.mailprov.test -all")
     add("*.cdnhash.test", "A", "192.0.2.80")
     add("*.shortlink.test", "A", "192.0.2.81")
     add("*.shortlink.test", "MX", (10, "mx.shortlink.test"))
     add("*.parkedall.test", "TXT", "v=spf1 -all")
+    add("*.spamwords.test", "TXT", "v=spf1 ip4:192.0.2.0/24 -all")
+    add("*.custwild.test", "TXT", "v=spf1 ip4:203.0.113.0/24 -all")
     add("_spf.mailprov.test", "TXT", "v=spf1 ip4:203.0.113.0/24 -all")
     for sel in ["selector1", "selector2", "google"]:
         add(f"{sel}._domainkey.dkimheavy.test", "TXT", "v=DKIM1; k=rsa; p=MIIB")

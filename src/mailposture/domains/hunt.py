@@ -13,7 +13,7 @@ from mailposture.dns.types import Resolver
 from mailposture.domains.aggregate import Aggregator, DomainStats
 from mailposture.domains.observe import Observation
 from mailposture.domains.proof import prove
-from mailposture.domains.verdict import Thresholds, allowlist, judge, rotation
+from mailposture.domains.verdict import Thresholds, allowlist, judge, random_flags, rotation
 
 
 def aggregate(observations: Iterable[Observation], **caps: int) -> Aggregator:
@@ -29,10 +29,10 @@ async def verdicts(agg: Aggregator, resolver: Resolver | None, *, th: Thresholds
     gate = asyncio.Semaphore(concurrency)
     allowed = allowlist()
 
-    async def one(stats: DomainStats) -> dict:
-        rot = rotation(stats, th)
+    async def one(stats: DomainStats, flags: dict[str, bool]) -> dict:
+        rot = rotation(stats, th, flags)
         proof = None
-        if resolver is not None and stats.domain not in allowed and rot.parent and (rot.rotating or probe_all):
+        if resolver is not None and stats.domain not in allowed and rot.parent and (rot.probe or probe_all):
             async with gate:
                 parent_stats = stats.parents[rot.parent]
                 seen = [f"{lab}.{rot.parent}" for lab in list(parent_stats.labels)[:3]]
@@ -42,5 +42,7 @@ async def verdicts(agg: Aggregator, resolver: Resolver | None, *, th: Thresholds
     order = sorted(agg.domains.values(), key=lambda d: (-d.observations, d.domain))
     batch = max(concurrency * 4, 64)
     for i in range(0, len(order), batch):
-        for res in await asyncio.gather(*(one(d) for d in order[i:i + batch])):
+        group = order[i:i + batch]
+        flags = random_flags(group)
+        for res in await asyncio.gather(*(one(d, flags) for d in group)):
             yield res

@@ -3,6 +3,9 @@
 * ``random-subdomain-spf``: labels rotate (many distinct child labels under one parent, most of them random
   and seen once) AND a never-seen label gets an SPF record that authorizes something (wildcard TXT, RFC 4592;
   RFC 7208 §5) — the domain can send from any name it invents, which defeats block lists keyed on full names.
+  Labels drawn from a dictionary (``bluehorse``) do not look random one by one; the same verdict is given when a
+  parent has at least ``words_min`` distinct labels of letters only, nearly all seen once (``words_once``), and
+  the wildcard proof authorizes something (``DOM_SINGLE_USE_WORDS``; never without that proof).
 * ``suspicious``: labels rotate and the names seen publish SPF (or SPF passes for the addresses seen), but no
   wildcard proof.
 * ``benign``: everything else — hashed CDN labels, ISP dynamic host names and short-link hosts without SPF
@@ -39,6 +42,10 @@ REASONS: dict[str, tuple[str, str]] = {
     "DOM_WILDCARD_MX": ("a never-seen label has an MX record (wildcard MX)", "未使用ラベルにも MX レコード (ワイルドカード)"),
     "DOM_SOA_SERIAL_DATE": ("the zone's SOA serial is dated {date}", "ゾーンの SOA シリアルの日付は {date}"),
     "DOM_DNS_UNKNOWN": ("DNS did not answer, the proof is unknown: {errors}", "DNS が応答せず、証明は不明です: {errors}"),
+    "DOM_SINGLE_USE_WORDS": ("{distinct} distinct labels of letters only, {share:.0%} of them seen once: names invented "
+                             "per message (dictionary words rotate like random strings)",
+                             "英字のみのラベルが {distinct} 種類、その {share:.0%} が 1 回だけ: メールごとに作られた名前 "
+                             "(辞書の単語でもランダム文字列と同じくローテーション)"),
     "DOM_FEW_LABELS": ("only {distinct} distinct child labels: no rotation", "子ラベルは {distinct} 種類のみ: ローテーションなし"),
     "DOM_ALLOWLISTED": ("a large provider on the bundled allow-list", "同梱の許可リストにある大手事業者"),
     "DOM_NOT_PROBED": ("labels do not count as rotating ({why}): no DNS proof asked",
@@ -67,6 +74,9 @@ class Thresholds:
     min_labels: int = 10          # distinct child labels under one parent before labels "rotate"
     random_share: float = 0.3     # share of those labels the label model calls random
     once_share: float = 0.5       # share of labels seen a single time
+    words_min: int = 20           # letters-only labels path: distinct labels under one parent (and min_labels)
+    words_once: float = 0.9       # ... of which this share seen a single time
+    words_alpha: float = 0.9      # ... and this share letters only (digits: ISP and numbered hosts, left to the model)
     window: timedelta = timedelta(days=7)
 
 
@@ -79,24 +89,54 @@ class Rotation:
     examples: list[str]
     burst: int | None
     rotating: bool
+    single_use_words: bool = False     # the dictionary-word path: many letters-only labels, nearly all seen once
+
+    @property
+    def probe(self) -> bool:
+        """Whether the DNS proof is asked for."""
+        return self.rotating or self.single_use_words
 
 
-def rotation(stats: DomainStats, th: Thresholds) -> Rotation:
+def rotation(stats: DomainStats, th: Thresholds, flags: dict[str, bool] | None = None) -> Rotation:
+    """The rotation statistics of the parent where most labels rotate. ``flags`` (label -> the model calls it
+    random) are looked up when given (:func:`random_flags` scores many domains' labels in one batch)."""
     got = stats.rotation()
     if got is None:
         return Rotation(None, 0, 0.0, 0.0, [], None, False)
     parent, p = got
     labels = p.labels
     distinct = len(labels) + p.distinct_beyond_cap
-    m = model()
-    randoms = [lab for lab in labels if m.is_random(lab)]
+    names = list(labels)
+    if flags is None:
+        flags = dict(zip(names, model().random_flags(names), strict=True))
+    randoms = [lab for lab in names if flags[lab]]
     rshare = len(randoms) / len(labels) if labels else 0.0
     once = sum(1 for s in labels.values() if s.count == 1) / len(labels) if labels else 0.0
     times = [s.first for s in labels.values() if s.first is not None]
     burst = max_in_window(times, th.window) if times else None
     rotating = distinct >= th.min_labels and rshare >= th.random_share and once >= th.once_share
     examples = sorted(randoms)[:5] if randoms else sorted(labels)[:5]
-    return Rotation(parent, distinct, rshare, once, examples, burst, rotating)
+    alpha = sum(1 for lab in names if lab.isalpha()) / len(names) if names else 0.0
+    words = (not rotating and distinct >= max(th.words_min, th.min_labels) and once >= th.words_once
+             and alpha >= th.words_alpha)
+    return Rotation(parent, distinct, rshare, once, examples, burst, rotating, words)
+
+
+def random_flags(domains: list[DomainStats], batch: int = 4096) -> dict[str, bool]:
+    """Whether the label model calls each label random, for the labels of every domain's rotation parent: each
+    distinct label scored once, in batches (the trees cost little per label in a batch, much per call)."""
+    todo: dict[str, None] = {}
+    for d in domains:
+        got = d.rotation()
+        if got is not None:
+            todo.update(dict.fromkeys(got[1].labels))
+    names = list(todo)
+    m = model()
+    out: dict[str, bool] = {}
+    for i in range(0, len(names), batch):
+        chunk = names[i:i + batch]
+        out.update(zip(chunk, m.random_flags(chunk), strict=True))
+    return out
 
 
 def judge(stats: DomainStats, rot: Rotation, proof: Proof | None, th: Thresholds, lang: str) -> dict[str, Any]:
@@ -104,7 +144,7 @@ def judge(stats: DomainStats, rot: Rotation, proof: Proof | None, th: Thresholds
     verdict = "benign"
     if stats.domain in allowlist():
         reasons.append(("DOM_ALLOWLISTED", {}))
-    elif not rot.rotating:
+    elif not rot.probe:
         reasons.append(("DOM_FEW_LABELS" if rot.distinct < th.min_labels else "DOM_NOT_PROBED",
                         {"distinct": rot.distinct, **_not_rotating_why(rot, th)}))
     if rot.distinct >= th.min_labels:
@@ -115,7 +155,9 @@ def judge(stats: DomainStats, rot: Rotation, proof: Proof | None, th: Thresholds
             reasons.append(("DOM_SINGLE_USE_LABELS", {"share": rot.once_share}))
         if rot.burst and rot.burst >= th.min_labels:
             reasons.append(("DOM_LABEL_BURST", {"count": rot.burst, "window": _span(th.window, lang)}))
-    if proof is None and rot.rotating and stats.domain not in allowlist():
+        if rot.single_use_words:
+            reasons.append(("DOM_SINGLE_USE_WORDS", {"distinct": rot.distinct, "share": rot.once_share}))
+    if proof is None and rot.probe and stats.domain not in allowlist():
         reasons.append(("DOM_NO_DNS", {}))
     if proof is not None:
         if proof.wildcard_spf:
@@ -138,6 +180,9 @@ def judge(stats: DomainStats, rot: Rotation, proof: Proof | None, th: Thresholds
                 verdict = "random-subdomain-spf"
             elif (proof.seen_spf and proof.seen_authorizes) or proof.spf_pass_ips:
                 verdict = "suspicious"
+        elif rot.single_use_words and stats.domain not in allowlist() and proof.wildcard_spf \
+                and proof.wildcard_authorizes:
+            verdict = "random-subdomain-spf"     # this path flags on the wildcard proof only, never on seen SPF
     score = _score(rot, proof, th)
     if verdict == "benign":
         score = min(score, 0.49)
