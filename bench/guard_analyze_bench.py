@@ -5,7 +5,9 @@ and RFC 3339 time stamps) and concatenated into one plain file, because pflogsum
 tools read that same file. pflogsumm (Debian package, Perl) is installed by this script with apt-get when
 missing; it is not a dependency of mailposture. Each tool runs ``--runs`` times in a fresh process; the script
 prints the medians of wall time, CPU time (user+sys), lines per second and peak RSS (``wait4`` rusage), and
-the ratios. Targets (issue 12): faster than pflogsumm, under 300 MB.
+the ratios; guard analyze runs with one process and with one per core (``--workers``: the CPU time then
+includes the parsing processes, the peak RSS is the largest process's). Targets (issue 12): faster than
+pflogsumm, under 300 MB. ``--population N`` measures instead the peak memory for N accounts.
 
 Run: ``.venv/bin/python bench/guard_analyze_bench.py [--users 4000] [--days 30] [--runs 3] [--keep DIR]``
 """
@@ -131,8 +133,12 @@ def main() -> None:
         lines = sum(buf.count(b"\n") for buf in iter(lambda: fh.read(1 << 20), b""))
     print(f"input: {big} {size / 1e6:.0f} MB, {lines:,} lines")
     py = sys.executable
-    tools = {"mailposture guard analyze": [py, "-m", "mailposture.cli", "guard", "analyze", str(big), "--tz",
-                                           "Asia/Tokyo", "-f", "json", "--no-progress", "-o", os.devnull]}
+    base_cmd = [py, "-m", "mailposture.cli", "guard", "analyze", str(big), "--tz", "Asia/Tokyo", "-f", "json",
+                "--no-progress", "-o", os.devnull]
+    tools = {"mailposture guard analyze --workers 1": [*base_cmd, "--workers", "1"]}
+    cores = len(os.sched_getaffinity(0))
+    if cores > 1:
+        tools[f"mailposture guard analyze --workers {cores}"] = [*base_cmd, "--workers", str(cores)]
     pf = ensure_pflogsumm()
     if pf:
         tools["pflogsumm"] = [pf, str(big)]
@@ -151,9 +157,11 @@ def main() -> None:
         print(f"{name}: median wall {wall:.1f}s, cpu {cpu:.1f}s, {lines / wall:,.0f} lines/s "
               f"({lines / cpu:,.0f} per CPU second), peak RSS {rss / 1e6:.0f} MB")
     if "pflogsumm" in med:
-        g, p = med["mailposture guard analyze"], med["pflogsumm"]
-        print(f"ratio guard/pflogsumm: speed {p[0] / g[0]:.2f}x by wall time, {p[1] / g[1]:.2f}x by CPU time; "
-              f"memory {g[2] / p[2]:.1f}x")
+        p = med["pflogsumm"]
+        for name, g in med.items():
+            if name != "pflogsumm":
+                print(f"ratio {name} / pflogsumm: speed {p[0] / g[0]:.2f}x by wall time, {p[1] / g[1]:.2f}x by "
+                      f"CPU time (all processes); memory {g[2] / p[2]:.1f}x")
     if not a.keep:
         shutil.rmtree(work, ignore_errors=True)
 
