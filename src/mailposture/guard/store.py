@@ -590,11 +590,22 @@ def check_allow_entry(entry: str) -> str:
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    import sqlite3
+    import time
+
     cur = dbapi_conn.cursor()
     try:
-        cur.execute("PRAGMA journal_mode=WAL")  # readers (policy servers) never wait for the web page's writes
+        cur.execute("PRAGMA busy_timeout=5000")  # first: the journal-mode switch below may have to wait too
+        for attempt in range(5):
+            try:
+                # readers (policy servers) never wait for the web page's writes
+                cur.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as e:  # another process is creating the same new file
+                if "locked" not in str(e) or attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=5000")
     finally:
         cur.close()
 
