@@ -44,6 +44,10 @@ class BatchFeatures:
             if ord(c) < 256:
                 self.code[ord(c)] = i
         self.start, self.end = code.get("^", k - 1), code.get("$", k - 1)
+        order = [ord(c) for c in chars if ord(c) < 256]
+        order += [v for v in range(256) if v not in set(order)]
+        self.ecode = np.zeros(256, dtype=np.uint8)
+        self.ecode[order] = np.arange(256)
         t3 = np.full((k, k, k), lp1)                             # log P(c|ab): trigram, else bigram back-off
         for key, v in lp2.items():
             t3[:, code[key[0]], code[key[1]]] = v
@@ -155,22 +159,22 @@ class BatchFeatures:
         """Shannon entropy over log2(n + 1) (terms added in order of each character's first occurrence) and the
         share of distinct characters."""
         b = len(x)
-        key = np.where(valid, x.astype(np.intp) + 256 * np.arange(b)[:, None], -1)
-        flat = key[valid]
-        counts = np.bincount(flat, minlength=256 * b).reshape(b, 256)
-        seen = np.zeros(b * 256, dtype=bool)
+        code = self.ecode[x]                     # bytes renumbered: the label alphabet first, a narrow table
+        width = int(code[valid].max()) + 1 if valid.any() else 1
+        key = np.where(valid, code.astype(np.intp) + width * np.arange(b)[:, None], -1)
+        counts = np.bincount(key[valid], minlength=width * b).reshape(b, width)
+        seen = np.zeros(b * width, dtype=bool)
         first = np.zeros_like(valid)
         for j in range(w):                        # a character's first occurrence: not seen in an earlier column
             kj = key[:, j]
             ok = kj >= 0
             first[:, j] = ok & ~seen[np.where(ok, kj, 0)]
             seen[kj[ok]] = True
-        terms = np.where(first, self.ent[n[:, None], counts[np.arange(b)[:, None], x]], 0.0)
+        terms = np.where(first, self.ent[n[:, None], counts[np.arange(b)[:, None], np.where(valid, code, 0)]], 0.0)
         acc = np.zeros(b)
         for j in range(w):
             acc = acc + terms[:, j]
-        distinct = (counts > 0).sum(1)
-        return -acc / self.log2n1[n], distinct / n
+        return -acc / self.log2n1[n], first.sum(1) / n
 
     def _cover(self, x: Any, letter: Any, lens: Any, w: int) -> tuple[Any, Any, Any, Any]:
         """(covered letters, pieces, longest piece, runs of letters) of each label, as :meth:`Lexicon.cover`
@@ -195,22 +199,22 @@ class BatchFeatures:
             if hit.any():
                 edges.append((r[hit], j[hit], np.full(int(hit.sum()), step)))
         k1, k2, p0 = 128, 128 * 128, 127          # key = covered * k2 + (p0 - pieces) * k1 + longest
-        best = np.full((b, w + 1), p0 * k1, dtype=np.int64)
+        best = np.full((w + 1, b), p0 * k1, dtype=np.int64)     # one row a position: contiguous per step
         if edges:
             er, ej, el = (np.concatenate(v) for v in zip(*edges, strict=True))
             order = np.argsort(ej, kind="stable")
             er, ej, el = er[order], ej[order], el[order]
             cut = np.searchsorted(ej, np.arange(w + 1))
         for i in range(w):
-            np.maximum(best[:, i + 1], best[:, i], out=best[:, i + 1])
+            np.maximum(best[i + 1], best[i], out=best[i + 1])
             if edges and cut[i + 1] > cut[i]:
                 s = slice(cut[i], cut[i + 1])
                 rr, ll = er[s], el[s]
-                cur = best[rr, i]
+                cur = best[i, rr]
                 lo = cur % k1
                 got = cur - lo + np.maximum(lo, ll) + ll * k2 - k1
-                best[rr, i + ll] = np.maximum(best[rr, i + ll], got)
-        key = best[np.arange(b), lens]
+                best[i + ll, rr] = np.maximum(best[i + ll, rr], got)
+        key = best[lens, np.arange(b)]
         return key // k2, p0 - key // k1 % k1, key % k1, runstart.sum(1)
 
 
@@ -248,15 +252,15 @@ class Trees:
                 tables[f][rank:, t] &= ~np.uint64(left)                      # goes right: left leaves out
         self.full = full
         self.tables = [tb.astype(dtype) for tb in tables]
-        low = np.zeros(1 << min(nleaf, 16), dtype=np.intp)
+        low = np.zeros(1 << min(nleaf, 16), dtype=np.uint8)
         for v in range(1, len(low)):
             low[v] = (v & -v).bit_length() - 1
         self.lowbit = low if nleaf <= 16 else None
         self.offset = np.arange(trees) * nleaf
 
     def margins(self, x: Any) -> Any:
-        """bias + the sum of the exit leaves, per row of the feature matrix ``x`` (chunks of 256 rows)."""
-        return np.concatenate([self._margins(x[i:i + 256]) for i in range(0, len(x), 256)] or [np.zeros(0)])
+        """bias + the sum of the exit leaves, per row of the feature matrix ``x`` (chunks of 1,024 rows)."""
+        return np.concatenate([self._margins(x[i:i + 1024]) for i in range(0, len(x), 1024)] or [np.zeros(0)])
 
     def _margins(self, x: Any) -> Any:
         mask: Any = None

@@ -251,9 +251,9 @@ class LabelModel:
         if self._batch is None:
             self._batch = BatchFeatures(self.chars._lp, self.lex.words, vowels=VOWELS, rare=RARE, hexchars=HEX,
                                         min_piece=MIN_PIECE, max_word=MAX_WORD, alphabet_size=len(ALPHABET))
-        fast = [i for i, lab in enumerate(labels) if lab.isascii() and 0 < len(lab) <= MAX_LEN]
-        if len(fast) == len(labels):
+        if "".join(labels).isascii() and all(0 < len(lab) <= MAX_LEN for lab in labels):
             return self._batch(labels)
+        fast = [i for i, lab in enumerate(labels) if lab.isascii() and 0 < len(lab) <= MAX_LEN]
         out = np.empty((len(labels), len(FEATURES)))
         if fast:
             out[fast] = self._batch([labels[i] for i in fast])
@@ -281,11 +281,21 @@ class LabelModel:
 
     def p_randoms(self, labels: list[str]) -> list[float]:
         """P(random) of each label (0 for empty labels and IDN A-labels: their shape is not randomness)."""
-        out = [0.0] * len(labels)
-        todo = [i for i, lab in enumerate(labels) if lab and not lab.lower().startswith("xn--")]
-        got = self.p_from_features_batch(self.batch_features([labels[i].lower() for i in todo]))
-        for i, p in zip(todo, got, strict=True):
-            out[i] = p
+        return self._p(labels).tolist()
+
+    def _p(self, labels: list[str]) -> Any:
+        import numpy as np
+
+        low = [lab.lower() for lab in labels]
+        out = np.zeros(len(low))
+        todo = [i for i, lab in enumerate(low) if lab and not lab.startswith("xn--")]
+        if len(todo) == len(low):
+            rows = self.batch_features(low)
+        else:
+            rows = self.batch_features([low[i] for i in todo])
+        if len(todo):
+            z = np.clip(self.margins(rows), -60.0, 60.0)
+            out[todo] = 1.0 / (1.0 + np.exp(-z))
         return out
 
     def p_random(self, label: str) -> float:
@@ -295,7 +305,7 @@ class LabelModel:
         return self.p_random(label) >= self.threshold
 
     def random_flags(self, labels: list[str]) -> list[bool]:
-        return [p >= self.threshold for p in self.p_randoms(labels)]
+        return (self._p(labels) >= self.threshold).tolist()
 
 
 @lru_cache(maxsize=1)
