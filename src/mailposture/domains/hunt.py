@@ -48,8 +48,7 @@ async def verdicts(agg: Aggregator, resolver: Resolver | None, *, th: Thresholds
             labels = 0
             while scored < len(order) and labels < score_batch:
                 for d in order[scored:scored + batch]:
-                    got = d.rotation()
-                    labels += len(got[1].labels) if got else 0
+                    labels += sum(len(p.labels) for p in d.parents.values())    # at most this many
                 scored += batch
             flags = random_flags(order[i:scored])
         done: list[dict | None] = []

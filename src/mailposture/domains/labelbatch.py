@@ -251,7 +251,23 @@ class Trees:
                 rank = int(np.searchsorted(self.edges[f], thr[t, k])) + 1     # x >= thr  <=>  bin >= rank
                 tables[f][rank:, t] &= ~np.uint64(left)                      # goes right: left leaves out
         self.full = full
-        self.tables = [tb.astype(dtype) for tb in tables]
+        # features with few bins share one table (every combination of their bins, up to 256 rows): fewer rows
+        # to gather and AND per label
+        used = sorted((f for f in range(n_features) if len(self.edges[f])), key=lambda f: len(self.edges[f]))
+        self.groups: list[list[int]] = []
+        rows = 257
+        for f in used:
+            if rows * (len(self.edges[f]) + 1) > 256:
+                self.groups.append([])
+                rows = 1
+            self.groups[-1].append(f)
+            rows *= len(self.edges[f]) + 1
+        self.tables = []
+        for g in self.groups:
+            tb = np.full((1, trees), full, dtype=np.uint64)
+            for f in g:                          # mixed radix: the last feature of the group varies fastest
+                tb = (tb[:, None, :] & tables[f][None, :, :]).reshape(-1, trees)
+            self.tables.append(tb.astype(dtype))
         low = np.zeros(1 << min(nleaf, 16), dtype=np.uint8)
         for v in range(1, len(low)):
             low[v] = (v & -v).bit_length() - 1
@@ -264,10 +280,12 @@ class Trees:
 
     def _margins(self, x: Any) -> Any:
         mask: Any = None
-        for f, e in enumerate(self.edges):
-            if len(e):
-                row = self.tables[f][np.searchsorted(e, x[:, f], side="right")]
-                mask = row if mask is None else np.bitwise_and(mask, row, out=mask)
+        for g, table in zip(self.groups, self.tables, strict=True):
+            at = np.searchsorted(self.edges[g[0]], x[:, g[0]], side="right")
+            for f in g[1:]:
+                at = at * (len(self.edges[f]) + 1) + np.searchsorted(self.edges[f], x[:, f], side="right")
+            row = table[at]
+            mask = row if mask is None else np.bitwise_and(mask, row, out=mask)
         if mask is None:
             mask = np.full((len(x), len(self.offset)), self.full, dtype=self.tables[0].dtype)
         if self.lowbit is not None:
