@@ -181,40 +181,48 @@ class BatchFeatures:
         summed over the label's runs of letters: the best segmentations of separate runs add up, so one
         dynamic programme over the whole label, non-letters passed through, finds the same numbers."""
         b = len(x)
-        lc = np.where(letter, x.astype(np.intp) - 97, 26)
+        wide = w + 1
+        lc = np.where(letter, x.astype(np.intp) - 97, 26).ravel()
         prev = np.concatenate([np.zeros((b, 1), dtype=bool), letter[:, :-1]], 1)
         runstart = letter & ~prev
-        r, j = np.nonzero(letter)
-        node = np.ones(len(r), dtype=np.int32)
-        edges: list[tuple[Any, Any, Any]] = []
+        start, after = runstart.ravel(), ~letter.ravel()
+        at = np.flatnonzero(letter)               # row * wide + column of every letter: a walk starts there
+        pos = at
+        node = np.ones(len(at), dtype=np.intp)
+        child = self.child.ravel()
+        edges: list[tuple[Any, Any]] = []
         for step in range(1, min(self.longest_word, w) + 1):
-            node = self.child[node, lc[r, j + step - 1]]
+            node = child[node * 27 + lc[pos + step - 1]]
             alive = node > 0
-            r, j, node = r[alive], j[alive], node[alive]
-            if not len(r):
+            pos, node = pos[alive], node[alive]
+            if not len(pos):
                 break
             hit = self.word[node]
             if not (self.min_piece <= step <= self.max_word):
-                hit &= runstart[r, j] & ~letter[r, j + step]          # a whole run that is a word
+                hit &= start[pos] & after[pos + step]                # a whole run that is a word
             if hit.any():
-                edges.append((r[hit], j[hit], np.full(int(hit.sum()), step)))
+                edges.append((pos[hit], np.full(int(hit.sum()), step)))
         k1, k2, p0 = 128, 128 * 128, 127          # key = covered * k2 + (p0 - pieces) * k1 + longest
-        best = np.full((w + 1, b), p0 * k1, dtype=np.int64)     # one row a position: contiguous per step
+        key = np.full(b, p0 * k1, dtype=np.int64)
         if edges:
-            er, ej, el = (np.concatenate(v) for v in zip(*edges, strict=True))
+            ep, el = (np.concatenate(v) for v in zip(*edges, strict=True))
+            er, ej = np.divmod(ep, wide)
+            rows, er = np.unique(er, return_inverse=True)         # only labels with a word need the programme
             order = np.argsort(ej, kind="stable")
             er, ej, el = er[order], ej[order], el[order]
-            cut = np.searchsorted(ej, np.arange(w + 1))
-        for i in range(w):
-            np.maximum(best[i + 1], best[i], out=best[i + 1])
-            if edges and cut[i + 1] > cut[i]:
-                s = slice(cut[i], cut[i + 1])
-                rr, ll = er[s], el[s]
-                cur = best[i, rr]
-                lo = cur % k1
-                got = cur - lo + np.maximum(lo, ll) + ll * k2 - k1
-                best[i + ll, rr] = np.maximum(best[i + ll, rr], got)
-        key = best[lens, np.arange(b)]
+            top = int((ej + el).max())
+            cut = np.searchsorted(ej, np.arange(top + 1))
+            best = np.full((top + 1, len(rows)), p0 * k1, dtype=np.int64)   # one row a position
+            for i in range(top):
+                np.maximum(best[i + 1], best[i], out=best[i + 1])
+                if cut[i + 1] > cut[i]:
+                    sl = slice(cut[i], cut[i + 1])
+                    rr, ll = er[sl], el[sl]
+                    cur = best[i, rr]
+                    lo = cur % k1
+                    got = cur - lo + np.maximum(lo, ll) + ll * k2 - k1
+                    best[i + ll, rr] = np.maximum(best[i + ll, rr], got)
+            key[rows] = best[top]                 # past the last word nothing changes
         return key // k2, p0 - key // k1 % k1, key % k1, runstart.sum(1)
 
 
