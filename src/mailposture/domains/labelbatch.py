@@ -149,9 +149,10 @@ class BatchFeatures:
         k = self.k
         vals = self.t3[(seq[:, :-2] * k + seq[:, 1:-1]) * k + seq[:, 2:]]      # (b, w + 1)
         inside = np.arange(w + 1) <= lens[:, None]
-        acc = np.zeros(b)
-        for j in range(w + 1):
-            acc = np.where(inside[:, j], acc + vals[:, j], acc)
+        cols = np.where(inside, vals, 0.0).T.copy()      # one row a position; past the end, + 0.0 changes nothing
+        acc = cols[0].copy()
+        for j in range(1, w + 1):
+            acc += cols[j]
         low = np.where(inside, vals, np.inf).min(1)
         return acc / (lens + 1), low
 
@@ -161,20 +162,22 @@ class BatchFeatures:
         b = len(x)
         code = self.ecode[x]                     # bytes renumbered: the label alphabet first, a narrow table
         width = int(code[valid].max()) + 1 if valid.any() else 1
-        key = np.where(valid, code.astype(np.intp) + width * np.arange(b)[:, None], -1)
-        counts = np.bincount(key[valid], minlength=width * b).reshape(b, width)
-        seen = np.zeros(b * width, dtype=bool)
-        first = np.zeros_like(valid)
+        none = width * b                          # the slot of the padding: seen from the start, never counted
+        key = np.where(valid, code.astype(np.intp) + width * np.arange(b)[:, None], none).T.copy()   # (w + 1, b)
+        counts = np.bincount(key.ravel(), minlength=none + 1)
+        counts[none] = 0
+        seen = np.zeros(none + 1, dtype=bool)
+        seen[none] = True
+        first = np.zeros(key.shape, dtype=bool)
         for j in range(w):                        # a character's first occurrence: not seen in an earlier column
-            kj = key[:, j]
-            ok = kj >= 0
-            first[:, j] = ok & ~seen[np.where(ok, kj, 0)]
-            seen[kj[ok]] = True
-        terms = np.where(first, self.ent[n[:, None], counts[np.arange(b)[:, None], np.where(valid, code, 0)]], 0.0)
-        acc = np.zeros(b)
-        for j in range(w):
-            acc = acc + terms[:, j]
-        return -acc / self.log2n1[n], first.sum(1) / n
+            kj = key[j]
+            first[j] = ~seen[kj]
+            seen[kj] = True
+        terms = np.where(first, self.ent[n, counts[key]], 0.0)
+        acc = terms[0].copy()
+        for j in range(1, w):
+            acc += terms[j]
+        return -acc / self.log2n1[n], first.sum(0) / n
 
     def _cover(self, x: Any, letter: Any, lens: Any, w: int) -> tuple[Any, Any, Any, Any]:
         """(covered letters, pieces, longest piece, runs of letters) of each label, as :meth:`Lexicon.cover`
@@ -228,9 +231,12 @@ class BatchFeatures:
 
 def _runs(mask: Any) -> Any:
     """The length of the run of True ending at each position (0 where False)."""
-    idx = np.arange(mask.shape[1])
-    reset = np.maximum.accumulate(np.where(mask, -1, idx), axis=1)
-    return np.where(mask, idx - reset, 0)
+    idx = np.arange(mask.shape[1], dtype=np.int8)                 # labels of at most MAX_LEN characters
+    reset = np.where(mask, np.int8(-1), idx)
+    np.maximum.accumulate(reset, axis=1, out=reset)
+    out = idx - reset
+    out *= mask
+    return out
 
 
 class Trees:
