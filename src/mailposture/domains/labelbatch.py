@@ -89,10 +89,14 @@ class BatchFeatures:
 
     def __call__(self, labels: list[str]) -> Any:
         """The (len(labels), 22) feature matrix of lower-case ASCII labels of 1 to :data:`MAX_LEN` characters."""
-        b = len(labels)
-        lens = np.fromiter(map(len, labels), dtype=np.intp, count=b)
-        w = int(lens.max()) if b else 1
-        buf = np.frombuffer("".join(labels).encode("ascii"), dtype=np.uint8)
+        return self.matrix("".join(labels).encode("ascii"), np.fromiter(map(len, labels), np.intp, len(labels)))
+
+    def matrix(self, text: bytes, lens: Any) -> Any:
+        """The feature matrix of labels given as their concatenation and their lengths (an empty label gives a
+        row of meaningless numbers: the caller leaves it out)."""
+        b = len(lens)
+        w = max(int(lens.max()) if b else 1, 1)
+        buf = np.frombuffer(text, dtype=np.uint8)
         x = np.zeros((b, w + 1), dtype=np.uint8)                # one zero column: every label ends inside
         rows = np.repeat(np.arange(b), lens)
         cols = np.arange(len(buf)) - np.repeat(np.cumsum(lens) - lens, lens)

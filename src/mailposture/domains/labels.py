@@ -246,20 +246,26 @@ class LabelModel:
         characters, :func:`features` for the others (the same numbers either way)."""
         import numpy as np
 
-        from mailposture.domains.labelbatch import MAX_LEN, BatchFeatures
+        from mailposture.domains.labelbatch import MAX_LEN
+
+        if "".join(labels).isascii() and all(0 < len(lab) <= MAX_LEN for lab in labels):
+            return self.batch("".join(labels).encode("ascii"), np.fromiter(map(len, labels), np.intp, len(labels)))
+        fast = [i for i, lab in enumerate(labels) if lab.isascii() and 0 < len(lab) <= MAX_LEN]
+        out = np.empty((len(labels), len(FEATURES)))
+        if fast:
+            out[fast] = self.batch_features([labels[i] for i in fast])
+        for i in sorted(set(range(len(labels))) - set(fast)):
+            out[i] = features(labels[i], self.chars, self.lex)
+        return out
+
+    def batch(self, text: bytes, lens: Any) -> Any:
+        """:meth:`BatchFeatures.matrix` of the model's tables (built on first use)."""
+        from mailposture.domains.labelbatch import BatchFeatures
 
         if self._batch is None:
             self._batch = BatchFeatures(self.chars._lp, self.lex.words, vowels=VOWELS, rare=RARE, hexchars=HEX,
                                         min_piece=MIN_PIECE, max_word=MAX_WORD, alphabet_size=len(ALPHABET))
-        if "".join(labels).isascii() and all(0 < len(lab) <= MAX_LEN for lab in labels):
-            return self._batch(labels)
-        fast = [i for i, lab in enumerate(labels) if lab.isascii() and 0 < len(lab) <= MAX_LEN]
-        out = np.empty((len(labels), len(FEATURES)))
-        if fast:
-            out[fast] = self._batch([labels[i] for i in fast])
-        for i in sorted(set(range(len(labels))) - set(fast)):
-            out[i] = features(labels[i], self.chars, self.lex)
-        return out
+        return self._batch.matrix(text, lens)
 
     def margins(self, rows: Any) -> Any:
         """The trees' summed output (log-odds) for a batch of feature vectors (rows or a matrix; numpy array)."""
@@ -286,15 +292,27 @@ class LabelModel:
     def _p(self, labels: list[str]) -> Any:
         import numpy as np
 
+        from mailposture.domains.labelbatch import MAX_LEN
+
+        out = np.zeros(len(labels))
+        joined = "".join(labels)
+        if joined.isascii() and labels:          # all at once: lower case, lengths and the labels to leave out
+            lens = np.fromiter(map(len, labels), np.intp, len(labels))
+            if lens.max() <= MAX_LEN:
+                text = joined.lower().encode("ascii")
+                start = np.cumsum(lens) - lens
+                buf = np.frombuffer(text + b"    ", dtype=np.uint8)
+                xn = (lens >= 4) & (buf[start] == 120) & (buf[start + 1] == 110) & (buf[start + 2] == 45) \
+                    & (buf[start + 3] == 45)
+                keep = (lens > 0) & ~xn
+                if keep.any():
+                    z = np.clip(self.margins(self.batch(text, lens)[keep]), -60.0, 60.0)
+                    out[keep] = 1.0 / (1.0 + np.exp(-z))
+                return out
         low = [lab.lower() for lab in labels]
-        out = np.zeros(len(low))
         todo = [i for i, lab in enumerate(low) if lab and not lab.startswith("xn--")]
-        if len(todo) == len(low):
-            rows = self.batch_features(low)
-        else:
-            rows = self.batch_features([low[i] for i in todo])
-        if len(todo):
-            z = np.clip(self.margins(rows), -60.0, 60.0)
+        if todo:
+            z = np.clip(self.margins(self.batch_features([low[i] for i in todo])), -60.0, 60.0)
             out[todo] = 1.0 / (1.0 + np.exp(-z))
         return out
 

@@ -124,12 +124,8 @@ def rotation(stats: DomainStats, th: Thresholds, flags: dict[str, bool] | None =
 def random_flags(domains: list[DomainStats], batch: int = 4096) -> dict[str, bool]:
     """Whether the label model calls each label random, for the labels of every domain's rotation parent: each
     distinct label scored once, in batches (the trees cost little per label in a batch, much per call)."""
-    todo: dict[str, None] = {}
-    for d in domains:
-        got = d.rotation()
-        if got is not None:
-            todo.update(dict.fromkeys(got[1].labels))
-    names = list(todo)
+    parents = [got[1].labels for got in map(DomainStats.rotation, domains) if got is not None]
+    names = list(dict.fromkeys(lab for labels in parents for lab in labels))
     m = model()
     out: dict[str, bool] = {}
     size = -(-len(names) // max(1, -(-len(names) // batch))) if names else 1    # equal chunks, none tiny
