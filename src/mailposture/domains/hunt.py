@@ -50,7 +50,7 @@ async def verdicts(agg: Aggregator, resolver: Resolver | None, *, th: Thresholds
                 for d in order[scored:scored + batch]:
                     labels += sum(len(p.labels) for p in d.parents.values())    # at most this many
                 scored += batch
-            flags = random_flags(order[i:scored])
+            flags = random_flags(order[i:scored], batch=2 * score_batch)     # one call for the block
         done: list[dict | None] = []
         waits = []
         for d in group:

@@ -111,8 +111,9 @@ def rotation(stats: DomainStats, th: Thresholds, flags: dict[str, bool] | None =
         flags = dict(zip(names, model().random_flags(names), strict=True))
     randoms = [lab for lab in names if flags[lab]]
     rshare = len(randoms) / len(labels) if labels else 0.0
-    once = sum(1 for s in labels.values() if s.count == 1) / len(labels) if labels else 0.0
-    times = [s.first for s in labels.values() if s.first is not None]
+    seen = list(labels.values())
+    once = [s.count for s in seen].count(1) / len(labels) if labels else 0.0
+    times = [t for t in [s.first for s in seen] if t is not None]
     burst = max_in_window(times, th.window) if times else None
     rotating = distinct >= th.min_labels and rshare >= th.random_share and once >= th.once_share
     examples = sorted(randoms)[:5] if randoms else sorted(labels)[:5]
