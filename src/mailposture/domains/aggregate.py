@@ -56,8 +56,8 @@ class DomainStats:
 
     def rotation(self) -> tuple[str, ParentStats] | None:
         """The parent under which the most distinct labels were seen (the level where labels rotate)."""
-        if not self.parents:
-            return None
+        if len(self.parents) < 2:
+            return next(iter(self.parents.items()), None)
         return max(self.parents.items(), key=lambda kv: (len(kv[1].labels) + kv[1].distinct_beyond_cap, kv[0]))
 
 

@@ -111,30 +111,27 @@ def rotation(stats: DomainStats, th: Thresholds, flags: dict[str, bool] | None =
         flags = dict(zip(names, model().random_flags(names), strict=True))
     randoms = [lab for lab in names if flags[lab]]
     rshare = len(randoms) / len(labels) if labels else 0.0
-    once = sum(1 for s in labels.values() if s.count == 1) / len(labels) if labels else 0.0
-    times = [s.first for s in labels.values() if s.first is not None]
+    seen = list(labels.values())
+    once = [s.count for s in seen].count(1) / len(labels) if labels else 0.0
+    times = [t for t in [s.first for s in seen] if t is not None]
     burst = max_in_window(times, th.window) if times else None
     rotating = distinct >= th.min_labels and rshare >= th.random_share and once >= th.once_share
     examples = sorted(randoms)[:5] if randoms else sorted(labels)[:5]
-    alpha = sum(1 for lab in names if lab.isalpha()) / len(names) if names else 0.0
     words = (not rotating and distinct >= max(th.words_min, th.min_labels) and once >= th.words_once
-             and alpha >= th.words_alpha)
+             and bool(names) and sum(1 for lab in names if lab.isalpha()) / len(names) >= th.words_alpha)
     return Rotation(parent, distinct, rshare, once, examples, burst, rotating, words)
 
 
 def random_flags(domains: list[DomainStats], batch: int = 4096) -> dict[str, bool]:
     """Whether the label model calls each label random, for the labels of every domain's rotation parent: each
     distinct label scored once, in batches (the trees cost little per label in a batch, much per call)."""
-    todo: dict[str, None] = {}
-    for d in domains:
-        got = d.rotation()
-        if got is not None:
-            todo.update(dict.fromkeys(got[1].labels))
-    names = list(todo)
+    parents = [got[1].labels for got in map(DomainStats.rotation, domains) if got is not None]
+    names = list(dict.fromkeys(lab for labels in parents for lab in labels))
     m = model()
     out: dict[str, bool] = {}
-    for i in range(0, len(names), batch):
-        chunk = names[i:i + batch]
+    size = -(-len(names) // max(1, -(-len(names) // batch))) if names else 1    # equal chunks, none tiny
+    for i in range(0, len(names), size):
+        chunk = names[i:i + size]
         out.update(zip(chunk, m.random_flags(chunk), strict=True))
     return out
 
@@ -145,8 +142,10 @@ def judge(stats: DomainStats, rot: Rotation, proof: Proof | None, th: Thresholds
     if stats.domain in allowlist():
         reasons.append(("DOM_ALLOWLISTED", {}))
     elif not rot.probe:
-        reasons.append(("DOM_FEW_LABELS" if rot.distinct < th.min_labels else "DOM_NOT_PROBED",
-                        {"distinct": rot.distinct, **_not_rotating_why(rot, th)}))
+        if rot.distinct < th.min_labels:
+            reasons.append(("DOM_FEW_LABELS", {"distinct": rot.distinct}))
+        else:
+            reasons.append(("DOM_NOT_PROBED", {"distinct": rot.distinct, **_not_rotating_why(rot, th)}))
     if rot.distinct >= th.min_labels:
         reasons.append(("DOM_ROTATING_LABELS", {"distinct": rot.distinct, "parent": rot.parent}))
         if rot.random_share >= th.random_share:
