@@ -142,6 +142,7 @@ def analyze_cmd(
         _fail(str(e))
     an = Analyzer(cfg, geo_src, allow, th, locate=locator_for(geo_src), asn=asn_lookup(asn_db) if asn_db else None)
     try:
+        reader.start_workers()  # before the progress bar's thread (the workers are forked)
         if progress and sys.stderr.isatty():
             from rich.progress import (
                 BarColumn,

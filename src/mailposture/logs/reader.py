@@ -169,14 +169,24 @@ class LogReader:
             if self.progress:
                 self.progress(sum(self._pos.values()))
 
+    def start_workers(self) -> None:
+        """Start the worker processes now (when ``workers`` > 1 and the logs are bigger than one chunk). Call it
+        before starting threads (a progress bar's): the workers are forked, and a fork copies only the calling
+        thread, so a lock another thread holds at that moment would stay held in the child."""
+        if self._pool is not None or self.workers <= 1 or self.total_bytes() <= self.chunk_bytes:
+            return
+        import multiprocessing
+
+        # fork where there is one: a spawned worker would import the command line's whole module tree first
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method))
+        for f in [pool.submit(_ready) for _ in range(self.workers)]:  # every worker forked here, not later
+            f.result()
+        self._pool = pool
+
     def events(self) -> Iterator[Event]:
         groups = chains(self.files)
-        if self.workers > 1 and self.total_bytes() > self.chunk_bytes:
-            import multiprocessing
-
-            # fork where there is one: a spawned worker would import the command line's whole module tree first
-            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method))
+        self.start_workers()
         try:
             its = [self._chain_events(c) for c in groups]
             stream = its[0] if len(its) == 1 else heapq.merge(*its, key=lambda e: e.t)
@@ -185,3 +195,7 @@ class LogReader:
             if self._pool is not None:
                 self._pool.shutdown(wait=True, cancel_futures=True)
                 self._pool = None
+
+
+def _ready() -> bool:
+    return True
