@@ -88,7 +88,8 @@ def test_watch_end_to_end_locks_and_notifies(tmp_path: Path) -> None:
         try:
             assert proc.stderr is not None
             assert "watching" in proc.stderr.readline()
-            time.sleep(0.5)
+            # the history is read and the first poll saved its positions (a fixed pause raced with a slow start)
+            assert wait_for(lambda: (tmp_path / "state.json").exists()), "no first poll"
             # logrotate: rename + a new file; the attack lands in the new file
             os.rename(log, tmp_path / "maillog.1")
             append(log, spam(datetime.now(UTC), 0))
