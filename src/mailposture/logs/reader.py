@@ -1,7 +1,7 @@
 """Streaming events out of mail-log files, in time order across rotation chains.
 
 Each file is read in chunks of whole lines (``logs.chunks``); with ``workers`` > 1 the chunks are parsed in that
-many worker processes, a few chunks ahead of the consumer per chain (memory stays bounded: at most ``AHEAD``
+many worker processes, a few chunks ahead of the consumer per chain (memory stays bounded: at most ``AHEAD_MAX``
 chunks of events per chain wait), and their events come back in file order. Chains (hosts) are merged by time.
 """
 
@@ -29,7 +29,7 @@ from mailposture.logs.chunks import (
 from mailposture.logs.files import LogFile, chains, expand
 from mailposture.logs.parse import Event, LineParser
 
-AHEAD = 3  # chunks parsed ahead of the consumer, per chain, when workers parse
+AHEAD_MAX = 8  # chunks parsed ahead of the consumer, per chain, when workers parse: workers + 1, at most this
 
 
 @dataclass
@@ -137,7 +137,7 @@ class LogReader:
         st = self.stats
         tasks = self._tasks(chain)
         window: deque[tuple[LogFile, _Done | Future | None, int]] = deque()
-        ahead = AHEAD if self._pool is not None else 1
+        ahead = min(AHEAD_MAX, self.workers + 1) if self._pool is not None else 1
         while True:
             while len(window) < ahead:
                 nxt = next(tasks, None)
