@@ -27,6 +27,7 @@ from importlib import resources
 from pathlib import Path
 
 from mailposture.domains.labels import FEATURES, MAX_WORD, CharModel, Lexicon, features
+from mailposture.numeric import fsum, sigmoid
 
 COMMON_HOST_LABELS = (
     "www mail smtp smtp1 smtp2 smtps imap pop pop3 mx mx1 mx2 mx3 mx01 mx02 ns ns1 ns2 ns3 dns dns1 dns2 "
@@ -188,14 +189,14 @@ def fit(x: list[list[float]], y: list[int], *, bins: int = BINS, rounds: int = R
     binned = np.stack([np.searchsorted(edges[f], xa[:, f], side="right") for f in range(nf)], axis=1)
     width = max(len(e) for e in edges) + 1
     flat = binned + np.arange(nf) * width              # one histogram call for all features of a node
-    pos = ya.mean()
+    pos = float(ya.sum()) / n                          # a count of 0/1 values: exact
     sw = np.where(ya == 1, random_weight / pos, (1 - random_weight) / (1 - pos))
-    bias = round(float(np.log(random_weight / (1 - random_weight))), 6)    # the weighted prior's log-odds
+    bias = round(math.log(random_weight / (1 - random_weight)), 6)    # the weighted prior's log-odds
     z = np.full(n, bias)
     inner = 2 ** depth - 1
     trees = []
     for _ in range(rounds):
-        p = 1.0 / (1.0 + np.exp(-z))
+        p = sigmoid(z)
         g = (p - ya) * sw
         h = np.maximum(p * (1.0 - p), 1e-6) * sw
         nodes = [np.arange(n)]
@@ -231,7 +232,7 @@ def fit(x: list[list[float]], y: list[int], *, bins: int = BINS, rounds: int = R
             nodes = nxt
         leaf = []
         for idx in nodes:
-            v = round(float(-rate * g[idx].sum() / (h[idx].sum() + l2)), 6) if len(idx) else 0.0
+            v = round(-rate * fsum(g[idx]) / (fsum(h[idx]) + l2), 6) if len(idx) else 0.0
             leaf.append(v)
             z[idx] += v
         trees.append({"feature": feat, "threshold": thr, "leaf": leaf})

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from mailposture.numeric import fsum, sigmoid
 from mailposture.sms.classifier import Model, grams, prepare
 from mailposture.sms.corpus import Labelled, ja_train, sms_spam_collection
 from mailposture.sms.normalize import extract_urls
@@ -54,7 +55,7 @@ def fit(data: Sequence[Labelled], steps: int = STEPS) -> Model:
     vals_a = np.array(vals, dtype=np.float64)
     n, d = len(docs), len(vocab)
     # positives are rarer: weight the classes to balance them
-    pos = max(y.sum(), 1.0)
+    pos = max(fsum(y), 1.0)
     sw = np.where(y > 0, n / (2 * pos), n / (2 * max(n - pos, 1.0)))
     w = np.zeros(d)
     b = 0.0
@@ -64,10 +65,10 @@ def fit(data: Sequence[Labelled], steps: int = STEPS) -> Model:
     beta1, beta2, eps = 0.9, 0.999, 1e-8
     for t in range(1, steps + 1):
         z = np.bincount(rows_a, weights=vals_a * w[cols_a], minlength=n) + b
-        p = 1.0 / (1.0 + np.exp(-z))
+        p = sigmoid(z)  # the same bits on every CPU (mailposture.numeric)
         r = (p - y) * sw / n
         g_w = np.bincount(cols_a, weights=vals_a * r[rows_a], minlength=d) + L2 * w
-        g_b = float(r.sum())
+        g_b = fsum(r)
         m_w = beta1 * m_w + (1 - beta1) * g_w
         v_w = beta2 * v_w + (1 - beta2) * g_w * g_w
         m_b = beta1 * m_b + (1 - beta1) * g_b
