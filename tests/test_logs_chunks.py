@@ -16,7 +16,17 @@ from mailposture.logs.chunks import (
     read_range,
     split_lines,
 )
-from mailposture.logs.parse import DELIVERY, NRCPT, REMOVED, SUBMIT, parse_tz
+from mailposture.logs.parse import (
+    DELIVERY,
+    IGNORED,
+    NRCPT,
+    REMOVED,
+    SUBMIT,
+    Clock,
+    Event,
+    LineParser,
+    parse_tz,
+)
 
 
 def _text_lines(data: bytes) -> list[str]:
@@ -94,3 +104,106 @@ def test_fold_joins_inside_the_chunk_and_passes_the_rest() -> None:
     assert sorted((e.user, e.status, e.n) for e in res.events if e.kind == DELIVERY_SUM) == [
         ("alice", "bounced", 1), ("alice", "sent", 1)]
     assert (res.read, res.used, res.unknown) == (8, 8, 0)
+
+
+def _reference_chunk(data: bytes, tz, mtime) -> tuple:
+    """What parse_chunk must give, computed line by line with LineParser.parse (the reference parser) and the
+    fold of the module text."""
+    parser, clock = LineParser(), Clock(tz, mtime)
+    events: list = []
+    samples: list[str] = []
+    used = ignored = unknown = 0
+    times: list[float] = []
+    local: dict[str, tuple[int, str]] = {}
+    sums: dict[tuple[str, str], int] = {}
+    for line in split_lines(data):
+        ev = parser.parse(line, clock)
+        if ev is None:
+            unknown += 1
+            if len(samples) < 5 and line.strip():
+                samples.append(line.strip()[:200])
+            continue
+        if ev.kind == IGNORED:
+            ignored += 1
+            continue
+        used += 1
+        times.append(ev.t)
+        if ev.kind == DELIVERY and ev.key in local:
+            k = (local[ev.key][1], ev.status)
+            sums[k] = sums.get(k, 0) + 1
+            continue
+        if ev.kind == REMOVED and ev.key in local:
+            i = local.pop(ev.key)[0]
+            events[i] = events[i]._replace(n=1)
+            continue
+        if ev.kind == NRCPT and ev.key in local:
+            ev = ev._replace(user=local[ev.key][1])
+        if ev.kind == SUBMIT:
+            local[ev.key] = (len(events), ev.user)
+        events.append(ev)
+    hi = max(times, default=float("-inf"))
+    events += [Event(DELIVERY_SUM, hi, user=u, n=n, status=s) for (u, s), n in sums.items()]
+    return (events, len(split_lines(data)), used, ignored, unknown, samples, min(times, default=None),
+            max(times, default=None))
+
+
+def _got(data: bytes, tz, mtime) -> tuple:
+    r = parse_chunk(data, tz, mtime)
+    return (r.events, r.read, r.used, r.ignored, r.unknown, r.unknown_samples, r.first, r.last)
+
+
+def test_chunk_parser_equals_the_line_parser_on_generated_and_mangled_lines(tmp_path) -> None:
+    """parse_chunk splits the common line shapes with one expression over the chunk and sends the rest through
+    LineParser.parse: generated logs of both stamp styles, and the same lines cut and spliced at random (odd
+    spaces, colons, brackets, dates, queue ids, half keywords), must give what the line parser gives."""
+    from worlds.maillog_gen import generate
+
+    tz = parse_tz("Asia/Tokyo")
+    truth = generate(tmp_path / "gen", users=60, days=3, seed=5)
+    lines: list[bytes] = []
+    for f in truth.files:
+        raw = (gzip.open if f.endswith(".gz") else open)(f, "rb").read()
+        assert _got(raw, tz, 1.8e9) == _reference_chunk(raw, tz, 1.8e9)
+        lines += raw.split(b"\n")
+    odd = [  # shapes the expression must hand over, or take apart the way the line parser does
+        "Dec  7 10:00:00 mx dovecot: ABCDEF123: imap-login: Login: user=<a@x>, method=PLAIN, rip=192.0.2.1",
+        "Dec  7 10:00:00 mx postfix/smtpd[1]: ABCDEF123 x: client=a[192.0.2.1], sasl_username=a",
+        "Dec  7 10:00:00 mx postfix/smtpd[1]: warning: a[192.0.2.9]: SASL LOGIN authentication failed: x",
+        "Dec  7 10:00:00 mx postfix/bogus[1]: ABCDEF123: removed",
+        "Dec  7 10:00:00.250 mx postfix/qmgr[1]: ABCDEF123: removed",
+        "Dec 07 10:00:60 mx postfix/qmgr[1]: ABCDEF123: removed",
+        "Feb 30 10:00:00 mx postfix/qmgr[1]: ABCDEF123: removed",
+        "Dec  7 24:00:00 mx postfix/qmgr[1]: ABCDEF123: removed",
+        "Dec  7 10:00:00  mx postfix/qmgr[1]: ABCDEF123: removed",
+        "Dec  7 10:00:00 mx\tpostfix/qmgr[1]: ABCDEF123: removed",
+        "2026-12-07T10:00:00+0900 mx postfix/qmgr[1]: ABCDEF123: removed",
+        "2026-12-07T10:00:00.5+09 mx postfix/qmgr[1]: ABCDEF123: removed",
+        "2026-12-07T10:00:00 mx postfix/qmgr[1]: ABCDEF123: removed",
+        "2026-02-30T10:00:00Z mx postfix/qmgr[1]: ABCDEF123: removed",
+        "Dec  7 10:00:00 imap-login: Info: Login: user=<a@x>, method=PLAIN, rip=192.0.2.1",
+        "Dec  7 10:00:00 mx postfix-out/qmgr[]: ABCDEF123: removed",
+        "Dec  7 10:00:00 mx cron[1]: NOQUEUE: whatever",
+    ]
+    data = "\n".join(odd).encode()
+    assert _got(data, tz, 1.8e9) == _reference_chunk(data, tz, 1.8e9)
+    lines += [x.encode() for x in odd]
+    rnd = random.Random(1)
+    pieces = [b" ", b"  ", b":", b": ", b"[", b"]", b"[12]", b"\t", b"x", b"T", b".", b"5", b"60", b"+09:00", b"Z",
+              b"\r", b"\xff", "あ".encode(), b"postfix/", b"NOQUEUE: ", b"ABCDEF123: ", b"to=<", b"status=",
+              b"nrcpt=", b"sasl_username=", b"client=", b"removed", b"Login: ", b"auth failed", b"dovecot: ",
+              b"imap-login: ", b"Feb 30", b"Dec", b"2026-13-01T", b""]
+    for _ in range(400):
+        sample = [bytearray(rnd.choice(lines)) for _ in range(25)]
+        for ln in sample:
+            for _ in range(rnd.randrange(0, 3)):
+                p = rnd.randrange(0, len(ln) + 1)
+                ln[p:p + rnd.randrange(0, 4)] = rnd.choice(pieces)
+        data = b"\n".join(bytes(x) for x in sample) + rnd.choice([b"", b"\n", b"\n\n", b"\r\n"])
+        mtime = rnd.choice([1.8e9, 1.7e9, None])
+        assert _got(data, tz, mtime) == _reference_chunk(data, tz, mtime), data
+
+
+def test_short_and_empty_lines_are_unknown_not_errors() -> None:
+    res = parse_chunk(b"Dec\n\nDec 7\nDec  7 10:00:00\n2026-12-07T10:00:00Z\n", parse_tz("UTC"), None)
+    assert (res.read, res.unknown, res.used) == (5, 5, 0)
+    assert res.unknown_samples == ["Dec", "Dec 7", "Dec  7 10:00:00", "2026-12-07T10:00:00Z"]

@@ -146,7 +146,7 @@ def _classic(line: str, clock: Clock) -> tuple[float, int] | None:
 
 def _classic_parse(line: str, clock: Clock) -> tuple[float, int] | None:
     mon = _MONTHS.get(line[:3])
-    if mon is None or line[3] != " ":
+    if mon is None or line[3:4] != " ":
         return None
     try:
         day = int(line[4:6])
@@ -289,61 +289,68 @@ class LineParser:
         if family == "postfix":
             return _postfix(hit, line[j + 2:], t, host)
         if family == "dovecot":
-            return _dovecot(prog, line[j + 2:], t, host)
+            return dovecot_line(prog, line[j + 2:], t, host)
         if family == "other":
             return _IGN  # another program in the same file (cron, sshd …)
         return None
 
 
 def _postfix(hit: tuple[str, str, str, str], msg: str, t: float, host: str) -> Event:
-    _f, inst, service, agent = hit
     q = msg.find(": ")
     if q >= 6:
         qid = msg[:q]
         if qid.isalnum() and _QID_FULL.fullmatch(qid):
-            if qid == "NOQUEUE":
-                return _IGN
-            body = msg[q + 2:]
-            c0 = body[:1]
-            if agent == "smtpd":
-                if c0 == "c" and body.startswith("client=") and "sasl_username=" in body:
-                    cm = _CLIENT.match(body)
-                    um = _SASL_USER.search(body)
-                    if cm and um:
-                        return _new(Event, (SUBMIT, t, host, service, um[1], cm[2], cm[1],
-                                            f"{host}/{inst}/{qid}", 0, ""))
-                return _IGN
-            if c0 == "t" or c0 == "o":
-                if body.startswith(("to=<", "orig_to=<")):
-                    k = body.find("status=")
-                    if k >= 0:
-                        e = body.find(" ", k + 7)
-                        st = intern(body[k + 7:e] if e > 0 else body[k + 7:])
-                        if not st.isalnum():
-                            sm = _STATUS.search(body)
-                            if not sm:
-                                return _IGN
-                            st = intern(sm[1])
-                        return _new(Event, (DELIVERY, t, host, service, "", "", "", f"{host}/{inst}/{qid}", 1,
-                                            st))
-                return _IGN
-            if c0 == "f":
-                if body.startswith("from=<"):
-                    k = body.find("nrcpt=")
-                    if k >= 0:
-                        e = body.find(" ", k + 6)
-                        n = body[k + 6:e] if e > 0 else body[k + 6:]
-                        if not n.isdigit():
-                            nm = _NRCPT.search(body)
-                            if not nm:
-                                return _IGN
-                            n = nm[1]
-                        return _new(Event, (NRCPT, t, host, service, "", "", "", f"{host}/{inst}/{qid}",
-                                            int(n), ""))
-                return _IGN
-            if c0 == "r" and body.startswith("removed"):
-                return _new(Event, (REMOVED, t, host, service, "", "", "", f"{host}/{inst}/{qid}", 0, ""))
-            return _IGN
+            return postfix_queue_line(hit, qid, msg[q + 2:], t, host)
+    return postfix_other_line(hit, msg, t, host)
+
+
+def postfix_queue_line(hit: tuple[str, str, str, str], qid: str, body: str, t: float, host: str) -> Event:
+    """A Postfix line ``qid: body`` (``qid`` already checked against the queue-id shapes)."""
+    if qid == "NOQUEUE":
+        return _IGN
+    agent = hit[3]
+    c0 = body[:1]
+    if agent == "smtpd":
+        if c0 == "c" and body.startswith("client=") and "sasl_username=" in body:
+            cm = _CLIENT.match(body)
+            um = _SASL_USER.search(body)
+            if cm and um:
+                return _new(Event, (SUBMIT, t, host, hit[2], um[1], cm[2], cm[1], f"{host}/{hit[1]}/{qid}", 0, ""))
+        return _IGN
+    if c0 == "t" or c0 == "o":
+        if body.startswith(("to=<", "orig_to=<")):
+            k = body.find("status=")
+            if k >= 0:
+                e = body.find(" ", k + 7)
+                st = intern(body[k + 7:e] if e > 0 else body[k + 7:])
+                if not st.isalnum():
+                    sm = _STATUS.search(body)
+                    if not sm:
+                        return _IGN
+                    st = intern(sm[1])
+                return _new(Event, (DELIVERY, t, host, hit[2], "", "", "", f"{host}/{hit[1]}/{qid}", 1, st))
+        return _IGN
+    if c0 == "f":
+        if body.startswith("from=<"):
+            k = body.find("nrcpt=")
+            if k >= 0:
+                e = body.find(" ", k + 6)
+                n = body[k + 6:e] if e > 0 else body[k + 6:]
+                if not n.isdigit():
+                    nm = _NRCPT.search(body)
+                    if not nm:
+                        return _IGN
+                    n = nm[1]
+                return _new(Event, (NRCPT, t, host, hit[2], "", "", "", f"{host}/{hit[1]}/{qid}", int(n), ""))
+        return _IGN
+    if c0 == "r" and body.startswith("removed"):
+        return _new(Event, (REMOVED, t, host, hit[2], "", "", "", f"{host}/{hit[1]}/{qid}", 0, ""))
+    return _IGN
+
+
+def postfix_other_line(hit: tuple[str, str, str, str], msg: str, t: float, host: str) -> Event:
+    """A Postfix line without a queue id: a failed SASL authentication, or nothing we need."""
+    agent, service = hit[3], hit[2]
     if agent == "smtpd" and msg.startswith("warning: "):
         wm = _WARN_SASL.match(msg)
         if wm:
@@ -356,7 +363,7 @@ _LEVELS = ("Info: ", "Warning: ", "Error: ", "Debug: ")
 _DV_ATTEMPTS = re.compile(r"auth failed, (\d+) attempts")
 
 
-def _dovecot(prog: str, msg: str, t: float, host: str) -> Event:
+def dovecot_line(prog: str, msg: str, t: float, host: str) -> Event:
     # syslog: "dovecot: imap-login: Info: Login: …"; own file: prog is "imap-login", msg "Info: Login: …"
     if prog == "dovecot" or prog.startswith("dovecot/"):
         sub = prog.partition("/")[2]
