@@ -25,7 +25,9 @@ Every other IPv6 address (documentation ``2001:db8::/32``, benchmarking ``2001:2
 from __future__ import annotations
 
 import ipaddress
+import re
 from bisect import bisect_right
+from socket import inet_aton
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -119,21 +121,16 @@ _V4_CUTS = _v4_boundaries()
 _V4_NON_GLOBAL = [is_non_global(ipaddress.IPv4Address(c)) for c in _V4_CUTS]
 
 
+_DOTTED_QUAD = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
+                          r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])")
+
+
 def v4_int(text: str) -> int | None:
-    """The integer of a canonical dotted-quad IPv4 address (what Postfix logs and sends), else None (the caller
-    then takes the general path: IPv6, ``IPV6:`` prefixes, odd forms)."""
-    parts = text.split(".")
-    if len(parts) != 4:
+    """The integer of a canonical dotted-quad IPv4 address (what Postfix logs and sends: no leading zeros, no
+    short forms), else None (the caller then takes the general path: IPv6, ``IPV6:`` prefixes, odd forms)."""
+    if _DOTTED_QUAD.fullmatch(text) is None:
         return None
-    n = 0
-    for p in parts:
-        if not p.isdigit() or not p.isascii() or len(p) > 3 or (len(p) > 1 and p[0] == "0"):
-            return None
-        b = int(p)
-        if b > 255:
-            return None
-        n = (n << 8) | b
-    return n
+    return int.from_bytes(inet_aton(text), "big")
 
 
 def is_non_global_v4(n: int) -> bool:

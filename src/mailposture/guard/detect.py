@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from sys import intern
@@ -89,19 +90,55 @@ def thresholds_from_dict(data: dict[str, Any], src: str = "detect") -> Threshold
     return th
 
 
+_NETS: dict[str, str] = {}  # address -> its network (the same addresses come back all the time)
+
+
 def net_of(ip: str) -> str:
     """The network an address is judged by for "a network this account used before": IPv4 /16, IPv6 /32
     (dynamic addresses of one provider stay inside)."""
-    if ":" in ip:
-        return intern(":".join(ip.split(":", 2)[:2]))
-    return intern(ip.rsplit(".", 2)[0])  # shared by the many accounts of one provider's range
+    net = _NETS.get(ip)
+    if net is None:
+        if ":" in ip:
+            net = intern(":".join(ip.split(":", 2)[:2]))
+        else:
+            net = intern(ip.rsplit(".", 2)[0])  # shared by the many accounts of one provider's range
+        if len(_NETS) >= 200_000:
+            _NETS.clear()
+        _NETS[ip] = net
+    return net
+
+
+def _seen_ip(a: Acct, h: int, t: float) -> bool:
+    """Record a success at time ``t`` from the address whose hash is ``h``; False when the address is new in the
+    last 24 h. The arrays stay in order of last success (an address seen again moves to its place, nearly always
+    the end), so the old ones are a prefix: counted and dropped by bisection."""
+    rh, rt = a.rip_h, a.rip_t
+    try:
+        i = rh.index(h)
+    except ValueError:
+        known = False
+    else:
+        known = True
+        if i == len(rh) - 1 and (i == 0 or rt[i - 1] <= t):
+            rt[i] = t
+            return True
+        del rh[i]
+        del rt[i]
+    if not rt or rt[-1] <= t:
+        rh.append(h)
+        rt.append(t)
+    else:  # a time before the latest (lines of two hosts merged slightly out of order): keep the order
+        k = bisect_right(rt, t)
+        rh.insert(k, h)
+        rt.insert(k, t)
+    return known
 
 
 def _prune_ips(a: Acct, cut: float) -> None:
-    keep = [i for i, v in enumerate(a.rip_t) if v >= cut]
-    if len(keep) < len(a.rip_t):
-        a.rip_h = array("q", [a.rip_h[i] for i in keep])
-        a.rip_t = array("d", [a.rip_t[i] for i in keep])
+    k = bisect_left(a.rip_t, cut)
+    if k:
+        del a.rip_h[:k]
+        del a.rip_t[:k]
 
 
 def km_between(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -154,7 +191,7 @@ class Acct:
         self.countries: dict[str, tuple[float, float]] = {}  # country -> (first, last success from it)
         self.nets: dict[str, float] = {}  # network (net_of) -> last success from it; at most 64, least recent out
         # addresses of the last 24 h: the hashes of their texts (64 bits; the state lives in one process) and
-        # the last success from each, as two arrays (about a quarter of a dict of strings)
+        # the last success from each, as two arrays in order of that time (about a quarter of a dict of strings)
         self.rip_h = array("q")
         self.rip_t = array("d")
         self.last_loc: tuple[float, str, tuple[float, float]] | None = None
@@ -162,7 +199,7 @@ class Acct:
         self.day = -1
         self.day_msgs = self.day_rcpt = self.hour_msgs = self.day_max_hour = 0
         self.day_ips = 0
-        self.day_cc = ""  # today's countries, concatenated codes ("JPUS"): smaller than a set
+        self.day_cc: tuple[str, ...] = ()  # today's countries (interned codes): smaller than a set
         self.hour = -1
         # last 14 days, flat: (max msgs/hour, recipients, distinct networks, distinct countries) per day, as a
         # compact array (a list of tuples costs about 1 KB per account)
@@ -207,12 +244,12 @@ class Detector:
         if d != a.day:
             if a.day >= 0:
                 a.hist.extend((min(max(a.day_max_hour, a.hour_msgs), _U32), min(a.day_rcpt, _U32),
-                               min(a.day_ips, _U32), len(a.day_cc) // 2))
+                               min(a.day_ips, _U32), len(a.day_cc)))
                 if len(a.hist) > 56:
                     del a.hist[:4]
                 h = a.hist
                 a.base = (max(h[0::4]), max(h[1::4]), max(h[2::4]), max(h[3::4]))
-            a.day, a.day_msgs, a.day_rcpt, a.day_ips, a.day_max_hour, a.day_cc = d, 0, 0, 0, 0, ""
+            a.day, a.day_msgs, a.day_rcpt, a.day_ips, a.day_max_hour, a.day_cc = d, 0, 0, 0, 0, ()
             a.hour, a.hour_msgs = -1, 0
             a.last_ip = None
             # forget 24 h windows' old entries now and then
@@ -266,14 +303,17 @@ class Detector:
     # -- events --------------------------------------------------------------------------------------------
     def success(self, user: str, t: float, ip: str, cc: str | None, internal: bool) -> Flag | None:
         """A successful authentication (a Dovecot login or an authenticated submission)."""
-        a = self._acct(user, t)
-        self._roll(a, t)
+        a = self.accts.get(user)
+        if a is None:
+            a = self.accts[user] = Acct(t)
+        if int(t // DAY) != a.day:
+            self._roll(a, t)
         th = self.th
         out: Flag | None = None
         if internal:
             return None
         if ip == a.last_ip:  # the same address as the previous success today: nothing new but the times
-            a.rip_t[a.rip_h.index(hash(ip))] = t
+            _seen_ip(a, hash(ip), t)
             a.nets[net_of(ip)] = t
             if cc:
                 seen = a.countries.get(cc)
@@ -285,18 +325,13 @@ class Detector:
             return None
         a.last_ip = ip
         net = net_of(ip)
-        seasoned = self._seasoned(a, t)
+        seasoned = t - a.first_t >= th.history_days * DAY
         nets = a.nets
         new_net = net not in nets
         if new_net and len(nets) >= 64:  # the least recently used network goes
             del nets[min(nets, key=nets.__getitem__)]
         nets[net] = t
-        h = hash(ip)
-        try:
-            a.rip_t[a.rip_h.index(h)] = t
-        except ValueError:  # an address new in the last 24 h
-            a.rip_h.append(h)
-            a.rip_t.append(t)
+        if not _seen_ip(a, hash(ip), t):  # an address new in the last 24 h
             cut = t - DAY
             if len(a.rip_h) > 256:
                 _prune_ips(a, cut)
@@ -307,7 +342,7 @@ class Detector:
             floor = th.many_ips_min if len(a.hist) >= 4 * th.history_days else th.many_ips_min * 2
             if n_nets >= max(floor, th.many_ips_factor * base) and (
                     a.sig is None or "GD_MANY_IPS" not in a.sig or t - a.sig["GD_MANY_IPS"][0] > DAY):
-                n_ips = sum(1 for v in a.rip_t if v >= cut)
+                n_ips = len(a.rip_t) - bisect_left(a.rip_t, cut)
                 out = self._fire(user, a, t, "GD_MANY_IPS", {"n": n_ips, "nets": n_nets,
                                                              "baseline": base}) or out
         if cc:
@@ -315,15 +350,13 @@ class Detector:
             a.countries[cc] = (t if seen is None else seen[0], t)
             if seen is None and seasoned:
                 out = self._fire(user, a, t, "GD_NEW_COUNTRY", {"country": cc}) or out
-            code = cc[:2].ljust(2)
-            dc = a.day_cc
-            if code not in dc or not any(dc[i:i + 2] == code for i in range(0, len(dc), 2)):
-                a.day_cc = dc + code
+            if cc not in a.day_cc:
+                a.day_cc += (cc,)
             win = th.multi_country_hours * 3600
             wcut = t - win
-            ccs = [c for c, v in a.countries.items() if v[1] >= wcut]
-            base_cc = a.base[3]
-            if len(ccs) >= max(th.multi_country_n, base_cc + 1) and (
+            need = max(th.multi_country_n, a.base[3] + 1)
+            ccs = [c for c, v in a.countries.items() if v[1] >= wcut] if len(a.countries) >= need else ()
+            if len(ccs) >= need and (
                     a.sig is None or "GD_MULTI_COUNTRY" not in a.sig or t - a.sig["GD_MULTI_COUNTRY"][0] > win):
                 out = self._fire(user, a, t, "GD_MULTI_COUNTRY", {"n": len(ccs), "hours": int(th.multi_country_hours),
                                                                   "countries": " ".join(sorted(ccs))}) or out
@@ -359,7 +392,8 @@ class Detector:
         a = self.accts.get(user)
         if a is None:
             a = self._acct(user, t)
-        self._roll(a, t)
+        if int(t // DAY) != a.day:
+            self._roll(a, t)
         if net_of(ip) in a.nets:
             return
         if a.fails is None:
@@ -397,7 +431,8 @@ class Detector:
         a = self.accts.get(user)
         if a is None:
             return None
-        self._roll(a, t)
+        if int(t // DAY) != a.day:
+            self._roll(a, t)
         before = a.day_rcpt
         a.day_rcpt += n
         if a.flag is not None:
