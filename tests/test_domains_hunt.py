@@ -48,6 +48,24 @@ async def test_no_object_for_a_public_suffix_and_private_suffix_names_are_owners
     assert registrable("x.y.abc.blogspot.com") == "abc.blogspot.com"
 
 
+def test_registrable_from_the_parent_name_equals_the_library_on_every_rule() -> None:
+    """registrable() answers from the parent name when no PSL rule can tell them apart: around every rule of the
+    bundled list (the rule itself, one and two labels under it, under its parent, odd names) it must say what
+    the library says for the whole name."""
+    from mailposture.domains.aggregate import _psl, _rule_parents
+
+    psl = _psl()
+    parents = _rule_parents()
+    assert parents is not None and "kawasaki.jp" in parents and "amazonaws.com" in parents
+    names = ["x.com", "a.b.c.example.co.jp", ".x.com", "x..com", "x.com.", "com", "", "city.kawasaki.jp",
+             "a.city.kawasaki.jp", "a.b.kawasaki.jp", "s3.amazonaws.com", "x.s3.amazonaws.com"]
+    for rule in psl._publicsuffix:
+        base = rule.lstrip("!").replace("*", "wc")
+        names += [base, f"lbl.{base}", f"x9.lbl.{base}", f"lbl.{base.partition('.')[2]}"]
+    for name in names:
+        assert registrable(name) == psl.privatesuffix(name), name
+
+
 async def test_wildcard_proof_is_reported_with_its_record_and_probe() -> None:
     got = await _verdicts(_resolver())
     wild = got["spamwild.test"]

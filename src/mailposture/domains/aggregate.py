@@ -27,9 +27,37 @@ def _psl():
 
 
 @lru_cache(maxsize=200_000)
-def registrable(name: str) -> str | None:
-    """The registrable domain of ``name`` (None for a public suffix or a name under none)."""
+def _registrable_psl(name: str) -> str | None:
     return _psl().privatesuffix(name)
+
+
+@lru_cache(maxsize=1)
+def _rule_parents() -> frozenset[str] | None:
+    """Every PSL rule without its first label (``*.kawasaki.jp``, ``!city.kawasaki.jp`` -> ``kawasaki.jp``;
+    ``s3.amazonaws.com`` -> ``amazonaws.com``), or None if the library's rule set cannot be read (then every name
+    takes the library's own path)."""
+    rules = getattr(_psl(), "_publicsuffix", None)
+    if not isinstance(rules, frozenset | set) or not rules:
+        return None
+    return frozenset(r.lstrip("!").split(".", 1)[1] for r in rules if isinstance(r, str) and "." in r)
+
+
+def registrable(name: str) -> str | None:
+    """The registrable domain of ``name`` (None for a public suffix or a name under none).
+
+    Rotating labels make nearly every name new, so the answer is taken from the parent name (cached) when it
+    cannot differ: a PSL rule matching ``label.parent`` but not ``parent`` must have one more label than
+    ``parent`` and end with it, i.e. ``parent`` is a rule's parent. Otherwise both names match the same rules,
+    have the same public suffix and, when ``parent`` has a registrable domain, the same one (tested against the
+    library on every rule)."""
+    label, _dot, parent = name.partition(".")
+    if label and parent:
+        parents = _rule_parents()
+        if parents is not None and parent not in parents:
+            reg = _registrable_psl(parent)
+            if reg is not None:
+                return reg
+    return _registrable_psl(name)
 
 
 @dataclass(slots=True)

@@ -16,6 +16,7 @@ Reasons carry stable codes (:data:`REASONS`, Japanese and English).
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
@@ -105,20 +106,22 @@ def rotation(stats: DomainStats, th: Thresholds, flags: dict[str, bool] | None =
         return Rotation(None, 0, 0.0, 0.0, [], None, False)
     parent, p = got
     labels = p.labels
-    distinct = len(labels) + p.distinct_beyond_cap
-    names = list(labels)
+    n = len(labels)
+    distinct = n + p.distinct_beyond_cap
     if flags is None:
+        names = list(labels)
         flags = dict(zip(names, model().random_flags(names), strict=True))
-    randoms = [lab for lab in names if flags[lab]]
-    rshare = len(randoms) / len(labels) if labels else 0.0
-    seen = list(labels.values())
-    once = [s.count for s in seen].count(1) / len(labels) if labels else 0.0
-    times = [t for t in [s.first for s in seen] if t is not None]
+    randoms = [lab for lab in labels if flags[lab]]
+    rshare = len(randoms) / n if n else 0.0
+    seen = labels.values()
+    once = [s.count for s in seen].count(1) / n if n else 0.0
+    times = [s.first for s in seen if s.first is not None]
     burst = max_in_window(times, th.window) if times else None
     rotating = distinct >= th.min_labels and rshare >= th.random_share and once >= th.once_share
-    examples = sorted(randoms)[:5] if randoms else sorted(labels)[:5]
+    pick = randoms or labels
+    examples = sorted(pick)[:5] if len(pick) <= 64 else heapq.nsmallest(5, pick)
     words = (not rotating and distinct >= max(th.words_min, th.min_labels) and once >= th.words_once
-             and bool(names) and sum(1 for lab in names if lab.isalpha()) / len(names) >= th.words_alpha)
+             and n > 0 and sum(1 for lab in labels if lab.isalpha()) / n >= th.words_alpha)
     return Rotation(parent, distinct, rshare, once, examples, burst, rotating, words)
 
 
