@@ -203,6 +203,21 @@ def test_chunk_parser_equals_the_line_parser_on_generated_and_mangled_lines(tmp_
         assert _got(data, tz, mtime) == _reference_chunk(data, tz, mtime), data
 
 
+def test_chunk_parser_rows_cut_anywhere(monkeypatch) -> None:
+    """The expression runs over about 1 MB of text at a time, cut at newlines: cuts at every place (empty lines,
+    the last line, a text ending in newlines) give the line parser's result."""
+    import mailposture.logs.chunks as chunks
+
+    tz = parse_tz("UTC")
+    line = b"2026-12-07T10:00:00Z mx postfix/qmgr[2]: AAAAAA1: from=<a@x>, size=1, nrcpt=2 (queue active)"
+    rnd = random.Random(4)
+    for _ in range(300):
+        data = b"\n".join(rnd.choice([line, b"", b"junk", line[:30]]) for _ in range(rnd.randrange(0, 12)))
+        data += rnd.choice([b"", b"\n", b"\n\n"])
+        monkeypatch.setattr(chunks, "_ROWS_TEXT", rnd.randrange(1, 200))
+        assert _got(data, tz, None) == _reference_chunk(data, tz, None), data
+
+
 def test_short_and_empty_lines_are_unknown_not_errors() -> None:
     res = parse_chunk(b"Dec\n\nDec 7\nDec  7 10:00:00\n2026-12-07T10:00:00Z\n", parse_tz("UTC"), None)
     assert (res.read, res.unknown, res.used) == (5, 5, 0)

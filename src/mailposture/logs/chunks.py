@@ -23,7 +23,7 @@ import marshal
 import re
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import tzinfo
 
@@ -84,6 +84,7 @@ _SHAPES = re.compile(
     r" (?:([^\s:]+) )?([A-Za-z0-9_.+/-]+)(?:\[([0-9]+)\])?: (?:(" + _QID_FULL.pattern + r"): )?([^\n]*)"
     r"|([^\n]*))$", re.M)
 _SECONDS = {f"{i:02d}": float(i) for i in range(60)}
+_ROWS_TEXT = 1 << 20
 _new = tuple.__new__
 
 
@@ -112,13 +113,27 @@ def parse_chunk(data: bytes, tz: tzinfo | None, mtime: float | None, fold: bool 
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if text.endswith("\n"):
         text = text[:-1]
-    rows = _SHAPES.findall(text) if data else []
-    del text
+    if data:  # the rows of 1 MB of text at a time (a row is a tuple of 12 strings: several times the line's size)
+        parts = []
+        start, n = 0, len(text)
+        while True:
+            cut = text.find("\n", start + _ROWS_TEXT) if start + _ROWS_TEXT < n else -1
+            if cut < 0:
+                parts.append(text[start:])
+                break
+            parts.append(text[start:cut])
+            start = cut + 1
+        del text
+        rows: Iterable[tuple[str, ...]] = (r for part in parts for r in _SHAPES.findall(part))
+    else:
+        rows = []
     local: dict[str, tuple[int, str]] = {}  # queue key -> (index of its SUBMIT event, raw user)
     sums: Counter[tuple[str, str]] = Counter()  # (raw user, status) -> deliveries
     minutes: dict[str, float | None] = {}  # "Dec  7 17:51" or "2026-12-07T17:51+09:00" -> time of its second 0
     secs = _SECONDS
+    read = 0
     for cm, cs, im, isec, frac, zone, host, prog, pid, qid, msg, raw in rows:
+        read += 1
         ev: Event | None = None
         if prog:
             if cm:
@@ -192,7 +207,7 @@ def parse_chunk(data: bytes, tz: tzinfo | None, mtime: float | None, fold: bool 
         add(ev)
     for (user, status), n in sums.items():
         add(Event(DELIVERY_SUM, hi, user=user, n=n, status=status))
-    res.read, res.used, res.ignored, res.unknown = len(rows), used, ignored, unknown
+    res.read, res.used, res.ignored, res.unknown = read, used, ignored, unknown
     if used:
         res.first, res.last = lo, hi
     return res
