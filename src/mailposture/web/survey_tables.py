@@ -147,6 +147,12 @@ async def tables_page(request: Request, d: DashContext, info: Any, member: Membe
                   drill=True)
 
 
+def svg_response(svg: str | bytes) -> Response:
+    """A chart: an SVG document that may style itself and load nothing (opened on its own, it runs no script)."""
+    return Response(svg, media_type="image/svg+xml",
+                    headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+
+
 @router.get("/r/{name}/chart.svg")
 async def chart(request: Request, v: RoundTables) -> Response:
     return await chart_response(request, dash(request), v.info)
@@ -168,8 +174,7 @@ async def chart_response(request: Request, d: DashContext, info: Any, shared: bo
     else:   # the content survey's own chart, as `survey report --table … --format svg` draws it
         svg = await run_in_threadpool(d.data.download, info.name, by, "svg", lang, "any", table)
     # An image document: its own inline style only, nothing else (no script runs in an <img> anyway).
-    return Response(svg, media_type="image/svg+xml",
-                    headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+    return svg_response(svg)
 
 
 @router.get("/trend")
@@ -217,8 +222,7 @@ async def trend_chart(request: Request, v: Staff) -> Response:
     if isinstance(by, Response):
         return by
     tr = await run_in_threadpool(build_trend, d.data.cat, by, None, lang=lang)
-    return Response(trend_svg(tr, metric, lang), media_type="image/svg+xml",
-                    headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+    return svg_response(trend_svg(tr, metric, lang))
 
 
 @router.get("/diff")
