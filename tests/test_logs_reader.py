@@ -11,6 +11,7 @@ import pytest
 from mailposture.logs.files import LogFileError, expand
 from mailposture.logs.parse import (
     AUTH_FAIL,
+    CLIENT_ID,
     IGNORED,
     LOGIN,
     NRCPT,
@@ -18,6 +19,7 @@ from mailposture.logs.parse import (
     SUBMIT,
     Clock,
     LineParser,
+    device_of,
     parse_tz,
 )
 from mailposture.logs.reader import LogReader
@@ -151,3 +153,34 @@ def test_truncated_gzip_keeps_what_was_read(tmp_path) -> None:
     n = sum(1 for _ in rd.events())
     assert 0 < n and rd.stats.errors and "maillog.2.gz" in rd.stats.errors[0]
     assert n == rd.stats.used and rd.stats.read > 1  # lines before the cut and the next file were used
+
+
+def test_dovecot_client_id_lines_recorded_from_dovecot_2_3() -> None:
+    """imap_id_log = * (IMAP ID, RFC 2971): before login imap-login logs the ID with rip and session, after login
+    the imap(user)<pid><session> process logs it. The first lines were written by Dovecot 2.3.19 (Debian 12) into
+    its own log_path file on 2026-12-08; the syslog ones are the same messages under "host dovecot: "."""
+    c = _clock()
+    pre = P.parse("Dec 08 01:14:52 imap-login: Info: ID sent: name=Thunderbird, version=115.3.1, os=Windows: "
+                  "user=<>, rip=127.0.0.1, lip=127.0.0.1, secured, session=<fhXFERVi7ph/AAAB>", c)
+    assert pre and (pre.kind, pre.user, pre.ip, pre.client_name, pre.key, pre.service) == (
+        CLIENT_ID, "", "127.0.0.1", "Thunderbird / Windows", "/fhXFERVi7ph/AAAB", "imap")
+    login = P.parse("Dec 08 01:14:52 imap-login: Info: Login: user=<alice@example.test>, method=PLAIN, "
+                    "rip=127.0.0.1, lip=127.0.0.1, mpid=23267, secured, session=<fhXFERVi7ph/AAAB>", c)
+    assert login and login.kind == LOGIN and login.key == pre.key  # joined by the session
+    post = P.parse("Dec 08 01:14:56 imap(alice@example.test)<23336><vTgJEhVi8ph/AAAB>: Info: ID sent: "
+                   "name=iPhone Mail, version=21A329, os=iOS", c)
+    assert post and (post.kind, post.user, post.client_name, post.key) == (
+        CLIENT_ID, "alice@example.test", "iPhone Mail / iOS", "/vTgJEhVi8ph/AAAB")
+    bye = P.parse("Dec 08 01:14:52 imap(alice@example.test)<23267><fhXFERVi7ph/AAAB>: Info: Disconnected: "
+                  "Connection closed (No commands sent) in=0 out=409", c)
+    assert bye is not None and bye.kind == "ignored"  # a Dovecot line of its own file, not an unknown one
+    sys_post = P.parse("Dec  8 01:14:56 mx dovecot: imap(bob)<1><s1>: ID sent: name=K-9 Mail, version=6.7", c)
+    assert sys_post and (sys_post.user, sys_post.client_name, sys_post.key) == ("bob", "K-9 Mail", "mx/s1")
+    sys_pre = P.parse("Dec  8 01:14:56 mx dovecot: imap-login: ID sent: os=Linux: user=<>, rip=203.0.113.5, "
+                      "lip=192.0.2.1, TLS, session=<s2>", c)
+    assert sys_pre and (sys_pre.ip, sys_pre.client_name, sys_pre.key) == ("203.0.113.5", "Linux", "mx/s2")
+    assert device_of("name=Outlook, version=16.0, os=Windows, os-version=10") == "Outlook / Windows"
+    assert device_of("x-originating-ip=203.0.113.5, x-session-id=abc") == ""  # a proxy's fields, no software
+    proxy = P.parse("Dec  8 01:14:56 mx dovecot: imap-login: ID sent: x-originating-ip=203.0.113.5: user=<>, "
+                    "rip=203.0.113.5, lip=192.0.2.1, TLS, session=<s3>", c)
+    assert proxy is not None and proxy.kind == "ignored"

@@ -30,7 +30,7 @@ from mailposture.guard.geo import GeoSource
 from mailposture.guard.reasons import reason_text
 from mailposture.guard.store import UserRecord, UserState, normalise_username
 from mailposture.logs.chunks import DELIVERY_SUM
-from mailposture.logs.parse import AUTH_FAIL, DELIVERY, LOGIN, NRCPT, REMOVED, SUBMIT, Event
+from mailposture.logs.parse import AUTH_FAIL, CLIENT_ID, DELIVERY, LOGIN, NRCPT, REMOVED, SUBMIT, Event
 
 INTERNAL, ALLOWLISTED, UNKNOWN = "internal", "allowlisted", "??"
 _PENDING_MAX = 200_000  # queue ids waiting for their qmgr/delivery lines (bounded memory)
@@ -110,6 +110,11 @@ class Analyzer:
         self._decisions: dict[tuple[str, str], tuple[bool, str]] = {}
         self._months: dict[int, str] = {}
         self._now = datetime.now(UTC)
+        # devices (Dovecot imap_id_log: IMAP ID client name and OS) joined to logins by session; user -> (devices
+        # seen from home, devices seen from abroad), a few each
+        self.devices: dict[str, tuple[set[str], set[str]]] = {}
+        self._sess_dev: dict[str, tuple[str, str]] = {}      # session -> (device, raw user), ID before its Login
+        self._sess_login: dict[str, tuple[str, bool]] = {}   # session -> (user, abroad), Login before its ID
 
     # -- helpers -------------------------------------------------------------------------------------------
     def _user(self, raw: str) -> str:
@@ -194,9 +199,14 @@ class Analyzer:
             if ls is None:
                 ls = self.login_stats[user] = [0, 0, None]
             ls[0] += 1
-            if not internal and cc not in self.home:
-                self.det.note(user, ev.t, "login", f"{ev.service} {ev.ip} {cc}")
+            abroad = not internal and cc not in self.home
+            dev = self._login_device(ev.key, user, abroad) if ev.key and (self._sess_dev or self.devices) else None
+            if abroad:
+                self.det.note(user, ev.t, "login", f"{ev.service} {ev.ip} {cc}" + (f" [{dev}]" if dev else ""))
             return self.det.success(user, ev.t, ev.ip, None if cc == UNKNOWN else cc, internal)
+        if k == CLIENT_ID:
+            self._client_id(ev)
+            return None
         if k == AUTH_FAIL:
             cc, internal = self.where(ev.ip)
             self.logins_failed += max(1, ev.n)
@@ -213,6 +223,51 @@ class Analyzer:
                     ls[2].add(ev.ip)
                 self.det.failure(user, ev.t, ev.ip, internal, max(1, ev.n))
         return None
+
+    # -- devices (IMAP ID) -------------------------------------------------------------------------------------
+    _SESSIONS_MAX = 20_000
+
+    def _client_id(self, ev: Event) -> None:
+        login = self._sess_login.pop(ev.key, None)
+        if login is not None:
+            self._device(login[0], ev.client_name, login[1])
+            return
+        sd = self._sess_dev
+        if len(sd) >= self._SESSIONS_MAX:
+            del sd[next(iter(sd))]
+        sd[ev.key] = (ev.client_name, ev.user)
+
+    def _login_device(self, session: str, user: str, abroad: bool) -> str | None:
+        hit = self._sess_dev.pop(session, None)
+        if hit is not None:
+            self._device(user, hit[0], abroad)
+            return hit[0]
+        sl = self._sess_login  # the client may announce itself after login: the imap process logs it then
+        if len(sl) >= self._SESSIONS_MAX:
+            del sl[next(iter(sl))]
+        sl[session] = (user, abroad)
+        return None
+
+    def _device(self, user: str, device: str, abroad: bool) -> None:
+        d = self.devices.get(user)
+        if d is None:
+            d = self.devices[user] = (set(), set())
+        seen = d[1] if abroad else d[0]
+        if len(seen) < 8:
+            seen.add(device)
+
+    def _travel_kind(self, user: str) -> str:
+        """For a refused user seen abroad in one country and not flagged: ``unusual_volume`` when a volume signal
+        (burst, fan-out) fired for the account, else by the devices of its IMAP sessions: ``same_device`` (a
+        client seen abroad was seen from home too), ``new_device`` (only unknown ones abroad) or
+        ``device_unknown`` (no IMAP ID logged abroad)."""
+        a = self.det.accts.get(user)
+        if a is not None and a.sig and any(c in a.sig for c in ("GD_BURST", "GD_FANOUT")):
+            return "unusual_volume"
+        d = self.devices.get(user)
+        if d is None or not d[1]:
+            return "device_unknown"
+        return "same_device" if d[1] & d[0] else "new_device"
 
     def _submit(self, ev: Event) -> Flag | None:
         user = self._user(ev.user)
@@ -284,6 +339,7 @@ class Analyzer:
         lo, hi = wilson(len(refused_users), total)
         flagged = self.det.flags
         breakdown = Counter()
+        travel = Counter()
         for u in refused_users:
             s = sums[u]
             foreign = {c for c in s.cc_month if c not in self.home and c != INTERNAL}
@@ -291,6 +347,7 @@ class Analyzer:
                 breakdown["abuse"] += 1
             elif len(foreign) <= 1:
                 breakdown["travel_one_country"] += 1
+                travel[self._travel_kind(u)] += 1
             else:
                 breakdown["several_countries"] += 1
         out_flags = []
@@ -327,6 +384,10 @@ class Analyzer:
                 "ci95": [round(lo, 6), round(hi, 6)],
                 "refused_breakdown": {k: breakdown.get(k, 0) for k in
                                       ("abuse", "travel_one_country", "several_countries")},
+                # travel_one_country split (sums to it): legitimate-looking travel is same_device
+                "travel_detail": {k: travel.get(k, 0) for k in
+                                  ("same_device", "new_device", "device_unknown", "unusual_volume")},
+                "devices_logged_users": len(self.devices),
             },
             "by_country": by_country,
             "by_month": [{"month": m, "country": c, "messages": n, "users": self.month_cc_users[(m, c)]}

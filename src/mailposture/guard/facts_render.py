@@ -24,6 +24,9 @@ _L = {
     "messages_refused": ("拒否された通数", "Messages refused"),
     "breakdown": ("内訳: 不正 / 1 か国のみ (旅行らしい) / 複数国 (VPN・ローミング等)",
                   "Of them: abuse / one foreign country (travel-like) / several countries (VPN, roaming …)"),
+    "travel": ("1 か国のみの内訳: 同じ端末 (国内でも使用) / 新しい端末 / 端末情報なし / 通数が平常外",
+               "One country, of them: same device (also used at home) / new device / no device logged / unusual "
+               "volume"),
     "by_country": ("国別の送信", "Submissions by country"),
     "by_month": ("月別・国別", "By month and country"),
     "country": ("国", "Country"), "messages": ("通数", "Messages"), "users": ("利用者", "Users"),
@@ -71,6 +74,8 @@ def summary_rows(rep: dict[str, Any], lang: str) -> list[tuple[str, str]]:
         (t("share", lang), f"{_pct(a['users_refused_share'])} ({_pct(a['ci95'][0])}–{_pct(a['ci95'][1])})"),
         (t("messages_refused", lang), f"{a['messages_refused']:,} ({_pct(a.get('messages_refused_share', 0))})"),
         (t("breakdown", lang), f"{b['abuse']} / {b['travel_one_country']} / {b['several_countries']}"),
+        (t("travel", lang), " / ".join(str(a.get("travel_detail", {}).get(k, 0)) for k in
+                                       ("same_device", "new_device", "device_unknown", "unusual_volume"))),
         (t("logins", lang), f"{rep['logins']['ok']:,} / {rep['logins']['failed']:,}"),
     ]
 

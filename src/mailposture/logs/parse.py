@@ -31,6 +31,7 @@ LOGIN = "login"  # a successful Dovecot login (imap/pop3/submission/managesieve)
 NRCPT = "nrcpt"  # qmgr: qid: from=<…>, nrcpt=N
 DELIVERY = "delivery"  # qid: to=<…>, status=sent|deferred|bounced|expired
 REMOVED = "removed"  # qid: removed
+CLIENT_ID = "client_id"  # Dovecot imap_id_log: the client software a session announced (IMAP ID, RFC 2971)
 IGNORED = "ignored"  # a known program's line that carries nothing we need
 
 
@@ -60,6 +61,7 @@ _STATUS = re.compile(r"status=(\w+)")
 _WARN_SASL = re.compile(r"warning: ([^\[\s]*)\[([^\]]*)\]: SASL \S+ authentication failed")
 _DV_USER = re.compile(r"user=<([^>]*)>")
 _DV_RIP = re.compile(r"rip=([0-9A-Fa-f.:]+)")
+_DV_SESSION = re.compile(r"session=<([^>]*)>")
 _POSTFIX_AGENTS = {"smtpd", "qmgr", "smtp", "lmtp", "local", "virtual", "cleanup", "pipe", "error", "bounce",
                    "pickup", "postscreen", "anvil", "master", "scache", "trivial-rewrite", "tlsmgr", "discard",
                    "showq", "postfix-script", "sendmail", "postdrop", "verify", "dnsblog", "tlsproxy", "oqmgr",
@@ -226,6 +228,8 @@ class LineParser:
     def _prog(self, prog: str) -> tuple[str, str, str, str] | None:
         hit = self._progs.get(prog, ())
         if hit == ():
+            if "(" in prog and _DV_PROCESS.fullmatch(prog):  # Dovecot's own file: "imap(user)<pid><session>"
+                return ("dovecot", "", "", "")  # not cached: one name per session
             if not prog or not _PROG_CHARS.issuperset(prog):
                 hit = None
             elif prog == "dovecot" or prog.startswith(_DOVECOT_PROGS):
@@ -363,6 +367,22 @@ _LEVELS = ("Info: ", "Warning: ", "Error: ", "Debug: ")
 _DV_ATTEMPTS = re.compile(r"auth failed, (\d+) attempts")
 
 
+def device_of(id_text: str) -> str:
+    """The client software of an IMAP ID as Dovecot logs it (``name=Thunderbird, version=115.3.1, os=Windows``):
+    name and operating system (RFC 2971 §3.3 fields), without the version (an update is the same device), at most
+    120 characters; "" when the ID names no software (a proxy's ``x-originating-ip`` and other ``x-`` fields
+    only)."""
+    fields = {}
+    for part in id_text.split(", "):
+        k, eq, v = part.partition("=")
+        if eq:
+            fields.setdefault(k.strip().lower(), v.strip())
+    name = fields.get("name") or fields.get("vendor") or ""
+    osname = fields.get("os") or ""
+    dev = f"{name} / {osname}" if name and osname else (name or osname)
+    return intern(dev[:120])
+
+
 def dovecot_line(prog: str, msg: str, t: float, host: str) -> Event:
     # syslog: "dovecot: imap-login: Info: Login: …"; own file: prog is "imap-login", msg "Info: Login: …"
     if prog == "dovecot" or prog.startswith("dovecot/"):
@@ -374,17 +394,22 @@ def dovecot_line(prog: str, msg: str, t: float, host: str) -> Event:
             sub, msg = msg[:c], msg[c + 2:]
     else:
         sub = prog
+    full = sub
     p = sub.find("(")
     if p >= 0:
         sub = sub[:p]
     if msg.startswith(_LEVELS):
         msg = msg[msg.find(" ") + 1:]
+    if msg.startswith("ID sent: "):  # imap_id_log: before login in imap-login, after it in imap(user)<pid><session>
+        return _client_id(sub, full, msg[9:], t, host)
     if sub.endswith("-login"):
         proto = sub[:-6]
         if msg.startswith("Login: "):
             um, rm = _DV_USER.search(msg), _DV_RIP.search(msg)
             if um and rm:
-                return _new(Event, (LOGIN, t, host, proto, um[1], rm[1], "", "", 0, ""))
+                sm = _DV_SESSION.search(msg)
+                return _new(Event, (LOGIN, t, host, proto, um[1], rm[1], "", f"{host}/{sm[1]}" if sm else "", 0,
+                                    ""))
         elif "auth failed" in msg:
             um, rm = _DV_USER.search(msg), _DV_RIP.search(msg)
             if rm:
@@ -397,6 +422,31 @@ def dovecot_line(prog: str, msg: str, t: float, host: str) -> Event:
     # auth: "passwd-file(user,rip): Password mismatch": the login process also logs the failed attempt;
     # it is counted once there, this line carries nothing more
     return _IGN
+
+
+_DV_PROCESS = re.compile(r"[a-z][a-z0-9-]*\(([^()]*)\)(?:<\d+>)?(?:<([^<>]*)>)?")
+
+
+def _client_id(sub: str, full: str, rest: str, t: float, host: str) -> Event:
+    """``imap-login: ID sent: <id>: user=<>, rip=…, session=<s>`` or ``imap(user)<pid><s>: ID sent: <id>``
+    (Dovecot 2.3/2.4 with ``imap_id_log = *``): a CLIENT_ID event keyed by the session, which the Login line
+    carries too."""
+    if sub.endswith("-login"):
+        cut = rest.rfind(": user=<")
+        if cut < 0:
+            return _IGN
+        tail = rest[cut:]
+        sm, rm, um = _DV_SESSION.search(tail), _DV_RIP.search(tail), _DV_USER.search(tail)
+        dev = device_of(rest[:cut])
+        if not sm or not dev:
+            return _IGN
+        return _new(Event, (CLIENT_ID, t, host, sub[:-6], um[1] if um else "", rm[1] if rm else "", dev,
+                            f"{host}/{sm[1]}", 0, ""))
+    pm = _DV_PROCESS.fullmatch(full)
+    dev = device_of(rest)
+    if not pm or not pm[2] or not dev:
+        return _IGN
+    return _new(Event, (CLIENT_ID, t, host, sub, pm[1], "", dev, f"{host}/{pm[2]}", 0, ""))
 
 
 def parse_tz(name: str | None) -> tzinfo | None:
