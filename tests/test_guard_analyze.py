@@ -63,6 +63,30 @@ def test_acceptance_equals_generator_truth(world) -> None:
     assert sum(acc["refused_breakdown"].values()) == acc["users_refused"]
 
 
+def test_travel_detail_owners_devices(world) -> None:
+    """The owners' IMAP clients (the generator's imap_id_log lines): a refused, unflagged owner whose client
+    announced itself from abroad, as at home, counts as same_device (or unusual_volume); the thieves' sessions
+    send no ID, so no compromised account looks like travel by its device unless its owner's client was abroad."""
+    _, truth, an, rep = world
+    acc = rep["acceptance"]
+    detail = acc["travel_detail"]
+    assert sum(detail.values()) == acc["refused_breakdown"]["travel_one_country"]
+    with_client = sum(1 for d in truth.devices.values() if d is not None)
+    assert with_client * 0.9 <= acc["devices_logged_users"] <= with_client  # nearly all read mail over IMAP
+    flagged = {f["user"] for f in rep["flagged"]}
+    travel = [u for u in truth.users_refused if u not in flagged and
+              len({c for c in an.sums[u].cc_month if c not in ("JP", "internal")}) <= 1]
+    kinds = {u: an._travel_kind(u) for u in travel}
+    owners_abroad = [u for u in travel if u in truth.device_abroad]
+    assert owners_abroad and all(kinds[u] in ("same_device", "unusual_volume") for u in owners_abroad)
+    assert detail["same_device"] >= len(owners_abroad) - detail["unusual_volume"]
+    for u in travel:
+        if truth.devices.get(u) is None:       # no client ID at all: never "same device"
+            assert kinds[u] in ("device_unknown", "unusual_volume"), u
+        if u in truth.compromised and u not in truth.device_abroad:
+            assert kinds[u] != "same_device", u
+
+
 def test_lines_counted(world) -> None:
     _, truth, _, rep = world
     ln = rep["lines"]

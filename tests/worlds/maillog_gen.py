@@ -42,6 +42,9 @@ TRAVEL = ["US", "KR", "TW", "TH", "SG", "FR", "DE", "GB", "AU", "VN", "HK", "IT"
 VPN = ["NL", "SE", "CH", "US", "SG", "DE", "GB"]
 ATTACK = ["US", "CN", "RU", "BR", "VN", "IN", "NL", "DE", "ID", "TR", "UA", "NG", "FR", "PL", "AR"]
 KINDS_BAD = ("spam_abroad", "guess_then_spam", "botnet", "domestic_proxy", "slow_abroad")
+# the owners' IMAP clients as Dovecot's imap_id_log shows them (name, os); one account in ten sends no ID
+DEVICES = [("iPhone Mail", "iOS"), ("Thunderbird", "Windows"), ("K-9 Mail", "Android"), ("Outlook", "Windows"),
+           ("Apple Mail", "macOS"), ("Gmail", "Android"), None]
 _HEX = "0123456789ABCDEF"
 
 
@@ -59,6 +62,8 @@ class Truth:
     allowlist: list[str] = field(default_factory=list)
     lines: int = 0
     unknown_lines: int = 0
+    devices: dict[str, tuple[str, str] | None] = field(default_factory=dict)  # user -> the owner's IMAP client
+    device_abroad: set[str] = field(default_factory=set)  # owners whose client announced itself from abroad
     files: list[str] = field(default_factory=list)
     start: datetime | None = None
     end: datetime | None = None
@@ -139,6 +144,8 @@ class Acct:
     spray: tuple[int, int] | None = None  # (first day, last day)
     bad: tuple[int, str] | None = None  # (day of compromise, attacker country)
     odd: tuple[int, str] | None = None  # (day, address whose country is unknown)
+    device: tuple[str, str] | None = None  # the owner's IMAP client (IMAP ID): from the key's hash, no draw
+    id_after_login: bool = False  # the client sends its ID after LOGIN (logged by imap(user)<pid><session>)
 
 
 class Gen:
@@ -206,6 +213,10 @@ class Gen:
             if kind == "domestic" and r.random() < 0.01:  # one message from an address without a country
                 a.odd = (r.randrange(self.days), r.choice(p.unknown))
             self.truth.archetype[key] = kind
+            h = zlib.crc32(key.encode())  # not from self.rng: the other draws stay as they were
+            a.device = DEVICES[h % len(DEVICES)] if h % 10 else None
+            a.id_after_login = bool(h & 0x100)
+            self.truth.devices[key] = a.device
             self.accts.append(a)
 
     # -- one account's day ----------------------------------------------------------------------------------
@@ -278,14 +289,14 @@ class Gen:
         if kind == "spam_abroad" and since < 2:
             ips = [p.pick(cc) for _ in range(2)]
             ts = t0 + r.uniform(0, 20) * 3600
-            out.append((ts, a.host, "login", a, ips[0], 0, "imap"))
+            out.append((ts, a.host, "login", a, ips[0], -1, "imap"))  # n -1: the thief's client
             for k in range(r.randrange(80, 300)):
                 out.append((ts + 60 + k * r.uniform(5, 30), a.host, "submit", a, r.choice(ips),
                             r.randrange(20, 50), "bounced" if r.random() < 0.3 else "sent"))
         elif kind == "guess_then_spam" and since < 2:
             ip = p.pick(cc)
             ts = t0 + r.uniform(0, 20) * 3600
-            out.append((ts, a.host, "login", a, ip, 0, "imap"))
+            out.append((ts, a.host, "login", a, ip, -1, "imap"))
             for _ in range(r.randrange(30, 60)):
                 out.append((ts + r.uniform(60, 10 * 3600), a.host, "submit", a, ip, r.randrange(10, 30), "sent"))
         elif kind == "botnet" and since < 2:
@@ -366,8 +377,17 @@ class Gen:
         lip = "192.0.2.1"
         sess = f"{r.getrandbits(64):016x}"
         if kind == "login":
-            return [(t, f"dovecot: {extra}-login: Login: user=<{a.name}>, method=PLAIN, rip={ip}, lip={lip}, "
-                        f"mpid={pid}, TLS, session=<{sess}>")]
+            login = (t, f"dovecot: {extra}-login: Login: user=<{a.name}>, method=PLAIN, rip={ip}, lip={lip}, "
+                        f"mpid={pid}, TLS, session=<{sess}>")
+            if extra != "imap" or n < 0 or a.device is None:  # POP3 has no ID; the thief's script sends none
+                return [login]
+            if self._truth_of(ip)[1]:
+                self.truth.device_abroad.add(a.key)
+            id_text = f"name={a.device[0]}, version={zlib.crc32(a.key.encode()) % 40 + 100}.0, os={a.device[1]}"
+            if a.id_after_login:  # the imap process logs it; in Dovecot's file it comes just before the Login
+                return [(t - 0.01, f"dovecot: imap({a.name})<{pid}><{sess}>: ID sent: {id_text}"), login]
+            return [(t - 0.05, f"dovecot: imap-login: ID sent: {id_text}: user=<>, rip={ip}, lip={lip}, TLS, "
+                               f"session=<{sess}>"), login]
         if kind == "fail":
             if extra == "smtp":
                 inst = "postfix" if host == "mx1" else "postfix-sub"
