@@ -57,8 +57,8 @@ def make_log(big: Path, users: int, days: int) -> None:
 def make_population(path: Path, users: int, days: int = 3, addrs: int = 3) -> None:
     """A log whose size is the number of accounts, not the traffic: ``users`` accounts, each logging in and
     submitting one message a day from each of ``addrs`` addresses (two Japanese mobile ranges and one abroad
-    for every tenth account) over ``days`` days — the detector keeps per-account state, so this is its
-    memory at that population."""
+    for every tenth account) over ``days`` days, each login with its client's IMAP ID (imap_id_log) — the
+    detector keeps per-account state, so this is its memory at that population."""
     import random
 
     rnd = random.Random(11)
@@ -80,8 +80,12 @@ def make_population(path: Path, users: int, days: int = 3, addrs: int = 3) -> No
                 qn += 1
                 q = f"{qn:010X}"
                 stamp = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(t))
-                out.write(f"{stamp} mx dovecot: imap-login: Login: user=<u{u:06d}@example.jp>, method=PLAIN, "
-                          f"rip={ip}, lip=192.0.2.1, TLS\n"
+                dev = ("iPhone Mail, version=21A329, os=iOS", "Thunderbird, version=115.3, os=Windows",
+                       "K-9 Mail, version=6.7, os=Android")[u % 3]
+                out.write(f"{stamp} mx dovecot: imap-login: ID sent: name={dev}: user=<>, rip={ip}, "
+                          f"lip=192.0.2.1, TLS, session=<S{qn}>\n"
+                          f"{stamp} mx dovecot: imap-login: Login: user=<u{u:06d}@example.jp>, method=PLAIN, "
+                          f"rip={ip}, lip=192.0.2.1, TLS, session=<S{qn}>\n"
                           f"{stamp} mx postfix/submission/smtpd[7]: {q}: client=unknown[{ip}], "
                           f"sasl_method=PLAIN, sasl_username=u{u:06d}@example.jp\n"
                           f"{stamp} mx postfix/qmgr[9]: {q}: from=<u{u:06d}@example.jp>, size=900, nrcpt=1 "

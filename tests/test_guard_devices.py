@@ -97,9 +97,9 @@ def test_travel_split_by_device_and_volume(tmp_path) -> None:
     assert acc["devices_logged_users"] == 3
     # dave: a burst (2) and a new country (1.5) stay under the flag score (4): refused, not flagged, not travel
     assert "GD_BURST" in an.det.accts["dave"].sig and "dave" not in an.det.flags
-    assert an.devices["alice"] == ({"Thunderbird / Windows"}, {"Thunderbird / Windows"})
-    assert an.devices["bob"][1] == {"python-imaplib / Linux"}
-    assert an.devices["erin"] == ({"K-9 Mail / Android"}, {"K-9 Mail / Android"})
+    assert an.devices["alice"] == (("Thunderbird / Windows",), ("Thunderbird / Windows",))
+    assert an.devices["bob"] == (("iPhone Mail / iOS",), ("python-imaplib / Linux",))
+    assert an.devices["erin"] == (("K-9 Mail / Android",), ("K-9 Mail / Android",))
 
 
 DOVECOT_CONF = """\

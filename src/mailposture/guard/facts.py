@@ -111,10 +111,10 @@ class Analyzer:
         self._months: dict[int, str] = {}
         self._now = datetime.now(UTC)
         # devices (Dovecot imap_id_log: IMAP ID client name and OS) joined to logins by session; user -> (devices
-        # seen from home, devices seen from abroad), a few each
-        self.devices: dict[str, tuple[set[str], set[str]]] = {}
-        self._sess_dev: dict[str, tuple[str, str]] = {}      # session -> (device, raw user), ID before its Login
-        self._sess_login: dict[str, tuple[str, bool]] = {}   # session -> (user, abroad), Login before its ID
+        # seen from home, devices seen from abroad), at most 8 each, as tuples (smaller than sets: most hold one)
+        self.devices: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._sess_dev: OrderedDict[str, tuple[str, str]] = OrderedDict()  # session -> (device, raw user)
+        self._sess_login: OrderedDict[str, tuple[str, bool]] = OrderedDict()  # session -> (user, abroad)
 
     # -- helpers -------------------------------------------------------------------------------------------
     def _user(self, raw: str) -> str:
@@ -232,9 +232,9 @@ class Analyzer:
         if login is not None:
             self._device(login[0], ev.client_name, login[1])
             return
-        sd = self._sess_dev
+        sd = self._sess_dev  # an ID before its Login (the usual order in the file)
         if len(sd) >= self._SESSIONS_MAX:
-            del sd[next(iter(sd))]
+            sd.popitem(last=False)
         sd[ev.key] = (ev.client_name, ev.user)
 
     def _login_device(self, session: str, user: str, abroad: bool) -> str | None:
@@ -244,17 +244,17 @@ class Analyzer:
             return hit[0]
         sl = self._sess_login  # the client may announce itself after login: the imap process logs it then
         if len(sl) >= self._SESSIONS_MAX:
-            del sl[next(iter(sl))]
+            sl.popitem(last=False)
         sl[session] = (user, abroad)
         return None
 
     def _device(self, user: str, device: str, abroad: bool) -> None:
-        d = self.devices.get(user)
-        if d is None:
-            d = self.devices[user] = (set(), set())
-        seen = d[1] if abroad else d[0]
-        if len(seen) < 8:
-            seen.add(device)
+        home, away = self.devices.get(user, ((), ()))
+        if abroad:
+            if device not in away and len(away) < 8:
+                self.devices[user] = (home, (*away, device))
+        elif device not in home and len(home) < 8:
+            self.devices[user] = ((*home, device), away)
 
     def _travel_kind(self, user: str) -> str:
         """For a refused user seen abroad in one country and not flagged: ``unusual_volume`` when a volume signal
@@ -267,7 +267,7 @@ class Analyzer:
         d = self.devices.get(user)
         if d is None or not d[1]:
             return "device_unknown"
-        return "same_device" if d[1] & d[0] else "new_device"
+        return "same_device" if any(x in d[0] for x in d[1]) else "new_device"
 
     def _submit(self, ev: Event) -> Flag | None:
         user = self._user(ev.user)
