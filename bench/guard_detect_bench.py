@@ -37,7 +37,7 @@ def one(users: int, days: int, seed: int) -> dict:
         truth = generate(Path(d), users=users, days=days, seed=seed)
         t1 = time.perf_counter()
         # as `guard analyze` reads: queue lines joined inside chunks, chunks parsed in one process per core
-        rd = LogReader([str(Path(d) / "*")], tz=parse_tz("Asia/Tokyo"), fold=True,
+        rd = LogReader([str(Path(d) / "*")], tz=parse_tz("Asia/Tokyo"), fold=True, raw=True,
                        workers=len(os.sched_getaffinity(0)))
         an = Analyzer(GuardConfig(), IptoccGeo(), AllowList.from_entries(truth.allowlist))
         an.feed(rd.events())

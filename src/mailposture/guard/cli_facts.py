@@ -137,7 +137,7 @@ def analyze_cmd(
     except Exception as e:
         _fail(f"cannot read the allow-list: {e}")
     try:
-        reader = LogReader(logs, tz=zone, workers=workers or cpu_cores(), fold=True)
+        reader = LogReader(logs, tz=zone, workers=workers or cpu_cores(), fold=True, raw=True)
     except LogFileError as e:
         _fail(str(e))
     an = Analyzer(cfg, geo_src, allow, th, locate=locator_for(geo_src), asn=asn_lookup(asn_db) if asn_db else None)

@@ -147,95 +147,98 @@ class Analyzer:
 
     # -- events --------------------------------------------------------------------------------------------
     def feed(self, events: Iterable[Event]) -> None:
+        """Events in time order: ``Event`` named tuples or plain tuples of the same fields (``LogReader(raw=True)``:
+        the workers' events need no wrapping)."""
         pending = self.pending
         event = self.event
         for ev in events:
-            k = ev.kind  # the queue lines of mail nobody submitted here are most of a log: handled inline
+            k = ev[0]  # the queue lines of mail nobody submitted here are most of a log: handled inline
             if k == DELIVERY or k == REMOVED:
-                if ev.key in pending:
+                if ev[7] in pending:
                     event(ev)
             else:
                 event(ev)
 
-    def event(self, ev: Event) -> Flag | None:
-        k = ev.kind
+    def event(self, ev: Event | tuple) -> Flag | None:
+        k, t, _host, service, raw_user, ip, client, key, n, status = ev
         if k == DELIVERY:
-            user = self.pending.get(ev.key)
+            user = self.pending.get(key)
             if user is not None:
                 s = self.sums[user]
-                if ev.status == "sent":
+                if status == "sent":
                     s.sent += 1
                 else:
                     if s.status is None:
                         s.status = Counter()
-                    s.status[ev.status] += 1
+                    s.status[status] += 1
             return None
         if k == REMOVED:
-            self.pending.pop(ev.key, None)
+            self.pending.pop(key, None)
             return None
-        if k == NRCPT:  # joined to its submission here, or already where the lines were read (ev.user)
-            user = self._user(ev.user) if ev.user else self.pending.get(ev.key)
+        if k == NRCPT:  # joined to its submission here, or already where the lines were read (raw_user)
+            user = self._user(raw_user) if raw_user else self.pending.get(key)
             if user is not None and user in self.sums:
-                self.sums[user].recipients += ev.n
-                return self.det.recipients(user, ev.t, ev.n)
+                self.sums[user].recipients += n
+                return self.det.recipients(user, t, n)
             return None
         if k == SUBMIT:
-            return self._submit(ev)
+            return self._submit(t, raw_user, ip, client, key, n)
         if k == DELIVERY_SUM:  # delivery statuses of this user's messages, summed where the lines were read
-            s = self.sums.get(self._user(ev.user))
+            s = self.sums.get(self._user(raw_user))
             if s is not None:
-                if ev.status == "sent":
-                    s.sent += ev.n
+                if status == "sent":
+                    s.sent += n
                 else:
                     if s.status is None:
                         s.status = Counter()
-                    s.status[ev.status] += ev.n
+                    s.status[status] += n
             return None
         if k == LOGIN:
-            user = self._user(ev.user)
-            cc, internal = self.where(ev.ip)
+            user = self._user(raw_user)
+            cc, internal = self.where(ip)
             self.logins_ok += 1
             ls = self.login_stats.get(user)
             if ls is None:
                 ls = self.login_stats[user] = [0, 0, None]
             ls[0] += 1
             abroad = not internal and cc not in self.home
-            dev = self._login_device(ev.key, user, abroad) if ev.key and (self._sess_dev or self.devices) else None
+            dev = self._login_device(key, user, abroad) if key and (self._sess_dev or self.devices) else None
             if abroad:
-                self.det.note(user, ev.t, "login", f"{ev.service} {ev.ip} {cc}" + (f" [{dev}]" if dev else ""))
-            return self.det.success(user, ev.t, ev.ip, None if cc == UNKNOWN else cc, internal)
+                self.det.note(user, t, "login", f"{service} {ip} {cc}" + (f" [{dev}]" if dev else ""))
+            return self.det.success(user, t, ip, None if cc == UNKNOWN else cc, internal)
         if k == CLIENT_ID:
-            self._client_id(ev)
+            self._client_id(key, client, raw_user)
             return None
         if k == AUTH_FAIL:
-            cc, internal = self.where(ev.ip)
-            self.logins_failed += max(1, ev.n)
-            self.fail_cc[cc] += max(1, ev.n)
-            if ev.user:
-                user = self._user(ev.user)
+            cc, internal = self.where(ip)
+            n = max(1, n)
+            self.logins_failed += n
+            self.fail_cc[cc] += n
+            if raw_user:
+                user = self._user(raw_user)
                 ls = self.login_stats.get(user)
                 if ls is None:
                     ls = self.login_stats[user] = [0, 0, None]
-                ls[1] += max(1, ev.n)
+                ls[1] += n
                 if ls[2] is None:
                     ls[2] = set()
                 if len(ls[2]) < 100:
-                    ls[2].add(ev.ip)
-                self.det.failure(user, ev.t, ev.ip, internal, max(1, ev.n))
+                    ls[2].add(ip)
+                self.det.failure(user, t, ip, internal, n)
         return None
 
     # -- devices (IMAP ID) -------------------------------------------------------------------------------------
     _SESSIONS_MAX = 20_000
 
-    def _client_id(self, ev: Event) -> None:
-        login = self._sess_login.pop(ev.key, None)
+    def _client_id(self, session: str, device: str, raw_user: str) -> None:
+        login = self._sess_login.pop(session, None)
         if login is not None:
-            self._device(login[0], ev.client_name, login[1])
+            self._device(login[0], device, login[1])
             return
         sd = self._sess_dev  # an ID before its Login (the usual order in the file)
         if len(sd) >= self._SESSIONS_MAX:
             sd.popitem(last=False)
-        sd[ev.key] = (ev.client_name, ev.user)
+        sd[session] = (device, raw_user)
 
     def _login_device(self, session: str, user: str, abroad: bool) -> str | None:
         hit = self._sess_dev.pop(session, None)
@@ -269,42 +272,42 @@ class Analyzer:
             return "device_unknown"
         return "same_device" if any(x in d[0] for x in d[1]) else "new_device"
 
-    def _submit(self, ev: Event) -> Flag | None:
-        user = self._user(ev.user)
+    def _submit(self, t: float, raw_user: str, ip: str, client: str, key: str, n: int) -> Flag | None:
+        user = self._user(raw_user)
         s = self.sums.get(user)
         if s is None:
             s = self.sums[user] = UserSum()
         s.messages += 1
-        refused, reason = self._decision(ev.ip, ev.client_name)
-        cc, internal = self.where(ev.ip)
+        refused, reason = self._decision(ip, client)
+        cc, internal = self.where(ip)
         if refused:
             s.refused += 1
             self.submissions["refused"] += 1
         self.submissions[reason] += 1
         if not internal and cc != UNKNOWN and cc not in self.home:
             s.abroad = True
-            asn = self._asn(ev.ip)
+            asn = self._asn(ip)
             if asn is not None:
                 self.asn_msgs[asn] += 1
-            self.det.note(user, ev.t, "submit", f"{ev.ip} {cc}" + (f" AS{asn[0]} {asn[1]}" if asn else "")
+            self.det.note(user, t, "submit", f"{ip} {cc}" + (f" AS{asn[0]} {asn[1]}" if asn else "")
                           + (" (allow-list)" if reason == "allowlist" else ""))
         label = INTERNAL if internal else cc
-        day = int(ev.t // 86400)
+        day = int(t // 86400)
         m = self._months.get(day)
         if m is None:
-            m = self._months[day] = _month(ev.t)
+            m = self._months[day] = _month(t)
         self.month_cc[(m, label)] += 1
         if s.cc_month.get(label) != m:
             if label not in s.cc_month:
                 self.cc_users[label] += 1
             s.cc_month[label] = m
             self.month_cc_users[(m, label)] += 1
-        if ev.n != 1:  # n == 1: its queue lines were joined where they were read (logs.chunks), none to wait for
+        if n != 1:  # n == 1: its queue lines were joined where they were read (logs.chunks), none to wait for
             p = self.pending
-            p[ev.key] = user
+            p[key] = user
             if len(p) > _PENDING_MAX:
                 p.popitem(last=False)
-        return self.det.submission(user, ev.t, ev.ip, None if cc in (UNKNOWN, INTERNAL) else cc, internal)
+        return self.det.submission(user, t, ip, None if cc in (UNKNOWN, INTERNAL) else cc, internal)
 
     def _asn(self, ip: str) -> tuple[int, str] | None:
         if self.asn is None:

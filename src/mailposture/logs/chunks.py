@@ -264,9 +264,13 @@ def _packed(res: ChunkResult) -> ChunkResult:
     return res
 
 
-def unpack(res: ChunkResult) -> list[Event]:
+def unpack(res: ChunkResult, raw: bool = False) -> list[Event]:
+    """A chunk's events; with ``raw`` the workers' events stay the plain tuples they came as (same fields, no
+    ``Event`` wrapping: about two thirds of the cost of taking them back)."""
     if res.packed is None:
         return res.events
+    if raw:
+        return marshal.loads(res.packed)
     new = tuple.__new__
     return [new(Event, x) for x in marshal.loads(res.packed)]
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import tzinfo
+from operator import itemgetter
 
 from mailposture.logs.chunks import (
     CHUNK_BYTES,
@@ -64,11 +65,12 @@ class LogReader:
     """``events()`` yields the events of every file, in time order across chains. ``progress`` (optional) is
     called with the number of bytes read so far now and then. ``fold`` joins a submission's queue lines inside
     each chunk (``logs.chunks``: NRCPT events carry the user, DELIVERY_SUM events sum delivery statuses);
-    ``workers`` > 1 parses in that many processes."""
+    ``workers`` > 1 parses in that many processes. With ``raw`` the events may be plain tuples of ``Event``'s
+    fields (a consumer that indexes them, such as ``guard.facts.Analyzer``, skips their wrapping)."""
 
     def __init__(self, paths: list[str], tz: tzinfo | None = None,
                  progress: Callable[[int], None] | None = None, workers: int = 1, fold: bool = False,
-                 chunk_bytes: int = CHUNK_BYTES) -> None:
+                 chunk_bytes: int = CHUNK_BYTES, raw: bool = False) -> None:
         self.files: list[LogFile] = expand(paths)
         self.tz = tz
         self.stats = LogStats(files=[f.path for f in self.files])
@@ -77,6 +79,7 @@ class LogReader:
         self.workers = max(1, workers)
         self.fold = fold
         self.chunk_bytes = chunk_bytes
+        self.raw = raw
         self._pos: dict[str, int] = {}
         self._pool: Executor | None = None
         self._file_err: dict[str, str] = {}  # a file that ended early (truncated .gz), told at its end
@@ -162,7 +165,7 @@ class LogReader:
                     st.last = r.last if st.last is None else max(st.last, r.last)
                 if len(st.unknown_samples) < 5:
                     st.unknown_samples.extend(r.unknown_samples[:5 - len(st.unknown_samples)])
-                yield from unpack(r)
+                yield from unpack(r, self.raw)
             elif lf.path in self._file_err:
                 st.errors.append(f"{lf.path}: {self._file_err.pop(lf.path)} (after {st.read:,} lines)")
             self._pos[lf.path] = pos
@@ -189,7 +192,7 @@ class LogReader:
         self.start_workers()
         try:
             its = [self._chain_events(c) for c in groups]
-            stream = its[0] if len(its) == 1 else heapq.merge(*its, key=lambda e: e.t)
+            stream = its[0] if len(its) == 1 else heapq.merge(*its, key=itemgetter(1))  # by time
             yield from stream
         finally:
             if self._pool is not None:
