@@ -57,11 +57,13 @@ def test_registrable_from_the_parent_name_equals_the_library_on_every_rule() -> 
     psl = _psl()
     parents = _rule_parents()
     assert parents is not None and "kawasaki.jp" in parents and "amazonaws.com" in parents
-    names = ["x.com", "a.b.c.example.co.jp", ".x.com", "x..com", "x.com.", "com", "", "city.kawasaki.jp",
+    names = ["aa.crm.dev", "us-east-1.rds.amazonaws.com", "S3.AMAZONAWS.COM", "s3.amazonaws.com.", "x.com",
+             "a.b.c.example.co.jp", ".x.com", "x..com", "x.com.", "com", "", "city.kawasaki.jp",
              "a.city.kawasaki.jp", "a.b.kawasaki.jp", "s3.amazonaws.com", "x.s3.amazonaws.com"]
     for rule in psl._publicsuffix:
         base = rule.lstrip("!").replace("*", "wc")
-        names += [base, f"lbl.{base}", f"x9.lbl.{base}", f"lbl.{base.partition('.')[2]}"]
+        up = base.partition(".")[2]
+        names += [base, f"lbl.{base}", f"x9.lbl.{base}", f"lbl.{up}", up, f"lbl.{up}.", f"LBL.{up.upper()}"]
     for name in names:
         assert registrable(name) == psl.privatesuffix(name), name
 

@@ -102,6 +102,26 @@ def test_travel_split_by_device_and_volume(tmp_path) -> None:
     assert an.devices["erin"] == (("K-9 Mail / Android",), ("K-9 Mail / Android",))
 
 
+def test_first_client_id_logged_after_its_login_is_joined(tmp_path) -> None:
+    """An ID the imap process logs after the Login line, before any other ID was seen, still finds its login."""
+    pools = Pools(random.Random(3))
+    jp, us = pools.pick("JP"), pools.pick("US")
+    log = _Log()
+    for day in range(3):
+        log.login(T0 + timedelta(days=day), "erin", jp, "K-9 Mail/Android", post_login=True, after=True)
+        log.submit(T0 + timedelta(days=day, minutes=5), "erin", jp)
+    log.login(T0 + timedelta(days=4), "erin", us, "K-9 Mail/Android", post_login=True, after=True)
+    log.submit(T0 + timedelta(days=4, minutes=1), "erin", us)
+    path = tmp_path / "maillog"
+    path.write_text("".join(line + "\n" for _t, line in sorted(log.lines, key=lambda x: x[0])), "utf-8")
+    reader = LogReader([str(path)], tz=parse_tz("UTC"))
+    an = Analyzer(GuardConfig(), IptoccGeo())
+    an.feed(reader.events())
+    assert an.devices["erin"] == (("K-9 Mail / Android",), ("K-9 Mail / Android",))
+    assert an.report(reader.stats)["acceptance"]["travel_detail"]["same_device"] == 1
+    assert not an._sess_dev  # nothing left waiting
+
+
 DOVECOT_CONF = """\
 protocols = imap
 listen = 127.0.0.1

@@ -183,6 +183,13 @@ def test_chunk_parser_equals_the_line_parser_on_generated_and_mangled_lines(tmp_
         "Dec  7 10:00:00 imap-login: Info: Login: user=<a@x>, method=PLAIN, rip=192.0.2.1",
         "Dec  7 10:00:00 mx postfix-out/qmgr[]: ABCDEF123: removed",
         "Dec  7 10:00:00 mx cron[1]: NOQUEUE: whatever",
+        "Dec  7 10:00:44.9999999 mx postfix/qmgr[1]: ABCDEF123: removed",   # a fraction that rounds up
+        "Dec  7 10:00:50 mx postfix/qmgr[1]: ABCDEF124: removed",
+        "Dec  7 10:00:44 mx postfix/qmgr[1]: ABCDEF125: removed",
+        "Dec  7 10:00:00 mx postfix/qmgr[1]: ABCDEF123: from=<\"a nrcpt=1² b\"@example.com>, size=1, nrcpt=1 (queue "
+        "active)",
+        "Dec  7 10:00:01.²5 mx postfix/qmgr[1]: ABCDEF123: removed",
+        "Dec  7 10:00:00 mx su(pam_unix)[1234]: session opened for user root",
     ]
     data = "\n".join(odd).encode()
     assert _got(data, tz, 1.8e9) == _reference_chunk(data, tz, 1.8e9)

@@ -184,3 +184,20 @@ def test_dovecot_client_id_lines_recorded_from_dovecot_2_3() -> None:
     proxy = P.parse("Dec  8 01:14:56 mx dovecot: imap-login: ID sent: x-originating-ip=203.0.113.5: user=<>, "
                     "rip=203.0.113.5, lip=192.0.2.1, TLS, session=<s3>", c)
     assert proxy is not None and proxy.kind == "ignored"
+
+
+def test_whole_seconds_do_not_move_with_a_fraction_that_rounds_up() -> None:
+    c = _clock()
+    a = P.parse("Dec  7 10:00:44.9999999 mx postfix/qmgr[1]: ABCDEF123: removed", c)
+    b = P.parse("Dec  7 10:00:50 mx postfix/qmgr[1]: ABCDEF124: removed", c)
+    same = P.parse("Dec  7 10:00:44 mx postfix/qmgr[1]: ABCDEF125: removed", c)
+    assert a and b and same and b.t - same.t == 6.0 and 0.99 < a.t - same.t <= 1.0
+
+
+def test_digits_that_are_not_decimal_are_not_numbers() -> None:
+    c = _clock()
+    ev = P.parse('Dec  7 10:00:00 mx postfix/qmgr[1]: ABCDEF123: from=<"a nrcpt=1² b"@example.com>, size=1, '
+                 "nrcpt=1 (queue active)", c)
+    assert ev is not None and ev.kind == NRCPT  # "1²" is no number: no ValueError, the line still counts
+    assert P.parse("Dec  7 10:00:01.²5 mx postfix/qmgr[1]: ABCDEF123: removed", c) is None  # not a stamp
+    assert P.parse("Dec  7 10:00:00 mx su(pam_unix)[1234]: session opened for user root", c) is None

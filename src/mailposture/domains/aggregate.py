@@ -34,12 +34,21 @@ def _registrable_psl(name: str) -> str | None:
 @lru_cache(maxsize=1)
 def _rule_parents() -> frozenset[str] | None:
     """Every PSL rule without its first label (``*.kawasaki.jp``, ``!city.kawasaki.jp`` -> ``kawasaki.jp``;
-    ``s3.amazonaws.com`` -> ``amazonaws.com``), or None if the library's rule set cannot be read (then every name
+    ``s3.amazonaws.com`` -> ``amazonaws.com``) and, for wildcard and exception rules, without its first two
+    (``*.foo.crm.dev`` makes ``foo.crm.dev`` public: its parent ``crm.dev``), or None if the library's rule set cannot be read (then every name
     takes the library's own path)."""
     rules = getattr(_psl(), "_publicsuffix", None)
     if not isinstance(rules, frozenset | set) or not rules:
         return None
-    return frozenset(r.lstrip("!").split(".", 1)[1] for r in rules if isinstance(r, str) and "." in r)
+    out: set[str] = set()
+    for r in rules:
+        if not isinstance(r, str) or "." not in r:
+            continue
+        parent = r.lstrip("!").split(".", 1)[1]
+        out.add(parent)
+        if r[0] in "*!" and "." in parent:  # *.X and !a.X make X a public suffix too (the PSL's implicit rule)
+            out.add(parent.split(".", 1)[1])
+    return frozenset(out)
 
 
 def registrable(name: str) -> str | None:
@@ -51,7 +60,7 @@ def registrable(name: str) -> str | None:
     have the same public suffix and, when ``parent`` has a registrable domain, the same one (tested against the
     library on every rule)."""
     label, _dot, parent = name.partition(".")
-    if label and parent:
+    if label and parent and name[-1] != "." and name.islower():   # as the library normalises: else its own path
         parents = _rule_parents()
         if parents is not None and parent not in parents:
             reg = _registrable_psl(parent)

@@ -202,7 +202,7 @@ class Analyzer:
                 ls = self.login_stats[user] = [0, 0, None]
             ls[0] += 1
             abroad = not internal and cc not in self.home
-            dev = self._login_device(key, user, abroad) if key and (self._sess_dev or self.devices) else None
+            dev = self._login_device(key, user, abroad) if key else None
             if abroad:
                 self.det.note(user, t, "login", f"{service} {ip} {cc}" + (f" [{dev}]" if dev else ""))
             return self.det.success(user, t, ip, None if cc == UNKNOWN else cc, internal)

@@ -117,7 +117,7 @@ def _classic(line: str, clock: Clock) -> tuple[float, int] | None:
             return None
         if len(line) > 15 and line[15] == ".":
             j = 16
-            while j < len(line) and line[j].isdigit():
+            while j < len(line) and line[j].isdecimal():
                 j += 1
             return base_t + (float(line[15:j]) if j > 16 else 0.0), j
         return base_t, 15
@@ -126,27 +126,35 @@ def _classic(line: str, clock: Clock) -> tuple[float, int] | None:
     mins = clock.minutes
     base_m = mins.get(mkey, 0)
     ss = line[13:15]
-    if base_m and line[12:13] == ":" and ss.isdigit() and ss.isascii() and line[15:16] in (" ", ".") \
+    if base_m and line[12:13] == ":" and ss.isdecimal() and ss.isascii() and line[15:16] in (" ", ".") \
             and int(ss) < 60:
         res: tuple[float, int] | None = (base_m + int(ss), 15)
         if line[15] == ".":
             j = 16
-            while j < len(line) and line[j].isdigit():
+            while j < len(line) and line[j].isdecimal():
                 j += 1
             res = (base_m + int(ss) + (float(line[15:j]) if j > 16 else 0.0), j)
+        whole: float | None = base_m + int(ss)
     else:
-        res = _classic_parse(line, clock)
-        if res is not None and base_m == 0:
+        parts = _classic_parts(line, clock)
+        res, whole = (None, None) if parts is None else ((parts[0] + parts[1], parts[2]), parts[0])
+        if whole is not None and base_m == 0:
             if len(mins) > 4096:
                 mins.clear()
-            mins[mkey] = res[0] - (res[0] % 1) - int(line[13:15])
+            mins[mkey] = whole - int(line[13:15])
     if len(cache) > 4096:
         cache.clear()
-    cache[key] = None if res is None else res[0] - (res[0] % 1 if len(line) > 15 and line[15] == "." else 0.0)
+    cache[key] = whole  # the whole second (a fraction rounded up must not move it)
     return res
 
 
 def _classic_parse(line: str, clock: Clock) -> tuple[float, int] | None:
+    parts = _classic_parts(line, clock)
+    return None if parts is None else (parts[0] + parts[1], parts[2])
+
+
+def _classic_parts(line: str, clock: Clock) -> tuple[float, float, int] | None:
+    """(time of the whole second, fraction, index after the stamp)."""
     mon = _MONTHS.get(line[:3])
     if mon is None or line[3:4] != " ":
         return None
@@ -164,11 +172,11 @@ def _classic_parse(line: str, clock: Clock) -> tuple[float, int] | None:
     frac = 0.0
     if len(line) > i and line[i] == ".":
         j = i + 1
-        while j < len(line) and line[j].isdigit():
+        while j < len(line) and line[j].isdecimal():
             j += 1
         frac = float(line[i:j]) if j > i + 1 else 0.0
         i = j
-    return base + mm * 60 + ss + frac, i
+    return base + mm * 60 + ss, frac, i
 
 
 _ISO_CACHE: dict[str, float | None] = {}  # "2026-12-07T17:51:44+09:00" (stamp without fraction) -> time
@@ -183,7 +191,7 @@ def _iso(line: str) -> tuple[float, int] | None:
     frac = 0.0
     if line[19] == ".":
         k = 20
-        while k < sp and line[k].isdigit():
+        while k < sp and line[k].isdecimal():
             k += 1
         if k > 20:
             frac = float(line[19:k])
@@ -209,7 +217,7 @@ def stamp(line: str, clock: Clock) -> float | None:
     """The POSIX time of a log line's timestamp (RFC 3339, or classic syslog read with ``clock``), or None."""
     if not line:
         return None
-    ts = _iso(line) if line[0].isdigit() else _classic(line, clock)
+    ts = _iso(line) if line[0].isdecimal() else _classic(line, clock)
     return ts[0] if ts else None
 
 
@@ -257,7 +265,7 @@ class LineParser:
                 return None
         if prog[-1:] == "]":
             b = prog.find("[")
-            if b < 0 or not prog[b + 1:-1].isdigit():
+            if b < 0 or not prog[b + 1:-1].isdecimal():
                 return None
             prog = prog[:b]
         hit = self._prog(prog)
@@ -266,7 +274,7 @@ class LineParser:
     def parse(self, line: str, clock: Clock) -> Event | None:
         if not line:
             return None
-        if line[0].isdigit():
+        if line[0].isdecimal():
             ts = _iso(line)
         else:  # classic stamp: lines of one second share it (the common case, inline)
             base = clock.stamps.get(line[:15], 0)
@@ -340,7 +348,7 @@ def postfix_queue_line(hit: tuple[str, str, str, str], qid: str, body: str, t: f
             if k >= 0:
                 e = body.find(" ", k + 6)
                 n = body[k + 6:e] if e > 0 else body[k + 6:]
-                if not n.isdigit():
+                if not n.isdecimal():
                     nm = _NRCPT.search(body)
                     if not nm:
                         return _IGN
@@ -424,7 +432,8 @@ def dovecot_line(prog: str, msg: str, t: float, host: str) -> Event:
     return _IGN
 
 
-_DV_PROCESS = re.compile(r"[a-z][a-z0-9-]*\(([^()]*)\)(?:<\d+>)?(?:<([^<>]*)>)?")
+_DV_PROCESS = re.compile(r"(?:imap|pop3|submission|managesieve|lmtp|lda|doveadm|indexer-worker|imap-hibernate"
+                         r"|imap-urlauth(?:-worker)?|quota-status)\(([^()]*)\)(?:<[0-9]+>)?(?:<([^<>]*)>)?")
 
 
 def _client_id(sub: str, full: str, rest: str, t: float, host: str) -> Event:
