@@ -72,6 +72,9 @@ class UserSum:
         return out
 
 
+TRAVEL_KINDS = ("same_device", "new_device", "device_unknown", "unusual_volume")  # acceptance.travel_detail
+
+
 def _restricted(user: str) -> tuple[UserRecord, bool]:
     return UserRecord(user, UserState.RESTRICTED), True
 
@@ -113,7 +116,7 @@ class Analyzer:
         # devices (Dovecot imap_id_log: IMAP ID client name and OS) joined to logins by session; user -> (devices
         # seen from home, devices seen from abroad), at most 8 each, as tuples (smaller than sets: most hold one)
         self.devices: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-        self._sess_dev: OrderedDict[str, tuple[str, str]] = OrderedDict()  # session -> (device, raw user)
+        self._sess_dev: OrderedDict[str, str] = OrderedDict()  # session -> device, an ID before its Login
         self._sess_login: OrderedDict[str, tuple[str, bool]] = OrderedDict()  # session -> (user, abroad)
 
     # -- helpers -------------------------------------------------------------------------------------------
@@ -207,7 +210,7 @@ class Analyzer:
                 self.det.note(user, t, "login", f"{service} {ip} {cc}" + (f" [{dev}]" if dev else ""))
             return self.det.success(user, t, ip, None if cc == UNKNOWN else cc, internal)
         if k == CLIENT_ID:
-            self._client_id(key, client, raw_user)
+            self._client_id(key, client)
             return None
         if k == AUTH_FAIL:
             cc, internal = self.where(ip)
@@ -230,7 +233,7 @@ class Analyzer:
     # -- devices (IMAP ID) -------------------------------------------------------------------------------------
     _SESSIONS_MAX = 20_000
 
-    def _client_id(self, session: str, device: str, raw_user: str) -> None:
+    def _client_id(self, session: str, device: str) -> None:
         login = self._sess_login.pop(session, None)
         if login is not None:
             self._device(login[0], device, login[1])
@@ -238,13 +241,13 @@ class Analyzer:
         sd = self._sess_dev  # an ID before its Login (the usual order in the file)
         if len(sd) >= self._SESSIONS_MAX:
             sd.popitem(last=False)
-        sd[session] = (device, raw_user)
+        sd[session] = device
 
     def _login_device(self, session: str, user: str, abroad: bool) -> str | None:
-        hit = self._sess_dev.pop(session, None)
-        if hit is not None:
-            self._device(user, hit[0], abroad)
-            return hit[0]
+        dev = self._sess_dev.pop(session, None)
+        if dev is not None:
+            self._device(user, dev, abroad)
+            return dev
         sl = self._sess_login  # the client may announce itself after login: the imap process logs it then
         if len(sl) >= self._SESSIONS_MAX:
             sl.popitem(last=False)
@@ -388,8 +391,7 @@ class Analyzer:
                 "refused_breakdown": {k: breakdown.get(k, 0) for k in
                                       ("abuse", "travel_one_country", "several_countries")},
                 # travel_one_country split (sums to it): legitimate-looking travel is same_device
-                "travel_detail": {k: travel.get(k, 0) for k in
-                                  ("same_device", "new_device", "device_unknown", "unusual_volume")},
+                "travel_detail": {k: travel.get(k, 0) for k in TRAVEL_KINDS},
                 "devices_logged_users": len(self.devices),
             },
             "by_country": by_country,

@@ -9,6 +9,7 @@ import io
 import json
 from typing import Any
 
+from mailposture.guard.facts import TRAVEL_KINDS
 from mailposture.guard.reasons import reason_title
 
 _L = {
@@ -74,8 +75,7 @@ def summary_rows(rep: dict[str, Any], lang: str) -> list[tuple[str, str]]:
         (t("share", lang), f"{_pct(a['users_refused_share'])} ({_pct(a['ci95'][0])}–{_pct(a['ci95'][1])})"),
         (t("messages_refused", lang), f"{a['messages_refused']:,} ({_pct(a.get('messages_refused_share', 0))})"),
         (t("breakdown", lang), f"{b['abuse']} / {b['travel_one_country']} / {b['several_countries']}"),
-        (t("travel", lang), " / ".join(str(a.get("travel_detail", {}).get(k, 0)) for k in
-                                       ("same_device", "new_device", "device_unknown", "unusual_volume"))),
+        (t("travel", lang), " / ".join(str(a.get("travel_detail", {}).get(k, 0)) for k in TRAVEL_KINDS)),
         (t("logins", lang), f"{rep['logins']['ok']:,} / {rep['logins']['failed']:,}"),
     ]
 

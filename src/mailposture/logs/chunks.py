@@ -62,12 +62,17 @@ class ChunkResult:
     packed: bytes | None = None  # the events, marshalled, when they crossed from a worker (see _packed)
 
 
-def split_lines(data: bytes) -> list[str]:
-    """Whole lines of a chunk, decoded as ``open(…, encoding="utf-8", errors="replace", newline=None)`` does."""
+def _text(data: bytes) -> str:
+    """A chunk decoded as ``open(…, encoding="utf-8", errors="replace", newline=None)`` does."""
     text = data.decode("utf-8", "replace")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = text.split("\n")
+    return text
+
+
+def split_lines(data: bytes) -> list[str]:
+    """Whole lines of a chunk, decoded as ``open(…, encoding="utf-8", errors="replace", newline=None)`` does."""
+    lines = _text(data).split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     return lines
@@ -108,9 +113,7 @@ def parse_chunk(data: bytes, tz: tzinfo | None, mtime: float | None, fold: bool 
     samples = res.unknown_samples
     used = ignored = unknown = 0
     lo, hi = float("inf"), float("-inf")
-    text = data.decode("utf-8", "replace")
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _text(data)
     if text.endswith("\n"):
         text = text[:-1]
     if data:  # the rows of 1 MB of text at a time (a row is a tuple of 12 strings: several times the line's size)
